@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Set up a Debian machine for cronbox and run it. Installs what is missing
+# (Debian's docker.io and busybox-static, a C compiler for SQLite), starts dockerd
+# when no engine answers, and then:
+#   scripts/dev.sh test     runs the whole test suite (cargo test)
+#   scripts/dev.sh daemon   imports the offline example image and runs the daemon
+#                           on config/example.toml in the foreground (Ctrl-C stops it)
+# Run it as root, or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_packages() {
+    local missing=()
+    command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+    command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+    # The static busybox is what the test and example images are made of.
+    if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then missing+=(busybox-static); fi
+    command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+    command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "dev.sh: installing ${missing[*]}" >&2
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "dev.sh: cargo not found; install Rust with rustup (https://rustup.rs) and run this again" >&2
+        exit 1
+    fi
+}
+
+engine_answers() {
+    as_root docker version >/dev/null 2>&1
+}
+
+start_docker() {
+    engine_answers && return 0
+    echo "dev.sh: no Docker engine answers; starting one" >&2
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+        as_root systemctl start docker || true
+    fi
+    if ! engine_answers; then
+        as_root sh -c 'nohup dockerd >/var/log/cronbox-dockerd.log 2>&1 &'
+    fi
+    for _ in $(seq 1 60); do
+        engine_answers && return 0
+        sleep 1
+    done
+    echo "dev.sh: dockerd did not come up within 60 s; see /var/log/cronbox-dockerd.log" >&2
+    exit 1
+}
+
+# The example image: a static busybox, imported offline (no registry needed).
+import_example_image() {
+    local image=cronbox/busybox:latest
+    as_root docker image inspect "$image" >/dev/null 2>&1 && return 0
+    local root
+    root=$(mktemp -d)
+    mkdir -p "$root/bin" "$root/tmp"
+    cp /bin/busybox "$root/bin/busybox"
+    for applet in $(/bin/busybox --list); do
+        [ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+    done
+    tar -C "$root" -c . | as_root docker import - "$image" >/dev/null
+    rm -rf "$root"
+    echo "dev.sh: imported $image" >&2
+}
+
+case "${1:-}" in
+    test)
+        install_packages
+        start_docker
+        # The tests talk to the engine's socket; let a non-root user in for this run.
+        [ "$(id -u)" -eq 0 ] || as_root chmod a+rw /var/run/docker.sock
+        cargo test --locked
+        ;;
+    daemon)
+        install_packages
+        start_docker
+        [ "$(id -u)" -eq 0 ] || as_root chmod a+rw /var/run/docker.sock
+        import_example_image
+        cargo build --release --locked
+        exec ./target/release/cronbox daemon --config config/example.toml
+        ;;
+    *)
+        echo "usage: scripts/dev.sh test | daemon" >&2
+        exit 2
+        ;;
+esac

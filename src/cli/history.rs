@@ -1,0 +1,72 @@
+//! `cronbox history [JOB]`: recent runs and their attempts, from the database.
+
+use clap::Args;
+use std::process::ExitCode;
+
+use super::DatabaseArg;
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this job.
+    pub job: Option<String>,
+    /// How many runs (newest first).
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: u32,
+    /// One JSON object per line (one per attempt).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub database: DatabaseArg,
+}
+
+pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
+    let store = args.database.open().await?;
+    let rows = store.history(args.job.as_deref(), args.limit).await?;
+    store.close().await;
+    if args.json {
+        let mut out = String::new();
+        for row in &rows {
+            out.push_str(&serde_json::to_string(row)?);
+            out.push('\n');
+        }
+        print!("{out}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opt = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.run_id.to_string(),
+                r.job.clone(),
+                r.trigger.clone(),
+                r.scheduled_at.clone(),
+                r.status.clone(),
+                opt(r.attempt),
+                r.outcome.clone().unwrap_or_else(|| "-".into()),
+                opt(r.exit_code),
+                r.started_at.clone(),
+                r.duration_ms.map_or_else(
+                    || "-".to_owned(),
+                    |ms| format!("{:.1}s", ms as f64 / 1000.0),
+                ),
+            ]
+        })
+        .collect();
+    super::print_table(
+        &[
+            "RUN",
+            "JOB",
+            "TRIGGER",
+            "SCHEDULED",
+            "STATUS",
+            "ATTEMPT",
+            "OUTCOME",
+            "EXIT",
+            "STARTED",
+            "DURATION",
+        ],
+        &table,
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,146 @@
+//! The command line: one file per subcommand. Each parses its arguments (clap
+//! derive; doc comments become `--help`), calls into the library and returns an
+//! exit code. Errors carry what to do next; `main` prints them once.
+
+pub mod check;
+pub mod daemon;
+pub mod history;
+pub mod logs;
+pub mod next;
+pub mod run;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::config::{self, Config, ConfigError, Environment};
+use crate::store::Store;
+
+/// cronbox: run scheduled jobs as Docker containers and keep their history in SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "cronbox", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the scheduler (as a systemd service or in the foreground).
+    Daemon(daemon::DaemonArgs),
+    /// Validate the schedule file and print each job with its next fire time.
+    Check(check::CheckArgs),
+    /// Print the next fire times of the jobs.
+    Next(next::NextArgs),
+    /// Run one job now, in the foreground, and exit with its exit code.
+    Run(run::RunArgs),
+    /// Show recent runs and attempts from the database.
+    History(history::HistoryArgs),
+    /// Print the output of a run.
+    Logs(logs::LogsArgs),
+}
+
+/// Where the schedule file is.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// The schedule file.
+    #[arg(
+        long,
+        short = 'c',
+        env = "CRONBOX_CONFIG",
+        default_value = "/etc/cronbox/cronbox.toml"
+    )]
+    pub config: PathBuf,
+}
+
+impl ConfigArg {
+    /// Load and validate the schedule file.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        config::load(&self.config, &Environment::from_process())
+    }
+}
+
+/// Where the database is: `--database`, else the one the schedule file names.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArg {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The history database (default: the one named by the schedule file).
+    #[arg(long, env = "CRONBOX_DATABASE")]
+    pub database: Option<PathBuf>,
+}
+
+impl DatabaseArg {
+    /// Open the database.
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        let path = match &self.database {
+            Some(path) => path.clone(),
+            None => self.config.load()?.daemon.database,
+        };
+        open_existing(&path).await
+    }
+}
+
+async fn open_existing(path: &Path) -> anyhow::Result<Store> {
+    if !path.exists() {
+        anyhow::bail!(
+            "no history database at {}; has the daemon run with this schedule file? Pass --database PATH to read another",
+            path.display()
+        );
+    }
+    Ok(Store::open(path).await?)
+}
+
+/// A mistake in how cronbox was called (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Run the parsed command line.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Daemon(args) => daemon::execute(args).await,
+        Command::Check(args) => check::execute(args),
+        Command::Next(args) => next::execute(args),
+        Command::Run(args) => run::execute(args).await,
+        Command::History(args) => history::execute(args).await,
+        Command::Logs(args) => logs::execute(args).await,
+    }
+}
+
+/// The exit code for an error: 2 for bad usage or configuration, 1 otherwise.
+pub fn exit_code_for(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<ConfigError>().is_some() || error.downcast_ref::<UsageError>().is_some()
+    {
+        2
+    } else {
+        1
+    }
+}
+
+/// Print rows as aligned columns (no colour; plain text is easy to grep).
+pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(width) = widths.get_mut(i) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

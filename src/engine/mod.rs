@@ -1,0 +1,597 @@
+//! The Docker engine: the only module that imports bollard.
+//!
+//! It ensures images per the pull policy (reading the pull's JSON stream for the
+//! errors the engine reports there with HTTP 200), creates containers with
+//! cronbox's labels, `Init=true` and no AutoRemove, registers the wait before the
+//! start, streams stdout and stderr apart to the caller while the container runs,
+//! inspects the exit code and `OOMKilled`, and removes the container itself. It
+//! knows nothing of the database: output and progress go out as [`Event`]s.
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    InspectContainerOptions, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+    StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::PullPolicy;
+use crate::store::Stream;
+
+/// Label naming the job a container belongs to.
+pub const LABEL_JOB: &str = "cronbox.job";
+/// Label naming the run id (in the daemon's database).
+pub const LABEL_RUN: &str = "cronbox.run";
+/// Label naming the attempt number within the run.
+pub const LABEL_ATTEMPT: &str = "cronbox.attempt";
+/// Label naming the database of the daemon that started the container.
+pub const LABEL_DB: &str = "cronbox.db";
+
+/// What went wrong talking to the engine. Every message names the image or
+/// container concerned and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The engine does not answer at all.
+    #[error(
+        "cannot reach the Docker engine ({reason}); is dockerd running? Start it (systemctl start docker) and check that this user may use its socket (group docker)"
+    )]
+    Unreachable { reason: String },
+    /// The image is not present and the pull policy forbids pulling it.
+    #[error(
+        "image {image} is not present and the job's pull policy is \"never\"; load it first (docker pull / docker load) or set pull = \"missing\""
+    )]
+    ImageMissing { image: String },
+    /// Pulling the image failed.
+    #[error(
+        "pulling image {image} failed: {message}; check the image name and tag, the registry's reachability and credentials"
+    )]
+    Pull { image: String, message: String },
+    /// Any other engine operation failed.
+    #[error("Docker engine: {action} failed: {message}")]
+    Operation { action: String, message: String },
+}
+
+impl EngineError {
+    fn from_bollard(action: impl Into<String>, error: bollard::errors::Error) -> EngineError {
+        use bollard::errors::Error as E;
+        match error {
+            E::HyperLegacyError { .. } | E::IOError { .. } | E::SocketNotFoundError(_) => {
+                EngineError::Unreachable {
+                    reason: error.to_string(),
+                }
+            }
+            E::RequestTimeoutError => EngineError::Operation {
+                action: action.into(),
+                message: "the engine did not answer within its timeout".into(),
+            },
+            E::DockerResponseServerError {
+                status_code,
+                message,
+            } => EngineError::Operation {
+                action: action.into(),
+                message: format!("{message} (HTTP {status_code})"),
+            },
+            other => EngineError::Operation {
+                action: action.into(),
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Something that happened during [`Engine::run`], sent to the caller as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The container was created with this id.
+    Created(String),
+    /// The container wrote this chunk to a stream.
+    Output(Stream, Bytes),
+}
+
+/// How a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The exit code from the engine's inspect (`State.ExitCode`).
+    pub exit_code: i64,
+    /// `State.OOMKilled`.
+    pub oom_killed: bool,
+    /// Whether cronbox stopped it (cancellation) before it exited by itself.
+    pub stopped: bool,
+}
+
+/// What to run: one container for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// Container name; derived from the run and attempt so it is unique per database.
+    pub name: String,
+    pub image: String,
+    /// `None` runs the image's default command.
+    pub command: Option<Vec<String>>,
+    /// `KEY=VALUE` pairs.
+    pub env: Vec<String>,
+    /// Docker bind strings `host:container[:ro]`.
+    pub binds: Vec<String>,
+    pub labels: HashMap<String, String>,
+}
+
+/// A container of cronbox's found on the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    pub running: bool,
+}
+
+/// A client and whether its API version was negotiated yet.
+#[derive(Debug)]
+struct Client {
+    docker: Docker,
+    negotiated: bool,
+}
+
+/// A connection to the Docker engine. Cheap to clone. The client is made on first
+/// use and remade after a failure to create it (a socket that is not there yet),
+/// so an engine that starts after the daemon is picked up.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// `None`: `$DOCKER_HOST` or the local socket.
+    host: Option<String>,
+    client: Arc<Mutex<Option<Client>>>,
+}
+
+impl Engine {
+    /// The engine at `$DOCKER_HOST`, or the local socket. Does no IO.
+    pub fn connect() -> Engine {
+        Engine {
+            host: None,
+            client: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// The engine at `host` (`unix:///path/to/docker.sock`, `tcp://...`). Does no IO.
+    pub fn connect_to(host: &str) -> Engine {
+        Engine {
+            host: Some(host.to_owned()),
+            client: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn where_(&self) -> String {
+        match &self.host {
+            Some(host) => host.clone(),
+            None => std::env::var("DOCKER_HOST")
+                .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned()),
+        }
+    }
+
+    /// A client whose API version is negotiated with the engine.
+    async fn docker(&self) -> Result<Docker, EngineError> {
+        let (docker, negotiated) = {
+            let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+            if client.is_none() {
+                let docker = match &self.host {
+                    Some(host) => Docker::connect_with_host(host),
+                    None => Docker::connect_with_defaults(),
+                }
+                .map_err(|e| EngineError::Unreachable {
+                    reason: format!("{}: {e}", self.where_()),
+                })?;
+                *client = Some(Client {
+                    docker,
+                    negotiated: false,
+                });
+            }
+            let client = client.as_ref().ok_or_else(|| EngineError::Unreachable {
+                reason: self.where_(),
+            })?;
+            (client.docker.clone(), client.negotiated)
+        };
+        if !negotiated {
+            // Negotiation stores the version in state shared by every clone of the client.
+            docker.clone().negotiate_version().await.map_err(|e| {
+                EngineError::from_bollard(
+                    format!("reading the engine's version at {}", self.where_()),
+                    e,
+                )
+            })?;
+            if let Some(client) = self
+                .client
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+            {
+                client.negotiated = true;
+            }
+        }
+        Ok(docker)
+    }
+
+    /// Check that the engine answers.
+    pub async fn check(&self) -> Result<(), EngineError> {
+        let docker = self.docker().await?;
+        docker
+            .ping()
+            .await
+            .map_err(|e| EngineError::from_bollard("ping", e))?;
+        Ok(())
+    }
+
+    /// Make sure `image` is present according to `policy`.
+    pub async fn ensure_image(&self, image: &str, policy: PullPolicy) -> Result<(), EngineError> {
+        self.check().await?;
+        let present = match policy {
+            PullPolicy::Always => false,
+            PullPolicy::Missing | PullPolicy::Never => self.image_present(image).await?,
+        };
+        if present {
+            return Ok(());
+        }
+        if policy == PullPolicy::Never {
+            return Err(EngineError::ImageMissing {
+                image: image.to_owned(),
+            });
+        }
+        self.pull(image).await
+    }
+
+    async fn image_present(&self, image: &str) -> Result<bool, EngineError> {
+        let docker = self.docker().await?;
+        match docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(false),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("inspecting image {image}"),
+                e,
+            )),
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), EngineError> {
+        let docker = self.docker().await?;
+        let (name, tag) = split_reference(image);
+        let mut options = CreateImageOptionsBuilder::default().from_image(name);
+        if let Some(tag) = tag {
+            options = options.tag(tag);
+        }
+        let mut stream = docker.create_image(Some(options.build()), None, None);
+        tracing::info!(image, "pulling image");
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(_) => {}
+                // The engine reports pull failures inside a 200 response's JSON stream.
+                Err(bollard::errors::Error::DockerStreamError { error }) => {
+                    return Err(EngineError::Pull {
+                        image: image.to_owned(),
+                        message: error,
+                    });
+                }
+                Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
+                    return Err(EngineError::Pull {
+                        image: image.to_owned(),
+                        message,
+                    });
+                }
+                Err(e) => {
+                    return Err(EngineError::from_bollard(
+                        format!("pulling image {image}"),
+                        e,
+                    ));
+                }
+            }
+        }
+        if self.image_present(image).await? {
+            Ok(())
+        } else {
+            Err(EngineError::Pull {
+                image: image.to_owned(),
+                message: "the engine reported no error but the image is not present afterwards"
+                    .into(),
+            })
+        }
+    }
+
+    /// Import a root filesystem tarball as image `repo:tag` (what `docker import` does).
+    /// Used to build images offline.
+    pub async fn import_rootfs(
+        &self,
+        repo: &str,
+        tag: &str,
+        tarball: Vec<u8>,
+    ) -> Result<(), EngineError> {
+        let docker = self.docker().await?;
+        let options = CreateImageOptionsBuilder::default()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .build();
+        let body = bollard::body_full(Bytes::from(tarball));
+        let mut stream = docker.create_image(Some(options), Some(body), None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| {
+                EngineError::from_bollard(format!("importing image {repo}:{tag}"), e)
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Run one container to its end: create, attach, register the wait, start,
+    /// stream output as [`Event`]s, inspect, and remove it (always, even on error).
+    ///
+    /// When `cancel` fires the container is stopped (SIGTERM, then SIGKILL after
+    /// `grace`) and the result says `stopped`.
+    pub async fn run(
+        &self,
+        spec: &ContainerSpec,
+        events: &mpsc::Sender<Event>,
+        cancel: &CancellationToken,
+        grace: Duration,
+    ) -> Result<Exit, EngineError> {
+        let docker = self.docker().await?;
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            cmd: spec.command.clone(),
+            env: Some(spec.env.clone()),
+            labels: Some(spec.labels.clone()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            open_stdin: Some(false),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                auto_remove: Some(false),
+                binds: Some(spec.binds.clone()),
+                security_opt: Some(vec!["no-new-privileges".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
+        let created = docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| {
+                EngineError::from_bollard(
+                    format!("creating container {} from image {}", spec.name, spec.image),
+                    e,
+                )
+            })?;
+        let id = created.id;
+        // The receiver going away only means nobody records; the container still runs to its end.
+        let _ = events.send(Event::Created(id.clone())).await;
+        let result = self.run_created(&id, spec, events, cancel, grace).await;
+        if let Err(e) = self.remove(&id).await {
+            tracing::warn!(container = %spec.name, error = %e, "could not remove container");
+        }
+        result
+    }
+
+    async fn run_created(
+        &self,
+        id: &str,
+        spec: &ContainerSpec,
+        events: &mpsc::Sender<Event>,
+        cancel: &CancellationToken,
+        grace: Duration,
+    ) -> Result<Exit, EngineError> {
+        let docker = self.docker().await?;
+        let name = &spec.name;
+        let attach = AttachContainerOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .logs(true)
+            .build();
+        let mut output = docker
+            .attach_container(id, Some(attach))
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("attaching to container {name}"), e))?
+            .output;
+
+        // Register the wait before the start, so a quick exit cannot be missed.
+        let wait_options = WaitContainerOptionsBuilder::default()
+            .condition("next-exit")
+            .build();
+        let mut wait = Box::pin(docker.wait_container(id, Some(wait_options)));
+        let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<()>();
+        let waiter = tokio::spawn(async move {
+            // A non-zero exit arrives as an error item: either way the container ended.
+            let _ = wait.next().await;
+            let _ = wait_tx.send(());
+        });
+        tokio::task::yield_now().await;
+
+        let started = docker
+            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+            .await
+            .map_err(|e| {
+                EngineError::from_bollard(
+                    format!("starting container {name} (image {})", spec.image),
+                    e,
+                )
+            });
+        if let Err(e) = started {
+            waiter.abort();
+            return Err(e);
+        }
+
+        let mut stopped = false;
+        let mut stopping: Option<tokio::task::JoinHandle<()>> = None;
+        let mut output_open = true;
+        let mut exited = false;
+        let mut poll = tokio::time::interval(Duration::from_secs(2));
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        while output_open || !exited {
+            tokio::select! {
+                item = output.next(), if output_open => match item {
+                    Some(Ok(LogOutput::StdOut { message })) => {
+                        let _ = events.send(Event::Output(Stream::Stdout, message)).await;
+                    }
+                    Some(Ok(LogOutput::StdErr { message })) => {
+                        let _ = events.send(Event::Output(Stream::Stderr, message)).await;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(container = %name, error = %e, "output stream broke; waiting for the exit");
+                        output_open = false;
+                    }
+                    None => output_open = false,
+                },
+                _ = &mut wait_rx, if !exited => exited = true,
+                _ = cancel.cancelled(), if !stopped => {
+                    stopped = true;
+                    let docker = docker.clone();
+                    let id = id.to_owned();
+                    let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+                    stopping = Some(tokio::spawn(async move {
+                        let options = StopContainerOptionsBuilder::default().t(secs).build();
+                        if let Err(e) = docker.stop_container(&id, Some(options)).await {
+                            tracing::warn!(container = %id, error = %e, "stopping container failed");
+                        }
+                    }));
+                }
+                // Backstop: the wait may have been registered after a very quick exit;
+                // once the output is closed, ask the engine directly.
+                _ = poll.tick(), if !output_open && !exited => {
+                    if !self.is_running(id).await? {
+                        exited = true;
+                    }
+                }
+            }
+        }
+        waiter.abort();
+        if let Some(stopping) = stopping {
+            let _ = stopping.await;
+        }
+        let inspect = docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("inspecting container {name}"), e))?;
+        let state = inspect.state.unwrap_or_default();
+        let exit_code = state.exit_code.ok_or_else(|| EngineError::Operation {
+            action: format!("inspecting container {name}"),
+            message: "the engine reported no exit code".into(),
+        })?;
+        Ok(Exit {
+            exit_code,
+            oom_killed: state.oom_killed.unwrap_or(false),
+            stopped,
+        })
+    }
+
+    async fn is_running(&self, id: &str) -> Result<bool, EngineError> {
+        let docker = self.docker().await?;
+        let inspect = docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("inspecting container {id}"), e))?;
+        Ok(inspect.state.and_then(|s| s.running).unwrap_or(false))
+    }
+
+    /// Remove a container, forcing it if it still runs. A container already gone is fine.
+    pub async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let docker = self.docker().await?;
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        match docker.remove_container(id, Some(options)).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("removing container {id}"),
+                e,
+            )),
+        }
+    }
+
+    /// Every container (running or not) carrying label `key=value`.
+    pub async fn containers_labelled(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<Found>, EngineError> {
+        let docker = self.docker().await?;
+        let filters = HashMap::from([("label".to_owned(), vec![format!("{key}={value}")])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let list = docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| EngineError::from_bollard("listing containers", e))?;
+        Ok(list
+            .into_iter()
+            .map(|c| Found {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .map(|n| n.trim_start_matches('/').to_owned())
+                    .unwrap_or_default(),
+                running: matches!(
+                    c.state,
+                    Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                ),
+                labels: c.labels.unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// Split an image reference into the name and tag to pull. Without a tag or digest
+/// the tag is `latest` (never every tag); with a digest the reference is passed whole.
+pub fn split_reference(image: &str) -> (&str, Option<&str>) {
+    if image.contains('@') {
+        return (image, None);
+    }
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[last_slash..].rfind(':') {
+        Some(colon) => {
+            let at = last_slash + colon;
+            (&image[..at], Some(&image[at + 1..]))
+        }
+        None => (image, Some("latest")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_into_name_and_tag() {
+        let cases = [
+            ("busybox", ("busybox", Some("latest"))),
+            ("busybox:1.36", ("busybox", Some("1.36"))),
+            ("postgres:16-alpine", ("postgres", Some("16-alpine"))),
+            (
+                "registry.local:5000/team/app",
+                ("registry.local:5000/team/app", Some("latest")),
+            ),
+            (
+                "registry.local:5000/team/app:v2",
+                ("registry.local:5000/team/app", Some("v2")),
+            ),
+            ("alpine@sha256:abcd", ("alpine@sha256:abcd", None)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(split_reference(input), want, "{input}");
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! cronbox: a scheduler daemon that reads a TOML schedule, runs each due job as
+//! an isolated Docker container, records every run, attempt, exit code and
+//! output in SQLite, and retries failures with exponential backoff.
+//!
+//! # Layout
+//!
+//! - [`config`]: the schedule file: raw TOML, then validated types; every problem
+//!   with file:line:col. No network, no clock.
+//! - [`schedule`]: cron expressions, `@every`, time zones and DST rules. Pure.
+//! - [`policy`]: retry, backoff and exit-code rules. Pure.
+//! - [`clock`]: the one place that reads wall time; a test clock.
+//! - [`engine`]: the only module that speaks Docker (bollard).
+//! - [`store`]: the only module that speaks SQL (sqlx, SQLite, migrations).
+//! - [`daemon`]: the scheduler loop, run supervisors, reload, shutdown, repair.
+//! - [`cli`]: one file per subcommand; `main.rs` only parses and maps exit codes.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod policy;
+pub mod schedule;
+pub mod store;

@@ -1,0 +1,154 @@
+//! Retry, backoff and exit-code rules: given how an attempt ended and how many
+//! attempts were made, decide whether the run succeeded, retries (after which
+//! delay) or fails. Pure: no IO, no clock, no tokio.
+//!
+//! Backoff is deterministic, without jitter: the delay before retry `n` (1-based)
+//! is `backoff * 2^(n-1)`, capped at `backoff_max`. A single box has no thundering
+//! herd to spread, and operators can predict when a retry happens.
+
+use std::time::Duration;
+
+/// How one attempt ended, as far as the retry rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// The container exited with this code.
+    Exited(i64),
+    /// The engine failed to pull, create or start the container: worth retrying.
+    EngineError,
+    /// The image is not present and the pull policy forbids pulling: retrying cannot help.
+    ImageMissing,
+    /// The daemon is shutting down: no retry, the run is interrupted.
+    Interrupted,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The run succeeded.
+    Succeed,
+    /// Start another attempt after this delay.
+    Retry(Duration),
+    /// The run failed; no more attempts.
+    Fail,
+    /// The run was interrupted (daemon shutdown); no more attempts.
+    Interrupt,
+}
+
+/// The retry settings of a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Extra attempts after the first.
+    pub retries: u32,
+    /// Delay before the first retry.
+    pub backoff: Duration,
+    /// Cap on any delay.
+    pub backoff_max: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `retry` (1 = the first retry).
+    pub fn delay(&self, retry: u32) -> Duration {
+        let doublings = retry.saturating_sub(1).min(63);
+        let factor = 1u64 << doublings;
+        let nanos = self.backoff.as_nanos().saturating_mul(u128::from(factor));
+        let capped = nanos.min(self.backoff_max.as_nanos());
+        Duration::from_nanos(u64::try_from(capped).unwrap_or(u64::MAX))
+    }
+
+    /// Decide what follows attempt number `attempt` (1-based) that ended with `end`.
+    pub fn decide(&self, attempt: u32, end: AttemptEnd) -> Decision {
+        match end {
+            AttemptEnd::Exited(0) => Decision::Succeed,
+            AttemptEnd::Interrupted => Decision::Interrupt,
+            AttemptEnd::ImageMissing => Decision::Fail,
+            AttemptEnd::Exited(_) | AttemptEnd::EngineError => {
+                if attempt <= self.retries {
+                    Decision::Retry(self.delay(attempt))
+                } else {
+                    Decision::Fail
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    #[test]
+    fn delays_double_and_cap() {
+        let policy = RetryPolicy {
+            retries: 10,
+            backoff: secs(10),
+            backoff_max: secs(600),
+        };
+        let cases = [
+            (1, 10),
+            (2, 20),
+            (3, 40),
+            (4, 80),
+            (5, 160),
+            (6, 320),
+            (7, 600),
+            (8, 600),
+            (60, 600),
+            (u32::MAX, 600),
+        ];
+        for (retry, want) in cases {
+            assert_eq!(policy.delay(retry), secs(want), "retry {retry}");
+        }
+    }
+
+    #[test]
+    fn delay_never_overflows() {
+        let policy = RetryPolicy {
+            retries: 3,
+            backoff: Duration::MAX,
+            backoff_max: Duration::MAX,
+        };
+        assert!(policy.delay(100) >= secs(u64::MAX / 1_000_000_000 / 2));
+    }
+
+    #[test]
+    fn decisions() {
+        let policy = RetryPolicy {
+            retries: 2,
+            backoff: secs(1),
+            backoff_max: secs(3),
+        };
+        let cases = [
+            (1, AttemptEnd::Exited(0), Decision::Succeed),
+            (3, AttemptEnd::Exited(0), Decision::Succeed),
+            (1, AttemptEnd::Exited(1), Decision::Retry(secs(1))),
+            (2, AttemptEnd::Exited(137), Decision::Retry(secs(2))),
+            (3, AttemptEnd::Exited(1), Decision::Fail),
+            (1, AttemptEnd::EngineError, Decision::Retry(secs(1))),
+            (3, AttemptEnd::EngineError, Decision::Fail),
+            (1, AttemptEnd::ImageMissing, Decision::Fail),
+            (1, AttemptEnd::Interrupted, Decision::Interrupt),
+            (1, AttemptEnd::Exited(-1), Decision::Retry(secs(1))),
+        ];
+        for (attempt, end, want) in cases {
+            assert_eq!(
+                policy.decide(attempt, end),
+                want,
+                "attempt {attempt} {end:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_retries_fails_at_once() {
+        let policy = RetryPolicy {
+            retries: 0,
+            backoff: secs(10),
+            backoff_max: secs(600),
+        };
+        assert_eq!(policy.decide(1, AttemptEnd::Exited(3)), Decision::Fail);
+    }
+}

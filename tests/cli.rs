@@ -1,0 +1,220 @@
+//! The `cronbox` binary as an operator uses it: `run` exit codes and live output,
+//! `check` and `next` on good and bad files, `history` and `logs` reading the database.
+
+mod common;
+
+use common::TestEnv;
+use std::process::{Command, Output};
+
+fn cronbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(args)
+        .env_remove("CRONBOX_CONFIG")
+        .env_remove("CRONBOX_DATABASE")
+        .output()
+        .expect("run cronbox")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const JOBS: &str = r#"
+[jobs.ok]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sh", "-c", "echo all good; echo a warning >&2"]
+
+[jobs.three]
+schedule = "0 3 * * *"
+image = "IMAGE"
+command = ["sh", "-c", "echo failing; exit 3"]
+"#;
+
+#[tokio::test]
+async fn run_exits_with_the_jobs_code_and_shows_output_live() {
+    common::engine().await; // the image must exist
+    let env = TestEnv::new(JOBS);
+    let config = env.config_path.to_str().expect("utf-8 path");
+
+    let ok = cronbox(&["run", "ok", "--config", config]);
+    assert_eq!(ok.status.code(), Some(0), "stderr: {}", text(&ok.stderr));
+    assert_eq!(text(&ok.stdout), "all good\n");
+    assert!(text(&ok.stderr).contains("a warning\n"));
+
+    let three = cronbox(&["run", "three", "--config", config]);
+    assert_eq!(
+        three.status.code(),
+        Some(3),
+        "stderr: {}",
+        text(&three.stderr)
+    );
+    assert_eq!(text(&three.stdout), "failing\n");
+
+    let unknown = cronbox(&["run", "nope", "--config", config]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let message = text(&unknown.stderr);
+    assert!(
+        message.contains("no job \"nope\"") && message.contains("ok, three"),
+        "{message}"
+    );
+
+    // Both runs are in the history with trigger manual.
+    assert_eq!(
+        env.sql("SELECT job, trigger, status, exit_code FROM history ORDER BY run_id"),
+        "ok|manual|succeeded|0\nthree|manual|failed|3\n"
+    );
+    assert!(env.containers().await.is_empty());
+
+    // history reads them back, as a table and as JSON lines.
+    let history = cronbox(&["history", "--config", config]);
+    assert_eq!(history.status.code(), Some(0), "{}", text(&history.stderr));
+    let table = text(&history.stdout);
+    assert!(table.starts_with("RUN"), "{table}");
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("three") && l.contains("failed")),
+        "{table}"
+    );
+    let json = cronbox(&[
+        "history",
+        "three",
+        "--json",
+        "--database",
+        env.db_path.to_str().expect("utf-8"),
+    ]);
+    let lines: Vec<serde_json::Value> = text(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["job"], "three");
+    assert_eq!(lines[0]["exit_code"], 3);
+    assert_eq!(lines[0]["outcome"], "exited");
+
+    // logs prints stdout and stderr of a run to the matching streams.
+    let run_id = env.sql("SELECT id FROM runs WHERE job = 'ok'");
+    let logs = cronbox(&["logs", run_id.trim(), "--config", config]);
+    assert_eq!(logs.status.code(), Some(0));
+    assert_eq!(text(&logs.stdout), "all good\n");
+    assert_eq!(text(&logs.stderr), "a warning\n");
+    let missing = cronbox(&["logs", "9999", "--config", config]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("no run 9999"));
+}
+
+#[test]
+fn check_lists_jobs_and_next_prints_fire_times() {
+    let env = TestEnv::new(JOBS);
+    let config = env.config_path.to_str().expect("utf-8 path");
+    let check = cronbox(&["check", "--config", config]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    let out = text(&check.stdout);
+    assert!(out.contains("OK, 2 job(s)"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("three") && l.contains("0 3 * * *")),
+        "{out}"
+    );
+
+    let next = cronbox(&[
+        "next",
+        "--config",
+        config,
+        "--job",
+        "three",
+        "--count",
+        "2",
+        "--from",
+        "2026-01-01T03:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next.stderr));
+    assert_eq!(
+        text(&next.stdout),
+        "{\"job\":\"three\",\"time\":\"2026-01-02T03:00:00+00:00\"}\n{\"job\":\"three\",\"time\":\"2026-01-03T03:00:00+00:00\"}\n"
+    );
+    let bad_from = cronbox(&["next", "--config", config, "--from", "yesterday"]);
+    assert_eq!(bad_from.status.code(), Some(2));
+}
+
+#[test]
+fn next_shows_each_jobs_zone_with_its_offset() {
+    let env = TestEnv::new(
+        r#"
+[jobs.paris]
+schedule = "30 2 * * *"
+timezone = "Europe/Paris"
+image = "IMAGE"
+"#,
+    );
+    let next = cronbox(&[
+        "next",
+        "--config",
+        env.config_path.to_str().expect("utf-8"),
+        "--count",
+        "2",
+        "--from",
+        "2025-03-29T12:00:00+01:00",
+    ]);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next.stderr));
+    // 02:30 does not exist on 2025-03-30 in Paris: the fixed-time job runs at 03:00.
+    assert_eq!(
+        text(&next.stdout),
+        "2025-03-30T03:00:00+02:00  paris\n2025-03-31T02:30:00+02:00  paris\n"
+    );
+}
+
+#[test]
+fn bad_files_exit_2_and_name_every_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        r#"[daemon]
+timezone = "Mars/Olympus"
+
+[jobs.Backup]
+schedule = "* * * * * *"
+image = "x"
+
+[jobs.ok]
+schedule = "@daily"
+image = "x"
+retires = 3
+"#,
+    )
+    .expect("write");
+    let config = path.to_str().expect("utf-8");
+    for command in ["check", "daemon"] {
+        let out = cronbox(&[command, "--config", config]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{command}: {}",
+            text(&out.stderr)
+        );
+        let message = text(&out.stderr);
+        for needle in [
+            ":2:",
+            "Mars/Olympus",
+            ":4:",
+            "Backup",
+            ":5:",
+            "@every",
+            ":11:",
+            "retires",
+        ] {
+            assert!(
+                message.contains(needle),
+                "{command}: {needle:?} missing from:\n{message}"
+            );
+        }
+        assert!(!message.contains("panicked"), "{message}");
+    }
+    let missing = cronbox(&["check", "--config", "/nonexistent/cronbox.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("/nonexistent/cronbox.toml"));
+}
