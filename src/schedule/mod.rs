@@ -1,0 +1,239 @@
+//! Schedules: parsing cron expressions (5-field Vixie syntax and nicknames)
+//! and `@every DURATION`, and computing when a job fires next in its time
+//! zone, with cronie's daylight-saving rules. This module owns the meaning of
+//! a schedule string and the instants it yields, nothing more: it is pure. It
+//! must not do IO, use tokio, read the clock (no `Utc::now`, no
+//! `SystemTime::now`: callers pass the instant to count from), or panic on
+//! any input; a bad expression is a [`ScheduleError`] and an instant past the
+//! end of the calendar is `None`.
+//!
+//! # Semantics
+//!
+//! * Cron: minute hour day-of-month month day-of-week, as in `crontab(5)`
+//!   (cronie). When neither day field starts with `*`, a day matching either
+//!   fires; when one does, both must match (for `*` itself that means "the
+//!   other one decides"). `@yearly`/`@annually`, `@monthly`, `@weekly`,
+//!   `@daily`/`@midnight` and `@hourly` stand for their usual five fields.
+//! * `@every DURATION`: instants `k * period` since 1970-01-01T00:00:00Z, so
+//!   ticks do not depend on when the daemon started; the zone is ignored.
+//! * Daylight saving, as cronie does it. A *fixed-time* job (neither minute
+//!   nor hour starts with `*`) whose wall times are skipped by a spring-forward
+//!   gap runs once, at the first instant after the gap; in a fall-back overlap
+//!   it runs once, at the first occurrence. Other cron jobs follow real time:
+//!   nothing in the gap, both passes of the overlap.
+
+mod cron;
+#[cfg(test)]
+mod tests;
+mod zone;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::fmt;
+use std::time::Duration;
+
+use cron::CronSpec;
+
+/// Why an expression was refused. Display is a one-line message without
+/// location (config adds file:line:col and the job name).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScheduleError(pub String);
+
+/// A parsed schedule: a cron expression in a time zone, or a fixed period.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    expression: String,
+    tz: Tz,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Cron(CronSpec),
+    /// `@every`: the period in whole seconds, at least 1.
+    Every(i64),
+}
+
+const FIELD_NAMES: &str = "minute hour day-of-month month day-of-week";
+
+impl Schedule {
+    /// Parse a 5-field Vixie cron expression, a nickname (`@daily` ...), or
+    /// `@every DURATION`, interpreted in zone `tz` (ignored by `@every`, which
+    /// is anchored to the Unix epoch in UTC).
+    pub fn parse(expr: &str, tz: Tz) -> Result<Schedule, ScheduleError> {
+        let kind = parse_kind(expr.trim()).map_err(ScheduleError)?;
+        Ok(Schedule {
+            expression: expr.to_string(),
+            tz,
+            kind,
+        })
+    }
+
+    /// The first fire instant strictly after `after`, or `None` if there is
+    /// none (a cron expression that never matches, such as `0 0 30 2 *`, or
+    /// an instant near the end of the representable calendar).
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Fire instants are whole seconds, so counting from the whole second
+        // at or before `after` changes nothing.
+        let after_secs = after.timestamp();
+        let next = match &self.kind {
+            Kind::Every(period) => after_secs
+                .div_euclid(*period)
+                .checked_add(1)?
+                .checked_mul(*period)?,
+            Kind::Cron(spec) if !spec.can_ever_fire() => return None,
+            Kind::Cron(spec) if spec.is_fixed_time() => {
+                zone::next_fixed_time(spec, self.tz, after_secs)?
+            }
+            Kind::Cron(spec) => zone::next_following_real_time(spec, self.tz, after_secs)?,
+        };
+        DateTime::from_timestamp(next, 0)
+    }
+
+    /// The fire instants strictly after `after`, in increasing order. Handy
+    /// for listing upcoming runs or the ticks missed while the daemon was
+    /// down (`take_while(|t| *t <= now)`).
+    pub fn iter_after(&self, after: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        std::iter::successors(self.next_after(after), move |t| self.next_after(*t))
+    }
+
+    /// The expression as written.
+    pub fn expression(&self) -> &str {
+        &self.expression
+    }
+
+    /// The zone the expression is read in (`@every` ignores it).
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// Whether cronie would treat this as a fixed-time job: a cron expression
+    /// (or nickname, by its expansion) whose minute and hour fields both do
+    /// not start with `*`. Such jobs run once when daylight saving skips or
+    /// repeats their time. `@every` is not cron and is never fixed-time.
+    pub fn is_fixed_time(&self) -> bool {
+        match &self.kind {
+            Kind::Cron(spec) => spec.is_fixed_time(),
+            Kind::Every(_) => false,
+        }
+    }
+
+    /// The `@every` period, or `None` for a cron schedule.
+    pub fn every_period(&self) -> Option<Duration> {
+        match self.kind {
+            Kind::Every(secs) => u64::try_from(secs).ok().map(Duration::from_secs),
+            Kind::Cron(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Schedule {
+    /// The expression and, for cron, its zone: `0 3 * * * (Europe/Berlin)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            Kind::Cron(_) => write!(f, "{} ({})", self.expression.trim(), self.tz.name()),
+            Kind::Every(_) => write!(f, "{}", self.expression.trim()),
+        }
+    }
+}
+
+fn parse_kind(expr: &str) -> Result<Kind, String> {
+    if expr.is_empty() {
+        return Err(format!(
+            "empty schedule; expected 5 fields ({FIELD_NAMES}), a nickname such as @daily, \
+             or @every DURATION"
+        ));
+    }
+    if expr.starts_with('@') {
+        return parse_nickname(expr);
+    }
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    match <[&str; 5]>::try_from(fields.as_slice()) {
+        Ok(five) => CronSpec::parse(five).map(Kind::Cron),
+        Err(_) if fields.len() == 6 || fields.len() == 7 => Err(format!(
+            "expected 5 fields ({FIELD_NAMES}) but found {}: cron dialects disagree whether \
+             extra fields are seconds (first) or a year (last), so cronbox accepts only 5 fields; \
+             for sub-minute schedules use \"@every DURATION\", e.g. \"@every 30s\"",
+            fields.len()
+        )),
+        Err(_) => Err(format!(
+            "expected 5 fields ({FIELD_NAMES}) but found {} in \"{expr}\"",
+            fields.len()
+        )),
+    }
+}
+
+fn parse_nickname(expr: &str) -> Result<Kind, String> {
+    let (name, rest) = match expr.split_once(char::is_whitespace) {
+        Some((name, rest)) => (name, rest.trim()),
+        None => (expr, ""),
+    };
+    let lower = name.to_ascii_lowercase();
+    let fields: [&str; 5] = match lower.as_str() {
+        "@every" => return parse_every(rest).map(Kind::Every),
+        "@yearly" | "@annually" => ["0", "0", "1", "1", "*"],
+        "@monthly" => ["0", "0", "1", "*", "*"],
+        "@weekly" => ["0", "0", "*", "*", "0"],
+        "@daily" | "@midnight" => ["0", "0", "*", "*", "*"],
+        "@hourly" => ["0", "*", "*", "*", "*"],
+        "@reboot" => {
+            return Err(
+                "@reboot is not supported: cronbox runs recurring schedules only; \
+                 use a cron expression or @every DURATION"
+                    .to_string(),
+            );
+        }
+        _ => {
+            return Err(format!(
+                "unknown nickname \"{name}\"; expected @yearly, @annually, @monthly, @weekly, \
+                 @daily, @midnight, @hourly or @every DURATION"
+            ));
+        }
+    };
+    if !rest.is_empty() {
+        return Err(format!(
+            "{lower} takes no argument (found \"{rest}\"); it stands for \"{}\"",
+            fields.join(" ")
+        ));
+    }
+    CronSpec::parse(fields).map(Kind::Cron)
+}
+
+/// The `@every` period in whole seconds.
+fn parse_every(text: &str) -> Result<i64, String> {
+    if text.is_empty() {
+        return Err(
+            "@every needs a duration, e.g. \"@every 10m\", \"@every 90s\" or \"@every 1h30m\""
+                .to_string(),
+        );
+    }
+    let period = humantime::parse_duration(text).map_err(|e| {
+        format!(
+            "@every: invalid duration \"{text}\" ({e}); expected a whole number of \
+             seconds, at least 1s, such as \"@every 30s\", \"@every 10m\" or \"@every 1h30m\""
+        )
+    })?;
+    if period.subsec_nanos() != 0 || period.as_secs() == 0 {
+        return Err(format!(
+            "@every period \"{text}\" must be a whole number of seconds, at least 1s \
+             (ticks are counted in seconds from the Unix epoch)"
+        ));
+    }
+    i64::try_from(period.as_secs()).map_err(|_| format!("@every period \"{text}\" is too long"))
+}
+
+/// Parse a human duration ("90s", "10m", "1h30m", "2h 15m"); must be > 0.
+/// The error message says what is accepted.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const ACCEPTED: &str = "expected a positive duration such as \"90s\", \"10m\", \"1h30m\" \
+                            or \"2h 15m\" (units: ms, s, m, h, d, w)";
+    let text = text.trim();
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => {
+            Err(format!("duration \"{text}\" is zero; {ACCEPTED}"))
+        }
+        Ok(duration) => Ok(duration),
+        Err(e) => Err(format!("invalid duration \"{text}\" ({e}); {ACCEPTED}")),
+    }
+}
