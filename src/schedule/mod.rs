@@ -50,7 +50,7 @@ pub struct Schedule {
 
 #[derive(Debug, Clone)]
 enum Kind {
-    Cron(CronSpec),
+    Cron(Box<CronSpec>),
     /// `@every`: the period in whole seconds, at least 1.
     Every(i64),
 }
@@ -150,7 +150,7 @@ fn parse_kind(expr: &str) -> Result<Kind, String> {
     }
     let fields: Vec<&str> = expr.split_whitespace().collect();
     match <[&str; 5]>::try_from(fields.as_slice()) {
-        Ok(five) => CronSpec::parse(five).map(Kind::Cron),
+        Ok(five) => CronSpec::parse(five).map(|spec| Kind::Cron(Box::new(spec))),
         Err(_) if fields.len() == 6 || fields.len() == 7 => Err(format!(
             "expected 5 fields ({FIELD_NAMES}) but found {}: cron dialects disagree whether \
              extra fields are seconds (first) or a year (last), so cronbox accepts only 5 fields; \
@@ -197,7 +197,7 @@ fn parse_nickname(expr: &str) -> Result<Kind, String> {
             fields.join(" ")
         ));
     }
-    CronSpec::parse(fields).map(Kind::Cron)
+    CronSpec::parse(fields).map(|spec| Kind::Cron(Box::new(spec)))
 }
 
 /// The `@every` period in whole seconds.
