@@ -21,6 +21,7 @@ install_packages() {
     if ! { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; }; then missing+=(busybox-static); fi
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
     command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
+    command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "dev.sh: installing ${missing[*]}" >&2
         as_root apt-get update -qq

@@ -218,3 +218,35 @@ retires = 3
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("/nonexistent/cronbox.toml"));
 }
+
+#[test]
+fn systemd_unit_passes_systemd_analyze_verify() {
+    // The unit names /usr/local/bin/cronbox; verify it against the binary just built.
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/systemd/cronbox.service"
+    ))
+    .expect("unit");
+    assert!(
+        unit.contains("Type=notify")
+            && unit.contains("WatchdogSec=")
+            && unit.contains("ExecReload=")
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cronbox.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/cronbox", env!("CARGO_BIN_EXE_cronbox")),
+    )
+    .expect("write");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("run systemd-analyze (Debian's systemd package; scripts/dev.sh installs it)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        text(&out.stderr)
+    );
+}
