@@ -37,12 +37,17 @@ pub async fn execute(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let mut current = None;
     for chunk in chunks {
         if several && current != Some(chunk.attempt) {
+            stdout.flush()?;
             writeln!(stderr, "--- attempt {} ---", chunk.attempt)?;
             current = Some(chunk.attempt);
         }
         match chunk.stream {
             Stream::Stdout => stdout.write_all(&chunk.data)?,
-            Stream::Stderr => stderr.write_all(&chunk.data)?,
+            Stream::Stderr => {
+                // Keep the order of the two streams on a terminal.
+                stdout.flush()?;
+                stderr.write_all(&chunk.data)?;
+            }
         }
     }
     stdout.flush()?;
