@@ -1,20 +1,29 @@
-//! The one place that reads wall time. Everything else asks a [`Clock`].
+//! The one place that reads wall time, and the daemon's way to wait.
 //!
-//! [`SystemClock`] reads the real clock; [`TestClock`] follows tokio's (pausable)
-//! clock from a fixed starting instant and can be jumped, so tests drive time
-//! deterministically with `#[tokio::test(start_paused = true)]`.
+//! [`SystemClock`] reads the real clock and sleeps on tokio's monotonic timer.
+//! [`TestClock`] is driven by the test: it stands still until the test advances
+//! it (wall and monotonic time together) or jumps it (wall time only, as when an
+//! operator or NTP sets the clock), so scheduling tests are deterministic.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::time::Duration;
+use tokio::sync::watch;
 
-/// A source of wall-clock time.
+/// A future returned by [`Clock::sleep`].
+pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A source of wall-clock time and of monotonic waiting.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current wall-clock instant.
     fn now(&self) -> DateTime<Utc>;
+    /// Wait for `duration` of monotonic time (unaffected by wall-clock changes).
+    fn sleep(&self, duration: Duration) -> Sleep;
 }
 
-/// The real wall clock.
+/// The real wall clock and tokio's timer.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -22,45 +31,151 @@ impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
     }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
-/// A clock for tests: starts at a given instant and advances with tokio's clock
-/// (which a paused runtime advances only when every task is idle), plus any jumps.
+#[derive(Debug, Clone, Copy)]
+struct TestState {
+    wall: DateTime<Utc>,
+    monotonic: Duration,
+    /// How many times [`Clock::sleep`] was called.
+    sleeps: u64,
+}
+
+/// A clock for tests that moves only when told to.
 #[derive(Debug)]
 pub struct TestClock {
-    start_wall: DateTime<Utc>,
-    start_mono: tokio::time::Instant,
-    jumped: Mutex<chrono::TimeDelta>,
+    state: Mutex<TestState>,
+    changed: watch::Sender<TestState>,
 }
 
 impl TestClock {
-    /// A clock reading `start` now.
+    /// A clock reading `start`, standing still.
     pub fn new(start: DateTime<Utc>) -> TestClock {
+        let state = TestState {
+            wall: start,
+            monotonic: Duration::ZERO,
+            sleeps: 0,
+        };
         TestClock {
-            start_wall: start,
-            start_mono: tokio::time::Instant::now(),
-            jumped: Mutex::new(chrono::TimeDelta::zero()),
+            state: Mutex::new(state),
+            changed: watch::channel(state).0,
         }
     }
 
-    /// Move the wall clock by `by` (negative to go back) without moving monotonic time.
-    pub fn jump(&self, by: chrono::TimeDelta) {
-        let mut jumped = self.jumped.lock().unwrap_or_else(|e| e.into_inner());
-        *jumped += by;
+    fn update(&self, change: impl FnOnce(&mut TestState)) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut state);
+        self.changed.send_replace(*state);
+    }
+
+    fn snapshot(&self) -> TestState {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Let `by` pass: wall and monotonic time move together.
+    pub fn advance(&self, by: Duration) {
+        let delta = TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+        self.update(|s| {
+            s.wall += delta;
+            s.monotonic += by;
+        });
+    }
+
+    /// Set the wall clock by `by` (negative: backwards) without time passing.
+    pub fn jump(&self, by: TimeDelta) {
+        self.update(|s| s.wall += by);
+    }
+
+    /// How many sleeps have been started so far.
+    pub fn sleeps(&self) -> u64 {
+        self.snapshot().sleeps
+    }
+
+    /// Wait until more than `count` sleeps have been started: a loop that sleeps
+    /// after each round of work has finished that round.
+    pub async fn wait_for_sleeps(&self, count: u64) {
+        let mut rx = self.changed.subscribe();
+        while rx.borrow_and_update().sleeps <= count {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Advance by `by`, then wait until the daemon's loop has handled it and gone
+    /// back to sleep.
+    pub async fn advance_and_settle(&self, by: Duration) {
+        let before = self.sleeps();
+        self.advance(by);
+        self.wait_for_sleeps(before).await;
     }
 }
 
 impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
-        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.start_mono);
-        let jumped = *self.jumped.lock().unwrap_or_else(|e| e.into_inner());
-        self.start_wall
-            + chrono::TimeDelta::from_std(elapsed).unwrap_or(chrono::TimeDelta::MAX)
-            + jumped
+        self.snapshot().wall
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        let mut target = Duration::ZERO;
+        self.update(|s| {
+            s.sleeps += 1;
+            target = s.monotonic.saturating_add(duration);
+        });
+        let mut rx = self.changed.subscribe();
+        Box::pin(async move {
+            while rx.borrow_and_update().monotonic < target {
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
     }
 }
 
 /// How long from `now` until `at`, zero if `at` is not in the future.
 pub fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
     (at - now).to_std().unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn test_clock_sleeps_on_monotonic_time_only() {
+        let start = DateTime::parse_from_rfc3339("2025-03-30T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let clock = std::sync::Arc::new(TestClock::new(start));
+        let sleeper = {
+            let clock = clock.clone();
+            tokio::spawn(async move { clock.sleep(Duration::from_secs(60)).await })
+        };
+        clock.wait_for_sleeps(0).await;
+        clock.jump(TimeDelta::hours(5)); // the wall clock jumps: no time passed
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        assert_eq!(clock.now(), start + TimeDelta::hours(5));
+        clock.advance(Duration::from_secs(59));
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        clock.advance(Duration::from_secs(1));
+        sleeper.await.expect("the sleep ends once 60 s have passed");
+        assert_eq!(
+            clock.now(),
+            start + TimeDelta::hours(5) + TimeDelta::seconds(60)
+        );
+    }
+
+    #[test]
+    fn until_is_zero_for_the_past() {
+        let t = Utc::now();
+        assert_eq!(until(t, t - TimeDelta::seconds(1)), Duration::ZERO);
+        assert_eq!(until(t, t + TimeDelta::seconds(2)), Duration::from_secs(2));
+    }
 }

@@ -117,7 +117,7 @@ pub async fn run(
             sleep = sleep.min(watchdog);
         }
         tokio::select! {
-            _ = tokio::time::sleep(sleep) => {}
+            _ = clock.sleep(sleep) => {}
             changed = config.changed(), if config_open => match changed {
                 Ok(()) => {
                     let new = config.borrow_and_update().clone();

@@ -86,7 +86,7 @@ pub async fn execute(
             Decision::Retry(delay) => {
                 tracing::info!(job = %job.name, run = run_id, attempt, delay = %humantime::format_duration(delay), "retrying after backoff");
                 tokio::select! {
-                    _ = tokio::time::sleep(delay) => {
+                    _ = ctx.clock.sleep(delay) => {
                         attempt += 1;
                         continue;
                     }
