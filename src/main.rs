@@ -19,7 +19,11 @@ async fn main() -> ExitCode {
             };
         }
     };
-    let filter = EnvFilter::try_from_env("CRONBOX_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_env("CRONBOX_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // bollard logs request and response bodies at debug, and they carry the
+        // jobs' environment: secrets must never reach the logs.
+        .add_directive("bollard=info".parse().expect("a valid directive"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -4,13 +4,9 @@
 
 mod common;
 
-use common::TestEnv;
-use cronbox::clock::SystemClock;
+use common::{Daemon, TestEnv, wait_for_sql};
+use cronbox::clock::{Clock, SystemClock};
 use cronbox::store::Trigger;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::test]
 async fn daemon_fires_an_every_second_job_and_shuts_down_cleanly() {
@@ -22,40 +18,18 @@ image = "IMAGE"
 command = ["sh", "-c", "echo tick"]
 "#,
     );
-    let engine = common::engine().await;
-    let store = env.store().await;
-    let (_updates, config) = watch::channel(Arc::new(env.config()));
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(cronbox::daemon::run(
-        config,
-        store,
-        engine,
-        Arc::new(SystemClock),
-        shutdown.clone(),
-    ));
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) >= 3 FROM runs WHERE status = 'succeeded'",
+        "1\n",
+    )
+    .await;
+    daemon.stop().await;
 
-    // Wait (bounded) until three runs have succeeded.
-    let mut done = 0;
-    for _ in 0..600 {
-        done = env
-            .sql("SELECT count(*) FROM runs WHERE status = 'succeeded'")
-            .trim()
-            .parse()
-            .expect("count");
-        if done >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(done >= 3, "only {done} runs succeeded");
-    shutdown.cancel();
-    daemon
-        .await
-        .expect("join")
-        .expect("daemon returns Ok on shutdown");
-
-    // Ticks are whole seconds (anchored to the epoch), each recorded once, in order.
-    let ticks = env.sql("SELECT scheduled_at FROM runs WHERE trigger = 'schedule' ORDER BY id");
+    // Ticks are whole seconds (anchored to the epoch), each recorded once.
+    let ticks =
+        env.sql("SELECT scheduled_at FROM runs WHERE trigger = 'schedule' ORDER BY scheduled_at");
     let ticks: Vec<&str> = ticks.lines().collect();
     assert!(ticks.len() >= 3);
     for tick in &ticks {
@@ -64,10 +38,9 @@ command = ["sh", "-c", "echo tick"]
             "tick {tick} is not on a whole second"
         );
     }
-    let mut sorted = ticks.clone();
-    sorted.dedup();
-    assert_eq!(sorted, ticks, "no tick twice");
-    assert!(ticks.windows(2).all(|w| w[0] < w[1]));
+    let mut distinct = ticks.clone();
+    distinct.dedup();
+    assert_eq!(distinct, ticks, "no tick twice");
     assert_eq!(
         env.sql("SELECT count(*) FROM runs WHERE status = 'running'"),
         "0\n"
@@ -92,44 +65,35 @@ image = "IMAGE"
 command = ["sleep", "600"]
 "#,
     );
-    let engine = common::engine().await;
-    let store = env.store().await;
-    let (_updates, config) = watch::channel(Arc::new(env.config()));
-    let shutdown = CancellationToken::new();
-    let daemon = tokio::spawn(cronbox::daemon::run(
-        config,
-        store,
-        engine,
-        Arc::new(SystemClock),
-        shutdown.clone(),
-    ));
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
+        "1\n",
+    )
+    .await;
+    // The container is created; give its init a moment to start before the stop.
+    wait_for_running_container(&env).await;
+    daemon.stop().await;
 
-    let mut running = false;
-    for _ in 0..600 {
-        if !env.containers().await.is_empty()
-            && env.sql("SELECT count(*) FROM attempts WHERE container_id IS NOT NULL") != "0\n"
-        {
-            running = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(running, "the job never started a container");
-    shutdown.cancel();
-    daemon
-        .await
-        .expect("join")
-        .expect("daemon returns Ok on shutdown");
-
-    // Every attempt that ran was stopped and recorded; sleep as PID 2 under the init
-    // dies of SIGTERM, so the exit code is 143 (128 + 15), not a SIGKILL's 137.
-    let rows = env
-        .sql("SELECT DISTINCT status, outcome, exit_code FROM history WHERE attempt IS NOT NULL");
+    // The attempt was stopped and recorded; sleep under the init dies of SIGTERM,
+    // so the exit code is 143 (128 + 15), not a SIGKILL's 137 after the grace.
+    let rows = env.sql("SELECT status, outcome, exit_code FROM history WHERE attempt IS NOT NULL");
     assert_eq!(rows, "interrupted|interrupted|143\n");
     assert!(
         env.containers().await.is_empty(),
         "no container left after shutdown"
     );
+}
+
+async fn wait_for_running_container(env: &TestEnv) {
+    for _ in 0..600 {
+        if env.containers().await.iter().any(|c| c.running) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no container of this test ever ran");
 }
 
 #[tokio::test]
@@ -141,35 +105,63 @@ schedule = "@daily"
 image = "IMAGE"
 "#,
     );
+    // What a daemon killed mid-attempt leaves: rows marked running (owned by a
+    // process that no longer exists) and its container.
     let store = env.store().await;
-    let now = chrono::Utc::now();
+    let now = SystemClock.now();
     let run_id = store
         .insert_run("crashed", Trigger::Manual, now, now)
         .await
         .expect("run")
         .expect("id");
-    store
-        .start_attempt(run_id, 1, common::IMAGE, now)
+    let attempt_id = store
+        .start_attempt(run_id, 1, common::IMAGE, now, std::time::Duration::ZERO)
         .await
         .expect("attempt");
-    drop(store);
-
     let engine = common::engine().await;
-    let (_updates, config) = watch::channel(Arc::new(env.config()));
-    let shutdown = CancellationToken::new();
-    shutdown.cancel(); // start, repair, and stop at once
-    cronbox::daemon::run(
-        config,
-        env.store().await,
-        engine,
-        Arc::new(SystemClock),
-        shutdown,
-    )
-    .await
-    .expect("daemon");
+    let spec = cronbox::engine::ContainerSpec {
+        name: format!("cronbox-crashed-{run_id}-1-leftover"),
+        image: common::IMAGE.into(),
+        command: Some(vec!["sleep".into(), "600".into()]),
+        labels: [
+            (cronbox::engine::LABEL_DB.to_owned(), env.db_label()),
+            (cronbox::engine::LABEL_RUN.to_owned(), run_id.to_string()),
+        ]
+        .into(),
+        stop_signal: "SIGTERM".into(),
+        stop_grace: std::time::Duration::from_secs(1),
+        ..Default::default()
+    };
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let leftover = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.run(&spec, &tx, &stop, None).await })
+    };
+    for _ in 0..600 {
+        if !env.containers().await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(env.containers().await.len(), 1);
+    store
+        .set_container(attempt_id, "leftover")
+        .await
+        .expect("container");
+    drop(store);
+    env.sql("UPDATE runs SET pid = 2147483646"); // a process that does not exist
+
+    let daemon = Daemon::start(&env).await;
+    daemon.stop().await;
+    leftover.abort();
     assert_eq!(env.sql("SELECT status FROM runs"), "interrupted\n");
     assert_eq!(
         env.sql("SELECT outcome, error IS NOT NULL, finished_at IS NOT NULL FROM attempts"),
         "interrupted|1|1\n"
+    );
+    assert!(
+        env.containers().await.is_empty(),
+        "the leftover container was removed"
     );
 }

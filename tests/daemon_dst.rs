@@ -18,12 +18,14 @@ schedule = "30 2 * * *"
 timezone = "Europe/Berlin"
 image = "IMAGE"
 command = ["true"]
+concurrency = "allow"
 
 [jobs.hourly]
 schedule = "0 * * * *"
 timezone = "Europe/Berlin"
 image = "IMAGE"
 command = ["true"]
+concurrency = "allow"   # test hours pass in milliseconds: let the short runs overlap
 "#;
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -46,9 +48,16 @@ async fn drive(env: &TestEnv, start: &str, minutes: u32) -> String {
         clock.clone(),
         shutdown.clone(),
     ));
-    clock.wait_for_sleeps(0).await; // planned from `start`, now asleep
+    let limit = Duration::from_secs(60);
+    let asleep = "the daemon went back to sleep";
+    // Planned from `start`, now asleep.
+    tokio::time::timeout(limit, clock.wait_for_sleeps(0))
+        .await
+        .expect(asleep);
     for _ in 0..minutes {
-        clock.advance_and_settle(Duration::from_secs(60)).await;
+        tokio::time::timeout(limit, clock.advance_and_settle(Duration::from_secs(60)))
+            .await
+            .expect(asleep);
     }
     // Let the runs finish (real containers), then stop.
     for _ in 0..600 {

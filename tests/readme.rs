@@ -3,11 +3,7 @@
 
 mod common;
 
-use chrono::Utc;
 use common::TestEnv;
-use cronbox::daemon::supervisor;
-use cronbox::store::Trigger;
-use tokio_util::sync::CancellationToken;
 
 /// The ```sql blocks of the README, in order.
 fn readme_sql_blocks() -> Vec<String> {
@@ -43,18 +39,7 @@ retries = 1
 backoff = "1s"
 "#,
     );
-    let config = env.config();
-    let ctx = env.context().await;
-    let report = supervisor::execute(
-        &ctx,
-        &config.jobs[0],
-        Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("store")
-    .expect("run");
+    let report = common::run_once(&env).await;
 
     let blocks = readme_sql_blocks();
     assert_eq!(blocks.len(), 3, "the README shows three queries");

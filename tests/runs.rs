@@ -6,11 +6,12 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use common::{IMAGE, TestEnv};
+use cronbox::clock::{Clock, SystemClock};
+use cronbox::daemon::Stops;
 use cronbox::daemon::supervisor;
 use cronbox::engine::{self, Engine};
 use cronbox::store::{RunStatus, Trigger};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 fn parse_ts(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text.trim())
@@ -29,19 +30,8 @@ command = ["sh", "-c", "echo hello from $GREETING"]
 env = { GREETING = "cronbox" }
 "#,
     );
-    let config = env.config();
-    let ctx = env.context().await;
-    let report = supervisor::execute(
-        &ctx,
-        &config.jobs[0],
-        Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("store")
-    .expect("a new run");
-    assert_eq!(report.status, RunStatus::Succeeded);
+    let report = common::run_once(&env).await;
+    assert_eq!(report.status, Some(RunStatus::Succeeded));
     assert_eq!(report.exit_code, Some(0));
     assert_eq!(report.attempts, 1);
 
@@ -73,19 +63,8 @@ backoff = "1s"
 backoff_max = "10s"
 "#,
     );
-    let config = env.config();
-    let ctx = env.context().await;
-    let report = supervisor::execute(
-        &ctx,
-        &config.jobs[0],
-        Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("store")
-    .expect("a new run");
-    assert_eq!(report.status, RunStatus::Failed);
+    let report = common::run_once(&env).await;
+    assert_eq!(report.status, Some(RunStatus::Failed));
     assert_eq!(report.attempts, 3);
     assert_eq!(report.exit_code, Some(3));
 
@@ -130,18 +109,7 @@ image = "IMAGE"
 command = ["sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2"]
 "#,
     );
-    let config = env.config();
-    let ctx = env.context().await;
-    let report = supervisor::execute(
-        &ctx,
-        &config.jobs[0],
-        Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("store")
-    .expect("a new run");
+    let report = common::run_once(&env).await;
     let stream = |name: &str| {
         env.sql(&format!(
             "SELECT CAST(group_concat(data, '') AS TEXT) FROM \
@@ -150,7 +118,12 @@ command = ["sh", "-c", "echo out1; echo err1 >&2; echo out2; echo err2 >&2"]
     };
     assert_eq!(stream("stdout"), "out1\nout2\n\n");
     assert_eq!(stream("stderr"), "err1\nerr2\n\n");
-    let stored = ctx.store.output(report.run_id, None).await.expect("output");
+    let stored = env
+        .store()
+        .await
+        .output(report.run_id, None)
+        .await
+        .expect("output");
     let stdout: Vec<u8> = stored
         .iter()
         .filter(|c| c.stream == cronbox::store::Stream::Stdout)
@@ -171,12 +144,12 @@ command = ["sh", "-c", "echo first; sleep 30; echo second"]
     );
     let config = env.config();
     let ctx = env.context().await;
-    let cancel = CancellationToken::new();
+    let stops = Stops::default();
     let job = config.jobs[0].clone();
     let run = {
-        let (ctx, cancel) = (ctx.clone(), cancel.clone());
+        let (ctx, stops) = (ctx.clone(), stops.clone());
         tokio::spawn(async move {
-            supervisor::execute(&ctx, &job, Trigger::Manual, Utc::now(), &cancel).await
+            supervisor::execute(&ctx, &job, Trigger::Manual, SystemClock.now(), &stops).await
         })
     };
     // "first" reaches the database while the attempt is still running.
@@ -220,9 +193,9 @@ command = ["sh", "-c", "echo first; sleep 30; echo second"]
     );
 
     // Cancelling (what shutdown does) stops the container and records the attempt as interrupted.
-    cancel.cancel();
+    stops.shutdown.cancel();
     let report = run.await.expect("join").expect("store").expect("run");
-    assert_eq!(report.status, RunStatus::Interrupted);
+    assert_eq!(report.status, Some(RunStatus::Interrupted));
     assert_eq!(env.sql("SELECT outcome FROM attempts"), "interrupted\n");
     assert_eq!(env.sql("SELECT status FROM runs"), "interrupted\n");
     assert!(
@@ -243,19 +216,8 @@ retries = 3
 backoff = "1s"
 "#,
     );
-    let config = env.config();
-    let ctx = env.context().await;
-    let report = supervisor::execute(
-        &ctx,
-        &config.jobs[0],
-        Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("store")
-    .expect("run");
-    assert_eq!(report.status, RunStatus::Failed);
+    let report = common::run_once(&env).await;
+    assert_eq!(report.status, Some(RunStatus::Failed));
     assert_eq!(report.attempts, 1, "retrying cannot make the image appear");
     let row = env.sql("SELECT outcome, error FROM attempts");
     assert!(row.starts_with("image-missing|"), "{row}");
@@ -277,19 +239,8 @@ image = "127.0.0.1:9/cronbox-test/nowhere:1"
 pull = "missing"
 "#,
     );
-    let config = env.config();
-    let ctx = env.context().await;
-    let report = supervisor::execute(
-        &ctx,
-        &config.jobs[0],
-        Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("store")
-    .expect("run");
-    assert_eq!(report.status, RunStatus::Failed);
+    let report = common::run_once(&env).await;
+    assert_eq!(report.status, Some(RunStatus::Failed));
     let row = env.sql("SELECT outcome, error FROM attempts");
     assert!(
         row.starts_with("engine-error|pulling image 127.0.0.1:9/cronbox-test/nowhere:1 failed: "),
@@ -323,13 +274,13 @@ backoff = "1s"
         &ctx,
         &config.jobs[0],
         Trigger::Manual,
-        Utc::now(),
-        &CancellationToken::new(),
+        SystemClock.now(),
+        &Stops::default(),
     )
     .await
     .expect("store")
     .expect("run");
-    assert_eq!(report.status, RunStatus::Failed);
+    assert_eq!(report.status, Some(RunStatus::Failed));
     assert_eq!(
         report.attempts, 2,
         "an unreachable engine follows the retry policy"
@@ -360,7 +311,7 @@ command = ["true"]
         &config.jobs[0],
         Trigger::Schedule,
         tick,
-        &CancellationToken::new(),
+        &Stops::default(),
     )
     .await
     .expect("store");
@@ -370,7 +321,7 @@ command = ["true"]
         &config.jobs[0],
         Trigger::Schedule,
         tick,
-        &CancellationToken::new(),
+        &Stops::default(),
     )
     .await
     .expect("store");

@@ -1,10 +1,21 @@
-//! `cronbox check`: validate the schedule file and show each job's next fire time.
+//! `cronbox check`: validate the schedule file and show each job's next fire
+//! time. Beyond the file itself it looks at what a run would need: every host
+//! path a job mounts or reads (volumes, env_file, secrets) must exist, env_files
+//! must parse, and the Docker host must be able to enforce the limits jobs ask
+//! for (an error with `[daemon] require_limits = true`, else a warning).
 
 use clap::Args;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use super::ConfigArg;
 use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, Problem, dotenv};
+use crate::daemon::supervisor;
+use crate::engine::Engine;
+
+/// How long `check` waits for the engine before it skips the limits check.
+const ENGINE_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -12,8 +23,108 @@ pub struct CheckArgs {
     pub config: ConfigArg,
 }
 
-pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
+    let path = config.path.display().to_string();
+    let mut problems = Vec::new();
+    for host in config.host_paths() {
+        let what = match host.key {
+            "env_file" => "env_file",
+            "secrets" => "secret file",
+            _ => "volume host path",
+        };
+        if !host.path.exists() {
+            problems.push(Problem::at(
+                host.location,
+                Some(&host.job),
+                format!(
+                    "{what} {} does not exist; create it or fix the path",
+                    host.path.display()
+                ),
+            ));
+            continue;
+        }
+        if host.key == "env_file" {
+            match std::fs::read_to_string(&host.path) {
+                Ok(text) => {
+                    if let Err(bad) = dotenv::parse(&text) {
+                        for p in bad {
+                            problems.push(Problem::at(
+                                host.location,
+                                Some(&host.job),
+                                format!(
+                                    "env_file {} line {}: {}",
+                                    host.path.display(),
+                                    p.line,
+                                    p.message
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Err(e) => problems.push(Problem::at(
+                    host.location,
+                    Some(&host.job),
+                    format!("cannot read env_file {}: {e}", host.path.display()),
+                )),
+            }
+        }
+    }
+    for job in config.jobs.iter().filter(|j| j.privileged) {
+        eprintln!(
+            "{path}: warning: job \"{}\" runs privileged: its container has every capability and all host devices; drop privileged unless it is truly needed",
+            job.name
+        );
+    }
+    let engine = Engine::connect();
+    match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
+        Ok(Ok(())) => {
+            for job in &config.jobs {
+                let missing = match supervisor::unenforceable_limits(&engine, job).await {
+                    Ok(missing) => missing,
+                    Err(e) => {
+                        eprintln!(
+                            "{path}: warning: cannot read the Docker host's capabilities ({e}); limits not checked"
+                        );
+                        break;
+                    }
+                };
+                if missing.is_empty() {
+                    continue;
+                }
+                let message = format!(
+                    "the Docker host cannot enforce {} (on Raspberry Pi OS the memory cgroup is off by default: add cgroup_enable=memory to the kernel command line)",
+                    missing.join(", ")
+                );
+                if config.daemon.require_limits {
+                    problems.push(Problem {
+                        location: None,
+                        job: Some(job.name.clone()),
+                        message: format!(
+                            "{message}; [daemon] require_limits = true refuses such a job"
+                        ),
+                        snippet: None,
+                    });
+                } else {
+                    eprintln!(
+                        "{path}: warning: job \"{}\": {message}; Docker would ignore them",
+                        job.name
+                    );
+                }
+            }
+        }
+        Ok(Err(e)) => {
+            eprintln!("{path}: warning: {e}; resource limits not checked against the host")
+        }
+        Err(_) => eprintln!(
+            "{path}: warning: the Docker engine did not answer within {}s; resource limits not checked",
+            ENGINE_WAIT.as_secs()
+        ),
+    }
+    if !problems.is_empty() {
+        return Err(ConfigError::new(config.path.clone(), problems).into());
+    }
+
     let now = SystemClock.now();
     let rows: Vec<Vec<String>> = config
         .jobs
@@ -32,14 +143,17 @@ pub fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    println!(
-        "{}: OK, {} job(s), database {}",
-        config.path.display(),
+    let mut out = format!(
+        "{path}: OK, {} job(s), database {}\n",
         config.jobs.len(),
         config.daemon.database.display()
     );
     if !rows.is_empty() {
-        super::print_table(&["JOB", "SCHEDULE", "ZONE", "IMAGE", "NEXT"], &rows);
+        out.push_str(&super::table(
+            &["JOB", "SCHEDULE", "ZONE", "IMAGE", "NEXT"],
+            &rows,
+        ));
     }
+    super::print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

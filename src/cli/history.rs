@@ -29,7 +29,7 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             out.push_str(&serde_json::to_string(row)?);
             out.push('\n');
         }
-        print!("{out}");
+        super::print_out(&out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let opt = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
@@ -53,7 +53,7 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    super::print_table(
+    super::print_out(&super::table(
         &[
             "RUN",
             "JOB",
@@ -67,6 +67,6 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             "DURATION",
         ],
         &table,
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

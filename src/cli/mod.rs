@@ -88,7 +88,7 @@ async fn open_existing(path: &Path) -> anyhow::Result<Store> {
             path.display()
         );
     }
-    Ok(Store::open(path).await?)
+    Ok(Store::open_read_only(path).await?)
 }
 
 /// A mistake in how cronbox was called (exit code 2).
@@ -100,7 +100,7 @@ pub struct UsageError(pub String);
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Daemon(args) => daemon::execute(args).await,
-        Command::Check(args) => check::execute(args),
+        Command::Check(args) => check::execute(args).await,
         Command::Next(args) => next::execute(args),
         Command::Run(args) => run::execute(args).await,
         Command::History(args) => history::execute(args).await,
@@ -118,8 +118,35 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
     }
 }
 
-/// Print rows as aligned columns (no colour; plain text is easy to grep).
-pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+/// Write `text` to stdout. A reader that went away (`| head`) is not an error.
+pub fn print_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// "no job NAME in FILE; jobs: a, b" for a job name the schedule does not have.
+pub fn no_such_job(config: &Config, name: &str) -> UsageError {
+    let names: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
+    let names = if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    };
+    UsageError(format!(
+        "no job {name:?} in {}; jobs: {names}",
+        config.path.display()
+    ))
+}
+
+/// Rows as aligned columns (no colour; plain text is easy to grep).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -128,19 +155,22 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
             }
         }
     }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i + 1 == cells.len() {
-                out.push_str(cell);
+                text.push_str(cell);
             } else {
-                out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
             }
         }
-        println!("{}", out.trim_end());
+        out.push_str(text.trim_end());
+        out.push('\n');
     };
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+    out
 }

@@ -66,6 +66,6 @@ pub fn execute(args: NextArgs) -> anyhow::Result<ExitCode> {
             out.push_str(&format!("{local}  {}\n", job.name));
         }
     }
-    print!("{out}");
+    super::print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }

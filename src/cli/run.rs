@@ -4,11 +4,11 @@
 use clap::Args;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tokio_util::sync::CancellationToken;
+use tokio::signal::unix::{SignalKind, signal};
 
-use super::{ConfigArg, UsageError};
+use super::ConfigArg;
 use crate::clock::{Clock, SystemClock};
-use crate::daemon::{Context, STOP_GRACE, supervisor};
+use crate::daemon::{Context, Stops, supervisor};
 use crate::engine::Engine;
 use crate::store::{RunStatus, Store, Trigger};
 
@@ -22,20 +22,9 @@ pub struct RunArgs {
 
 pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    let Some(job) = config.job(&args.job) else {
-        let names: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
-        return Err(UsageError(format!(
-            "no job {:?} in {}; jobs: {}",
-            args.job,
-            config.path.display(),
-            if names.is_empty() {
-                "(none)".to_owned()
-            } else {
-                names.join(", ")
-            }
-        ))
-        .into());
-    };
+    let job = config
+        .job(&args.job)
+        .ok_or_else(|| super::no_such_job(&config, &args.job))?;
     let store = Store::open(&config.daemon.database).await?;
     let engine = Engine::connect();
     let clock = Arc::new(SystemClock);
@@ -43,36 +32,43 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         store: store.clone(),
         engine,
         clock: clock.clone(),
-        stop_grace: STOP_GRACE,
+        slots: None,
+        require_limits: config.daemon.require_limits,
+        resume_later: false,
         echo: true,
     };
-    let cancel = CancellationToken::new();
+    let stops = Stops::default();
+    let cancel = stops.shutdown.clone();
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let ctrl_c = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("cronbox: interrupted; stopping the container");
-                cancel.cancel();
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
+            eprintln!("cronbox: interrupted; stopping the container");
+            cancel.cancel();
         })
     };
-    let report = supervisor::execute(&ctx, job, Trigger::Manual, clock.now(), &cancel).await;
+    let report = supervisor::execute(&ctx, job, Trigger::Manual, clock.now(), &stops).await;
     ctrl_c.abort();
     store.close().await;
     let Some(report) = report? else {
         anyhow::bail!("the run was not recorded");
     };
     let code = match (report.status, report.exit_code) {
-        (RunStatus::Succeeded, _) => 0,
+        (Some(RunStatus::Succeeded), _) => 0,
         (_, Some(code)) if (1..=255).contains(&code) => code as u8,
         _ => 1,
     };
-    if report.status != RunStatus::Succeeded {
+    if report.status != Some(RunStatus::Succeeded) {
         eprintln!(
             "cronbox: run {} of job {} {} after {} attempt(s); see `cronbox logs {}`",
             report.run_id,
             job.name,
-            report.status.as_str(),
+            report.status.map_or("pending", RunStatus::as_str),
             report.attempts,
             report.run_id
         );

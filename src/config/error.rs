@@ -49,6 +49,20 @@ pub struct Problem {
     pub snippet: Option<String>,
 }
 
+impl Problem {
+    /// A problem at `location`, about `job` if any: for callers (such as `check`) that
+    /// find more problems with a valid config, e.g. a host path that does not exist.
+    /// `message` should be a single line saying what is wrong and what to do.
+    pub fn at(location: Location, job: Option<&str>, message: impl Into<String>) -> Problem {
+        Problem {
+            location: Some(location),
+            job: job.map(str::to_owned),
+            message: message.into(),
+            snippet: None,
+        }
+    }
+}
+
 /// Why a config file was refused: its path and every problem found in it, in file order.
 /// `problems` is never empty.
 ///
@@ -62,6 +76,17 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// The error for the file at `path` with these problems, sorted by position (stable:
+    /// problems at the same position keep their order; those without one come first).
+    /// Give at least one problem: an error with none displays as an empty string.
+    pub fn new(path: impl Into<PathBuf>, mut problems: Vec<Problem>) -> ConfigError {
+        problems.sort_by_key(|problem| problem.location);
+        ConfigError {
+            path: path.into(),
+            problems,
+        }
+    }
+
     pub(crate) fn single(path: &Path, location: Option<Location>, message: String) -> ConfigError {
         ConfigError {
             path: path.to_path_buf(),

@@ -1,17 +1,25 @@
 //! The cronbox configuration file: its format, its defaults and its validation.
 //!
 //! This module owns turning one TOML file into a checked [`Config`]: which keys exist,
-//! what their defaults are, how relative paths resolve, and the error report a person
+//! what their defaults are (built in, and the file's own `[defaults]` table, which
+//! applies to every job), how relative paths resolve, and the error report a person
 //! reads when the file is wrong ([`ConfigError`], which lists every problem at once with
 //! `PATH:LINE:COL`). Cron expressions and durations are parsed by `crate::schedule`; this
-//! module only places their errors in the file. It must not touch the network, read the
-//! clock or environment variables (the caller passes an [`Environment`]; only
-//! [`Environment::from_process`] looks at the process), nor touch the disk beyond reading
-//! the config file itself in [`load`]: it does not check that images, volumes or the
-//! database exist. The documented format with every key is `config/reference.toml`.
+//! module only places their errors in the file. It also owns the dotenv syntax of
+//! `env_file` ([`dotenv`], a pure parser whose messages never contain values).
+//!
+//! It must not touch the network, read the clock or environment variables (the caller
+//! passes an [`Environment`]; only [`Environment::from_process`] looks at the process),
+//! nor touch the disk beyond reading the config file itself in [`load`]: it does not
+//! check that images, volumes, `env_file`s, secrets or the database exist
+//! ([`Config::host_paths`] lists the paths for `check`). The documented format with
+//! every key is `config/reference.toml`.
 
 mod error;
 mod validate;
+mod values;
+
+pub mod dotenv;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +45,37 @@ pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(10);
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(10 * 60);
 /// Longest accepted job name (it ends up in container names and labels).
 pub const MAX_JOB_NAME_LEN: usize = 63;
+/// The signal that asks a container to stop when `stop_signal` is not set.
+pub const DEFAULT_STOP_SIGNAL: &str = "SIGTERM";
+/// Time between the stop signal and SIGKILL when `stop_grace` is not set.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+/// Shortest accepted `stop_grace` (Docker counts its stop timeout in whole seconds).
+pub const MIN_STOP_GRACE: Duration = Duration::from_secs(1);
+/// Longest accepted `stop_grace`: the daemon's own shutdown waits for it.
+pub const MAX_STOP_GRACE: Duration = Duration::from_secs(60 * 60);
+/// Longest accepted `timeout` or `deadline`: 365 days.
+pub const MAX_TIME_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// Exit codes that count as success when `success_exit_codes` is not set.
+pub const DEFAULT_SUCCESS_EXIT_CODES: [i64; 1] = [0];
+/// Smallest accepted `memory`, in bytes: Docker refuses less than 6 MiB.
+pub const MIN_MEMORY: u64 = 6 * MIB;
+/// Smallest accepted `cpus` (Docker's granularity).
+pub const MIN_CPUS: f64 = 0.01;
+/// Largest accepted `cpus`.
+pub const MAX_CPUS: f64 = 1024.0;
+/// Output kept per attempt and per stream when `max_output` is not set: 1 MiB.
+pub const DEFAULT_MAX_OUTPUT: u64 = MIB;
+/// Smallest accepted `max_output`: 4 KiB.
+pub const MIN_MAX_OUTPUT: u64 = 4 * KIB;
+/// Largest accepted `max_output`: 1 GiB.
+pub const MAX_MAX_OUTPUT: u64 = 1024 * MIB;
+/// Where the engine mounts the job's `secrets`: `/run/secrets/NAME`, read-only.
+pub const SECRETS_DIR: &str = "/run/secrets";
+/// Label keys starting with this are cronbox's own (`cronbox.job`, ...); jobs may not set them.
+pub const RESERVED_LABEL_PREFIX: &str = "cronbox.";
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
 
 /// A loaded, fully validated configuration.
 #[derive(Debug, Clone)]
@@ -44,7 +83,7 @@ pub struct Config {
     /// The file it was read from, as given.
     pub path: PathBuf,
     pub daemon: DaemonConfig,
-    /// Sorted by name; names are unique.
+    /// Sorted by name; names are unique. `[defaults]` is already applied to each.
     pub jobs: Vec<Job>,
 }
 
@@ -56,6 +95,42 @@ impl Config {
             .ok()
             .map(|i| &self.jobs[i])
     }
+
+    /// Every host path the jobs refer to (volume sources, `env_file`, `secrets`), by
+    /// job name, then in the order volumes, env_file, secrets (by secret name), so that
+    /// `check` can report those that do not exist. Nothing is checked here.
+    pub fn host_paths(&self) -> Vec<HostPath> {
+        self.jobs
+            .iter()
+            .flat_map(|job| {
+                job.locations.host_paths.iter().map(|entry| HostPath {
+                    job: job.name.clone(),
+                    key: entry.key,
+                    path: entry.path.clone(),
+                    location: entry.location,
+                    from_defaults: entry.from_defaults,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A host path one job refers to, with where it is written; see [`Config::host_paths`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPath {
+    /// The job's name.
+    pub job: String,
+    /// The key it comes from: `"volumes"`, `"env_file"` or `"secrets"`.
+    pub key: &'static str,
+    /// The path on the host: absolute for volumes; `env_file` and `secrets` paths
+    /// are already resolved against the config file's directory.
+    pub path: PathBuf,
+    /// Where the value is written: the volume string, the `env_file` string, the
+    /// secret's path string.
+    pub location: Location,
+    /// True when the job inherits the value from `[defaults]` (then `location` is in
+    /// `[defaults]`, and every job inheriting it lists the same location).
+    pub from_defaults: bool,
 }
 
 /// The `[daemon]` table, with defaults applied.
@@ -68,20 +143,28 @@ pub struct DaemonConfig {
     pub database: PathBuf,
     /// Default zone for jobs that set none; default: the system's local zone.
     pub timezone: Tz,
+    /// At most this many containers run at once; at least 1. Default: the number of
+    /// CPUs ([`Environment::cpus`]).
+    pub max_concurrent: usize,
+    /// When true, a job asking for a limit the host cannot enforce is an error (for
+    /// `check` and the daemon) instead of a warning. Config only parses it.
+    pub require_limits: bool,
 }
 
-/// One `[jobs.NAME]` table, with defaults applied.
+/// One `[jobs.NAME]` table, with `[defaults]` and the built-in defaults applied.
 #[derive(Debug, Clone)]
 pub struct Job {
     /// Matches `[a-z0-9][a-z0-9_-]*`, at most [`MAX_JOB_NAME_LEN`] characters.
     pub name: String,
     /// Parsed in `timezone`.
     pub schedule: Schedule,
-    /// The job's own zone, else the daemon's.
+    /// The job's own zone, else the one in `[defaults]`, else the daemon's.
     pub timezone: Tz,
     pub image: String,
     /// `None`: the image's default command. Never an empty vector.
     pub command: Option<Vec<String>>,
+    /// `[defaults]`' env with the job's own merged over it (the job wins per variable).
+    /// The engine applies `env_file` first and `env` over it.
     pub env: BTreeMap<String, String>,
     pub volumes: Vec<Volume>,
     pub pull: PullPolicy,
@@ -91,16 +174,175 @@ pub struct Job {
     pub backoff: Duration,
     /// Cap on the retry delay; always `>= backoff`.
     pub backoff_max: Duration,
+    /// Longest one attempt may run; `None`: no limit. At most [`MAX_TIME_LIMIT`].
+    pub timeout: Option<Duration>,
+    /// Longest a whole run may take, retries and backoff included; `None`: no limit.
+    /// At most [`MAX_TIME_LIMIT`].
+    pub deadline: Option<Duration>,
+    /// Signal that asks the container to stop, normalised: `"SIGTERM"`, `"SIGRTMIN+3"`,
+    /// `"SIGRTMAX"` (the names Docker accepts).
+    pub stop_signal: String,
+    /// Time between `stop_signal` and SIGKILL: whole seconds, from [`MIN_STOP_GRACE`]
+    /// to [`MAX_STOP_GRACE`].
+    pub stop_grace: Duration,
+    /// What a tick does when the previous run is still going.
+    pub concurrency: Concurrency,
+    /// Exit codes (0-255) that count as success: sorted, unique, never empty.
+    pub success_exit_codes: Vec<i64>,
+    /// Exit codes (0-255) that fail the run without retries: sorted, unique, disjoint
+    /// from `success_exit_codes`.
+    pub fatal_exit_codes: Vec<i64>,
+    /// Memory limit in bytes, at least [`MIN_MEMORY`]; `None`: no limit.
+    pub memory: Option<u64>,
+    /// CPU limit in CPUs (0.5 = half a CPU), from [`MIN_CPUS`] to [`MAX_CPUS`], finite.
+    pub cpus: Option<f64>,
+    /// Most processes and threads in the container, at least 1; `None`: no limit.
+    pub pids_limit: Option<i64>,
+    /// Read-only root filesystem (the engine then adds a writable tmpfs at /tmp).
+    pub read_only: bool,
+    /// tmpfs mounts: `"/path"` or `"/path:options"`, absolute, unique paths.
+    pub tmpfs: Vec<String>,
+    /// `"none"`, `"bridge"`, `"host"` or a network name; `None`: Docker's default.
+    pub network: Option<String>,
+    /// `USER`, `UID`, `USER:GROUP` or `UID:GID`; `None`: the image's user.
+    pub user: Option<String>,
+    /// Absolute working directory in the container; `None`: the image's.
+    pub workdir: Option<String>,
+    /// Replaces the image's entrypoint; never an empty vector.
+    pub entrypoint: Option<Vec<String>>,
+    /// RFC 1123 host name; `None`: Docker's default (the container id).
+    pub hostname: Option<String>,
+    /// Capabilities to add: upper case without `CAP_` (`"NET_ADMIN"`) or `"ALL"`; unique.
+    pub cap_add: Vec<String>,
+    /// Capabilities to drop, in the same form; no name is both added and dropped.
+    pub cap_drop: Vec<String>,
+    /// Container labels: `[defaults]`' merged with the job's (the job wins per key);
+    /// no key starts with [`RESERVED_LABEL_PREFIX`].
+    pub labels: BTreeMap<String, String>,
+    /// Run the container privileged (`check` warns about it).
+    pub privileged: bool,
+    /// A dotenv file (see [`dotenv`]) read by the engine at each run; resolved against
+    /// the config file's directory. Config never reads it.
+    pub env_file: Option<PathBuf>,
+    /// Host files mounted read-only at `/run/secrets/NAME` ([`SECRETS_DIR`]); paths
+    /// resolved against the config file's directory. Config never reads them.
+    pub secrets: BTreeMap<String, PathBuf>,
+    /// Bytes of output kept per attempt and per stream (head and tail), from
+    /// [`MIN_MAX_OUTPUT`] to [`MAX_MAX_OUTPUT`].
+    pub max_output: u64,
+    /// Where each of the job's settings is written in the file (for later messages).
+    pub locations: Locations,
 }
 
 impl Job {
-    /// The job's retry settings, for [`crate::policy`].
+    /// The job's retry and exit-code settings, for [`crate::policy`].
     pub fn retry_policy(&self) -> crate::policy::RetryPolicy {
         crate::policy::RetryPolicy {
             retries: self.retries,
             backoff: self.backoff,
             backoff_max: self.backoff_max,
+            success_exit_codes: self.success_exit_codes.clone(),
+            fatal_exit_codes: self.fatal_exit_codes.clone(),
         }
+    }
+
+    /// The resource limits the job asks for, among `"memory"`, `"cpus"` and
+    /// `"pids_limit"` (in that order), so the daemon can compare them with what the
+    /// host can enforce.
+    pub fn limits_requested(&self) -> Vec<&'static str> {
+        [
+            ("memory", self.memory.is_some()),
+            ("cpus", self.cpus.is_some()),
+            ("pids_limit", self.pids_limit.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, set)| set.then_some(key))
+        .collect()
+    }
+
+    /// Where the secret `name` is mounted in the container.
+    pub fn secret_target(name: &str) -> PathBuf {
+        Path::new(SECRETS_DIR).join(name)
+    }
+}
+
+/// Where a job's settings are written in the config file, so that later checks (host
+/// paths, limits the host cannot enforce, `privileged`) can point at the line.
+/// `Locations::default()` knows nothing (for jobs built by hand in tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Locations {
+    job: Option<Location>,
+    values: BTreeMap<&'static str, (Location, bool)>,
+    host_paths: Vec<HostPathEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct HostPathEntry {
+    key: &'static str,
+    path: PathBuf,
+    location: Location,
+    from_defaults: bool,
+}
+
+impl Locations {
+    /// Where the job's name is written (`[jobs.NAME]`).
+    pub fn job(&self) -> Option<Location> {
+        self.job
+    }
+
+    /// Where the value of `key` that the job uses is written: in the job's table, or
+    /// in `[defaults]` when inherited; `None` when the built-in default applies.
+    /// For `env` and `labels`, the job's own table if it has one.
+    pub fn get(&self, key: &str) -> Option<Location> {
+        self.values.get(key).map(|&(location, _)| location)
+    }
+
+    /// Whether the value of `key` comes from `[defaults]`.
+    pub fn from_defaults(&self, key: &str) -> bool {
+        self.values
+            .get(key)
+            .is_some_and(|&(_, inherited)| inherited)
+    }
+}
+
+/// What a tick does when the job's previous run is still going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Concurrency {
+    /// Do not start; record a `skipped` run with the reason (the default).
+    #[default]
+    Forbid,
+    /// Start anyway: runs overlap.
+    Allow,
+    /// Stop the running run (outcome `replaced`) and start the new one.
+    Replace,
+}
+
+impl Concurrency {
+    /// All values, in the order documented.
+    pub const ALL: [Concurrency; 3] = [
+        Concurrency::Forbid,
+        Concurrency::Allow,
+        Concurrency::Replace,
+    ];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concurrency::Forbid => "forbid",
+            Concurrency::Allow => "allow",
+            Concurrency::Replace => "replace",
+        }
+    }
+
+    /// The value written `name` in the config file (exact, lowercase).
+    pub fn from_name(name: &str) -> Option<Concurrency> {
+        Concurrency::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for Concurrency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -174,12 +416,16 @@ pub struct Environment {
     pub state_directory: Option<PathBuf>,
     /// The system's zone: the default for `[daemon] timezone`.
     pub local_timezone: Tz,
+    /// The number of CPUs: the default for `[daemon] max_concurrent` (0 counts as 1).
+    pub cpus: usize,
 }
 
 impl Environment {
     /// The real process environment: the first path of `$STATE_DIRECTORY` (systemd
     /// separates several with `:`), and the system zone from `iana-time-zone`, falling
-    /// back to UTC (without error) when it is unknown or not an IANA name chrono-tz knows.
+    /// back to UTC (without error) when it is unknown or not an IANA name chrono-tz knows,
+    /// and the CPUs available to the process (`std::thread::available_parallelism`),
+    /// falling back to 1.
     pub fn from_process() -> Environment {
         let state_directory = std::env::var_os("STATE_DIRECTORY").and_then(|value| {
             std::env::split_paths(&value).find(|path| !path.as_os_str().is_empty())
@@ -188,9 +434,11 @@ impl Environment {
             .ok()
             .and_then(|name| name.parse::<Tz>().ok())
             .unwrap_or(Tz::UTC);
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         Environment {
             state_directory,
             local_timezone,
+            cpus,
         }
     }
 }

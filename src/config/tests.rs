@@ -13,6 +13,7 @@ fn utc_env() -> Environment {
     Environment {
         state_directory: None,
         local_timezone: Tz::UTC,
+        cpus: 4,
     }
 }
 
@@ -101,6 +102,8 @@ fn full_example() {
         DaemonConfig {
             database: PathBuf::from("/var/lib/cronbox/cronbox.db"),
             timezone: Tz::Europe__Paris,
+            max_concurrent: 4,
+            require_limits: false,
         }
     );
     assert_eq!(config.jobs.len(), 1);
@@ -244,6 +247,7 @@ fn database_paths() {
     let state = Environment {
         state_directory: Some(PathBuf::from("/var/lib/cronbox")),
         local_timezone: Tz::UTC,
+        cpus: 1,
     };
     // (config path, text, environment, expected database)
     let cases: &[(&str, &str, &Environment, &str)] = &[
@@ -295,6 +299,7 @@ fn timezones_are_inherited() {
     let env = Environment {
         state_directory: None,
         local_timezone: Tz::Asia__Tokyo,
+        cpus: 1,
     };
     let no_daemon = parse_ok_with(MINIMAL, &env);
     assert_eq!(no_daemon.daemon.timezone, Tz::Asia__Tokyo);
@@ -328,9 +333,23 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
     let backup = config.job("backup-db").expect("backup-db");
     assert_eq!(backup.retries, 3);
     assert_eq!(backup.volumes.len(), 2);
+    // [defaults] applies, and the job's own values win.
+    assert_eq!(backup.memory, Some(1 << 30));
+    assert_eq!(backup.pids_limit, Some(100));
+    assert_eq!(backup.labels.len(), 2);
+    let heartbeat = config.job("heartbeat").expect("heartbeat");
+    assert_eq!(heartbeat.timeout, Some(Duration::from_secs(3600)));
+    assert_eq!(heartbeat.memory, Some(512 << 20));
+    assert_eq!(heartbeat.env["LANG"], "C.UTF-8");
+    let report = config.job("weekly-report").expect("weekly-report");
+    assert_eq!(report.env.len(), 3, "{:?}", report.env);
+    assert_eq!(report.timeout, Some(Duration::from_secs(3 * 3600)));
+    assert!(REFERENCE.contains("\n[defaults]\n"));
     for key in [
         "database",
         "timezone",
+        "max_concurrent",
+        "require_limits",
         "schedule",
         "image",
         "command",
@@ -340,6 +359,30 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
         "retries",
         "backoff",
         "backoff_max",
+        "timeout",
+        "deadline",
+        "stop_signal",
+        "stop_grace",
+        "concurrency",
+        "success_exit_codes",
+        "fatal_exit_codes",
+        "memory",
+        "cpus",
+        "pids_limit",
+        "read_only",
+        "tmpfs",
+        "network",
+        "user",
+        "workdir",
+        "entrypoint",
+        "hostname",
+        "cap_add",
+        "cap_drop",
+        "labels",
+        "privileged",
+        "env_file",
+        "secrets",
+        "max_output",
     ] {
         assert!(
             REFERENCE.contains(&format!("\n# {key}: ")),
@@ -358,11 +401,15 @@ fn retry_policy_carries_the_jobs_settings() {
     job.retries = 4;
     job.backoff = Duration::from_secs(10);
     job.backoff_max = Duration::from_secs(60);
+    job.success_exit_codes = vec![0, 3];
+    job.fatal_exit_codes = vec![2];
     let policy = job.retry_policy();
     assert_eq!(
         (policy.retries, policy.backoff, policy.backoff_max),
         (4, Duration::from_secs(10), Duration::from_secs(60))
     );
+    assert_eq!(policy.success_exit_codes, [0, 3]);
+    assert_eq!(policy.fatal_exit_codes, [2]);
 }
 
 #[test]
@@ -388,6 +435,7 @@ fn job_name_rule() {
 #[test]
 fn environment_from_process_does_not_fail() {
     let env = Environment::from_process();
+    assert!(env.cpus >= 1);
     if let Some(dir) = &env.state_directory {
         assert!(!dir.as_os_str().is_empty());
         assert!(!dir.to_string_lossy().contains(':'));
@@ -408,7 +456,7 @@ fn bad_files_report_position_job_and_advice() {
                 None,
                 &[
                     "unknown top-level key \"title\"",
-                    "expected one of: daemon, jobs",
+                    "expected one of: daemon, defaults, jobs",
                 ],
             )],
         ),
@@ -1011,7 +1059,10 @@ fn display_format() {
     assert_eq!(
         err.to_string(),
         "/etc/cronbox/cronbox.toml:4:1: job \"backup-db\": unknown key \"retires\" (did you mean \"retries\"?); \
-         expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max\n\
+         expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
+         timeout, deadline, stop_signal, stop_grace, concurrency, success_exit_codes, fatal_exit_codes, memory, cpus, \
+         pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
+         privileged, env_file, secrets, max_output\n\
          /etc/cronbox/cronbox.toml:7:12: unknown time zone \"Europe/Pariss\" (did you mean \"Europe/Paris\"?); \
          use an IANA name such as \"Europe/Paris\", \"America/New_York\" or \"UTC\""
     );
@@ -1196,6 +1247,1684 @@ fn locations_count_characters_and_never_panic() {
         Location { line: 3, column: 1 }
     );
     assert_eq!(Location::of_offset("", 5), Location { line: 1, column: 1 });
+}
+
+// ---------------------------------------------------------------- execution control keys
+
+/// The head of a valid job `a`; a key added after it is on line 4.
+const JOB_A: &str = "[jobs.a]\nschedule = '@daily'\nimage = 'x'\n";
+
+/// Job `a` with `extra` lines added.
+fn job_a(extra: &str) -> Job {
+    parse_ok(&format!("{JOB_A}{extra}\n"))
+        .jobs
+        .into_iter()
+        .find(|job| job.name == "a")
+        .expect("job a")
+}
+
+const MIB: u64 = 1024 * 1024;
+
+#[test]
+fn new_keys_have_their_documented_defaults() {
+    let config = parse_ok(MINIMAL);
+    assert_eq!(config.daemon.max_concurrent, 4, "the caller's CPU count");
+    assert!(!config.daemon.require_limits);
+    let job = &config.jobs[0];
+    assert_eq!(job.timeout, None);
+    assert_eq!(job.deadline, None);
+    assert_eq!(job.stop_signal, "SIGTERM");
+    assert_eq!(job.stop_signal, DEFAULT_STOP_SIGNAL);
+    assert_eq!(job.stop_grace, Duration::from_secs(10));
+    assert_eq!(job.concurrency, Concurrency::Forbid);
+    assert_eq!(job.success_exit_codes, [0]);
+    assert!(job.fatal_exit_codes.is_empty());
+    assert_eq!(job.memory, None);
+    assert_eq!(job.cpus, None);
+    assert_eq!(job.pids_limit, None);
+    assert!(!job.read_only);
+    assert!(job.tmpfs.is_empty());
+    assert_eq!(job.network, None);
+    assert_eq!(job.user, None);
+    assert_eq!(job.workdir, None);
+    assert_eq!(job.entrypoint, None);
+    assert_eq!(job.hostname, None);
+    assert!(job.cap_add.is_empty() && job.cap_drop.is_empty());
+    assert!(job.labels.is_empty());
+    assert!(!job.privileged);
+    assert_eq!(job.env_file, None);
+    assert!(job.secrets.is_empty());
+    assert_eq!(job.max_output, MIB);
+    assert_eq!(job.max_output, DEFAULT_MAX_OUTPUT);
+    assert!(job.limits_requested().is_empty());
+    assert_eq!(job.locations.get("memory"), None);
+    assert_eq!(
+        job.locations.get("schedule"),
+        Some(Location {
+            line: 2,
+            column: 12
+        })
+    );
+    assert_eq!(job.locations.job(), Some(Location { line: 1, column: 7 }));
+
+    // No CPU count known: one container at a time.
+    let env = Environment {
+        cpus: 0,
+        ..utc_env()
+    };
+    assert_eq!(parse_ok_with("", &env).daemon.max_concurrent, 1);
+}
+
+#[test]
+fn every_new_key_in_one_job() {
+    let text = r#"
+[daemon]
+max_concurrent = 2
+require_limits = true
+
+[jobs.full]
+schedule = "@hourly"
+image = "postgres:16"
+timeout = "30m"
+deadline = "2h"
+stop_signal = "int"
+stop_grace = "20s"
+concurrency = "replace"
+success_exit_codes = [3, 0, 3]
+fatal_exit_codes = [2, 64]
+memory = "1GiB"
+cpus = 1.5
+pids_limit = 100
+read_only = true
+tmpfs = ["/scratch:size=64m,mode=1777", "/cache"]
+network = "backend"
+user = "70:70"
+workdir = "/backup"
+entrypoint = ["nice", "-n", "10"]
+hostname = "backup-1.internal"
+cap_add = ["cap_dac_override"]
+cap_drop = ["ALL"]
+labels = { "com.example.team" = "ops" }
+privileged = true
+env_file = "backup.env"
+secrets = { pg_password = "secrets/pg", "api.key" = "/etc/api.key" }
+max_output = "256KiB"
+"#;
+    let config = parse_ok(text);
+    assert_eq!(config.daemon.max_concurrent, 2);
+    assert!(config.daemon.require_limits);
+    let job = config.job("full").expect("job");
+    assert_eq!(job.timeout, Some(Duration::from_secs(30 * 60)));
+    assert_eq!(job.deadline, Some(Duration::from_secs(2 * 3600)));
+    assert_eq!(job.stop_signal, "SIGINT");
+    assert_eq!(job.stop_grace, Duration::from_secs(20));
+    assert_eq!(job.concurrency, Concurrency::Replace);
+    assert_eq!(job.success_exit_codes, [0, 3]);
+    assert_eq!(job.fatal_exit_codes, [2, 64]);
+    assert_eq!(job.memory, Some(1 << 30));
+    assert_eq!(job.cpus, Some(1.5));
+    assert_eq!(job.pids_limit, Some(100));
+    assert!(job.read_only);
+    assert_eq!(job.tmpfs, ["/scratch:size=64m,mode=1777", "/cache"]);
+    assert_eq!(job.network.as_deref(), Some("backend"));
+    assert_eq!(job.user.as_deref(), Some("70:70"));
+    assert_eq!(job.workdir.as_deref(), Some("/backup"));
+    assert_eq!(
+        job.entrypoint.as_deref(),
+        Some(&["nice".to_owned(), "-n".to_owned(), "10".to_owned()][..])
+    );
+    assert_eq!(job.hostname.as_deref(), Some("backup-1.internal"));
+    assert_eq!(job.cap_add, ["DAC_OVERRIDE"]);
+    assert_eq!(job.cap_drop, ["ALL"]);
+    assert_eq!(job.labels["com.example.team"], "ops");
+    assert!(job.privileged);
+    assert_eq!(
+        job.env_file.as_deref(),
+        Some(Path::new("/etc/cronbox/backup.env"))
+    );
+    assert_eq!(
+        job.secrets,
+        BTreeMap::from([
+            ("api.key".to_owned(), PathBuf::from("/etc/api.key")),
+            (
+                "pg_password".to_owned(),
+                PathBuf::from("/etc/cronbox/secrets/pg")
+            ),
+        ])
+    );
+    assert_eq!(job.max_output, 256 * 1024);
+    assert_eq!(job.limits_requested(), ["memory", "cpus", "pids_limit"]);
+    assert_eq!(
+        Job::secret_target("pg_password"),
+        Path::new("/run/secrets/pg_password")
+    );
+    assert_eq!(
+        job.locations.get("memory"),
+        Some(Location {
+            line: 16,
+            column: 10
+        })
+    );
+    assert!(!job.locations.from_defaults("memory"));
+}
+
+#[test]
+fn good_values_of_new_keys() {
+    // (line added to job `a`, check)
+    type Check = fn(&Job);
+    let cases: &[(&str, Check)] = &[
+        ("timeout = '1s'", |j| {
+            assert_eq!(j.timeout, Some(Duration::from_secs(1)))
+        }),
+        ("timeout = '365d'", |j| {
+            assert_eq!(j.timeout, Some(MAX_TIME_LIMIT))
+        }),
+        ("deadline = '1h 30m'", |j| {
+            assert_eq!(j.deadline, Some(Duration::from_secs(5400)))
+        }),
+        ("stop_signal = 'SIGTERM'", |j| {
+            assert_eq!(j.stop_signal, "SIGTERM")
+        }),
+        ("stop_signal = 'TERM'", |j| {
+            assert_eq!(j.stop_signal, "SIGTERM")
+        }),
+        ("stop_signal = 'sigterm'", |j| {
+            assert_eq!(j.stop_signal, "SIGTERM")
+        }),
+        ("stop_signal = '15'", |j| {
+            assert_eq!(j.stop_signal, "SIGTERM")
+        }),
+        ("stop_signal = 'SigUsr1'", |j| {
+            assert_eq!(j.stop_signal, "SIGUSR1")
+        }),
+        ("stop_signal = 'winch'", |j| {
+            assert_eq!(j.stop_signal, "SIGWINCH")
+        }),
+        ("stop_signal = 'RTMIN'", |j| {
+            assert_eq!(j.stop_signal, "SIGRTMIN")
+        }),
+        ("stop_signal = 'sigrtmin+3'", |j| {
+            assert_eq!(j.stop_signal, "SIGRTMIN+3")
+        }),
+        ("stop_signal = 'RTMAX-2'", |j| {
+            assert_eq!(j.stop_signal, "SIGRTMAX-2")
+        }),
+        ("stop_signal = '64'", |j| {
+            assert_eq!(j.stop_signal, "SIGRTMAX")
+        }),
+        ("stop_signal = 'IOT'", |j| {
+            assert_eq!(j.stop_signal, "SIGABRT")
+        }),
+        ("stop_grace = '1s'", |j| {
+            assert_eq!(j.stop_grace, Duration::from_secs(1))
+        }),
+        ("stop_grace = '1h'", |j| {
+            assert_eq!(j.stop_grace, Duration::from_secs(3600))
+        }),
+        ("stop_grace = '2m'", |j| {
+            assert_eq!(j.stop_grace, Duration::from_secs(120))
+        }),
+        ("concurrency = 'allow'", |j| {
+            assert_eq!(j.concurrency, Concurrency::Allow)
+        }),
+        ("concurrency = 'forbid'", |j| {
+            assert_eq!(j.concurrency, Concurrency::Forbid)
+        }),
+        ("success_exit_codes = [255, 0]", |j| {
+            assert_eq!(j.success_exit_codes, [0, 255])
+        }),
+        ("success_exit_codes = [1]", |j| {
+            assert_eq!(j.success_exit_codes, [1])
+        }),
+        ("fatal_exit_codes = [1, 0x7f]", |j| {
+            assert_eq!(j.fatal_exit_codes, [1, 127])
+        }),
+        ("fatal_exit_codes = []", |j| {
+            assert!(j.fatal_exit_codes.is_empty())
+        }),
+        ("memory = '6MiB'", |j| assert_eq!(j.memory, Some(6 * MIB))),
+        ("memory = '256m'", |j| assert_eq!(j.memory, Some(256 * MIB))),
+        ("memory = '512MB'", |j| {
+            assert_eq!(j.memory, Some(512_000_000))
+        }),
+        ("memory = '1.5 GiB'", |j| {
+            assert_eq!(j.memory, Some(1536 * MIB))
+        }),
+        ("memory = '7000000B'", |j| {
+            assert_eq!(j.memory, Some(7_000_000))
+        }),
+        ("cpus = 0.5", |j| assert_eq!(j.cpus, Some(0.5))),
+        ("cpus = 2", |j| assert_eq!(j.cpus, Some(2.0))),
+        ("cpus = 0.01", |j| assert_eq!(j.cpus, Some(0.01))),
+        ("cpus = 1024", |j| assert_eq!(j.cpus, Some(1024.0))),
+        ("pids_limit = 1", |j| assert_eq!(j.pids_limit, Some(1))),
+        ("read_only = false", |j| assert!(!j.read_only)),
+        ("tmpfs = []", |j| assert!(j.tmpfs.is_empty())),
+        ("tmpfs = ['/tmp', '/run:size=1m']", |j| {
+            assert_eq!(j.tmpfs, ["/tmp", "/run:size=1m"])
+        }),
+        ("network = 'none'", |j| {
+            assert_eq!(j.network.as_deref(), Some("none"))
+        }),
+        ("network = 'host'", |j| {
+            assert_eq!(j.network.as_deref(), Some("host"))
+        }),
+        ("network = 'bridge'", |j| {
+            assert_eq!(j.network.as_deref(), Some("bridge"))
+        }),
+        ("network = 'my_net.v2-a'", |j| {
+            assert_eq!(j.network.as_deref(), Some("my_net.v2-a"))
+        }),
+        ("user = '1000'", |j| {
+            assert_eq!(j.user.as_deref(), Some("1000"))
+        }),
+        ("user = 'nobody'", |j| {
+            assert_eq!(j.user.as_deref(), Some("nobody"))
+        }),
+        ("user = 'app:staff'", |j| {
+            assert_eq!(j.user.as_deref(), Some("app:staff"))
+        }),
+        ("workdir = '/'", |j| {
+            assert_eq!(j.workdir.as_deref(), Some("/"))
+        }),
+        ("entrypoint = ['/bin/sh']", |j| {
+            assert_eq!(j.entrypoint, Some(vec!["/bin/sh".to_owned()]))
+        }),
+        ("hostname = 'a'", |j| {
+            assert_eq!(j.hostname.as_deref(), Some("a"))
+        }),
+        ("hostname = 'Backup-01'", |j| {
+            assert_eq!(j.hostname.as_deref(), Some("Backup-01"))
+        }),
+        (
+            "cap_add = ['NET_ADMIN', 'net_admin', 'CAP_SYS_TIME', 'all']",
+            |j| assert_eq!(j.cap_add, ["NET_ADMIN", "SYS_TIME", "ALL"]),
+        ),
+        ("cap_drop = ['cap_net_raw', 'Mknod']", |j| {
+            assert_eq!(j.cap_drop, ["NET_RAW", "MKNOD"])
+        }),
+        ("labels = { a = '1', 'com.example.b' = '' }", |j| {
+            assert_eq!(j.labels.len(), 2)
+        }),
+        ("labels = { 'cronboxx' = 'not reserved' }", |j| {
+            assert_eq!(j.labels.len(), 1)
+        }),
+        ("privileged = false", |j| assert!(!j.privileged)),
+        ("env_file = '/etc/x.env'", |j| {
+            assert_eq!(j.env_file.as_deref(), Some(Path::new("/etc/x.env")))
+        }),
+        ("env_file = '../x.env'", |j| {
+            assert_eq!(
+                j.env_file.as_deref(),
+                Some(Path::new("/etc/cronbox/../x.env"))
+            )
+        }),
+        ("secrets = {}", |j| assert!(j.secrets.is_empty())),
+        ("secrets = { 'a-b_c.1' = 'f' }", |j| {
+            assert_eq!(j.secrets["a-b_c.1"], Path::new("/etc/cronbox/f"))
+        }),
+        ("max_output = '4KiB'", |j| assert_eq!(j.max_output, 4096)),
+        ("max_output = '1GiB'", |j| assert_eq!(j.max_output, 1 << 30)),
+        ("max_output = '64k'", |j| assert_eq!(j.max_output, 65536)),
+    ];
+    for (line, check) in cases {
+        let text = format!("{JOB_A}{line}\n");
+        let config = match parse(Path::new(PATH), &text, &utc_env()) {
+            Ok(config) => config,
+            Err(err) => panic!("case {line}: {err}"),
+        };
+        check(&config.jobs[0]);
+    }
+}
+
+#[test]
+fn bad_values_of_new_keys_are_placed_with_the_job() {
+    // (line 4 of job `a`, column of the problem, fragments of the message)
+    let cases: &[(&str, usize, &[&str])] = &[
+        ("timeout = '0s'", 11, &["bad duration \"0s\" for timeout"]),
+        (
+            "timeout = 30",
+            11,
+            &["timeout must be a duration string", "timeout = \"30s\""],
+        ),
+        (
+            "timeout = '366d'",
+            11,
+            &["timeout \"366d\" is longer than 365 days", "no limit"],
+        ),
+        (
+            "deadline = 'never'",
+            12,
+            &["bad duration \"never\" for deadline"],
+        ),
+        (
+            "deadline = true",
+            12,
+            &["deadline must be a duration string", "found a boolean true"],
+        ),
+        (
+            "stop_signal = 'SIGTREM'",
+            15,
+            &[
+                "unknown signal \"SIGTREM\"",
+                "did you mean \"SIGTERM\"?",
+                "\"SIGINT\"",
+                "from 1 to 64",
+            ],
+        ),
+        ("stop_signal = 'KILLME'", 15, &["unknown signal \"KILLME\""]),
+        ("stop_signal = '0'", 15, &["unknown signal \"0\""]),
+        ("stop_signal = '65'", 15, &["unknown signal \"65\""]),
+        (
+            "stop_signal = '32'",
+            15,
+            &["unknown signal \"32\"", "other than 32 and 33"],
+        ),
+        ("stop_signal = '-15'", 15, &["unknown signal \"-15\""]),
+        ("stop_signal = 'RTMIN+31'", 15, &["unknown signal"]),
+        ("stop_signal = 'RTMAX+1'", 15, &["unknown signal"]),
+        ("stop_signal = ''", 15, &["unknown signal \"\""]),
+        (
+            "stop_signal = 15",
+            15,
+            &["stop_signal must be a string", "stop_signal = \"15\""],
+        ),
+        (
+            "stop_grace = '500ms'",
+            14,
+            &["stop_grace \"500ms\" is shorter than 1s"],
+        ),
+        (
+            "stop_grace = '1500ms'",
+            14,
+            &["not a whole number of seconds", "\"2s\""],
+        ),
+        (
+            "stop_grace = '2h'",
+            14,
+            &["stop_grace \"2h\" is longer than 1h"],
+        ),
+        (
+            "stop_grace = '0s'",
+            14,
+            &["bad duration \"0s\" for stop_grace"],
+        ),
+        (
+            "concurrency = 'Forbid'",
+            15,
+            &[
+                "unknown concurrency \"Forbid\"",
+                "forbid",
+                "allow",
+                "replace",
+            ],
+        ),
+        (
+            "concurrency = 1",
+            15,
+            &["concurrency must be one of the strings"],
+        ),
+        (
+            "success_exit_codes = []",
+            22,
+            &["success_exit_codes must not be empty"],
+        ),
+        (
+            "success_exit_codes = 0",
+            22,
+            &["must be an array of exit codes", "success_exit_codes = [0]"],
+        ),
+        (
+            "success_exit_codes = [0, 256]",
+            26,
+            &[
+                "success_exit_codes[1] must be an exit code from 0 to 255",
+                "found an integer 256",
+            ],
+        ),
+        (
+            "fatal_exit_codes = [-1]",
+            21,
+            &["fatal_exit_codes[0] must be an exit code from 0 to 255"],
+        ),
+        (
+            "fatal_exit_codes = ['1']",
+            21,
+            &["fatal_exit_codes[0]", "found a string \"1\""],
+        ),
+        (
+            "fatal_exit_codes = [0]",
+            20,
+            &["exit code(s) 0 listed in both success_exit_codes (by default) and fatal_exit_codes"],
+        ),
+        (
+            "memory = '5MiB'",
+            10,
+            &["memory \"5MiB\" is below the minimum of 6MiB", "Docker"],
+        ),
+        (
+            "memory = '0'",
+            10,
+            &["bad size \"0\" for memory", "unit is missing"],
+        ),
+        ("memory = '0MiB'", 10, &["below the minimum of 6MiB"]),
+        (
+            "memory = '-1GiB'",
+            10,
+            &["bad size \"-1GiB\" for memory", "cannot be negative"],
+        ),
+        (
+            "memory = 'lots'",
+            10,
+            &["bad size \"lots\"", "does not start with a number"],
+        ),
+        ("memory = '256'", 10, &["unit is missing"]),
+        ("memory = '1TiB'", 10, &["unknown unit \"TiB\"", "KiB"]),
+        ("memory = '1.2.3GiB'", 10, &["does not start with a number"]),
+        ("memory = '99999999999GiB'", 10, &["too large"]),
+        (
+            "memory = 268435456",
+            10,
+            &["memory must be a size string with a unit", "\"268435456B\""],
+        ),
+        ("cpus = 0", 8, &["cpus must be greater than 0, found 0"]),
+        (
+            "cpus = -1.5",
+            8,
+            &["cpus must be greater than 0, found -1.5"],
+        ),
+        (
+            "cpus = 0.001",
+            8,
+            &["cpus 0.001 is below the minimum of 0.01"],
+        ),
+        (
+            "cpus = 1025",
+            8,
+            &["cpus 1025 is above the maximum of 1024"],
+        ),
+        ("cpus = nan", 8, &["cpus must be a finite number"]),
+        ("cpus = inf", 8, &["cpus must be a finite number"]),
+        (
+            "cpus = '0.5'",
+            8,
+            &["cpus must be a number, found a string", "cpus = 0.5"],
+        ),
+        (
+            "cpus = 'half'",
+            8,
+            &["cpus must be a number of CPUs", "found a string \"half\""],
+        ),
+        (
+            "pids_limit = 0",
+            14,
+            &["pids_limit must be at least 1, found 0", "no limit"],
+        ),
+        (
+            "pids_limit = -1",
+            14,
+            &["pids_limit must be at least 1, found -1"],
+        ),
+        (
+            "pids_limit = 1.5",
+            14,
+            &[
+                "pids_limit must be an integer of 1 or more",
+                "found a float 1.5",
+            ],
+        ),
+        (
+            "pids_limit = '100'",
+            14,
+            &["remove the quotes: pids_limit = 100"],
+        ),
+        (
+            "read_only = 'true'",
+            13,
+            &["read_only must be a boolean", "read_only = true"],
+        ),
+        (
+            "read_only = 1",
+            13,
+            &["read_only must be true or false, found an integer 1"],
+        ),
+        (
+            "privileged = 'yes'",
+            14,
+            &["privileged must be true or false"],
+        ),
+        (
+            "tmpfs = '/cache'",
+            9,
+            &["tmpfs must be an array of strings", "tmpfs = [\"/cache\"]"],
+        ),
+        (
+            "tmpfs = ['cache']",
+            10,
+            &["bad tmpfs \"cache\"", "not absolute"],
+        ),
+        ("tmpfs = ['/']", 10, &["bad tmpfs \"/\"", "root"]),
+        ("tmpfs = ['/c:']", 10, &["bad tmpfs \"/c:\"", "options"]),
+        ("tmpfs = ['/c:size=1m,,mode=1777']", 10, &["empty item"]),
+        (
+            "tmpfs = ['/c', '/c/']",
+            17,
+            &["tmpfs \"/c/\" mounts container path \"/c/\" a second time"],
+        ),
+        ("tmpfs = [1]", 10, &["tmpfs[0] must be a string"]),
+        (
+            "network = ''",
+            11,
+            &["bad network \"\"", "Docker's default network"],
+        ),
+        (
+            "network = 'my net'",
+            11,
+            &["bad network \"my net\"", "[a-zA-Z0-9][a-zA-Z0-9_.-]*"],
+        ),
+        ("network = '-net'", 11, &["bad network \"-net\""]),
+        (
+            "network = 'container:db'",
+            11,
+            &["\"container:NAME\") is not supported"],
+        ),
+        ("network = 1", 11, &["network must be a string"]),
+        ("user = ''", 8, &["bad user \"\"", "it is empty"]),
+        (
+            "user = '1000:'",
+            8,
+            &["bad user \"1000:\"", "not a valid user or group"],
+        ),
+        ("user = 'a b'", 8, &["bad user \"a b\""]),
+        (
+            "user = 1000",
+            8,
+            &["user must be a string such as \"1000\""],
+        ),
+        (
+            "workdir = 'work'",
+            11,
+            &["bad workdir \"work\"", "must start with \"/\""],
+        ),
+        ("workdir = ''", 11, &["bad workdir \"\""]),
+        (
+            "entrypoint = []",
+            14,
+            &[
+                "entrypoint must not be empty",
+                "keep the image's entrypoint",
+            ],
+        ),
+        (
+            "entrypoint = '/bin/sh -c'",
+            14,
+            &["entrypoint must be an array of strings", "its own string"],
+        ),
+        ("entrypoint = 'tini'", 14, &["entrypoint = [\"tini\"]"]),
+        (
+            "entrypoint = ['', 'x']",
+            15,
+            &["entrypoint[0], the program to run, must not be empty"],
+        ),
+        (
+            "entrypoint = ['a', 2]",
+            20,
+            &["entrypoint[1] must be a string"],
+        ),
+        ("hostname = ''", 12, &["bad hostname \"\"", "it is empty"]),
+        (
+            "hostname = 'a_b'",
+            12,
+            &["bad hostname \"a_b\"", "RFC 1123"],
+        ),
+        ("hostname = '-a'", 12, &["starts or ends with \"-\""]),
+        ("hostname = 'a..b'", 12, &["empty label"]),
+        ("hostname = 'a.'", 12, &["empty label"]),
+        (
+            "hostname = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'",
+            12,
+            &["a label is longer than 63 characters"],
+        ),
+        (
+            "hostname = 'aaaaaaaaaa.aaaaaaaaaa.aaaaaaaaaa.aaaaaaaaaa.aaaaaaaaaa.aaaaaaaaaa'",
+            12,
+            &["longer than 64 characters"],
+        ),
+        (
+            "cap_add = ['NET_ADMN']",
+            12,
+            &[
+                "unknown capability \"NET_ADMN\" in cap_add",
+                "did you mean \"NET_ADMIN\"?",
+            ],
+        ),
+        (
+            "cap_drop = ['CAP_FOO']",
+            13,
+            &["unknown capability \"CAP_FOO\" in cap_drop"],
+        ),
+        (
+            "cap_drop = 'ALL'",
+            12,
+            &["cap_drop must be an array", "cap_drop = [\"ALL\"]"],
+        ),
+        ("cap_add = [true]", 12, &["cap_add[0] must be a string"]),
+        (
+            "labels = ['a=b']",
+            10,
+            &["labels must be a table of strings"],
+        ),
+        (
+            "labels = { 'cronbox.job' = 'x' }",
+            12,
+            &["label \"cronbox.job\" starts with \"cronbox.\"", "reserved"],
+        ),
+        ("labels = { 'CronBox.x' = 'x' }", 12, &["reserved"]),
+        (
+            "labels = { a = 1 }",
+            16,
+            &["labels.a must be a string", "quote it: \"1\""],
+        ),
+        (
+            "labels = { com.example = 'x' }",
+            12,
+            &[
+                "labels.com must be a string, found a table",
+                "must be quoted",
+            ],
+        ),
+        ("labels = { '' = 'x' }", 12, &["invalid label name \"\""]),
+        ("env_file = ''", 12, &["env_file must not be empty"]),
+        ("env_file = '~/x.env'", 12, &["\"~\"", "full path"]),
+        (
+            "env_file = ['a']",
+            12,
+            &["env_file must be a string with a file path"],
+        ),
+        ("secrets = 'x'", 11, &["secrets must be a table"]),
+        (
+            "secrets = { '..' = '/x' }",
+            13,
+            &["invalid secret name \"..\""],
+        ),
+        (
+            "secrets = { 'a/b' = '/x' }",
+            13,
+            &["invalid secret name \"a/b\"", "[A-Za-z0-9_.-]+"],
+        ),
+        ("secrets = { a = '' }", 17, &["secrets.a must not be empty"]),
+        ("secrets = { a = 1 }", 17, &["secrets.a must be a string"]),
+        (
+            "max_output = '1KiB'",
+            14,
+            &["max_output \"1KiB\" is below the minimum of 4KiB"],
+        ),
+        ("max_output = '0B'", 14, &["below the minimum of 4KiB"]),
+        (
+            "max_output = '2GiB'",
+            14,
+            &["max_output \"2GiB\" is above the maximum of 1GiB"],
+        ),
+        (
+            "max_output = 'big'",
+            14,
+            &["bad size \"big\" for max_output"],
+        ),
+        (
+            "max_output = 1024",
+            14,
+            &["max_output must be a size string with a unit"],
+        ),
+    ];
+    for &(line, column, fragments) in cases {
+        let text = format!("{JOB_A}{line}\n");
+        check_problems(line, &text, &[(4, column, Some("a"), fragments)]);
+    }
+}
+
+#[test]
+fn bad_daemon_values() {
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "max_concurrent zero",
+            "[daemon]\nmax_concurrent = 0\n",
+            &[(2, 18, None, &["max_concurrent must be at least 1, found 0"])],
+        ),
+        (
+            "max_concurrent negative",
+            "[daemon]\nmax_concurrent = -3\n",
+            &[(2, 18, None, &["max_concurrent must be at least 1"])],
+        ),
+        (
+            "max_concurrent as a string",
+            "[daemon]\nmax_concurrent = '4'\n",
+            &[(2, 18, None, &["remove the quotes: max_concurrent = 4"])],
+        ),
+        (
+            "max_concurrent as a float",
+            "[daemon]\nmax_concurrent = 1.5\n",
+            &[(
+                2,
+                18,
+                None,
+                &["max_concurrent must be an integer of 1 or more"],
+            )],
+        ),
+        (
+            "require_limits as a string",
+            "[daemon]\nrequire_limits = 'yes'\n",
+            &[(2, 18, None, &["require_limits must be true or false"])],
+        ),
+        (
+            "unknown daemon key lists the new ones",
+            "[daemon]\nmax_concurent = 2\n",
+            &[(
+                2,
+                1,
+                None,
+                &[
+                    "did you mean \"max_concurrent\"?",
+                    "expected one of: database, timezone, max_concurrent, require_limits",
+                ],
+            )],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
+}
+
+#[test]
+fn rules_across_keys() {
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "exit code both success and fatal",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nsuccess_exit_codes = [0, 1, 2]\nfatal_exit_codes = [2, 1, 9]\n",
+            &[(
+                5,
+                20,
+                Some("a"),
+                &["exit code(s) 1, 2 listed in both success_exit_codes and fatal_exit_codes"],
+            )],
+        ),
+        (
+            "capability both added and dropped",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\ncap_drop = ['NET_RAW']\ncap_add = ['cap_net_raw']\n",
+            &[(
+                4,
+                12,
+                Some("a"),
+                &["capability NET_RAW listed in both cap_add and cap_drop"],
+            )],
+        ),
+        (
+            "ALL in both lists",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\ncap_add = ['ALL']\ncap_drop = ['all']\n",
+            &[(5, 12, Some("a"), &["capability ALL listed in both"])],
+        ),
+        (
+            "tmpfs over a volume",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nvolumes = ['/srv:/data']\ntmpfs = ['/data/:size=1m']\n",
+            &[(
+                5,
+                10,
+                Some("a"),
+                &[
+                    "tmpfs \"/data/:size=1m\" mounts container path \"/data\" that volume \"/srv:/data\" also mounts",
+                ],
+            )],
+        ),
+        (
+            "volume over a secret",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nsecrets = { pw = '/etc/pw' }\nvolumes = ['/srv:/run/secrets/pw']\n",
+            &[(
+                4,
+                18,
+                Some("a"),
+                &[
+                    "secret \"pw\" mounts container path \"/run/secrets/pw\" that volume \"/srv:/run/secrets/pw\" also mounts",
+                ],
+            )],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
+    // Allowed combinations.
+    let job = job_a("cap_drop = ['ALL']\ncap_add = ['NET_BIND_SERVICE']");
+    assert_eq!((job.cap_drop.len(), job.cap_add.len()), (1, 1));
+    let job = job_a("cap_add = ['ALL']\ncap_drop = ['SYS_ADMIN']");
+    assert_eq!(job.cap_drop, ["SYS_ADMIN"]);
+    let job = job_a("success_exit_codes = [0, 1]\nfatal_exit_codes = [2]");
+    assert_eq!(job.fatal_exit_codes, [2]);
+    let job = job_a("read_only = true\ntmpfs = ['/tmp:size=1m']\nvolumes = ['/a:/data']");
+    assert!(job.read_only);
+}
+
+// ---------------------------------------------------------------- [defaults]
+
+#[test]
+fn defaults_apply_to_every_job_that_does_not_set_the_key() {
+    let text = r#"
+[defaults]
+image = "alpine:3.20"
+timezone = "Asia/Tokyo"
+command = ["true"]
+timeout = "1h"
+memory = "512MiB"
+retries = 2
+volumes = ["/srv/common:/common:ro"]
+tmpfs = ["/cache"]
+cap_drop = ["ALL"]
+secrets = { token = "token.txt" }
+env = { LANG = "C.UTF-8", MODE = "default" }
+labels = { "com.example.owner" = "ops", "com.example.tier" = "batch" }
+concurrency = "allow"
+stop_signal = "int"
+
+[jobs.plain]
+schedule = "0 3 * * *"
+
+[jobs.own]
+schedule = "@hourly"
+image = "postgres:16"
+timezone = "UTC"
+command = ["pg_dump"]
+timeout = "3h"
+memory = "2GiB"
+retries = 0
+volumes = ["/srv/own:/own"]
+tmpfs = []
+cap_drop = ["NET_RAW"]
+secrets = { other = "/etc/other" }
+env = { MODE = "own", EXTRA = "1" }
+labels = { "com.example.tier" = "critical" }
+concurrency = "forbid"
+stop_signal = "TERM"
+"#;
+    let config = parse_ok(text);
+    let plain = config.job("plain").expect("plain");
+    assert_eq!(plain.image, "alpine:3.20");
+    assert_eq!(plain.timezone, Tz::Asia__Tokyo);
+    assert_eq!(plain.schedule.timezone(), Tz::Asia__Tokyo);
+    assert_eq!(plain.command, Some(vec!["true".to_owned()]));
+    assert_eq!(plain.timeout, Some(Duration::from_secs(3600)));
+    assert_eq!(plain.memory, Some(512 * MIB));
+    assert_eq!(plain.retries, 2);
+    assert_eq!(plain.volumes.len(), 1);
+    assert_eq!(plain.tmpfs, ["/cache"]);
+    assert_eq!(plain.cap_drop, ["ALL"]);
+    assert_eq!(plain.secrets["token"], Path::new("/etc/cronbox/token.txt"));
+    assert_eq!(plain.env.len(), 2);
+    assert_eq!(plain.env["MODE"], "default");
+    assert_eq!(plain.labels.len(), 2);
+    assert_eq!(plain.concurrency, Concurrency::Allow);
+    assert_eq!(plain.stop_signal, "SIGINT");
+    assert!(plain.locations.from_defaults("memory"));
+    assert_eq!(
+        plain.locations.get("memory"),
+        Some(Location {
+            line: 7,
+            column: 10
+        })
+    );
+    assert!(!plain.locations.from_defaults("schedule"));
+
+    // A job's own value replaces the default wholesale; env and labels merge.
+    let own = config.job("own").expect("own");
+    assert_eq!(own.image, "postgres:16");
+    assert_eq!(own.timezone, Tz::UTC);
+    assert_eq!(own.command, Some(vec!["pg_dump".to_owned()]));
+    assert_eq!(own.timeout, Some(Duration::from_secs(3 * 3600)));
+    assert_eq!(own.memory, Some(2 << 30));
+    assert_eq!(own.retries, 0);
+    assert_eq!(own.volumes.len(), 1);
+    assert_eq!(own.volumes[0].container, Path::new("/own"));
+    assert!(own.tmpfs.is_empty());
+    assert_eq!(own.cap_drop, ["NET_RAW"]);
+    assert_eq!(
+        own.secrets.keys().collect::<Vec<_>>(),
+        [&"other".to_owned()]
+    );
+    assert_eq!(
+        own.env,
+        BTreeMap::from([
+            ("EXTRA".to_owned(), "1".to_owned()),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("MODE".to_owned(), "own".to_owned()),
+        ])
+    );
+    assert_eq!(
+        own.labels,
+        BTreeMap::from([
+            ("com.example.owner".to_owned(), "ops".to_owned()),
+            ("com.example.tier".to_owned(), "critical".to_owned()),
+        ])
+    );
+    assert_eq!(own.concurrency, Concurrency::Forbid);
+    assert_eq!(own.stop_signal, "SIGTERM");
+    assert!(!own.locations.from_defaults("memory"));
+    assert!(!own.locations.from_defaults("env"));
+}
+
+#[test]
+fn defaults_image_satisfies_the_required_key_and_defaults_may_be_empty() {
+    let config = parse_ok("[defaults]\nimage = 'busybox'\n[jobs.a]\nschedule = '@daily'\n");
+    assert_eq!(config.jobs[0].image, "busybox");
+    let config = parse_ok(&format!("[defaults]\n{MINIMAL}"));
+    assert_eq!(config.jobs.len(), 1);
+    // [defaults] alone, with no jobs, is valid and checked.
+    parse_ok("[defaults]\nmemory = '1GiB'\n");
+}
+
+#[test]
+fn problems_in_defaults_are_reported_once_at_their_own_place() {
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "bad default value, two jobs inherit it",
+            "[defaults]\nmemory = '1MiB'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\n[jobs.b]\nschedule = '@daily'\nimage = 'x'\n",
+            &[(
+                2,
+                10,
+                None,
+                &["memory \"1MiB\" is below the minimum of 6MiB"],
+            )],
+        ),
+        (
+            "bad default that a job overrides: still reported, without the job",
+            "[defaults]\nstop_signal = 'NOPE'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nstop_signal = 'HUP'\n",
+            &[(2, 15, None, &["unknown signal \"NOPE\""])],
+        ),
+        (
+            "bad default image: no missing-image problem in the jobs",
+            "[defaults]\nimage = ''\n[jobs.a]\nschedule = '@daily'\n",
+            &[(2, 9, None, &["image must not be empty"])],
+        ),
+        (
+            "unknown key in defaults",
+            "[defaults]\nmemroy = '1GiB'\n",
+            &[(
+                2,
+                1,
+                None,
+                &[
+                    "unknown key \"memroy\" in [defaults] (did you mean \"memory\"?)",
+                    "expected one of: timezone, image,",
+                ],
+            )],
+        ),
+        (
+            "schedule in defaults",
+            "[defaults]\nschedule = '@daily'\n",
+            &[(
+                2,
+                1,
+                None,
+                &["schedule cannot be set in [defaults]", "[jobs.NAME]"],
+            )],
+        ),
+        (
+            "defaults not a table",
+            "defaults = 3\n",
+            &[(
+                1,
+                1,
+                None,
+                &[
+                    "defaults must be a table, written [defaults]",
+                    "found an integer 3",
+                ],
+            )],
+        ),
+        (
+            "misspelled defaults table",
+            "[default]\nmemory = '1GiB'\n",
+            &[(
+                1,
+                2,
+                None,
+                &[
+                    "unknown top-level key \"default\"",
+                    "did you mean \"defaults\"?",
+                ],
+            )],
+        ),
+        (
+            "several problems inside defaults and a job",
+            "[defaults]\ncpus = 0\nenv = { A = 1 }\nlabels = { 'cronbox.x' = 'y' }\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\npids_limit = 0\n",
+            &[
+                (2, 8, None, &["cpus must be greater than 0"]),
+                (3, 13, None, &["env.A must be a string"]),
+                (4, 12, None, &["reserved for cronbox's own labels"]),
+                (8, 14, Some("a"), &["pids_limit must be at least 1"]),
+            ],
+        ),
+        (
+            "defaults inconsistent on their own",
+            "[defaults]\nbackoff = '20m'\nfatal_exit_codes = [0]\ncap_add = ['NET_RAW']\ncap_drop = ['NET_RAW']\n",
+            &[
+                (
+                    2,
+                    11,
+                    None,
+                    &["backoff (20m) is longer than the default backoff_max (10m)"],
+                ),
+                (
+                    3,
+                    20,
+                    None,
+                    &[
+                        "exit code(s) 0 listed in both success_exit_codes (by default) and fatal_exit_codes",
+                    ],
+                ),
+                (5, 12, None, &["capability NET_RAW listed in both"]),
+            ],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
+}
+
+#[test]
+fn rules_across_a_jobs_keys_and_the_defaults() {
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "job backoff_max below the default backoff",
+            "[defaults]\nbackoff = '1m'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nbackoff_max = '30s'\n",
+            &[(
+                6,
+                15,
+                Some("a"),
+                &["backoff_max (30s) is shorter than backoff (1m, set in [defaults])"],
+            )],
+        ),
+        (
+            "job backoff above the default backoff_max",
+            "[defaults]\nbackoff_max = '1m'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nbackoff = '2m'\n",
+            &[(
+                6,
+                11,
+                Some("a"),
+                &["backoff (2m) is longer than the backoff_max set in [defaults] (1m)"],
+            )],
+        ),
+        (
+            "job fatal codes against default success codes",
+            "[defaults]\nsuccess_exit_codes = [0, 1]\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nfatal_exit_codes = [1]\n",
+            &[(
+                6,
+                20,
+                Some("a"),
+                &[
+                    "exit code(s) 1 listed in both success_exit_codes (set in [defaults]) and fatal_exit_codes",
+                ],
+            )],
+        ),
+        (
+            "job success codes against default fatal codes",
+            "[defaults]\nfatal_exit_codes = [3]\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nsuccess_exit_codes = [0, 3]\n",
+            &[(
+                6,
+                22,
+                Some("a"),
+                &["and fatal_exit_codes (set in [defaults])"],
+            )],
+        ),
+        (
+            "job cap_add against default cap_drop",
+            "[defaults]\ncap_drop = ['SYS_TIME']\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\ncap_add = ['SYS_TIME']\n",
+            &[(
+                6,
+                11,
+                Some("a"),
+                &["capability SYS_TIME listed in both cap_add and cap_drop (set in [defaults])"],
+            )],
+        ),
+        (
+            "job volume against a default tmpfs",
+            "[defaults]\ntmpfs = ['/data']\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nvolumes = ['/srv:/data']\n",
+            &[(
+                6,
+                12,
+                Some("a"),
+                &[
+                    "volume \"/srv:/data\" mounts container path \"/data\" that tmpfs \"/data\" (set in [defaults]) also mounts",
+                ],
+            )],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
+    // The job fixes what the defaults would get wrong.
+    let config = parse_ok(
+        "[defaults]\nbackoff = '1m'\nbackoff_max = '5m'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nbackoff = '10m'\nbackoff_max = '1h'\n",
+    );
+    assert_eq!(config.jobs[0].backoff, Duration::from_secs(600));
+}
+
+// ---------------------------------------------------------------- host paths, API for check
+
+#[test]
+fn host_paths_list_every_path_with_its_place() {
+    let text = "[defaults]\nenv_file = 'common.env'\n\n[jobs.b]\nschedule = '@daily'\nimage = 'x'\nvolumes = ['/srv/b:/b', '/etc/ssl:/ssl:ro']\nsecrets = { z = '/etc/z', a = 'keys/a' }\n\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nenv_file = '/etc/a.env'\n";
+    let config = parse_ok(text);
+    let at = |line, column| Location { line, column };
+    let expected = [
+        ("a", "env_file", "/etc/a.env", at(13, 12), false),
+        ("b", "volumes", "/srv/b", at(7, 12), false),
+        ("b", "volumes", "/etc/ssl", at(7, 25), false),
+        ("b", "env_file", "/etc/cronbox/common.env", at(2, 12), true),
+        ("b", "secrets", "/etc/cronbox/keys/a", at(8, 31), false),
+        ("b", "secrets", "/etc/z", at(8, 17), false),
+    ];
+    let got = config.host_paths();
+    assert_eq!(got.len(), expected.len(), "{got:#?}");
+    for (path, (job, key, host, location, from_defaults)) in got.iter().zip(expected) {
+        assert_eq!(
+            path,
+            &HostPath {
+                job: job.to_owned(),
+                key,
+                path: PathBuf::from(host),
+                location,
+                from_defaults,
+            }
+        );
+    }
+    assert!(parse_ok(MINIMAL).host_paths().is_empty());
+}
+
+#[test]
+fn check_can_report_more_problems_in_the_same_format() {
+    let config = parse_ok(&format!("{JOB_A}volumes = ['/nope:/data']\n"));
+    let problems: Vec<Problem> = config
+        .host_paths()
+        .into_iter()
+        .map(|p| {
+            Problem::at(
+                p.location,
+                Some(&p.job),
+                format!("volume host path {} does not exist", p.path.display()),
+            )
+        })
+        .chain([Problem::at(
+            Location { line: 1, column: 1 },
+            None,
+            "first in the file",
+        )])
+        .collect();
+    let err = ConfigError::new(&config.path, problems);
+    assert_eq!(
+        err.to_string(),
+        "/etc/cronbox/cronbox.toml:1:1: first in the file\n\
+         /etc/cronbox/cronbox.toml:4:12: job \"a\": volume host path /nope does not exist"
+    );
+    let err = ConfigError::new(
+        "x.toml",
+        vec![Problem::at(Location { line: 2, column: 3 }, Some("j"), "m")],
+    );
+    assert_eq!(err.path, Path::new("x.toml"));
+    assert_eq!(err.problems[0].snippet, None);
+}
+
+#[test]
+fn limits_requested_names_the_limits_set() {
+    assert_eq!(job_a("memory = '1GiB'").limits_requested(), ["memory"]);
+    assert_eq!(
+        job_a("pids_limit = 5\ncpus = 1").limits_requested(),
+        ["cpus", "pids_limit"]
+    );
+    assert_eq!(
+        parse_ok(&format!("[defaults]\ncpus = 0.5\n{MINIMAL}")).jobs[0].limits_requested(),
+        ["cpus"]
+    );
+}
+
+#[test]
+fn concurrency_names() {
+    for value in Concurrency::ALL {
+        assert_eq!(Concurrency::from_name(value.as_str()), Some(value));
+        assert_eq!(value.to_string(), value.as_str());
+    }
+    assert_eq!(Concurrency::from_name("Allow"), None);
+    assert_eq!(Concurrency::default(), Concurrency::Forbid);
+}
+
+#[test]
+fn locations_after_multibyte_characters() {
+    let err = parse_err(&format!(
+        "{JOB_A}labels = {{ 'é→x' = 'ü', 'cronbox.y' = 'z' }}\n"
+    ));
+    assert_eq!(
+        err.problems[0].location,
+        Some(Location {
+            line: 4,
+            column: 25
+        }),
+        "{err}"
+    );
+    let text = "[jobs.é]\nschedule = '@daily'\nimage = 'x'\n";
+    let err = parse_err(text);
+    assert_eq!(
+        err.problems[0].location,
+        Some(Location { line: 1, column: 7 })
+    );
+}
+
+// ---------------------------------------------------------------- value parsers
+
+#[test]
+fn sizes() {
+    use super::values::{format_size, parse_size};
+    let good: &[(&str, u64)] = &[
+        ("0B", 0),
+        ("1b", 1),
+        ("1k", 1024),
+        ("1K", 1024),
+        ("1KiB", 1024),
+        ("1kib", 1024),
+        ("1KB", 1000),
+        ("1kb", 1000),
+        ("1m", MIB),
+        ("1M", MIB),
+        ("1MiB", MIB),
+        ("1MB", 1_000_000),
+        ("1g", 1 << 30),
+        ("1GiB", 1 << 30),
+        ("1GB", 1_000_000_000),
+        ("256MiB", 256 * MIB),
+        (" 64 KiB ", 64 * 1024),
+        ("1.5GiB", 1536 * MIB),
+        ("0.5k", 512),
+        (".5k", 512),
+        ("1.k", 1024),
+        ("1.0000000001B", 1),
+        ("007m", 7 * MIB),
+        ("8589934591GiB", 8_589_934_591 << 30),
+    ];
+    for &(text, bytes) in good {
+        assert_eq!(parse_size(text), Ok(bytes), "{text:?}");
+    }
+    for bad in [
+        "",
+        " ",
+        "256",
+        "MiB",
+        ".",
+        "-1k",
+        "1 2k",
+        "1.2.3k",
+        "1TiB",
+        "1kibi",
+        "1e3k",
+        "0x10k",
+        "9223372036854775808B",
+        "8589934592GiB",
+        "99999999999999999999999GiB",
+    ] {
+        assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+    }
+    assert_eq!(parse_size("9223372036854775807B"), Ok(i64::MAX as u64));
+    for (bytes, shown) in [
+        (6 * MIB, "6MiB"),
+        (4096, "4KiB"),
+        (1 << 30, "1GiB"),
+        (1500, "1500B"),
+        (0, "0B"),
+    ] {
+        assert_eq!(format_size(bytes), shown);
+    }
+}
+
+#[test]
+fn signals() {
+    use super::values::normalize_signal;
+    let good: &[(&str, &str)] = &[
+        ("SIGTERM", "SIGTERM"),
+        ("TERM", "SIGTERM"),
+        ("sigterm", "SIGTERM"),
+        ("15", "SIGTERM"),
+        ("015", "SIGTERM"),
+        (" SIGHUP ", "SIGHUP"),
+        ("1", "SIGHUP"),
+        ("9", "SIGKILL"),
+        ("31", "SIGSYS"),
+        ("sys", "SIGSYS"),
+        ("stkflt", "SIGSTKFLT"),
+        ("CLD", "SIGCHLD"),
+        ("poll", "SIGIO"),
+        ("34", "SIGRTMIN"),
+        ("35", "SIGRTMIN+1"),
+        ("49", "SIGRTMIN+15"),
+        ("50", "SIGRTMAX-14"),
+        ("63", "SIGRTMAX-1"),
+        ("64", "SIGRTMAX"),
+        ("RTMIN+0", "SIGRTMIN"),
+        ("RTMIN+16", "SIGRTMAX-14"),
+        ("rtmin+30", "SIGRTMAX"),
+        ("SIGRTMAX-30", "SIGRTMIN"),
+        ("RTMAX-0", "SIGRTMAX"),
+    ];
+    for &(text, name) in good {
+        assert_eq!(normalize_signal(text).as_deref(), Some(name), "{text:?}");
+    }
+    for bad in [
+        "",
+        "0",
+        "32",
+        "33",
+        "65",
+        "100",
+        "-1",
+        "+15",
+        "SIG",
+        "SIGSIGTERM",
+        "TERMINATE",
+        "RTMIN+31",
+        "RTMAX-31",
+        "RTMIN-1",
+        "RTMAX+1",
+        "RTMIN+",
+        "RTMIN+x",
+        "RTMIN+001",
+        "1.5",
+    ] {
+        assert_eq!(normalize_signal(bad), None, "{bad:?} accepted");
+    }
+    // Every number from 1 to 64 but 32 and 33 has a name, which reads back the same.
+    for number in (1..=64).filter(|n| ![32, 33].contains(n)) {
+        let name = normalize_signal(&number.to_string()).expect("named");
+        assert_eq!(normalize_signal(&name), Some(name.clone()));
+        assert_eq!(normalize_signal(&name.to_lowercase()), Some(name));
+    }
+}
+
+#[test]
+fn capabilities_hostnames_networks_users() {
+    use super::values::{
+        CAPABILITIES, check_hostname, check_network, check_secret_name, check_user,
+        normalize_capability,
+    };
+    for cap in CAPABILITIES {
+        assert_eq!(normalize_capability(cap).as_deref(), Some(cap));
+        assert_eq!(
+            normalize_capability(&format!("cap_{}", cap.to_lowercase())).as_deref(),
+            Some(cap)
+        );
+    }
+    assert_eq!(normalize_capability("All").as_deref(), Some("ALL"));
+    assert_eq!(normalize_capability("CAP_ALL").as_deref(), Some("ALL"));
+    for bad in ["", "CAP_", "NET", "NETADMIN", "cap-net-admin"] {
+        assert_eq!(normalize_capability(bad), None, "{bad:?}");
+    }
+    for good in [
+        "a",
+        "a-b",
+        "A1",
+        "x.y.z",
+        &"a".repeat(63),
+        &format!("{}.b", "a".repeat(62)),
+    ] {
+        assert!(check_hostname(good).is_ok(), "{good:?}");
+    }
+    for bad in [
+        "",
+        "-a",
+        "a-",
+        "a_b",
+        "a b",
+        ".a",
+        "a.",
+        &"a".repeat(64),
+        &format!("{}.bc", "a".repeat(62)),
+    ] {
+        assert!(check_hostname(bad).is_err(), "{bad:?}");
+    }
+    for good in ["none", "bridge", "host", "n", "0", "a_b.c-d", "Net"] {
+        assert!(check_network(good).is_ok(), "{good:?}");
+    }
+    for bad in ["", "_a", ".a", "-a", "a b", "a/b", "container:x", "é"] {
+        assert!(check_network(bad).is_err(), "{bad:?}");
+    }
+    for good in [
+        "0",
+        "1000",
+        "1000:1000",
+        "nobody",
+        "app:app",
+        "_svc",
+        "a.b-c",
+        "www-data:0",
+    ] {
+        assert!(check_user(good).is_ok(), "{good:?}");
+    }
+    for bad in [
+        "",
+        ":",
+        "a:",
+        ":a",
+        "a:b:c",
+        "a b",
+        "-a",
+        "é",
+        &"a".repeat(33),
+    ] {
+        assert!(check_user(bad).is_err(), "{bad:?}");
+    }
+    for good in ["a", "A-b_c.1", "..a", "a.."] {
+        assert!(check_secret_name(good).is_ok(), "{good:?}");
+    }
+    for bad in ["", ".", "..", "a/b", "a b", "é", &"a".repeat(256)] {
+        assert!(check_secret_name(bad).is_err(), "{bad:?}");
+    }
+}
+
+// ---------------------------------------------------------------- dotenv
+
+#[test]
+fn dotenv_accepts_the_documented_syntax() {
+    let pairs = |text: &str| -> Vec<(String, String)> {
+        dotenv::parse(text).unwrap_or_else(|problems| panic!("{text:?}: {problems:?}"))
+    };
+    let one = |text: &str| -> String {
+        let got = pairs(text);
+        assert_eq!(got.len(), 1, "{text:?}: {got:?}");
+        got[0].1.clone()
+    };
+    assert!(pairs("").is_empty());
+    assert!(pairs("\n\n  \n# comment\n  # indented comment\n").is_empty());
+    let cases: &[(&str, &str)] = &[
+        ("A=b", "b"),
+        ("A=", ""),
+        ("A = b", "b"),
+        ("A=  spaced out  ", "spaced out"),
+        ("  A=b", "b"),
+        ("export A=b", "b"),
+        ("export\tA=b", "b"),
+        ("A=b # comment", "b"),
+        ("A=b\t# comment", "b"),
+        ("A=b#not-a-comment", "b#not-a-comment"),
+        ("A=#not-a-comment", "#not-a-comment"),
+        ("A= # only a comment", ""),
+        ("A='single $HOME \\n # kept'", "single $HOME \\n # kept"),
+        ("A='x' # comment", "x"),
+        ("A=''", ""),
+        ("A=\"a\\nb\"", "a\nb"),
+        ("A=\"q\\\"q\"", "q\"q"),
+        ("A=\"back\\\\slash\"", "back\\slash"),
+        ("A=\"# not a comment\"  # a comment", "# not a comment"),
+        ("A=\"it's\"", "it's"),
+        ("A='say \"hi\"'", "say \"hi\""),
+        ("A=a=b=c", "a=b=c"),
+        ("A=a'b\"c", "a'b\"c"),
+        ("A=é ü", "é ü"),
+        ("A=b\r", "b"),
+        ("\u{feff}A=b", "b"),
+        ("_a1=b", "b"),
+    ];
+    for &(text, value) in cases {
+        assert_eq!(one(text), value, "{text:?}");
+    }
+    assert_eq!(pairs("export=1"), [("export".to_owned(), "1".to_owned())]);
+    assert_eq!(pairs("export = 1"), [("export".to_owned(), "1".to_owned())]);
+    assert_eq!(
+        pairs("A=1\r\n\r\nB=2\r\nA=3\n"),
+        [
+            ("A".to_owned(), "1".to_owned()),
+            ("B".to_owned(), "2".to_owned()),
+            ("A".to_owned(), "3".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn dotenv_problems_name_the_line_and_never_a_value() {
+    // (file text, expected (line, message fragment) problems, secret fragments that must
+    // not appear in any message)
+    let cases: &[(&str, &[(usize, &str)], &[&str])] = &[
+        ("hunter2secret", &[(1, "expected NAME=value")], &["hunter2"]),
+        (
+            "two words",
+            &[(1, "expected NAME=value")],
+            &["two", "words"],
+        ),
+        ("OK=1\nPASSWORD", &[(2, "no \"=\"")], &["PASSWORD"]),
+        ("export TOKEN", &[(1, "expected NAME=value")], &["TOKEN"]),
+        (
+            "1BAD=s3cr3t",
+            &[(1, "invalid variable name")],
+            &["s3cr3t", "1BAD"],
+        ),
+        (
+            "MY-KEY=pa55word",
+            &[(1, "invalid variable name")],
+            &["pa55word", "MY-KEY"],
+        ),
+        (
+            "=orphan-value",
+            &[(1, "variable name before \"=\" is missing")],
+            &["orphan"],
+        ),
+        (
+            "pass word=xyzzy",
+            &[(1, "invalid variable name")],
+            &["xyzzy", "pass"],
+        ),
+        (
+            "K='unterminated s3cret",
+            &[(1, "K: missing closing single quote")],
+            &["unterminated", "s3cret"],
+        ),
+        (
+            "K=\"unterminated s3cret",
+            &[(1, "K: missing closing double quote")],
+            &["unterminated", "s3cret"],
+        ),
+        (
+            "K=\"ends in backslash\\",
+            &[(1, "K: missing closing double quote")],
+            &["backslash"],
+        ),
+        (
+            "K=\"bad \\t escape t0ken\"",
+            &[(1, "K: unsupported escape sequence")],
+            &["t0ken", "bad", "\\t"],
+        ),
+        (
+            "K='quoted'trailing-s3cret",
+            &[(1, "K: unexpected text after the closing quote")],
+            &["s3cret", "quoted"],
+        ),
+        (
+            "K=\"quoted\" more-s3cret",
+            &[(1, "K: unexpected text after the closing quote")],
+            &["s3cret", "quoted"],
+        ),
+        (
+            "K=nul\u{0}s3cret",
+            &[(1, "K: the value contains a NUL character")],
+            &["s3cret", "nul"],
+        ),
+        (
+            "A=1\nbad line with s3cret\nB='x\n\n# ok\nC=\"y\\q\"",
+            &[
+                (2, "expected NAME=value"),
+                (3, "B: missing closing single quote"),
+                (6, "C: unsupported escape sequence"),
+            ],
+            &["s3cret", "line with", "x", "y"],
+        ),
+    ];
+    for &(text, expected, secrets) in cases {
+        let problems = dotenv::parse(text).expect_err(text);
+        assert_eq!(problems.len(), expected.len(), "{text:?}: {problems:?}");
+        for (problem, &(line, fragment)) in problems.iter().zip(expected) {
+            assert_eq!(problem.line, line, "{text:?}: {problem:?}");
+            assert!(problem.message.contains(fragment), "{text:?}: {problem:?}");
+            assert!(!problem.message.contains('\n'));
+            assert_eq!(
+                problem.to_string(),
+                format!("line {line}: {}", problem.message)
+            );
+        }
+        for problem in &problems {
+            for secret in secrets {
+                // Names and fixed words are allowed; check that the value fragments are
+                // absent, except where the fragment is part of the fixed wording.
+                let message = problem.message.to_lowercase();
+                let secret_lower = secret.to_lowercase();
+                let in_wording = [
+                    "expected name=value",
+                    "unsupported escape",
+                    "missing closing",
+                ]
+                .iter()
+                .any(|w| w.contains(&secret_lower));
+                assert!(
+                    in_wording || !message.contains(&secret_lower),
+                    "{text:?}: message {:?} leaks {secret:?}",
+                    problem.message
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn dotenv_messages_never_contain_value_text() {
+    // Values built from characters that appear in no message, around every kind of
+    // mistake: no message may contain any 4-character piece of any value.
+    let value = "Zq9xKv7Wj";
+    let lines = [
+        format!("{value}"),
+        format!("K='{value}"),
+        format!("K=\"{value}"),
+        format!("K=\"{value}\\x\""),
+        format!("K='{value}'{value}"),
+        format!("K=\"{value}\"{value}"),
+        format!("{value}-x={value}"),
+        format!("9{value}={value}"),
+        format!("K={value}\u{0}{value}"),
+        format!("export {value} {value}"),
+    ];
+    for line in &lines {
+        let problems = dotenv::parse(line).expect_err(line);
+        for problem in problems {
+            for start in 0..value.len() - 3 {
+                let piece = &value[start..start + 4];
+                assert!(
+                    !problem.message.contains(piece),
+                    "{line:?}: {:?} contains {piece:?}",
+                    problem.message
+                );
+            }
+        }
+    }
+    assert!(dotenv::is_valid_name("_A9"));
+    assert!(!dotenv::is_valid_name("9A"));
+    assert!(!dotenv::is_valid_name(""));
 }
 
 // ---------------------------------------------------------------- never panic

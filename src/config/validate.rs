@@ -1,5 +1,12 @@
 //! Walks the spanned TOML tree key by key and collects every problem, each placed at
 //! the key or value it concerns.
+//!
+//! `[defaults]` is checked once on its own: its problems carry no job name. Each job
+//! then uses, for every key it does not set, the `[defaults]` value; that value is
+//! checked again for the job but silently (a bad default was reported once already and
+//! only makes the job unusable). Problems that involve several keys (`backoff` and
+//! `backoff_max`, exit codes, capabilities, mount paths) are reported at a value the
+//! job sets itself, and left to the `[defaults]` check when it sets none of them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -11,14 +18,25 @@ use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
 use super::error::{Location, Problem, snippet};
+use super::values::{
+    CAPABILITIES, SIZE_UNITS, check_container_path, check_hostname, check_network,
+    check_secret_name, check_user, format_size, mount_target, normalize_capability,
+    normalize_signal, parse_size, parse_tmpfs, signal_names,
+};
 use super::{
-    Config, DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_DATABASE_NAME, DEFAULT_RETRIES,
-    DaemonConfig, Environment, Job, MAX_JOB_NAME_LEN, PullPolicy, Volume, is_valid_job_name,
+    Concurrency, Config, DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_DATABASE_NAME,
+    DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES, DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL,
+    DEFAULT_SUCCESS_EXIT_CODES, DaemonConfig, Environment, HostPathEntry, Job, Locations, MAX_CPUS,
+    MAX_JOB_NAME_LEN, MAX_MAX_OUTPUT, MAX_STOP_GRACE, MAX_TIME_LIMIT, MIN_CPUS, MIN_MAX_OUTPUT,
+    MIN_MEMORY, MIN_STOP_GRACE, PullPolicy, RESERVED_LABEL_PREFIX, SECRETS_DIR, Volume,
+    is_valid_job_name,
 };
 use crate::schedule::{Schedule, parse_duration};
 
-const TOP_KEYS: &[&str] = &["daemon", "jobs"];
-const DAEMON_KEYS: &[&str] = &["database", "timezone"];
+const TOP_KEYS: &[&str] = &["daemon", "defaults", "jobs"];
+const DAEMON_KEYS: &[&str] = &["database", "timezone", "max_concurrent", "require_limits"];
+/// Every key of a job, in the documented order. `schedule` comes first: `[defaults]`
+/// accepts all the others (`JOB_KEYS[1..]`).
 const JOB_KEYS: &[&str] = &[
     "schedule",
     "timezone",
@@ -30,6 +48,30 @@ const JOB_KEYS: &[&str] = &[
     "retries",
     "backoff",
     "backoff_max",
+    "timeout",
+    "deadline",
+    "stop_signal",
+    "stop_grace",
+    "concurrency",
+    "success_exit_codes",
+    "fatal_exit_codes",
+    "memory",
+    "cpus",
+    "pids_limit",
+    "read_only",
+    "tmpfs",
+    "network",
+    "user",
+    "workdir",
+    "entrypoint",
+    "hostname",
+    "cap_add",
+    "cap_drop",
+    "labels",
+    "privileged",
+    "env_file",
+    "secrets",
+    "max_output",
 ];
 /// Past this many TOML syntax errors the rest are summed up in one line: after a bad
 /// one, the parser's recovery can report follow-on errors that are only noise.
@@ -41,9 +83,15 @@ const SCHEDULE_EXAMPLES: &str =
     "5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\"";
 const DURATION_EXAMPLES: &str = "\"10s\", \"5m\" or \"1h30m\"";
 const VOLUME_EXAMPLES: &str = "use \"HOST:CONTAINER\" or \"HOST:CONTAINER:ro\" with absolute paths, e.g. \"/srv/backup:/backup:ro\"";
+const SIGNAL_RULE: &str = "use a Linux signal name such as \"SIGTERM\", \"SIGINT\", \"SIGQUIT\", \"SIGHUP\", \"SIGUSR1\" or \"SIGRTMIN+3\" (with or without \"SIG\", in any case), or a number from 1 to 64 other than 32 and 33";
 
 type Key<'i> = Spanned<DeString<'i>>;
 type Value<'i> = Spanned<DeValue<'i>>;
+/// The keys set in one table (a job's or `[defaults]`), by name.
+type Table<'a> = BTreeMap<&'static str, &'a Value<'a>>;
+/// A validator of one value: `(checker, value, job)` to the checked value, or `None`
+/// after reporting why not.
+type Check<'c, 't, T> = &'c dyn Fn(&mut Checker<'t>, &Value<'_>, Option<&str>) -> Option<T>;
 
 /// Parses and checks `text`; the problems come back sorted by position.
 pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Config, Vec<Problem>> {
@@ -51,10 +99,7 @@ pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Con
     if !errors.is_empty() {
         return Err(syntax_problems(text, &errors));
     }
-    let mut checker = Checker {
-        text,
-        problems: Vec::new(),
-    };
+    let mut checker = Checker::new(text, path);
     let (daemon, mut jobs) = checker.document(path, root.get_ref(), env);
     let mut problems = checker.problems;
     if problems.is_empty() {
@@ -102,19 +147,117 @@ fn syntax_problems(text: &str, errors: &[toml::de::Error]) -> Vec<Problem> {
     problems
 }
 
-struct Checker<'t> {
-    text: &'t str,
-    problems: Vec<Problem>,
+/// A value a job uses, and whether it comes from `[defaults]`.
+#[derive(Clone, Copy)]
+struct Entry<'a> {
+    value: &'a Value<'a>,
+    inherited: bool,
 }
 
-impl Checker<'_> {
+/// Where a job's values come from: its own table, else `[defaults]` (`None` while
+/// checking `[defaults]` itself).
+struct Sources<'a> {
+    own: Table<'a>,
+    defaults: Option<&'a Table<'a>>,
+}
+
+impl<'a> Sources<'a> {
+    fn own(&self, key: &str) -> Option<Entry<'a>> {
+        self.own.get(key).map(|&value| Entry {
+            value,
+            inherited: false,
+        })
+    }
+
+    fn inherited(&self, key: &str) -> Option<Entry<'a>> {
+        self.defaults?.get(key).map(|&value| Entry {
+            value,
+            inherited: true,
+        })
+    }
+
+    /// The job's own value, else the one in `[defaults]`.
+    fn get(&self, key: &str) -> Option<Entry<'a>> {
+        self.own(key).or_else(|| self.inherited(key))
+    }
+}
+
+/// `key`, saying where its value comes from when not from the table being checked.
+fn described(key: &str, entry: Option<Entry<'_>>) -> String {
+    match entry {
+        Some(entry) if entry.inherited => format!("{key} (set in [defaults])"),
+        Some(_) => key.to_owned(),
+        None => format!("{key} (by default)"),
+    }
+}
+
+fn job_key(name: &str) -> Option<&'static str> {
+    JOB_KEYS.iter().copied().find(|&key| key == name)
+}
+
+struct Checker<'t> {
+    text: &'t str,
+    /// Byte offset of the start of each line, for [`Checker::locate`].
+    line_starts: Vec<usize>,
+    /// The config file's directory, against which relative paths resolve.
+    config_dir: PathBuf,
+    problems: Vec<Problem>,
+    /// Every problem found, including those not recorded while `muted`.
+    reported: usize,
+    /// While set, problems are counted but not recorded (inherited `[defaults]` values).
+    muted: bool,
+}
+
+impl<'t> Checker<'t> {
+    fn new(text: &'t str, path: &Path) -> Checker<'t> {
+        Checker {
+            text,
+            line_starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+            config_dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
+            problems: Vec::new(),
+            reported: 0,
+            muted: false,
+        }
+    }
+
+    /// [`Location::of_offset`], in logarithmic time.
+    fn locate(&self, offset: usize) -> Location {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        Location {
+            line,
+            column: self.text[start..offset].chars().count() + 1,
+        }
+    }
+
     fn report(&mut self, span: Range<usize>, job: Option<&str>, message: impl Into<String>) {
+        self.reported += 1;
+        if self.muted {
+            return;
+        }
+        let location = Some(self.locate(span.start));
         self.problems.push(Problem {
-            location: Some(Location::of_offset(self.text, span.start)),
+            location,
             job: job.map(str::to_owned),
             message: message.into(),
             snippet: None,
         });
+    }
+
+    /// Resolves a path written in the file against the config file's directory.
+    fn resolve(&self, text: &str) -> PathBuf {
+        let path = Path::new(text);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.config_dir.join(path)
+        }
     }
 
     /// "`what` "NAME"`place` (did you mean ...?); expected one of: ...`hint`".
@@ -162,17 +305,85 @@ impl Checker<'_> {
         }
     }
 
-    fn document(
+    /// Runs `check` on `entry`, silently when the value is inherited from `[defaults]`
+    /// (then without the job's name: the value is not the job's).
+    fn check<T>(
+        &mut self,
+        entry: Entry<'_>,
+        job: Option<&str>,
+        check: Check<'_, 't, T>,
+    ) -> Option<T> {
+        let muted = self.muted;
+        self.muted |= entry.inherited;
+        let result = check(self, entry.value, if entry.inherited { None } else { job });
+        self.muted = muted;
+        result
+    }
+
+    /// The checked value the job uses for `key` (its own, else the one in
+    /// `[defaults]`), recording where it is: `Some(None)` when set in neither, `None`
+    /// when the value is bad.
+    fn setting<T>(
+        &mut self,
+        sources: &Sources<'_>,
+        key: &'static str,
+        job: Option<&str>,
+        locations: &mut Locations,
+        check: Check<'_, 't, T>,
+    ) -> Option<Option<T>> {
+        let Some(entry) = sources.get(key) else {
+            return Some(None);
+        };
+        locations.values.insert(
+            key,
+            (self.locate(entry.value.span().start), entry.inherited),
+        );
+        self.check(entry, job, check).map(Some)
+    }
+
+    /// For `env` and `labels`: the `[defaults]` table with the job's own merged over it.
+    fn merged(
+        &mut self,
+        sources: &Sources<'_>,
+        key: &'static str,
+        job: Option<&str>,
+        locations: &mut Locations,
+        check: Check<'_, 't, BTreeMap<String, String>>,
+    ) -> Option<BTreeMap<String, String>> {
+        let own = sources.own(key);
+        let inherited = sources.inherited(key);
+        if let Some(entry) = own.or(inherited) {
+            locations.values.insert(
+                key,
+                (self.locate(entry.value.span().start), entry.inherited),
+            );
+        }
+        let base = match inherited {
+            Some(entry) => self.check(entry, job, check),
+            None => Some(BTreeMap::new()),
+        };
+        let over = match own {
+            Some(entry) => self.check(entry, job, check),
+            None => Some(BTreeMap::new()),
+        };
+        let mut merged = base?;
+        merged.extend(over?);
+        Some(merged)
+    }
+
+    fn document<'a>(
         &mut self,
         path: &Path,
-        root: &DeTable<'_>,
+        root: &'a DeTable<'a>,
         env: &Environment,
     ) -> (DaemonConfig, Vec<Job>) {
         let mut daemon = None;
+        let mut defaults = None;
         let mut jobs = None;
         for (key, value) in root.iter() {
             match key.get_ref().as_ref() {
                 "daemon" => daemon = Some((key, value)),
+                "defaults" => defaults = Some((key, value)),
                 "jobs" => jobs = Some((key, value)),
                 other => {
                     let looks_like_job = value
@@ -189,7 +400,8 @@ impl Checker<'_> {
             }
         }
         let daemon = self.daemon(path, daemon, env);
-        let jobs = self.jobs(jobs, daemon.timezone);
+        let defaults = self.defaults(defaults, daemon.timezone);
+        let jobs = self.jobs(jobs, &defaults, daemon.timezone);
         (daemon, jobs)
     }
 
@@ -201,6 +413,8 @@ impl Checker<'_> {
     ) -> DaemonConfig {
         let mut database = None;
         let mut timezone = None;
+        let mut max_concurrent = None;
+        let mut require_limits = None;
         if let Some((key, value)) = entry {
             match value.get_ref() {
                 DeValue::Table(table) => {
@@ -208,6 +422,10 @@ impl Checker<'_> {
                         match key.get_ref().as_ref() {
                             "database" => database = self.database(path, value),
                             "timezone" => timezone = self.timezone(value, None),
+                            "max_concurrent" => max_concurrent = self.max_concurrent(value),
+                            "require_limits" => {
+                                require_limits = self.boolean(value, None, "require_limits");
+                            }
                             _ => self.unknown_key(
                                 key,
                                 None,
@@ -234,6 +452,8 @@ impl Checker<'_> {
                 None => Path::new(".").join(DEFAULT_DATABASE_NAME),
             }),
             timezone: timezone.unwrap_or(env.local_timezone),
+            max_concurrent: max_concurrent.unwrap_or(env.cpus.max(1)),
+            require_limits: require_limits.unwrap_or(false),
         }
     }
 
@@ -271,6 +491,32 @@ impl Checker<'_> {
         })
     }
 
+    fn max_concurrent(&mut self, value: &Value<'_>) -> Option<usize> {
+        let problem = match value.get_ref() {
+            DeValue::Integer(_) => match integer(value.get_ref()) {
+                Some(n) if n < 1 => format!(
+                    "max_concurrent must be at least 1, found {n}; it is how many containers may run at once"
+                ),
+                Some(n) => match usize::try_from(n) {
+                    Ok(n) => return Some(n),
+                    Err(_) => format!("max_concurrent {n} is too large"),
+                },
+                None => "max_concurrent is too large".to_owned(),
+            },
+            DeValue::String(s) if s.trim().parse::<i64>().is_ok() => format!(
+                "max_concurrent must be an integer, found a string {}; remove the quotes: max_concurrent = {}",
+                quote(s),
+                s.trim()
+            ),
+            other => format!(
+                "max_concurrent must be an integer of 1 or more such as 4, found {}",
+                describe(other)
+            ),
+        };
+        self.report(value.span(), None, problem);
+        None
+    }
+
     fn timezone(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<Tz> {
         let name = self.string(
             value,
@@ -297,7 +543,60 @@ impl Checker<'_> {
         }
     }
 
-    fn jobs(&mut self, entry: Option<(&Key<'_>, &Value<'_>)>, default_tz: Tz) -> Vec<Job> {
+    /// Reads `[defaults]` and checks its values once, without a job name.
+    fn defaults<'a>(
+        &mut self,
+        entry: Option<(&Key<'_>, &'a Value<'a>)>,
+        daemon_tz: Tz,
+    ) -> Table<'a> {
+        let mut defaults = Table::new();
+        let Some((key, value)) = entry else {
+            return defaults;
+        };
+        let DeValue::Table(table) = value.get_ref() else {
+            self.report(
+                key.span(),
+                None,
+                format!(
+                    "defaults must be a table, written [defaults], found {}",
+                    describe(value.get_ref())
+                ),
+            );
+            return defaults;
+        };
+        for (key, value) in table.iter() {
+            match job_key(key.get_ref()) {
+                Some("schedule") => self.report(
+                    key.span(),
+                    None,
+                    "schedule cannot be set in [defaults]: every job needs its own; move it to each [jobs.NAME] table",
+                ),
+                Some(name) => {
+                    defaults.insert(name, value);
+                }
+                None => self.unknown_key(
+                    key,
+                    None,
+                    ("unknown key", " in [defaults]"),
+                    &JOB_KEYS[1..],
+                    "",
+                ),
+            }
+        }
+        let sources = Sources {
+            own: defaults.clone(),
+            defaults: None,
+        };
+        self.settings(&sources, None, daemon_tz);
+        defaults
+    }
+
+    fn jobs<'a>(
+        &mut self,
+        entry: Option<(&Key<'_>, &'a Value<'a>)>,
+        defaults: &Table<'a>,
+        default_tz: Tz,
+    ) -> Vec<Job> {
         let Some((key, value)) = entry else {
             return Vec::new();
         };
@@ -319,15 +618,22 @@ impl Checker<'_> {
         };
         table
             .iter()
-            .filter_map(|(key, value)| self.job(key, value, default_tz))
+            .filter_map(|(key, value)| self.job(key, value, defaults, default_tz))
             .collect()
     }
 
-    /// Checks one job; `None` exactly when it reported at least one problem.
-    fn job(&mut self, key: &Key<'_>, value: &Value<'_>, default_tz: Tz) -> Option<Job> {
+    /// Checks one job; `None` exactly when it reported at least one problem or uses
+    /// a bad value from `[defaults]`.
+    fn job<'a>(
+        &mut self,
+        key: &Key<'_>,
+        value: &'a Value<'a>,
+        defaults: &Table<'a>,
+        default_tz: Tz,
+    ) -> Option<Job> {
         let name: &str = key.get_ref();
         let job = Some(name);
-        let before = self.problems.len();
+        let before = self.reported;
         if !is_valid_job_name(name) {
             self.report(key.span(), job, bad_name_message(name));
         }
@@ -342,109 +648,245 @@ impl Checker<'_> {
             );
             return None;
         };
-
-        let mut schedule = None;
-        let mut timezone = None;
-        let mut image = None;
-        let mut command = None;
-        let mut env = None;
-        let mut volumes = None;
-        let mut pull = None;
-        let mut retries = None;
-        let mut backoff = None;
-        let mut backoff_max = None;
+        let mut own = Table::new();
         for (key, value) in table.iter() {
-            let slot = match key.get_ref().as_ref() {
-                "schedule" => &mut schedule,
-                "timezone" => &mut timezone,
-                "image" => &mut image,
-                "command" => &mut command,
-                "env" => &mut env,
-                "volumes" => &mut volumes,
-                "pull" => &mut pull,
-                "retries" => &mut retries,
-                "backoff" => &mut backoff,
-                "backoff_max" => &mut backoff_max,
-                _ => {
-                    self.unknown_key(key, job, ("unknown key", ""), JOB_KEYS, "");
-                    continue;
+            match job_key(key.get_ref()) {
+                Some(name) => {
+                    own.insert(name, value);
                 }
-            };
-            *slot = Some(value);
+                None => self.unknown_key(key, job, ("unknown key", ""), JOB_KEYS, ""),
+            }
         }
-
-        let timezone = match timezone {
-            Some(value) => self.timezone(value, job),
-            None => Some(default_tz),
+        let sources = Sources {
+            own,
+            defaults: Some(defaults),
         };
-        let schedule = match schedule {
-            Some(value) => self.schedule(value, job, timezone.unwrap_or(default_tz)),
-            None => {
+        let built = self.settings(&sources, Some((name, key.span())), default_tz);
+        if self.reported != before {
+            return None;
+        }
+        built
+    }
+
+    /// Checks every setting of the job `job` (its name and the span of its key) or,
+    /// when `job` is `None`, of `[defaults]`; returns the job when all is well (never
+    /// for `[defaults]`).
+    fn settings(
+        &mut self,
+        src: &Sources<'_>,
+        job: Option<(&str, Range<usize>)>,
+        default_tz: Tz,
+    ) -> Option<Job> {
+        let name = job.as_ref().map(|(name, _)| *name);
+        let key_span = job.as_ref().map(|(_, span)| span.clone());
+        let mut loc = Locations {
+            job: key_span.as_ref().map(|span| self.locate(span.start)),
+            ..Locations::default()
+        };
+        let loc = &mut loc;
+
+        let timezone = self
+            .setting(src, "timezone", name, loc, &Self::timezone)
+            .map(|tz| tz.unwrap_or(default_tz));
+        let schedule = match (src.get("schedule"), &key_span) {
+            (Some(entry), _) => {
+                loc.values
+                    .insert("schedule", (self.locate(entry.value.span().start), false));
+                let tz = timezone.unwrap_or(default_tz);
+                self.check(entry, name, &|c, v, j| c.schedule(v, j, tz))
+            }
+            (None, Some(span)) => {
                 self.report(
-                    key.span(),
-                    job,
+                    span.clone(),
+                    name,
                     format!("missing required key \"schedule\"; add one with {SCHEDULE_EXAMPLES}"),
                 );
                 None
             }
+            (None, None) => None,
         };
-        let image = match image {
-            Some(value) => self.image(value, job),
-            None => {
-                self.report(
-                    key.span(),
-                    job,
-                    "missing required key \"image\"; add the Docker image to run, e.g. image = \"alpine:3.20\"",
-                );
+        let image = match self.setting(src, "image", name, loc, &Self::image) {
+            Some(None) => {
+                if let Some(span) = &key_span {
+                    self.report(
+                        span.clone(),
+                        name,
+                        "missing required key \"image\"; add the Docker image to run, e.g. image = \"alpine:3.20\" (in the job or in [defaults])",
+                    );
+                }
                 None
             }
+            image => image.flatten(),
         };
-        let command = match command {
-            Some(value) => self.command(value, job).map(Some),
-            None => Some(None),
-        };
-        let env = env.map_or(Some(BTreeMap::new()), |value| self.env(value, job));
-        let volumes = volumes.map_or(Some(Vec::new()), |value| self.volumes(value, job));
-        let pull = pull.map_or(Some(PullPolicy::default()), |value| self.pull(value, job));
-        let retries = retries.map_or(Some(DEFAULT_RETRIES), |value| self.retries(value, job));
-        let backoff_value = backoff;
-        let backoff = backoff.map_or(Some(DEFAULT_BACKOFF), |value| {
-            self.duration(value, job, "backoff")
+        let command = self.setting(src, "command", name, loc, &|c, v, j| {
+            c.argv(v, j, "command")
         });
-        let backoff_max_value = backoff_max;
-        let backoff_max = backoff_max.map_or(Some(DEFAULT_BACKOFF_MAX), |value| {
-            self.duration(value, job, "backoff_max")
+        let env = self.merged(src, "env", name, loc, &Self::env);
+        let volumes = self
+            .setting(src, "volumes", name, loc, &Self::volumes)
+            .map(Option::unwrap_or_default);
+        let pull = self
+            .setting(src, "pull", name, loc, &Self::pull)
+            .map(Option::unwrap_or_default);
+        let retries = self
+            .setting(src, "retries", name, loc, &Self::retries)
+            .map(|n| n.unwrap_or(DEFAULT_RETRIES));
+        let backoff = self
+            .setting(src, "backoff", name, loc, &|c, v, j| {
+                c.duration(v, j, "backoff")
+            })
+            .map(|d| d.unwrap_or(DEFAULT_BACKOFF));
+        let backoff_max = self
+            .setting(src, "backoff_max", name, loc, &|c, v, j| {
+                c.duration(v, j, "backoff_max")
+            })
+            .map(|d| d.unwrap_or(DEFAULT_BACKOFF_MAX));
+        let timeout = self.setting(src, "timeout", name, loc, &|c, v, j| {
+            c.time_limit(v, j, "timeout")
         });
-        if let (Some(low), Some(high)) = (backoff, backoff_max)
-            && high < low
-        {
-            let (low_text, high_text) = (
-                humantime::format_duration(low),
-                humantime::format_duration(high),
-            );
-            if let Some(value) = backoff_max_value {
-                self.report(
-                    value.span(),
-                    job,
-                    format!(
-                        "backoff_max ({high_text}) is shorter than backoff ({low_text}); backoff_max caps the retry delay and must be at least backoff"
+        let deadline = self.setting(src, "deadline", name, loc, &|c, v, j| {
+            c.time_limit(v, j, "deadline")
+        });
+        let stop_signal = self
+            .setting(src, "stop_signal", name, loc, &Self::stop_signal)
+            .map(|s| s.unwrap_or_else(|| DEFAULT_STOP_SIGNAL.to_owned()));
+        let stop_grace = self
+            .setting(src, "stop_grace", name, loc, &Self::stop_grace)
+            .map(|d| d.unwrap_or(DEFAULT_STOP_GRACE));
+        let concurrency = self
+            .setting(src, "concurrency", name, loc, &Self::concurrency)
+            .map(Option::unwrap_or_default);
+        let success_exit_codes = self
+            .setting(src, "success_exit_codes", name, loc, &|c, v, j| {
+                c.exit_codes(v, j, "success_exit_codes")
+            })
+            .map(|codes| codes.unwrap_or_else(|| DEFAULT_SUCCESS_EXIT_CODES.to_vec()));
+        let fatal_exit_codes = self
+            .setting(src, "fatal_exit_codes", name, loc, &|c, v, j| {
+                c.exit_codes(v, j, "fatal_exit_codes")
+            })
+            .map(Option::unwrap_or_default);
+        let memory = self.setting(src, "memory", name, loc, &|c, v, j| {
+            c.size(
+                v,
+                j,
+                "memory",
+                (MIN_MEMORY, " (Docker refuses less)"),
+                u64::MAX,
+                "\"256MiB\" or \"1GiB\"",
+            )
+        });
+        let cpus = self.setting(src, "cpus", name, loc, &Self::cpus);
+        let pids_limit = self.setting(src, "pids_limit", name, loc, &Self::pids_limit);
+        let read_only = self
+            .setting(src, "read_only", name, loc, &|c, v, j| {
+                c.boolean(v, j, "read_only")
+            })
+            .map(Option::unwrap_or_default);
+        let tmpfs = self
+            .setting(src, "tmpfs", name, loc, &Self::tmpfs)
+            .map(Option::unwrap_or_default);
+        let network = self.setting(src, "network", name, loc, &|c, v, j| {
+            c.checked_string(
+                v,
+                j,
+                "network",
+                "a string such as \"none\", \"bridge\", \"host\" or a network name",
+                check_network,
+            )
+        });
+        let user = self.setting(src, "user", name, loc, &|c, v, j| {
+            c.checked_string(
+                v,
+                j,
+                "user",
+                "a string such as \"1000\", \"1000:1000\" or \"nobody\"",
+                check_user,
+            )
+        });
+        let workdir = self.setting(src, "workdir", name, loc, &|c, v, j| {
+            c.checked_string(
+                v,
+                j,
+                "workdir",
+                "a string with an absolute path such as \"/work\"",
+                check_container_path,
+            )
+        });
+        let entrypoint = self.setting(src, "entrypoint", name, loc, &|c, v, j| {
+            c.argv(v, j, "entrypoint")
+        });
+        let hostname = self.setting(src, "hostname", name, loc, &|c, v, j| {
+            c.checked_string(
+                v,
+                j,
+                "hostname",
+                "a string such as \"backup-1\"",
+                check_hostname,
+            )
+        });
+        let cap_add = self
+            .setting(src, "cap_add", name, loc, &|c, v, j| {
+                c.capabilities(v, j, "cap_add")
+            })
+            .map(Option::unwrap_or_default);
+        let cap_drop = self
+            .setting(src, "cap_drop", name, loc, &|c, v, j| {
+                c.capabilities(v, j, "cap_drop")
+            })
+            .map(Option::unwrap_or_default);
+        let labels = self.merged(src, "labels", name, loc, &Self::labels);
+        let privileged = self
+            .setting(src, "privileged", name, loc, &|c, v, j| {
+                c.boolean(v, j, "privileged")
+            })
+            .map(Option::unwrap_or_default);
+        let env_file = self.setting(src, "env_file", name, loc, &|c, v, j| {
+            c.host_file(
+                v,
+                j,
+                "env_file",
+                "a string with a file path such as \"backup.env\"",
+            )
+        });
+        let secrets = self
+            .setting(src, "secrets", name, loc, &Self::secrets)
+            .map(Option::unwrap_or_default);
+        let max_output = self
+            .setting(src, "max_output", name, loc, &|c, v, j| {
+                c.size(
+                    v,
+                    j,
+                    "max_output",
+                    (
+                        MIN_MAX_OUTPUT,
+                        " (less would keep too little output to see why an attempt failed)",
                     ),
-                );
-            } else if let Some(value) = backoff_value {
-                self.report(
-                    value.span(),
-                    job,
-                    format!(
-                        "backoff ({low_text}) is longer than the default backoff_max ({high_text}); shorten backoff or set backoff_max to at least {low_text}"
-                    ),
-                );
-            }
+                    MAX_MAX_OUTPUT,
+                    "\"1MiB\" or \"256KiB\"",
+                )
+            })
+            .map(|size| size.unwrap_or(DEFAULT_MAX_OUTPUT));
+
+        // Rules across keys, once each value is known to be good.
+        if let (Some(low), Some(high)) = (backoff, backoff_max) {
+            self.check_backoff(src, name, low, high);
+        }
+        if let (Some(success), Some(fatal)) = (&success_exit_codes, &fatal_exit_codes) {
+            self.check_exit_codes(src, name, success, fatal);
+        }
+        if let (Some(add), Some(drop)) = (&cap_add, &cap_drop) {
+            self.check_capabilities(src, name, add, drop);
+        }
+        if let (Some(volumes), Some(tmpfs), Some(secrets)) = (&volumes, &tmpfs, &secrets) {
+            self.check_mounts(src, name, volumes, tmpfs, secrets);
+        }
+        if let (Some(volumes), Some(env_file), Some(secrets)) = (&volumes, &env_file, &secrets) {
+            self.record_host_paths(src, loc, volumes, env_file.as_deref(), secrets);
         }
 
-        if self.problems.len() != before {
-            return None;
-        }
-        let job = Job {
+        let (name, _) = job?;
+        Some(Job {
             name: name.to_owned(),
             schedule: schedule?,
             timezone: timezone?,
@@ -456,8 +898,274 @@ impl Checker<'_> {
             retries: retries?,
             backoff: backoff?,
             backoff_max: backoff_max?,
+            timeout: timeout?,
+            deadline: deadline?,
+            stop_signal: stop_signal?,
+            stop_grace: stop_grace?,
+            concurrency: concurrency?,
+            success_exit_codes: success_exit_codes?,
+            fatal_exit_codes: fatal_exit_codes?,
+            memory: memory?,
+            cpus: cpus?,
+            pids_limit: pids_limit?,
+            read_only: read_only?,
+            tmpfs: tmpfs?,
+            network: network?,
+            user: user?,
+            workdir: workdir?,
+            entrypoint: entrypoint?,
+            hostname: hostname?,
+            cap_add: cap_add?,
+            cap_drop: cap_drop?,
+            labels: labels?,
+            privileged: privileged?,
+            env_file: env_file?,
+            secrets: secrets?,
+            max_output: max_output?,
+            locations: std::mem::take(loc),
+        })
+    }
+
+    fn check_backoff(
+        &mut self,
+        src: &Sources<'_>,
+        job: Option<&str>,
+        low: Duration,
+        high: Duration,
+    ) {
+        if high >= low {
+            return;
+        }
+        let (low_text, high_text) = (
+            humantime::format_duration(low),
+            humantime::format_duration(high),
+        );
+        let (backoff, backoff_max) = (src.get("backoff"), src.get("backoff_max"));
+        if let Some(entry) = backoff_max.filter(|e| !e.inherited) {
+            let from = match backoff {
+                Some(entry) if entry.inherited => ", set in [defaults]",
+                Some(_) => "",
+                None => ", the default",
+            };
+            self.report(
+                entry.value.span(),
+                job,
+                format!(
+                    "backoff_max ({high_text}) is shorter than backoff ({low_text}{from}); backoff_max caps the retry delay and must be at least backoff"
+                ),
+            );
+        } else if let Some(entry) = backoff.filter(|e| !e.inherited) {
+            let which = if backoff_max.is_some() {
+                "the backoff_max set in [defaults]"
+            } else {
+                "the default backoff_max"
+            };
+            self.report(
+                entry.value.span(),
+                job,
+                format!(
+                    "backoff ({low_text}) is longer than {which} ({high_text}); shorten backoff or set backoff_max to at least {low_text}"
+                ),
+            );
+        }
+    }
+
+    fn check_exit_codes(
+        &mut self,
+        src: &Sources<'_>,
+        job: Option<&str>,
+        success: &[i64],
+        fatal: &[i64],
+    ) {
+        let both: Vec<String> = fatal
+            .iter()
+            .filter(|code| success.contains(code))
+            .map(i64::to_string)
+            .collect();
+        if both.is_empty() {
+            return;
+        }
+        let (s, f) = (src.get("success_exit_codes"), src.get("fatal_exit_codes"));
+        let Some(at) = [f, s].into_iter().flatten().find(|e| !e.inherited) else {
+            return;
         };
-        Some(job)
+        self.report(
+            at.value.span(),
+            job,
+            format!(
+                "exit code(s) {} listed in both {} and {}; a code cannot both mean success and fail the run without retries",
+                both.join(", "),
+                described("success_exit_codes", s),
+                described("fatal_exit_codes", f),
+            ),
+        );
+    }
+
+    fn check_capabilities(
+        &mut self,
+        src: &Sources<'_>,
+        job: Option<&str>,
+        add: &[String],
+        drop: &[String],
+    ) {
+        let both: Vec<&str> = drop
+            .iter()
+            .filter(|cap| add.contains(cap))
+            .map(String::as_str)
+            .collect();
+        if both.is_empty() {
+            return;
+        }
+        let (a, d) = (src.get("cap_add"), src.get("cap_drop"));
+        let Some(at) = [d, a].into_iter().flatten().find(|e| !e.inherited) else {
+            return;
+        };
+        self.report(
+            at.value.span(),
+            job,
+            format!(
+                "capability {} listed in both {} and {}; keep it in one list only (cap_drop = [\"ALL\"] with cap_add = [\"NAME\"] keeps just NAME)",
+                both.join(", "),
+                described("cap_add", a),
+                described("cap_drop", d),
+            ),
+        );
+    }
+
+    /// Volumes, tmpfs mounts and secrets must not mount the same container path.
+    fn check_mounts(
+        &mut self,
+        src: &Sources<'_>,
+        job: Option<&str>,
+        volumes: &[Volume],
+        tmpfs: &[String],
+        secrets: &BTreeMap<String, PathBuf>,
+    ) {
+        struct Mount {
+            target: String,
+            kind: &'static str,
+            what: String,
+            span: Range<usize>,
+            inherited: bool,
+        }
+        let mut mounts: Vec<Mount> = Vec::new();
+        if let Some(entry) = src.get("volumes")
+            && let DeValue::Array(items) = entry.value.get_ref()
+        {
+            for (item, volume) in items.iter().zip(volumes) {
+                mounts.push(Mount {
+                    target: mount_target(&volume.container.to_string_lossy()).to_owned(),
+                    kind: "volumes",
+                    what: format!("volume {}", quote(&volume.to_bind())),
+                    span: item.span(),
+                    inherited: entry.inherited,
+                });
+            }
+        }
+        if let Some(entry) = src.get("tmpfs")
+            && let DeValue::Array(items) = entry.value.get_ref()
+        {
+            for (item, mount) in items.iter().zip(tmpfs) {
+                let path = mount.split_once(':').map_or(mount.as_str(), |(p, _)| p);
+                mounts.push(Mount {
+                    target: mount_target(path).to_owned(),
+                    kind: "tmpfs",
+                    what: format!("tmpfs {}", quote(mount)),
+                    span: item.span(),
+                    inherited: entry.inherited,
+                });
+            }
+        }
+        if let Some(entry) = src.get("secrets")
+            && let DeValue::Table(table) = entry.value.get_ref()
+        {
+            for (key, value) in table.iter() {
+                let name: &str = key.get_ref();
+                if secrets.contains_key(name) {
+                    mounts.push(Mount {
+                        target: format!("{SECRETS_DIR}/{name}"),
+                        kind: "secrets",
+                        what: format!("secret {}", quote(name)),
+                        span: value.span(),
+                        inherited: entry.inherited,
+                    });
+                }
+            }
+        }
+        // The first mount of each container path; a second one in the same list is
+        // reported by that list's own check.
+        let mut first: BTreeMap<&str, &Mount> = BTreeMap::new();
+        let mut clashes = Vec::new();
+        for mount in &mounts {
+            match first.get(mount.target.as_str()) {
+                Some(earlier) if earlier.kind != mount.kind => clashes.push((*earlier, mount)),
+                Some(_) => {}
+                None => {
+                    first.insert(&mount.target, mount);
+                }
+            }
+        }
+        for (earlier, later) in clashes {
+            let (at, other) = match (earlier.inherited, later.inherited) {
+                (_, false) => (later, earlier),
+                (false, true) => (earlier, later),
+                (true, true) => continue,
+            };
+            let from = if other.inherited {
+                " (set in [defaults])"
+            } else {
+                ""
+            };
+            let message = format!(
+                "{} mounts container path {} that {}{from} also mounts; each container path can be mounted only once",
+                at.what,
+                quote(&at.target),
+                other.what
+            );
+            self.report(at.span.clone(), job, message);
+        }
+    }
+
+    /// Records every host path with where it is written, for [`Config::host_paths`].
+    fn record_host_paths(
+        &self,
+        src: &Sources<'_>,
+        loc: &mut Locations,
+        volumes: &[Volume],
+        env_file: Option<&Path>,
+        secrets: &BTreeMap<String, PathBuf>,
+    ) {
+        let mut push = |key, path: &Path, span: Range<usize>, from_defaults| {
+            loc.host_paths.push(HostPathEntry {
+                key,
+                path: path.to_path_buf(),
+                location: self.locate(span.start),
+                from_defaults,
+            });
+        };
+        if let Some(entry) = src.get("volumes")
+            && let DeValue::Array(items) = entry.value.get_ref()
+        {
+            for (item, volume) in items.iter().zip(volumes) {
+                push("volumes", &volume.host, item.span(), entry.inherited);
+            }
+        }
+        if let (Some(entry), Some(path)) = (src.get("env_file"), env_file) {
+            push("env_file", path, entry.value.span(), entry.inherited);
+        }
+        if let Some(entry) = src.get("secrets")
+            && let DeValue::Table(table) = entry.value.get_ref()
+        {
+            let spans: BTreeMap<&str, Range<usize>> = table
+                .iter()
+                .map(|(key, value)| (key.get_ref().as_ref(), value.span()))
+                .collect();
+            for (name, path) in secrets {
+                if let Some(span) = spans.get(name.as_str()) {
+                    push("secrets", path, span.clone(), entry.inherited);
+                }
+            }
+        }
     }
 
     fn schedule(&mut self, value: &Value<'_>, job: Option<&str>, tz: Tz) -> Option<Schedule> {
@@ -501,21 +1209,38 @@ impl Checker<'_> {
         None
     }
 
-    fn command(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<Vec<String>> {
+    /// `command` or `entrypoint`: a non-empty array of strings, the first non-empty.
+    fn argv(&mut self, value: &Value<'_>, job: Option<&str>, key: &str) -> Option<Vec<String>> {
+        let (example, empty_hint) = if key == "command" {
+            (
+                "[\"sh\", \"-c\", \"echo hello\"]",
+                "give the program and its arguments such as [\"pg_dump\", \"app\"], or remove the line to use the image's default command",
+            )
+        } else {
+            (
+                "[\"/bin/sh\", \"-c\"]",
+                "give the program such as [\"/bin/sh\", \"-c\"], or remove the line to keep the image's entrypoint",
+            )
+        };
         let DeValue::Array(items) = value.get_ref() else {
             let hint = match value.get_ref() {
-                DeValue::String(s) if s.contains(char::is_whitespace) => format!(
-                    "; no shell is involved: to run it through one write command = [\"sh\", \"-c\", {}]",
-                    quote(s)
-                ),
-                DeValue::String(s) => format!("; write command = [{}]", quote(s)),
+                DeValue::String(s) if key == "command" && s.contains(char::is_whitespace) => {
+                    format!(
+                        "; no shell is involved: to run it through one write command = [\"sh\", \"-c\", {}]",
+                        quote(s)
+                    )
+                }
+                DeValue::String(s) if s.contains(char::is_whitespace) => {
+                    format!("; write each argument as its own string, e.g. {key} = {example}")
+                }
+                DeValue::String(s) => format!("; write {key} = [{}]", quote(s)),
                 _ => String::new(),
             };
             self.report(
                 value.span(),
                 job,
                 format!(
-                    "command must be an array of strings such as [\"sh\", \"-c\", \"echo hello\"], found {}{hint}",
+                    "{key} must be an array of strings such as {example}, found {}{hint}",
                     describe(value.get_ref())
                 ),
             );
@@ -525,36 +1250,36 @@ impl Checker<'_> {
             self.report(
                 value.span(),
                 job,
-                "command must not be empty; give the program and its arguments such as [\"pg_dump\", \"app\"], or remove the line to use the image's default command",
+                format!("{key} must not be empty; {empty_hint}"),
             );
             return None;
         }
-        let before = self.problems.len();
-        let mut command = Vec::with_capacity(items.len());
+        let before = self.reported;
+        let mut argv = Vec::with_capacity(items.len());
         for (index, item) in items.iter().enumerate() {
             match item.get_ref() {
                 DeValue::String(s) if s.contains('\0') => self.report(
                     item.span(),
                     job,
-                    format!("command[{index}] contains a NUL character, which cannot be passed to a program"),
+                    format!("{key}[{index}] contains a NUL character, which cannot be passed to a program"),
                 ),
                 DeValue::String(s) if index == 0 && s.is_empty() => self.report(
                     item.span(),
                     job,
-                    "command[0], the program to run, must not be empty",
+                    format!("{key}[0], the program to run, must not be empty"),
                 ),
-                DeValue::String(s) => command.push(s.to_string()),
+                DeValue::String(s) => argv.push(s.to_string()),
                 other => self.report(
                     item.span(),
                     job,
                     format!(
-                        "command[{index}] must be a string, found {}; every argument must be quoted",
+                        "{key}[{index}] must be a string, found {}; every argument must be quoted",
                         describe(other)
                     ),
                 ),
             }
         }
-        (self.problems.len() == before).then_some(command)
+        (self.reported == before).then_some(argv)
     }
 
     fn env(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
@@ -569,7 +1294,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        let before = self.problems.len();
+        let before = self.reported;
         let mut env = BTreeMap::new();
         for (key, value) in table.iter() {
             let name: &str = key.get_ref();
@@ -616,7 +1341,7 @@ impl Checker<'_> {
                 }
             }
         }
-        (self.problems.len() == before).then_some(env)
+        (self.reported == before).then_some(env)
     }
 
     fn volumes(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<Vec<Volume>> {
@@ -631,7 +1356,7 @@ impl Checker<'_> {
             );
             return None;
         };
-        let before = self.problems.len();
+        let before = self.reported;
         let mut volumes = Vec::with_capacity(items.len());
         let mut targets = BTreeSet::new();
         for (index, item) in items.iter().enumerate() {
@@ -660,7 +1385,7 @@ impl Checker<'_> {
                 Err(message) => self.report(item.span(), job, message),
             }
         }
-        (self.problems.len() == before).then_some(volumes)
+        (self.reported == before).then_some(volumes)
     }
 
     fn pull(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<PullPolicy> {
@@ -728,8 +1453,543 @@ impl Checker<'_> {
         self.report(value.span(), job, problem);
         None
     }
+
+    /// `timeout` or `deadline`: a duration of at most [`MAX_TIME_LIMIT`].
+    fn time_limit(&mut self, value: &Value<'_>, job: Option<&str>, key: &str) -> Option<Duration> {
+        let duration = self.duration(value, job, key)?;
+        if duration > MAX_TIME_LIMIT {
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "{key} {} is longer than {} days, the most accepted; remove the line for no limit",
+                    quote(value.get_ref().as_str().unwrap_or_default()),
+                    MAX_TIME_LIMIT.as_secs() / 86_400
+                ),
+            );
+            return None;
+        }
+        Some(duration)
+    }
+
+    fn stop_grace(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<Duration> {
+        let grace = self.duration(value, job, "stop_grace")?;
+        let shown = quote(value.get_ref().as_str().unwrap_or_default());
+        let problem = if grace < MIN_STOP_GRACE {
+            format!(
+                "stop_grace {shown} is shorter than {}s; Docker counts the stop timeout in whole seconds",
+                MIN_STOP_GRACE.as_secs()
+            )
+        } else if grace.subsec_nanos() != 0 {
+            format!(
+                "stop_grace {shown} is not a whole number of seconds, which Docker's stop timeout counts; write e.g. \"{}s\"",
+                grace.as_secs() + 1
+            )
+        } else if grace > MAX_STOP_GRACE {
+            format!(
+                "stop_grace {shown} is longer than {}, the most accepted (the daemon's own shutdown waits for it)",
+                humantime::format_duration(MAX_STOP_GRACE)
+            )
+        } else {
+            return Some(grace);
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    fn stop_signal(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<String> {
+        let problem = match value.get_ref() {
+            DeValue::String(text) => match normalize_signal(text) {
+                Some(signal) => return Some(signal),
+                None => {
+                    let upper = text.trim().to_ascii_uppercase();
+                    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+                    let suggestion = closest(bare, signal_names())
+                        .map(|s| format!(" (did you mean \"SIG{s}\"?)"))
+                        .unwrap_or_default();
+                    format!("unknown signal {}{suggestion}; {SIGNAL_RULE}", quote(text))
+                }
+            },
+            DeValue::Integer(number) => format!(
+                "stop_signal must be a string, found an integer {number}; quote it: stop_signal = \"{number}\", or write its name such as \"SIGTERM\""
+            ),
+            other => format!(
+                "stop_signal must be a string with a signal name such as \"SIGTERM\", found {}",
+                describe(other)
+            ),
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    fn concurrency(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<Concurrency> {
+        let name = self.string(
+            value,
+            job,
+            "concurrency",
+            "one of the strings \"forbid\", \"allow\" or \"replace\"",
+        )?;
+        let concurrency = Concurrency::from_name(name);
+        if concurrency.is_none() {
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "unknown concurrency {}; expected one of: forbid (skip a tick while the previous run goes on, the default), allow (let runs overlap), replace (stop the previous run, start the new one)",
+                    quote(name)
+                ),
+            );
+        }
+        concurrency
+    }
+
+    fn exit_codes(&mut self, value: &Value<'_>, job: Option<&str>, key: &str) -> Option<Vec<i64>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            let hint = match value.get_ref() {
+                DeValue::Integer(n) => format!("; write {key} = [{n}]"),
+                _ => String::new(),
+            };
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "{key} must be an array of exit codes from 0 to 255 such as [0, 3], found {}{hint}",
+                    describe(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let before = self.reported;
+        let mut codes = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            match integer(item.get_ref()) {
+                Some(code @ 0..=255) => codes.push(code as i64),
+                _ => self.report(
+                    item.span(),
+                    job,
+                    format!(
+                        "{key}[{index}] must be an exit code from 0 to 255, found {}",
+                        describe(item.get_ref())
+                    ),
+                ),
+            }
+        }
+        if self.reported != before {
+            return None;
+        }
+        if codes.is_empty() && key == "success_exit_codes" {
+            self.report(
+                value.span(),
+                job,
+                "success_exit_codes must not be empty: some exit code must mean success, such as [0]",
+            );
+            return None;
+        }
+        codes.sort_unstable();
+        codes.dedup();
+        Some(codes)
+    }
+
+    /// `memory` or `max_output`: a size string from `min` (with why) to `max` bytes.
+    fn size(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+        (min, why_min): (u64, &str),
+        max: u64,
+        example: &str,
+    ) -> Option<u64> {
+        let problem = match value.get_ref() {
+            DeValue::String(text) => match parse_size(text) {
+                Ok(bytes) if bytes < min => format!(
+                    "{key} {} is below the minimum of {}{why_min}",
+                    quote(text),
+                    format_size(min)
+                ),
+                Ok(bytes) if bytes > max => format!(
+                    "{key} {} is above the maximum of {}",
+                    quote(text),
+                    format_size(max)
+                ),
+                Ok(bytes) => return Some(bytes),
+                Err(why) => format!("bad size {} for {key}: {why}", quote(text)),
+            },
+            DeValue::Integer(number) => format!(
+                "{key} must be a size string with a unit such as {example}, found an integer {number}; add the unit, e.g. {key} = \"{number}MiB\" or \"{number}B\""
+            ),
+            other => format!(
+                "{key} must be a size string such as {example} ({SIZE_UNITS}), found {}",
+                describe(other)
+            ),
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    fn cpus(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<f64> {
+        let (number, shown) = match value.get_ref() {
+            DeValue::Integer(n) => (
+                integer(value.get_ref()).map_or(f64::INFINITY, |n| n as f64),
+                n.to_string(),
+            ),
+            DeValue::Float(f) => (f.as_str().parse().unwrap_or(f64::NAN), f.to_string()),
+            DeValue::String(s) if s.trim().parse::<f64>().is_ok_and(f64::is_finite) => {
+                self.report(
+                    value.span(),
+                    job,
+                    format!(
+                        "cpus must be a number, found a string {}; remove the quotes: cpus = {}",
+                        quote(s),
+                        s.trim()
+                    ),
+                );
+                return None;
+            }
+            other => {
+                self.report(
+                    value.span(),
+                    job,
+                    format!(
+                        "cpus must be a number of CPUs such as 0.5 or 2, found {}",
+                        describe(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let problem = if !number.is_finite() {
+            format!("cpus must be a finite number of CPUs such as 0.5 or 2, found {shown}")
+        } else if number <= 0.0 {
+            format!("cpus must be greater than 0, found {shown}; remove the line for no limit")
+        } else if number < MIN_CPUS {
+            format!("cpus {shown} is below the minimum of {MIN_CPUS} (Docker's granularity)")
+        } else if number > MAX_CPUS {
+            format!("cpus {shown} is above the maximum of {MAX_CPUS}")
+        } else {
+            return Some(number);
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    fn pids_limit(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<i64> {
+        let problem = match value.get_ref() {
+            DeValue::Integer(number) => match integer(value.get_ref()) {
+                Some(n) if n < 1 => format!(
+                    "pids_limit must be at least 1, found {n}; remove the line for no limit"
+                ),
+                Some(n) => match i64::try_from(n) {
+                    Ok(n) => return Some(n),
+                    Err(_) => format!("pids_limit {n} is too large"),
+                },
+                None => format!("pids_limit {number} is too large"),
+            },
+            DeValue::String(s) if s.trim().parse::<i64>().is_ok() => format!(
+                "pids_limit must be an integer, found a string {}; remove the quotes: pids_limit = {}",
+                quote(s),
+                s.trim()
+            ),
+            other => format!(
+                "pids_limit must be an integer of 1 or more such as 100, found {}",
+                describe(other)
+            ),
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    fn boolean(&mut self, value: &Value<'_>, job: Option<&str>, key: &str) -> Option<bool> {
+        let problem = match value.get_ref() {
+            DeValue::Boolean(b) => return Some(*b),
+            DeValue::String(s) if matches!(s.trim(), "true" | "false") => format!(
+                "{key} must be a boolean, found a string {}; remove the quotes: {key} = {}",
+                quote(s),
+                s.trim()
+            ),
+            other => format!("{key} must be true or false, found {}", describe(other)),
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    /// A string that `rule` accepts; its error explains why not.
+    fn checked_string(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+        expected: &str,
+        rule: fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let text = self.string(value, job, key, expected)?;
+        match rule(text) {
+            Ok(()) => Some(text.to_owned()),
+            Err(why) => {
+                self.report(
+                    value.span(),
+                    job,
+                    format!("bad {key} {}: {why}", quote(text)),
+                );
+                None
+            }
+        }
+    }
+
+    fn tmpfs(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<Vec<String>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            let hint = match value.get_ref() {
+                DeValue::String(s) => format!("; write tmpfs = [{}]", quote(s)),
+                _ => String::new(),
+            };
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "tmpfs must be an array of strings such as [\"/cache:size=64m\"], found {}{hint}",
+                    describe(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let before = self.reported;
+        let mut mounts = Vec::with_capacity(items.len());
+        let mut targets = BTreeSet::new();
+        for (index, item) in items.iter().enumerate() {
+            let DeValue::String(text) = item.get_ref() else {
+                self.report(
+                    item.span(),
+                    job,
+                    format!(
+                        "tmpfs[{index}] must be a string such as \"/cache\", found {}",
+                        describe(item.get_ref())
+                    ),
+                );
+                continue;
+            };
+            match parse_tmpfs(text) {
+                Ok(path) if !targets.insert(mount_target(path).to_owned()) => self.report(
+                    item.span(),
+                    job,
+                    format!(
+                        "tmpfs {} mounts container path {} a second time; each container path can be mounted only once",
+                        quote(text),
+                        quote(path)
+                    ),
+                ),
+                Ok(_) => mounts.push(text.to_string()),
+                Err(why) => self.report(item.span(), job, format!("bad tmpfs {}: {why}", quote(text))),
+            }
+        }
+        (self.reported == before).then_some(mounts)
+    }
+
+    fn capabilities(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let DeValue::Array(items) = value.get_ref() else {
+            let hint = match value.get_ref() {
+                DeValue::String(s) => format!("; write {key} = [{}]", quote(s)),
+                _ => String::new(),
+            };
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "{key} must be an array of capability names such as [\"NET_ADMIN\"], found {}{hint}",
+                    describe(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let before = self.reported;
+        let mut caps: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let DeValue::String(text) = item.get_ref() else {
+                self.report(
+                    item.span(),
+                    job,
+                    format!(
+                        "{key}[{index}] must be a string such as \"NET_ADMIN\", found {}",
+                        describe(item.get_ref())
+                    ),
+                );
+                continue;
+            };
+            match normalize_capability(text) {
+                Some(cap) => {
+                    if !caps.contains(&cap) {
+                        caps.push(cap);
+                    }
+                }
+                None => {
+                    let upper = text.trim().to_ascii_uppercase();
+                    let bare = upper.strip_prefix("CAP_").unwrap_or(&upper);
+                    let suggestion = closest(bare, CAPABILITIES.iter().copied())
+                        .map(|s| format!(" (did you mean \"{s}\"?)"))
+                        .unwrap_or_default();
+                    self.report(
+                        item.span(),
+                        job,
+                        format!(
+                            "unknown capability {} in {key}{suggestion}; use a Linux capability name such as \"NET_ADMIN\" or \"SYS_TIME\" (with or without \"CAP_\", in any case), or \"ALL\"",
+                            quote(text)
+                        ),
+                    );
+                }
+            }
+        }
+        (self.reported == before).then_some(caps)
+    }
+
+    fn labels(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "labels must be a table of strings such as {{ \"com.example.team\" = \"ops\" }}, found {}",
+                    describe(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let before = self.reported;
+        let mut labels = BTreeMap::new();
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            if name.is_empty() || name.chars().any(char::is_control) {
+                self.report(
+                    key.span(),
+                    job,
+                    format!(
+                        "invalid label name {}: it must be non-empty, without control characters",
+                        quote(name)
+                    ),
+                );
+            } else if name.to_ascii_lowercase().starts_with(RESERVED_LABEL_PREFIX) {
+                self.report(
+                    key.span(),
+                    job,
+                    format!(
+                        "label {} starts with \"{RESERVED_LABEL_PREFIX}\", which is reserved for cronbox's own labels; use another prefix such as \"com.example.\"",
+                        quote(name)
+                    ),
+                );
+            }
+            match value.get_ref() {
+                DeValue::String(s) if s.contains('\0') => self.report(
+                    value.span(),
+                    job,
+                    format!("labels.{name} contains a NUL character"),
+                ),
+                DeValue::String(s) => {
+                    labels.insert(name.to_owned(), s.to_string());
+                }
+                DeValue::Table(_) => self.report(
+                    value.span(),
+                    job,
+                    format!(
+                        "labels.{name} must be a string, found a table; a label name with dots must be quoted: labels = {{ \"{name}.x\" = \"...\" }}"
+                    ),
+                ),
+                other => {
+                    let hint = match other {
+                        DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) => {
+                            format!("; quote it: \"{}\"", other_to_text(other))
+                        }
+                        _ => String::new(),
+                    };
+                    self.report(
+                        value.span(),
+                        job,
+                        format!(
+                            "labels.{name} must be a string, found {}{hint}",
+                            describe(other)
+                        ),
+                    );
+                }
+            }
+        }
+        (self.reported == before).then_some(labels)
+    }
+
+    /// A host file path (`env_file`, a secret), resolved against the config directory.
+    fn host_file(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+        expected: &str,
+    ) -> Option<PathBuf> {
+        let text = self.string(value, job, key, expected)?;
+        let problem = if text.trim().is_empty() {
+            format!("{key} must not be empty; give a file path, or remove the line")
+        } else if text.starts_with('~') {
+            format!(
+                "{key} path {} starts with \"~\", which is not expanded; write the full path",
+                quote(text)
+            )
+        } else if text.contains('\0') {
+            format!("{key} path contains a NUL character")
+        } else {
+            return Some(self.resolve(text));
+        };
+        self.report(value.span(), job, problem);
+        None
+    }
+
+    fn secrets(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+    ) -> Option<BTreeMap<String, PathBuf>> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "secrets must be a table of NAME = \"host file\" such as {{ db_password = \"/etc/cronbox/db_password\" }}, found {}",
+                    describe(value.get_ref())
+                ),
+            );
+            return None;
+        };
+        let before = self.reported;
+        let mut secrets = BTreeMap::new();
+        for (key, value) in table.iter() {
+            let name: &str = key.get_ref();
+            if let Err(why) = check_secret_name(name) {
+                self.report(
+                    key.span(),
+                    job,
+                    format!("invalid secret name {}: {why}", quote(name)),
+                );
+            }
+            let key = format!("secrets.{name}");
+            if let Some(path) = self.host_file(
+                value,
+                job,
+                &key,
+                "a string with the path of a file on the host such as \"/etc/cronbox/db_password\"",
+            ) {
+                secrets.insert(name.to_owned(), path);
+            }
+        }
+        (self.reported == before).then_some(secrets)
+    }
 }
 
+/// The integer in `value`, if it is one (any radix).
+fn integer(value: &DeValue<'_>) -> Option<i128> {
+    match value {
+        DeValue::Integer(number) => i128::from_str_radix(number.as_str(), number.radix()).ok(),
+        _ => None,
+    }
+}
 /// Parses a `HOST:CONTAINER[:ro|:rw]` bind; the error is the whole message.
 fn parse_volume(text: &str) -> Result<Volume, String> {
     let parts: Vec<&str> = text.split(':').collect();
@@ -855,7 +2115,7 @@ fn other_to_text(value: &DeValue<'_>) -> String {
 }
 
 /// `text` in double quotes with escapes, cut to [`QUOTE_MAX_CHARS`] characters.
-fn quote(text: &str) -> String {
+pub(super) fn quote(text: &str) -> String {
     if text.chars().count() > QUOTE_MAX_CHARS {
         let cut: String = text.chars().take(QUOTE_MAX_CHARS).collect();
         format!("{cut:?}...")

@@ -16,15 +16,16 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{self, Clock};
-use crate::config::{Config, Job};
-use crate::engine::{self, Engine};
+use crate::config::{Concurrency, Config, Job};
+use crate::engine::{self, Engine, EngineError};
 use crate::store::{RunStatus, Store, StoreError, Trigger};
-pub use supervisor::{Context, RunReport};
+use std::collections::HashMap;
+use std::sync::Mutex;
+pub use supervisor::{Context, RunReport, Stops};
+use tokio::sync::Semaphore;
 
 /// The longest the loop sleeps before looking at the clock again.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
-/// Grace between SIGTERM and SIGKILL when the daemon stops a container.
-pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// A failure that stops the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +62,13 @@ fn plan(config: &Config, now: DateTime<Utc>, previous: &[Planned]) -> Vec<Planne
         .collect()
 }
 
+/// The runs this daemon supervises, per job, with the token that replaces each.
+type Running = Arc<Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>>;
+
 /// Run the scheduler until `shutdown` is cancelled. `config` delivers the
 /// schedule and, later, reloaded ones. On shutdown, running containers are
-/// stopped and recorded as interrupted before this returns.
+/// stopped and recorded as interrupted before this returns; runs waiting to
+/// retry stay pending in the database for the next start.
 pub async fn run(
     mut config: watch::Receiver<Arc<Config>>,
     store: Store,
@@ -72,17 +77,50 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     repair(&store, &engine, clock.as_ref()).await?;
+    let current = config.borrow_and_update().clone();
     let ctx = Context {
         store,
         engine: engine.clone(),
         clock: clock.clone(),
-        stop_grace: STOP_GRACE,
+        slots: Some(Arc::new(Semaphore::new(
+            current.daemon.max_concurrent.max(1),
+        ))),
+        require_limits: current.daemon.require_limits,
+        resume_later: true,
         echo: false,
     };
     let tracker = TaskTracker::new();
-    tracker.spawn(watch_engine(engine, shutdown.clone()));
+    tracker.spawn(watch_engine(engine.clone(), shutdown.clone()));
+    warn_unenforceable_limits(&engine, &current).await;
+    let running: Running = Arc::default();
+    let mut serial = 0u64;
 
-    let current = config.borrow_and_update().clone();
+    // Runs that were waiting to retry when the last daemon stopped.
+    for pending in ctx.store.pending_retries().await? {
+        let Some(job) = current.job(&pending.job) else {
+            tracing::warn!(job = %pending.job, run = pending.run_id, "repair: a pending retry's job is no longer in the schedule; recording the run failed");
+            ctx.store
+                .finish_run(
+                    pending.run_id,
+                    RunStatus::Failed,
+                    clock.now(),
+                    Some("the job was removed from the schedule while the run waited to retry"),
+                )
+                .await?;
+            continue;
+        };
+        let job = Arc::new(job.clone());
+        serial += 1;
+        let stops = register(&running, &job.name, serial, &shutdown);
+        let (ctx, running) = (ctx.clone(), running.clone());
+        tracker.spawn(async move {
+            if let Err(e) = supervisor::resume(&ctx, &job, &pending, &stops).await {
+                tracing::error!(job = %job.name, error = %e, "a resumed run could not be recorded");
+            }
+            deregister(&running, &job.name, serial);
+        });
+    }
+
     let mut planned = plan(&current, clock.now(), &[]);
     tracing::info!(jobs = planned.len(), config = %current.path.display(), "scheduler started");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
@@ -99,15 +137,17 @@ pub async fn run(
             if tick > now {
                 continue;
             }
-            let job = p.job.clone();
-            let ctx = ctx.clone();
-            let cancel = shutdown.clone();
-            tracker.spawn(async move {
-                if let Err(e) = supervisor::execute(&ctx, &job, Trigger::Schedule, tick, &cancel).await {
-                    tracing::error!(job = %job.name, tick = %tick, error = %e, "run could not be recorded");
-                }
-            });
             p.next = p.job.schedule.next_after(tick.max(now));
+            fire(
+                &ctx,
+                &p.job,
+                tick,
+                &running,
+                &mut serial,
+                &shutdown,
+                &tracker,
+            )
+            .await;
         }
         let earliest = planned.iter().filter_map(|p| p.next).min();
         let mut sleep = earliest
@@ -122,6 +162,7 @@ pub async fn run(
                 Ok(()) => {
                     let new = config.borrow_and_update().clone();
                     planned = plan(&new, clock.now(), &planned);
+                    warn_unenforceable_limits(&engine, &new).await;
                     tracing::info!(jobs = planned.len(), "schedule reloaded");
                 }
                 Err(_) => config_open = false,
@@ -139,45 +180,182 @@ pub async fn run(
     Ok(())
 }
 
+/// Start a run for `job`'s `tick`, as its `concurrency` says.
+async fn fire(
+    ctx: &Context,
+    job: &Arc<Job>,
+    tick: DateTime<Utc>,
+    running: &Running,
+    serial: &mut u64,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) {
+    match job.concurrency {
+        Concurrency::Allow => {}
+        Concurrency::Forbid => match ctx.store.unfinished_runs(&job.name).await {
+            Ok(unfinished) if !unfinished.is_empty() => {
+                let reason = format!(
+                    "run {} of this job was still going (concurrency = \"forbid\")",
+                    unfinished
+                        .iter()
+                        .map(i64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                tracing::warn!(job = %job.name, tick = %tick, "tick skipped: {reason}");
+                if let Err(e) = ctx
+                    .store
+                    .insert_skipped_run(
+                        &job.name,
+                        Trigger::Schedule,
+                        tick,
+                        ctx.clock.now(),
+                        &reason,
+                    )
+                    .await
+                {
+                    tracing::error!(job = %job.name, error = %e, "could not record a skipped tick");
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(job = %job.name, tick = %tick, error = %e, "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
+                return;
+            }
+        },
+        Concurrency::Replace => {
+            let guard = running.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, replace) in guard.get(&job.name).into_iter().flatten() {
+                tracing::info!(job = %job.name, tick = %tick, "replacing the running run (concurrency = \"replace\")");
+                replace.cancel();
+            }
+        }
+    }
+    *serial += 1;
+    let serial = *serial;
+    let stops = register(running, &job.name, serial, shutdown);
+    let (ctx, job, running) = (ctx.clone(), job.clone(), running.clone());
+    tracker.spawn(async move {
+        if let Err(e) = supervisor::execute(&ctx, &job, Trigger::Schedule, tick, &stops).await {
+            tracing::error!(job = %job.name, tick = %tick, error = %e, "run could not be recorded");
+        }
+        deregister(&running, &job.name, serial);
+    });
+}
+
+fn register(running: &Running, job: &str, serial: u64, shutdown: &CancellationToken) -> Stops {
+    let stops = Stops {
+        shutdown: shutdown.clone(),
+        replace: CancellationToken::new(),
+    };
+    let mut guard = running.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .entry(job.to_owned())
+        .or_default()
+        .push((serial, stops.replace.clone()));
+    stops
+}
+
+fn deregister(running: &Running, job: &str, serial: u64) {
+    let mut guard = running.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(runs) = guard.get_mut(job) {
+        runs.retain(|(s, _)| *s != serial);
+        if runs.is_empty() {
+            guard.remove(job);
+        }
+    }
+}
+
+/// Warn about every job that asks for a limit the Docker host cannot enforce.
+async fn warn_unenforceable_limits(engine: &Engine, config: &Config) {
+    for job in &config.jobs {
+        match supervisor::unenforceable_limits(engine, job).await {
+            Ok(missing) if !missing.is_empty() => {
+                let consequence = if config.daemon.require_limits {
+                    "its runs will fail ([daemon] require_limits = true)"
+                } else {
+                    "the limits are ignored by Docker; set [daemon] require_limits = true to refuse such runs"
+                };
+                tracing::warn!(job = %job.name, limits = %missing.join(", "), "the Docker host cannot enforce these limits; {consequence}");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the engine's capabilities now; they are checked again at each run");
+                return;
+            }
+        }
+    }
+}
+
+/// Whether another live process (a `cronbox run`, another daemon) supervises a run.
+fn owned_elsewhere(pid: Option<u32>) -> bool {
+    pid.is_some_and(|pid| {
+        pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists()
+    })
+}
+
 /// Repair what a daemon that died left behind: attempts and runs still marked
 /// running are recorded as interrupted, and containers of this database removed.
+/// Runs supervised by another live process (a `cronbox run`) are left alone.
 /// Every repair is logged.
 async fn repair(store: &Store, engine: &Engine, clock: &dyn Clock) -> Result<(), StoreError> {
+    let mut spared = std::collections::HashSet::new();
     for stale in store.running_attempts().await? {
+        if owned_elsewhere(stale.pid) {
+            spared.insert(stale.run_id);
+            continue;
+        }
         tracing::warn!(
             job = %stale.job, run = stale.run_id, attempt = stale.attempt,
-            "repair: attempt was left running by a daemon that stopped abruptly; recording it as interrupted"
+            "repair: attempt was left running by a process that stopped abruptly; recording it as interrupted"
         );
         let end = crate::store::AttemptEnd {
             finished_at: clock.now(),
             exit_code: None,
             oom_killed: None,
             outcome: "interrupted",
-            error: Some("the daemon stopped abruptly while this attempt ran".into()),
+            error: Some("the process supervising this attempt stopped abruptly".into()),
         };
         store.finish_attempt(stale.attempt_id, &end).await?;
     }
-    for (run_id, job) in store.running_runs().await? {
+    for (run_id, job, pid) in store.running_runs().await? {
+        if owned_elsewhere(pid) {
+            spared.insert(run_id);
+            continue;
+        }
         tracing::warn!(job = %job, run = run_id, "repair: run was left running; recording it as interrupted");
         store
             .finish_run(
                 run_id,
                 RunStatus::Interrupted,
                 clock.now(),
-                Some("the daemon stopped abruptly during this run"),
+                Some("the process supervising this run stopped abruptly"),
             )
             .await?;
     }
-    remove_leftovers(store, engine).await;
-    Ok(())
-}
-
-async fn remove_leftovers(store: &Store, engine: &Engine) {
     let db = store.path().display().to_string();
-    match engine.containers_labelled(engine::LABEL_DB, &db).await {
+    // Bounded: systemd waits for READY=1, which comes after this.
+    let listed = tokio::time::timeout(
+        Duration::from_secs(15),
+        engine.containers_labelled(engine::LABEL_DB, &db),
+    )
+    .await;
+    match listed.unwrap_or_else(|_| {
+        Err(EngineError::Unreachable {
+            reason: "no answer within 15 s".into(),
+        })
+    }) {
         Ok(found) => {
             for container in found {
-                tracing::warn!(container = %container.name, running = container.running, "repair: removing a container left by a previous daemon");
+                let run = container
+                    .labels
+                    .get(engine::LABEL_RUN)
+                    .and_then(|r| r.parse::<i64>().ok());
+                if run.is_some_and(|run| spared.contains(&run)) {
+                    continue;
+                }
+                tracing::warn!(container = %container.name, running = container.running, "repair: removing a container left by a process that stopped abruptly");
                 if let Err(e) = engine.remove(&container.id).await {
                     tracing::error!(container = %container.name, error = %e, "repair: could not remove container");
                 }
@@ -187,27 +365,39 @@ async fn remove_leftovers(store: &Store, engine: &Engine) {
             tracing::warn!(error = %e, "repair: could not look for containers left by a previous daemon; they stay until the next start")
         }
     }
+    Ok(())
 }
 
-/// Log the engine's reachability at start-up and keep checking, with backoff,
-/// until it answers; then log that it does. Runs never wait for this: each
-/// attempt checks the engine itself and records an engine error if it is away.
+/// Log when the engine becomes unreachable and when it is back, checking with
+/// backoff while it is away (1 s doubling to a minute) and every minute while it
+/// answers. Runs never wait for this: each attempt checks the engine itself and
+/// records an engine error while it is away.
 async fn watch_engine(engine: Engine, shutdown: CancellationToken) {
     let mut delay = Duration::from_secs(1);
+    let mut reachable = None;
     loop {
         match engine.check().await {
             Ok(()) => {
-                tracing::info!("Docker engine reachable");
-                return;
+                if reachable != Some(true) {
+                    tracing::info!("Docker engine reachable");
+                }
+                reachable = Some(true);
+                delay = MAX_SLEEP;
             }
             Err(e) => {
-                tracing::error!(error = %e, retry_in = %humantime::format_duration(delay), "Docker engine unreachable")
+                if reachable != Some(false) {
+                    delay = Duration::from_secs(1);
+                }
+                tracing::error!(error = %e, retry_in = %humantime::format_duration(delay), "Docker engine unreachable");
+                reachable = Some(false);
             }
         }
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
             _ = shutdown.cancelled() => return,
         }
-        delay = (delay * 2).min(Duration::from_secs(60));
+        if reachable == Some(false) {
+            delay = (delay * 2).min(MAX_SLEEP);
+        }
     }
 }

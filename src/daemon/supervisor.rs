@@ -1,21 +1,22 @@
 //! The run supervisor: one run of one job, from its `runs` row through every
-//! attempt (image, container, output, exit) to its final status, following the
-//! job's retry policy. Used by the daemon for ticks and by `cronbox run`.
+//! attempt (slot, image, container, output, exit) to its final status, following
+//! the job's time limits and retry rules. Used by the daemon for ticks and
+//! pending retries, and by `cronbox run`.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::Clock;
-use crate::config::Job;
-use crate::engine::{self, ContainerSpec, Engine, EngineError, Event};
+use crate::clock::{self, Clock, Sleep};
+use crate::config::{Job, dotenv};
+use crate::engine::{self, Capabilities, ContainerSpec, Engine, EngineError, Event};
 use crate::policy::{self, Decision};
-use crate::store::{self, RunStatus, Store, StoreError, Stream, Trigger};
+use crate::store::{self, PendingRetry, RunStatus, Store, StoreError, Stream, Trigger};
 
 /// Output is written to the database in chunks of at most this size...
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -28,51 +29,194 @@ pub struct Context {
     pub store: Store,
     pub engine: Engine,
     pub clock: Arc<dyn Clock>,
-    /// How long a stopped container gets between SIGTERM and SIGKILL.
-    pub stop_grace: Duration,
+    /// The `[daemon] max_concurrent` slots; `None`: no limit (`cronbox run`).
+    pub slots: Option<Arc<Semaphore>>,
+    /// `[daemon] require_limits`: refuse to run a job whose limits the host cannot enforce.
+    pub require_limits: bool,
+    /// On shutdown, leave a run that waits to retry pending in the database for the
+    /// next daemon to resume (the daemon), rather than recording it interrupted (`cronbox run`).
+    pub resume_later: bool,
     /// Copy the output live to this process's stdout and stderr (`cronbox run`).
     pub echo: bool,
+}
+
+/// What may stop a run from outside.
+#[derive(Debug, Clone, Default)]
+pub struct Stops {
+    /// The daemon is shutting down.
+    pub shutdown: CancellationToken,
+    /// A newer run of the job replaces this one (`concurrency = "replace"`).
+    pub replace: CancellationToken,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport {
     pub run_id: i64,
-    pub status: RunStatus,
+    /// `None`: left waiting to retry, for the next daemon to resume.
+    pub status: Option<RunStatus>,
     /// The exit code of the last attempt that ran a container to its end.
     pub exit_code: Option<i64>,
     pub attempts: u32,
 }
 
+const REPLACED: &str = "replaced by a newer run (concurrency = \"replace\")";
+
+/// Why a run was stopped from outside or by its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interruption {
+    Deadline,
+    Shutdown,
+    Replaced,
+}
+
 /// Run `job` once for `trigger` at `scheduled_at`, with retries. Returns `None` when
-/// this scheduled tick was already recorded (it never runs twice). `cancel` is the
-/// daemon's shutdown: the running container is stopped and the run recorded as
-/// interrupted.
+/// this scheduled tick was already recorded (it never runs twice).
 pub async fn execute(
     ctx: &Context,
     job: &Job,
     trigger: Trigger,
     scheduled_at: DateTime<Utc>,
-    cancel: &CancellationToken,
+    stops: &Stops,
 ) -> Result<Option<RunReport>, StoreError> {
+    let started = ctx.clock.now();
     let Some(run_id) = ctx
         .store
-        .insert_run(&job.name, trigger, scheduled_at, ctx.clock.now())
+        .insert_run(&job.name, trigger, scheduled_at, started)
         .await?
     else {
         tracing::info!(job = %job.name, tick = %scheduled_at, "tick already recorded; not running it again");
         return Ok(None);
     };
     tracing::info!(job = %job.name, run = run_id, trigger = trigger.as_str(), "run started");
+    let run = Run {
+        id: run_id,
+        first_attempt: 1,
+        delay: None,
+        elapsed: Duration::ZERO,
+    };
+    drive(ctx, job, run, stops).await.map(Some)
+}
+
+/// Resume a run that was waiting to retry when the previous daemon stopped: its
+/// next attempt starts at its recorded due time (at once if that has passed), and
+/// its deadline counts from when the run started.
+pub async fn resume(
+    ctx: &Context,
+    job: &Job,
+    pending: &PendingRetry,
+    stops: &Stops,
+) -> Result<RunReport, StoreError> {
+    let now = ctx.clock.now();
+    let delay = clock::until(now, pending.retry_at);
+    tracing::info!(
+        job = %job.name, run = pending.run_id, attempt = pending.attempts + 1, due = %pending.retry_at,
+        "resuming a pending retry"
+    );
+    let run = Run {
+        id: pending.run_id,
+        first_attempt: pending.attempts.saturating_add(1),
+        delay: Some(delay),
+        elapsed: clock::until(pending.started_at, now),
+    };
+    drive(ctx, job, run, stops).await
+}
+
+struct Run {
+    id: i64,
+    first_attempt: u32,
+    /// Wait this long before the first attempt (a resumed retry).
+    delay: Option<Duration>,
+    /// How much of the deadline is already used.
+    elapsed: Duration,
+}
+
+async fn drive(ctx: &Context, job: &Job, run: Run, stops: &Stops) -> Result<RunReport, StoreError> {
+    let run_id = run.id;
     let retry = job.retry_policy();
-    let mut attempt: u32 = 1;
+    let mut deadline: Sleep = match job.deadline {
+        Some(deadline) => ctx.clock.sleep(deadline.saturating_sub(run.elapsed)),
+        None => Box::pin(std::future::pending()),
+    };
+    let mut attempt = run.first_attempt;
     let mut exit_code = None;
+    let report = |status: Option<RunStatus>, exit_code: Option<i64>, attempts: u32| RunReport {
+        run_id,
+        status,
+        exit_code,
+        attempts,
+    };
+    let finish = |status: RunStatus,
+                  reason: Option<String>,
+                  exit_code: Option<i64>,
+                  attempts: u32| async move {
+        ctx.store
+            .finish_run(run_id, status, ctx.clock.now(), reason.as_deref())
+            .await?;
+        tracing::info!(job = %job.name, run = run_id, status = status.as_str(), attempts, reason = reason.as_deref().unwrap_or(""), "run finished");
+        Ok::<_, StoreError>(report(Some(status), exit_code, attempts))
+    };
+
+    if let Some(delay) = run.delay {
+        if let Err(why) = wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
+            return match interrupted_while_waiting(ctx, why, run_id).await? {
+                Some((status, reason)) => finish(status, Some(reason), None, attempt - 1).await,
+                None => Ok(report(None, None, attempt - 1)),
+            };
+        }
+        ctx.store.set_retry_at(run_id, None).await?;
+    }
+
+    // Environment and mounted files are read per run, so editing them needs no reload.
+    let env = match prepare(job) {
+        Ok(env) => env,
+        Err(reason) => {
+            tracing::error!(job = %job.name, run = run_id, "{reason}");
+            return finish(RunStatus::Failed, Some(reason), None, attempt - 1).await;
+        }
+    };
+
     loop {
+        // A slot of [daemon] max_concurrent, in arrival order.
+        let queued = tokio::time::Instant::now();
+        let permit: Option<tokio::sync::OwnedSemaphorePermit> = match &ctx.slots {
+            Some(slots) => {
+                let acquire = Box::pin(slots.clone().acquire_owned());
+                match wait(acquire, &mut deadline, stops).await {
+                    // The semaphore is never closed.
+                    Ok(permit) => permit.ok(),
+                    Err(why) => {
+                        return match interrupted_while_waiting(ctx, why, run_id).await? {
+                            Some((status, reason)) => {
+                                finish(status, Some(reason), exit_code, attempt - 1).await
+                            }
+                            None => Ok(report(None, exit_code, attempt - 1)),
+                        };
+                    }
+                }
+            }
+            None => None,
+        };
+        let waited = queued.elapsed();
+        if waited > Duration::from_millis(100) {
+            tracing::info!(job = %job.name, run = run_id, attempt, waited_ms = waited.as_millis() as u64, "waited for a max_concurrent slot");
+        }
         let attempt_id = ctx
             .store
-            .start_attempt(run_id, attempt, &job.image, ctx.clock.now())
+            .start_attempt(run_id, attempt, &job.image, ctx.clock.now(), waited)
             .await?;
-        let (end, record) = run_attempt(ctx, job, run_id, attempt, attempt_id, cancel).await;
+        let (end, record) = run_attempt(
+            ctx,
+            job,
+            &env,
+            run_id,
+            attempt,
+            attempt_id,
+            &mut deadline,
+            stops,
+        )
+        .await;
+        drop(permit);
         ctx.store.finish_attempt(attempt_id, &record).await?;
         if record.exit_code.is_some() {
             exit_code = record.exit_code;
@@ -84,13 +228,20 @@ pub async fn execute(
         );
         let (status, reason) = match retry.decide(attempt, end) {
             Decision::Retry(delay) => {
+                let due = ctx.clock.now()
+                    + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
+                ctx.store.set_retry_at(run_id, Some(due)).await?;
                 tracing::info!(job = %job.name, run = run_id, attempt, delay = %humantime::format_duration(delay), "retrying after backoff");
-                tokio::select! {
-                    _ = ctx.clock.sleep(delay) => {
+                match wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
+                    Ok(()) => {
+                        ctx.store.set_retry_at(run_id, None).await?;
                         attempt += 1;
                         continue;
                     }
-                    _ = cancel.cancelled() => (RunStatus::Interrupted, Some("the daemon shut down while the run waited to retry".to_owned())),
+                    Err(why) => match interrupted_while_waiting(ctx, why, run_id).await? {
+                        Some((status, reason)) => (status, Some(reason)),
+                        None => return Ok(report(None, exit_code, attempt)),
+                    },
                 }
             }
             Decision::Succeed => (RunStatus::Succeeded, None),
@@ -100,23 +251,75 @@ pub async fn execute(
                 Some("the daemon shut down during the attempt".to_owned()),
             ),
         };
-        ctx.store
-            .finish_run(run_id, status, ctx.clock.now(), reason.as_deref())
-            .await?;
-        tracing::info!(job = %job.name, run = run_id, status = status.as_str(), attempts = attempt, "run finished");
-        return Ok(Some(RunReport {
-            run_id,
-            status,
-            exit_code,
-            attempts: attempt,
-        }));
+        return finish(status, reason, exit_code, attempt).await;
     }
 }
 
+/// Wait for `until`, unless the deadline passes or the run is stopped first.
+async fn wait<F: std::future::Future + Unpin>(
+    until: F,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> Result<F::Output, Interruption> {
+    tokio::select! {
+        output = until => Ok(output),
+        _ = deadline => Err(Interruption::Deadline),
+        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
+        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
+    }
+}
+
+/// What a run that was stopped while waiting (for a slot or a retry) becomes:
+/// `None` leaves it pending for the next daemon.
+async fn interrupted_while_waiting(
+    ctx: &Context,
+    why: Interruption,
+    run_id: i64,
+) -> Result<Option<(RunStatus, String)>, StoreError> {
+    Ok(Some(match why {
+        Interruption::Deadline => (
+            RunStatus::Failed,
+            "deadline passed while the run waited; no further attempt".to_owned(),
+        ),
+        Interruption::Replaced => (RunStatus::Failed, REPLACED.to_owned()),
+        Interruption::Shutdown if ctx.resume_later => {
+            // Keep (or set) the due time so the next daemon resumes the run then.
+            if ctx
+                .store
+                .pending_retries()
+                .await?
+                .iter()
+                .all(|p| p.run_id != run_id)
+            {
+                ctx.store
+                    .set_retry_at(run_id, Some(ctx.clock.now()))
+                    .await?;
+            }
+            tracing::info!(
+                run = run_id,
+                "shutdown: the run stays pending; the next daemon resumes it"
+            );
+            return Ok(None);
+        }
+        Interruption::Shutdown => (
+            RunStatus::Interrupted,
+            "interrupted while the run waited".to_owned(),
+        ),
+    }))
+}
+
 fn failure_reason(record: &store::AttemptEnd, attempts: u32) -> String {
+    match record.outcome {
+        "replaced" => return REPLACED.to_owned(),
+        "deadline" => {
+            return "deadline passed: the running attempt was stopped; no further attempt"
+                .to_owned();
+        }
+        _ => {}
+    }
     let last = match (&record.error, record.exit_code) {
         (Some(error), _) => error.clone(),
-        (None, Some(code)) => format!("exit code {code}"),
+        (None, Some(code)) => format!("{} with exit code {code}", record.outcome),
         (None, None) => record.outcome.to_owned(),
     };
     format!("{attempts} attempt(s) failed; the last: {last}")
@@ -133,113 +336,375 @@ pub fn container_name(database: &std::path::Path, job: &str, run_id: i64, attemp
     format!("cronbox-{job}-{run_id}-{attempt}-{hash:08x}")
 }
 
-async fn run_attempt(
+/// The job's environment (`env_file` under `env`) and a check that every host
+/// path it mounts exists. The error never contains a value from the files.
+fn prepare(job: &Job) -> Result<Vec<String>, String> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    if let Some(path) = &job.env_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read env_file {}: {e}; create it or fix the path",
+                path.display()
+            )
+        })?;
+        let pairs = dotenv::parse(&text).map_err(|problems| {
+            let lines: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}:{}: {}", path.display(), p.line, p.message))
+                .collect();
+            format!("env_file is malformed: {}", lines.join("; "))
+        })?;
+        env.extend(pairs);
+    }
+    env.extend(job.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for volume in &job.volumes {
+        if !volume.host.exists() {
+            return Err(format!(
+                "volume host path {} does not exist; create it or fix the volume",
+                volume.host.display()
+            ));
+        }
+    }
+    for (name, path) in &job.secrets {
+        if !path.is_file() {
+            return Err(format!(
+                "secret {name}: {} is not a readable file; create it or fix the path",
+                path.display()
+            ));
+        }
+    }
+    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+fn container_spec(
     ctx: &Context,
     job: &Job,
+    env: &[String],
     run_id: i64,
     attempt: u32,
-    attempt_id: i64,
-    cancel: &CancellationToken,
-) -> (policy::AttemptEnd, store::AttemptEnd) {
-    let failed = |outcome: &'static str, error: &EngineError| store::AttemptEnd {
-        finished_at: ctx.clock.now(),
-        exit_code: None,
-        oom_killed: None,
-        outcome,
-        error: Some(error.to_string()),
-    };
-    if let Err(error) = ctx.engine.ensure_image(&job.image, job.pull).await {
-        return match error {
-            EngineError::ImageMissing { .. } => (
-                policy::AttemptEnd::ImageMissing,
-                failed("image-missing", &error),
-            ),
-            _ => (
-                policy::AttemptEnd::EngineError,
-                failed("engine-error", &error),
-            ),
-        };
-    }
+) -> ContainerSpec {
     let database = ctx.store.path();
-    let labels = HashMap::from([
+    let mut labels: HashMap<String, String> = job
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.extend([
         (engine::LABEL_JOB.to_owned(), job.name.clone()),
         (engine::LABEL_RUN.to_owned(), run_id.to_string()),
         (engine::LABEL_ATTEMPT.to_owned(), attempt.to_string()),
         (engine::LABEL_DB.to_owned(), database.display().to_string()),
     ]);
-    let spec = ContainerSpec {
+    let mut binds: Vec<String> = job.volumes.iter().map(|v| v.to_bind()).collect();
+    binds.extend(
+        job.secrets
+            .iter()
+            .map(|(name, path)| format!("{}:/run/secrets/{name}:ro", path.display())),
+    );
+    ContainerSpec {
         name: container_name(database, &job.name, run_id, attempt),
         image: job.image.clone(),
         command: job.command.clone(),
-        env: job.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-        binds: job.volumes.iter().map(|v| v.to_bind()).collect(),
+        entrypoint: job.entrypoint.clone(),
+        env: env.to_vec(),
+        binds,
         labels,
+        user: job.user.clone(),
+        workdir: job.workdir.clone(),
+        hostname: job.hostname.clone(),
+        stop_signal: job.stop_signal.clone(),
+        stop_grace: job.stop_grace,
+        memory: job.memory,
+        cpus: job.cpus,
+        pids_limit: job.pids_limit,
+        read_only: job.read_only,
+        tmpfs: job.tmpfs.clone(),
+        network: job.network.clone(),
+        cap_add: job.cap_add.clone(),
+        cap_drop: job.cap_drop.clone(),
+        privileged: job.privileged,
+    }
+}
+
+/// The limits `job` asks for that the engine's host cannot enforce (empty when it
+/// asks for none, or when the engine cannot be asked).
+pub async fn unenforceable_limits(
+    engine: &Engine,
+    job: &Job,
+) -> Result<Vec<&'static str>, EngineError> {
+    let requested = job.limits_requested();
+    if requested.is_empty() {
+        return Ok(Vec::new());
+    }
+    let capabilities: Capabilities = engine.capabilities().await?;
+    Ok(capabilities.unenforceable(&requested))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_attempt(
+    ctx: &Context,
+    job: &Job,
+    env: &[String],
+    run_id: i64,
+    attempt: u32,
+    attempt_id: i64,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> (policy::AttemptEnd, store::AttemptEnd) {
+    let ended = |outcome: &'static str,
+                 exit_code: Option<i64>,
+                 oom: Option<bool>,
+                 error: Option<String>| store::AttemptEnd {
+        finished_at: ctx.clock.now(),
+        exit_code,
+        oom_killed: oom,
+        outcome,
+        error,
     };
+    let prepare = async {
+        if let Err(error) = ctx.engine.ensure_image(&job.image, job.pull).await {
+            return Err(match error {
+                EngineError::ImageMissing { .. } => (
+                    policy::AttemptEnd::Unrunnable,
+                    ended("image-missing", None, None, Some(error.to_string())),
+                ),
+                _ => (
+                    policy::AttemptEnd::EngineError,
+                    ended("engine-error", None, None, Some(error.to_string())),
+                ),
+            });
+        }
+        match unenforceable_limits(&ctx.engine, job).await {
+            Ok(missing) if !missing.is_empty() => {
+                let message = format!(
+                    "the Docker host cannot enforce {} for job {} (on Raspberry Pi OS enable the memory cgroup: add cgroup_enable=memory to the kernel command line)",
+                    missing.join(", "),
+                    job.name
+                );
+                if ctx.require_limits {
+                    let error = format!(
+                        "{message}; refusing to run it because [daemon] require_limits = true"
+                    );
+                    return Err((
+                        policy::AttemptEnd::Unrunnable,
+                        ended("engine-error", None, None, Some(error)),
+                    ));
+                }
+                tracing::warn!(job = %job.name, "{message}; running it anyway (set [daemon] require_limits = true to refuse)");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err((
+                policy::AttemptEnd::EngineError,
+                ended("engine-error", None, None, Some(error.to_string())),
+            )),
+        }
+    };
+    // Pulling can take long: a shutdown, a replacement or the deadline cuts it short,
+    // and no container is created after any of them.
+    let stopped_first = tokio::select! {
+        biased;
+        _ = stops.shutdown.cancelled() => Some(Interruption::Shutdown),
+        _ = stops.replace.cancelled() => Some(Interruption::Replaced),
+        _ = &mut *deadline => Some(Interruption::Deadline),
+        prepared = prepare => match prepared {
+            Ok(()) => None,
+            Err(failed) => return failed,
+        },
+    };
+    if let Some(why) = stopped_first {
+        return match why {
+            Interruption::Deadline => (
+                policy::AttemptEnd::DeadlineExceeded,
+                ended("deadline", None, None, None),
+            ),
+            Interruption::Shutdown => (
+                policy::AttemptEnd::Interrupted,
+                ended("interrupted", None, None, None),
+            ),
+            Interruption::Replaced => (
+                policy::AttemptEnd::Replaced,
+                ended("replaced", None, None, None),
+            ),
+        };
+    }
+
+    let spec = container_spec(ctx, job, env, run_id, attempt);
     let (tx, rx) = mpsc::channel(64);
-    let container = async move {
-        let result = ctx.engine.run(&spec, &tx, cancel, ctx.stop_grace).await;
+    let stop = CancellationToken::new();
+    let container = async {
+        let tx = tx;
+        let mut why = None;
+        let result = {
+            let run = ctx.engine.run(&spec, &tx, &stop, job.timeout);
+            tokio::pin!(run);
+            loop {
+                tokio::select! {
+                    result = &mut run => break result,
+                    _ = &mut *deadline, if why.is_none() => why = Some(Interruption::Deadline),
+                    _ = stops.shutdown.cancelled(), if why.is_none() => why = Some(Interruption::Shutdown),
+                    _ = stops.replace.cancelled(), if why.is_none() => why = Some(Interruption::Replaced),
+                }
+                if why.is_some() {
+                    stop.cancel();
+                }
+            }
+        };
+        // The output recorder finishes once the sender is gone.
         drop(tx);
-        result
+        (result, why)
     };
-    let (result, ()) = tokio::join!(container, record_output(ctx, job, attempt_id, rx));
-    match result {
-        Ok(exit) if exit.stopped => (
+    let ((result, why), ()) = tokio::join!(container, record_output(ctx, job, attempt_id, rx));
+    let exit = match result {
+        Ok(exit) => exit,
+        Err(error) => {
+            return (
+                policy::AttemptEnd::EngineError,
+                ended("engine-error", None, None, Some(error.to_string())),
+            );
+        }
+    };
+    let (code, oom) = (Some(exit.exit_code), Some(exit.oom_killed));
+    match (exit.stopped, why) {
+        (true, Some(Interruption::Deadline)) => (
+            policy::AttemptEnd::DeadlineExceeded,
+            ended("deadline", code, oom, None),
+        ),
+        (true, Some(Interruption::Shutdown)) => (
             policy::AttemptEnd::Interrupted,
-            store::AttemptEnd {
-                finished_at: ctx.clock.now(),
-                exit_code: Some(exit.exit_code),
-                oom_killed: Some(exit.oom_killed),
-                outcome: "interrupted",
-                error: None,
-            },
+            ended("interrupted", code, oom, None),
         ),
-        Ok(exit) => (
+        (true, Some(Interruption::Replaced)) => (
+            policy::AttemptEnd::Replaced,
+            ended("replaced", code, oom, None),
+        ),
+        _ if exit.timed_out => (
+            policy::AttemptEnd::TimedOut,
+            ended("timeout", code, oom, None),
+        ),
+        _ if exit.oom_killed && !job.retry_policy().is_success(exit.exit_code) => (
             policy::AttemptEnd::Exited(exit.exit_code),
-            store::AttemptEnd {
-                finished_at: ctx.clock.now(),
-                exit_code: Some(exit.exit_code),
-                oom_killed: Some(exit.oom_killed),
-                outcome: "exited",
-                error: None,
-            },
+            ended("oom", code, oom, None),
         ),
-        Err(error) => (
-            policy::AttemptEnd::EngineError,
-            failed("engine-error", &error),
+        _ => (
+            policy::AttemptEnd::Exited(exit.exit_code),
+            ended("exited", code, oom, None),
         ),
     }
 }
 
-/// Buffers output per stream and writes it to the database in chunks while the
-/// container runs. A database error is logged and the output dropped; the
-/// container is never held up by it.
+/// One stream's output as it is kept: the first half of `max_output` goes to the
+/// database as it arrives, the last half is held in a ring and written at the
+/// end, and what falls between is counted and dropped as it arrives.
+struct Capped {
+    stream: Stream,
+    head_left: usize,
+    tail: VecDeque<u8>,
+    tail_max: usize,
+    pending: Vec<u8>,
+    seq: i64,
+    dropped: u64,
+}
+
+impl Capped {
+    fn new(stream: Stream, max_output: u64) -> Capped {
+        let max = usize::try_from(max_output).unwrap_or(usize::MAX);
+        let head = max / 2;
+        Capped {
+            stream,
+            head_left: head,
+            tail: VecDeque::new(),
+            tail_max: max - head,
+            pending: Vec::new(),
+            seq: 0,
+            dropped: 0,
+        }
+    }
+
+    fn push(&mut self, mut data: &[u8]) {
+        let head = data.len().min(self.head_left);
+        self.pending.extend_from_slice(&data[..head]);
+        self.head_left -= head;
+        data = &data[head..];
+        if data.is_empty() {
+            return;
+        }
+        if data.len() >= self.tail_max {
+            self.dropped += (self.tail.len() + data.len() - self.tail_max) as u64;
+            self.tail.clear();
+            self.tail.extend(&data[data.len() - self.tail_max..]);
+            return;
+        }
+        let overflow = (self.tail.len() + data.len()).saturating_sub(self.tail_max);
+        self.tail.drain(..overflow);
+        self.dropped += overflow as u64;
+        self.tail.extend(data);
+    }
+
+    async fn flush(&mut self, ctx: &Context, job: &Job, attempt_id: i64) {
+        if self.pending.is_empty() {
+            return;
+        }
+        if let Err(e) = ctx
+            .store
+            .append_output(
+                attempt_id,
+                self.stream,
+                self.seq,
+                ctx.clock.now(),
+                &self.pending,
+            )
+            .await
+        {
+            tracing::error!(job = %job.name, attempt = attempt_id, error = %e, "could not store output");
+        }
+        self.seq += 1;
+        self.pending.clear();
+    }
+
+    async fn finish(&mut self, ctx: &Context, job: &Job, attempt_id: i64) {
+        self.flush(ctx, job, attempt_id).await;
+        if self.dropped > 0 {
+            let marker = format!(
+                "\n[cronbox: {} bytes of {} dropped here: max_output = {} keeps the head and the tail]\n",
+                self.dropped,
+                self.stream.as_str(),
+                job.max_output
+            );
+            self.pending.extend_from_slice(marker.as_bytes());
+            self.flush(ctx, job, attempt_id).await;
+            if let Err(e) = ctx
+                .store
+                .set_dropped(attempt_id, self.stream, self.dropped)
+                .await
+            {
+                tracing::error!(job = %job.name, error = %e, "could not record dropped output");
+            }
+        }
+        let tail: Vec<u8> = self.tail.drain(..).collect();
+        for chunk in tail.chunks(CHUNK_BYTES) {
+            self.pending.extend_from_slice(chunk);
+            self.flush(ctx, job, attempt_id).await;
+        }
+    }
+}
+
+/// Keeps each stream within `max_output` and writes it to the database in chunks
+/// while the container runs. A database error is logged and the output dropped;
+/// the container is never held up by it.
 async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::Receiver<Event>) {
-    let mut buffers = [
-        (Stream::Stdout, Vec::new(), 0i64),
-        (Stream::Stderr, Vec::new(), 0i64),
+    let mut streams = [
+        Capped::new(Stream::Stdout, job.max_output),
+        Capped::new(Stream::Stderr, job.max_output),
     ];
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let write = |stream: Stream, data: &Bytes| {
-        if ctx.echo {
-            let result = match stream {
-                Stream::Stdout => std::io::stdout()
-                    .lock()
-                    .write_all(data)
-                    .and_then(|()| std::io::stdout().flush()),
-                Stream::Stderr => std::io::stderr().lock().write_all(data),
-            };
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "could not echo output");
-            }
-        }
-    };
     loop {
         let event = tokio::select! {
             event = rx.recv() => event,
             _ = flush.tick() => {
-                for (stream, buffer, seq) in &mut buffers {
-                    store_chunk(ctx, job, attempt_id, *stream, buffer, seq).await;
+                for capped in &mut streams {
+                    capped.flush(ctx, job, attempt_id).await;
                 }
                 continue;
             }
@@ -251,41 +716,34 @@ async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::
                 }
             }
             Some(Event::Output(stream, data)) => {
-                write(stream, &data);
-                let (_, buffer, seq) = &mut buffers[usize::from(stream == Stream::Stderr)];
-                buffer.extend_from_slice(&data);
-                if buffer.len() >= CHUNK_BYTES {
-                    store_chunk(ctx, job, attempt_id, stream, buffer, seq).await;
+                if ctx.echo {
+                    echo(stream, &data);
+                }
+                let capped = &mut streams[usize::from(stream == Stream::Stderr)];
+                capped.push(&data);
+                if capped.pending.len() >= CHUNK_BYTES {
+                    capped.flush(ctx, job, attempt_id).await;
                 }
             }
             None => break,
         }
     }
-    for (stream, buffer, seq) in &mut buffers {
-        store_chunk(ctx, job, attempt_id, *stream, buffer, seq).await;
+    for capped in &mut streams {
+        capped.finish(ctx, job, attempt_id).await;
     }
 }
 
-async fn store_chunk(
-    ctx: &Context,
-    job: &Job,
-    attempt_id: i64,
-    stream: Stream,
-    buffer: &mut Vec<u8>,
-    seq: &mut i64,
-) {
-    if buffer.is_empty() {
-        return;
+fn echo(stream: Stream, data: &Bytes) {
+    let result = match stream {
+        Stream::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(data).and_then(|()| out.flush())
+        }
+        Stream::Stderr => std::io::stderr().lock().write_all(data),
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "could not echo output");
     }
-    if let Err(e) = ctx
-        .store
-        .append_output(attempt_id, stream, *seq, ctx.clock.now(), buffer)
-        .await
-    {
-        tracing::error!(job = %job.name, attempt = attempt_id, error = %e, "could not store output");
-    }
-    *seq += 1;
-    buffer.clear();
 }
 
 #[cfg(test)]
@@ -323,5 +781,37 @@ mod tests {
                 1
             )
         );
+    }
+
+    #[test]
+    fn capped_output_keeps_head_and_tail_and_counts_the_rest() {
+        // (max_output, pushes, head kept, tail kept, dropped)
+        type Case<'a> = (u64, &'a [&'a [u8]], &'a [u8], &'a [u8], u64);
+        let cases: [Case; 5] = [
+            (8, &[b"abc"], b"abc", b"", 0),
+            (8, &[b"abcdefgh"], b"abcd", b"efgh", 0),
+            (8, &[b"abcdefghij"], b"abcd", b"ghij", 2),
+            (
+                8,
+                &[b"ab", b"cd", b"ef", b"gh", b"ij", b"kl"],
+                b"abcd",
+                b"ijkl",
+                4,
+            ),
+            (8, &[b"abcd", b"0123456789", b"xy"], b"abcd", b"89xy", 8),
+        ];
+        for (max, pushes, head, tail, dropped) in cases {
+            let mut capped = Capped::new(Stream::Stdout, max);
+            for push in pushes {
+                capped.push(push);
+            }
+            assert_eq!(capped.pending, head, "{pushes:?}");
+            assert_eq!(
+                capped.tail.iter().copied().collect::<Vec<u8>>(),
+                tail,
+                "{pushes:?}"
+            );
+            assert_eq!(capped.dropped, dropped, "{pushes:?}");
+        }
     }
 }

@@ -12,8 +12,8 @@ use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    InspectContainerOptions, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -103,23 +103,109 @@ pub struct Exit {
     pub exit_code: i64,
     /// `State.OOMKilled`.
     pub oom_killed: bool,
-    /// Whether cronbox stopped it (cancellation) before it exited by itself.
+    /// Whether cronbox stopped it (the `stop` token) before it exited by itself.
     pub stopped: bool,
+    /// Whether cronbox stopped it because it ran past its timeout.
+    pub timed_out: bool,
 }
 
 /// What to run: one container for one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ContainerSpec {
     /// Container name; derived from the run and attempt so it is unique per database.
     pub name: String,
     pub image: String,
     /// `None` runs the image's default command.
     pub command: Option<Vec<String>>,
-    /// `KEY=VALUE` pairs.
+    /// `None` keeps the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// `KEY=VALUE` pairs. Never logged: they may hold secrets.
     pub env: Vec<String>,
     /// Docker bind strings `host:container[:ro]`.
     pub binds: Vec<String>,
     pub labels: HashMap<String, String>,
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+    pub hostname: Option<String>,
+    /// Sent first when the container is stopped, e.g. `SIGTERM`.
+    pub stop_signal: String,
+    /// Between the stop signal and SIGKILL.
+    pub stop_grace: Duration,
+    /// Memory limit in bytes (RAM and swap together).
+    pub memory: Option<u64>,
+    /// CPU limit in CPUs (0.5 = half of one).
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    /// Read-only root filesystem, with a writable tmpfs at /tmp.
+    pub read_only: bool,
+    /// tmpfs mounts: `/path` or `/path:options`.
+    pub tmpfs: Vec<String>,
+    /// `none`, `bridge`, `host` or a named network; `None`: the engine's default.
+    pub network: Option<String>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+}
+
+impl ContainerSpec {
+    fn host_config(&self) -> HostConfig {
+        let mut tmpfs: HashMap<String, String> = self
+            .tmpfs
+            .iter()
+            .map(|t| match t.split_once(':') {
+                Some((path, options)) => (path.to_owned(), options.to_owned()),
+                None => (t.clone(), String::new()),
+            })
+            .collect();
+        if self.read_only {
+            tmpfs
+                .entry("/tmp".to_owned())
+                .or_insert_with(|| "rw,nosuid,nodev".to_owned());
+        }
+        let memory = self.memory.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+        HostConfig {
+            init: Some(true),
+            auto_remove: Some(false),
+            binds: Some(self.binds.clone()),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            memory,
+            // Equal to memory: no swap on top, so the limit is the limit.
+            memory_swap: memory,
+            nano_cpus: self.cpus.map(|c| (c * 1e9).round() as i64),
+            pids_limit: self.pids_limit,
+            readonly_rootfs: Some(self.read_only),
+            tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
+            network_mode: self.network.clone(),
+            cap_add: (!self.cap_add.is_empty()).then(|| self.cap_add.clone()),
+            cap_drop: (!self.cap_drop.is_empty()).then(|| self.cap_drop.clone()),
+            privileged: Some(self.privileged),
+            ..Default::default()
+        }
+    }
+}
+
+/// Which resource limits the engine's host can enforce (from `/info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub memory: bool,
+    pub cpus: bool,
+    pub pids_limit: bool,
+}
+
+impl Capabilities {
+    /// Of the limits named (`memory`, `cpus`, `pids_limit`), those this host cannot enforce.
+    pub fn unenforceable<'a>(&self, requested: &[&'a str]) -> Vec<&'a str> {
+        requested
+            .iter()
+            .copied()
+            .filter(|limit| match *limit {
+                "memory" => !self.memory,
+                "cpus" => !self.cpus,
+                "pids_limit" => !self.pids_limit,
+                _ => false,
+            })
+            .collect()
+    }
 }
 
 /// A container of cronbox's found on the engine.
@@ -225,6 +311,20 @@ impl Engine {
         Ok(())
     }
 
+    /// The resource limits the host can enforce, from the engine's `/info`.
+    pub async fn capabilities(&self) -> Result<Capabilities, EngineError> {
+        let docker = self.docker().await?;
+        let info = docker
+            .info()
+            .await
+            .map_err(|e| EngineError::from_bollard("reading the engine's /info", e))?;
+        Ok(Capabilities {
+            memory: info.memory_limit.unwrap_or(false),
+            cpus: info.cpu_cfs_quota.unwrap_or(false),
+            pids_limit: info.pids_limit.unwrap_or(false),
+        })
+    }
+
     /// Make sure `image` is present according to `policy`.
     pub async fn ensure_image(&self, image: &str, policy: PullPolicy) -> Result<(), EngineError> {
         self.check().await?;
@@ -328,32 +428,33 @@ impl Engine {
     /// Run one container to its end: create, attach, register the wait, start,
     /// stream output as [`Event`]s, inspect, and remove it (always, even on error).
     ///
-    /// When `cancel` fires the container is stopped (SIGTERM, then SIGKILL after
-    /// `grace`) and the result says `stopped`.
+    /// When `stop` fires, or the container runs longer than `timeout` (counted
+    /// from its start), it is stopped: its stop signal, then SIGKILL after its
+    /// grace; the result says `stopped` or `timed_out`.
     pub async fn run(
         &self,
         spec: &ContainerSpec,
         events: &mpsc::Sender<Event>,
-        cancel: &CancellationToken,
-        grace: Duration,
+        stop: &CancellationToken,
+        timeout: Option<Duration>,
     ) -> Result<Exit, EngineError> {
         let docker = self.docker().await?;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: spec.command.clone(),
+            entrypoint: spec.entrypoint.clone(),
             env: Some(spec.env.clone()),
             labels: Some(spec.labels.clone()),
+            user: spec.user.clone(),
+            working_dir: spec.workdir.clone(),
+            hostname: spec.hostname.clone(),
+            stop_signal: Some(spec.stop_signal.clone()),
+            stop_timeout: Some(i64::try_from(spec.stop_grace.as_secs()).unwrap_or(i64::MAX)),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(false),
             open_stdin: Some(false),
-            host_config: Some(HostConfig {
-                init: Some(true),
-                auto_remove: Some(false),
-                binds: Some(spec.binds.clone()),
-                security_opt: Some(vec!["no-new-privileges".into()]),
-                ..Default::default()
-            }),
+            host_config: Some(spec.host_config()),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default()
@@ -371,7 +472,7 @@ impl Engine {
         let id = created.id;
         // The receiver going away only means nobody records; the container still runs to its end.
         let _ = events.send(Event::Created(id.clone())).await;
-        let result = self.run_created(&id, spec, events, cancel, grace).await;
+        let result = self.run_created(&id, spec, events, stop, timeout).await;
         if let Err(e) = self.remove(&id).await {
             tracing::warn!(container = %spec.name, error = %e, "could not remove container");
         }
@@ -383,8 +484,8 @@ impl Engine {
         id: &str,
         spec: &ContainerSpec,
         events: &mpsc::Sender<Event>,
-        cancel: &CancellationToken,
-        grace: Duration,
+        stop: &CancellationToken,
+        timeout: Option<Duration>,
     ) -> Result<Exit, EngineError> {
         let docker = self.docker().await?;
         let name = &spec.name;
@@ -405,12 +506,18 @@ impl Engine {
             .condition("next-exit")
             .build();
         let mut wait = Box::pin(docker.wait_container(id, Some(wait_options)));
-        let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<()>();
-        let waiter = tokio::spawn(async move {
-            // A non-zero exit arrives as an error item: either way the container ended.
-            let _ = wait.next().await;
-            let _ = wait_tx.send(());
-        });
+        let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<bool>();
+        let _waiter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            // A non-zero exit arrives as a DockerContainerWaitError: the container ended
+            // either way. Any other error says nothing about the container.
+            let exited = matches!(
+                wait.next().await,
+                Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
+            );
+            let _ = wait_tx.send(exited);
+        }));
+        // Give the wait request a chance to go out first. Should the container exit
+        // before the engine registered it anyway, the poll below notices the exit.
         tokio::task::yield_now().await;
 
         let started = docker
@@ -422,15 +529,21 @@ impl Engine {
                     e,
                 )
             });
-        if let Err(e) = started {
-            waiter.abort();
-            return Err(e);
-        }
+        started?;
 
         let mut stopped = false;
+        let mut timed_out = false;
         let mut stopping: Option<tokio::task::JoinHandle<()>> = None;
+        // Monotonic: setting the wall clock does not move a timeout.
+        let expiry = tokio::time::sleep(
+            timeout
+                .unwrap_or(Duration::MAX)
+                .min(Duration::from_secs(100 * 365 * 86_400)),
+        );
+        tokio::pin!(expiry);
         let mut output_open = true;
         let mut exited = false;
+        let mut wait_open = true;
         let mut poll = tokio::time::interval(Duration::from_secs(2));
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while output_open || !exited {
@@ -449,29 +562,30 @@ impl Engine {
                     }
                     None => output_open = false,
                 },
-                _ = &mut wait_rx, if !exited => exited = true,
-                _ = cancel.cancelled(), if !stopped => {
-                    stopped = true;
-                    let docker = docker.clone();
-                    let id = id.to_owned();
-                    let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
-                    stopping = Some(tokio::spawn(async move {
-                        let options = StopContainerOptionsBuilder::default().t(secs).build();
-                        if let Err(e) = docker.stop_container(&id, Some(options)).await {
-                            tracing::warn!(container = %id, error = %e, "stopping container failed");
-                        }
-                    }));
+                result = &mut wait_rx, if wait_open => {
+                    wait_open = false;
+                    exited = result.unwrap_or(false);
                 }
-                // Backstop: the wait may have been registered after a very quick exit;
-                // once the output is closed, ask the engine directly.
-                _ = poll.tick(), if !output_open && !exited => {
-                    if !self.is_running(id).await? {
-                        exited = true;
+                _ = stop.cancelled(), if !stopped && !timed_out && !exited => {
+                    stopped = true;
+                    stopping = Some(self.stop_in_background(&docker, id, spec.stop_grace));
+                }
+                _ = &mut expiry, if timeout.is_some() && !stopped && !timed_out && !exited => {
+                    timed_out = true;
+                    tracing::info!(container = %name, "timeout reached; stopping the container");
+                    stopping = Some(self.stop_in_background(&docker, id, spec.stop_grace));
+                }
+                // Backstop: the wait may have been registered after a very quick exit,
+                // or have failed; once the output is closed or the wait gone, ask the
+                // engine directly.
+                _ = poll.tick(), if (!output_open || !wait_open) && !exited => {
+                    match self.is_running(id).await {
+                        Ok(running) => exited = !running,
+                        Err(e) => tracing::warn!(container = %name, error = %e, "cannot tell whether the container still runs; asking again"),
                     }
                 }
             }
         }
-        waiter.abort();
         if let Some(stopping) = stopping {
             let _ = stopping.await;
         }
@@ -480,6 +594,12 @@ impl Engine {
             .await
             .map_err(|e| EngineError::from_bollard(format!("inspecting container {name}"), e))?;
         let state = inspect.state.unwrap_or_default();
+        if state.running == Some(true) {
+            return Err(EngineError::Operation {
+                action: format!("waiting for container {name}"),
+                message: "the engine reports it still running after its exit was seen".into(),
+            });
+        }
         let exit_code = state.exit_code.ok_or_else(|| EngineError::Operation {
             action: format!("inspecting container {name}"),
             message: "the engine reported no exit code".into(),
@@ -488,6 +608,32 @@ impl Engine {
             exit_code,
             oom_killed: state.oom_killed.unwrap_or(false),
             stopped,
+            timed_out,
+        })
+    }
+
+    /// `docker stop`: the container's stop signal, then SIGKILL after `grace`. If the
+    /// stop itself fails, kill at once.
+    fn stop_in_background(
+        &self,
+        docker: &Docker,
+        id: &str,
+        grace: Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let docker = docker.clone();
+        let id = id.to_owned();
+        let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        tokio::spawn(async move {
+            let options = StopContainerOptionsBuilder::default().t(secs).build();
+            if let Err(e) = docker.stop_container(&id, Some(options)).await {
+                tracing::warn!(container = %id, error = %e, "stopping the container failed; killing it");
+                let kill = KillContainerOptionsBuilder::default()
+                    .signal("SIGKILL")
+                    .build();
+                if let Err(e) = docker.kill_container(&id, Some(kill)).await {
+                    tracing::error!(container = %id, error = %e, "killing the container failed");
+                }
+            }
         })
     }
 

@@ -1,6 +1,9 @@
 //! Retry, backoff and exit-code rules: given how an attempt ended and how many
 //! attempts were made, decide whether the run succeeded, retries (after which
-//! delay) or fails. Pure: no IO, no clock, no tokio.
+//! delay) or fails. `success_exit_codes` succeed; `fatal_exit_codes` fail at
+//! once (Kubernetes' podFailurePolicy FailJob); a timeout or an engine error is
+//! retried like any failure; a missing image, a replacement or a deadline is
+//! not. Pure: no IO, no clock, no tokio.
 //!
 //! Backoff is deterministic, without jitter: the delay before retry `n` (1-based)
 //! is `backoff * 2^(n-1)`, capped at `backoff_max`. A single box has no thundering
@@ -11,14 +14,21 @@ use std::time::Duration;
 /// How one attempt ended, as far as the retry rules care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptEnd {
-    /// The container exited with this code.
+    /// The container exited by itself with this code (killed for memory or not).
     Exited(i64),
+    /// cronbox stopped the container at the job's `timeout`.
+    TimedOut,
     /// The engine failed to pull, create or start the container: worth retrying.
     EngineError,
-    /// The image is not present and the pull policy forbids pulling: retrying cannot help.
-    ImageMissing,
+    /// Retrying cannot help: the image is not present and the pull policy forbids
+    /// pulling, or the host cannot enforce limits the daemon requires.
+    Unrunnable,
     /// The daemon is shutting down: no retry, the run is interrupted.
     Interrupted,
+    /// A newer run of the job replaced this one (`concurrency = "replace"`).
+    Replaced,
+    /// The run's `deadline` passed.
+    DeadlineExceeded,
 }
 
 /// What to do after an attempt.
@@ -26,7 +36,7 @@ pub enum AttemptEnd {
 pub enum Decision {
     /// The run succeeded.
     Succeed,
-    /// Start another attempt after this delay.
+    /// Start another attempt after this delay (timed from the end of this one).
     Retry(Duration),
     /// The run failed; no more attempts.
     Fail,
@@ -34,8 +44,8 @@ pub enum Decision {
     Interrupt,
 }
 
-/// The retry settings of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The retry and exit-code settings of a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Extra attempts after the first.
     pub retries: u32,
@@ -43,6 +53,10 @@ pub struct RetryPolicy {
     pub backoff: Duration,
     /// Cap on any delay.
     pub backoff_max: Duration,
+    /// Exit codes that count as success.
+    pub success_exit_codes: Vec<i64>,
+    /// Exit codes that fail the run at once, without retries.
+    pub fatal_exit_codes: Vec<i64>,
 }
 
 impl RetryPolicy {
@@ -55,13 +69,21 @@ impl RetryPolicy {
         Duration::from_nanos(u64::try_from(capped).unwrap_or(u64::MAX))
     }
 
+    /// Whether an exit code counts as success.
+    pub fn is_success(&self, exit_code: i64) -> bool {
+        self.success_exit_codes.contains(&exit_code)
+    }
+
     /// Decide what follows attempt number `attempt` (1-based) that ended with `end`.
     pub fn decide(&self, attempt: u32, end: AttemptEnd) -> Decision {
         match end {
-            AttemptEnd::Exited(0) => Decision::Succeed,
+            AttemptEnd::Exited(code) if self.is_success(code) => Decision::Succeed,
+            AttemptEnd::Exited(code) if self.fatal_exit_codes.contains(&code) => Decision::Fail,
             AttemptEnd::Interrupted => Decision::Interrupt,
-            AttemptEnd::ImageMissing => Decision::Fail,
-            AttemptEnd::Exited(_) | AttemptEnd::EngineError => {
+            AttemptEnd::Unrunnable | AttemptEnd::Replaced | AttemptEnd::DeadlineExceeded => {
+                Decision::Fail
+            }
+            AttemptEnd::Exited(_) | AttemptEnd::TimedOut | AttemptEnd::EngineError => {
                 if attempt <= self.retries {
                     Decision::Retry(self.delay(attempt))
                 } else {
@@ -80,13 +102,19 @@ mod tests {
         Duration::from_secs(s)
     }
 
+    fn policy(retries: u32, backoff: u64, backoff_max: u64) -> RetryPolicy {
+        RetryPolicy {
+            retries,
+            backoff: secs(backoff),
+            backoff_max: secs(backoff_max),
+            success_exit_codes: vec![0],
+            fatal_exit_codes: vec![],
+        }
+    }
+
     #[test]
     fn delays_double_and_cap() {
-        let policy = RetryPolicy {
-            retries: 10,
-            backoff: secs(10),
-            backoff_max: secs(600),
-        };
+        let policy = policy(10, 10, 600);
         let cases = [
             (1, 10),
             (2, 20),
@@ -107,9 +135,9 @@ mod tests {
     #[test]
     fn delay_never_overflows() {
         let policy = RetryPolicy {
-            retries: 3,
             backoff: Duration::MAX,
             backoff_max: Duration::MAX,
+            ..policy(3, 1, 1)
         };
         assert!(policy.delay(100) >= secs(u64::MAX / 1_000_000_000 / 2));
     }
@@ -117,9 +145,9 @@ mod tests {
     #[test]
     fn decisions() {
         let policy = RetryPolicy {
-            retries: 2,
-            backoff: secs(1),
-            backoff_max: secs(3),
+            success_exit_codes: vec![0, 3],
+            fatal_exit_codes: vec![2, 64],
+            ..policy(2, 1, 3)
         };
         let cases = [
             (1, AttemptEnd::Exited(0), Decision::Succeed),
@@ -129,9 +157,17 @@ mod tests {
             (3, AttemptEnd::Exited(1), Decision::Fail),
             (1, AttemptEnd::EngineError, Decision::Retry(secs(1))),
             (3, AttemptEnd::EngineError, Decision::Fail),
-            (1, AttemptEnd::ImageMissing, Decision::Fail),
+            (1, AttemptEnd::Unrunnable, Decision::Fail),
             (1, AttemptEnd::Interrupted, Decision::Interrupt),
             (1, AttemptEnd::Exited(-1), Decision::Retry(secs(1))),
+            (1, AttemptEnd::Exited(3), Decision::Succeed),
+            (1, AttemptEnd::Exited(2), Decision::Fail),
+            (1, AttemptEnd::Exited(64), Decision::Fail),
+            (1, AttemptEnd::Exited(137), Decision::Retry(secs(1))),
+            (1, AttemptEnd::TimedOut, Decision::Retry(secs(1))),
+            (3, AttemptEnd::TimedOut, Decision::Fail),
+            (1, AttemptEnd::Replaced, Decision::Fail),
+            (1, AttemptEnd::DeadlineExceeded, Decision::Fail),
         ];
         for (attempt, end, want) in cases {
             assert_eq!(
@@ -144,11 +180,7 @@ mod tests {
 
     #[test]
     fn no_retries_fails_at_once() {
-        let policy = RetryPolicy {
-            retries: 0,
-            backoff: secs(10),
-            backoff_max: secs(600),
-        };
+        let policy = policy(0, 10, 600);
         assert_eq!(policy.decide(1, AttemptEnd::Exited(3)), Decision::Fail);
     }
 }

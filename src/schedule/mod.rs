@@ -63,6 +63,14 @@ impl Schedule {
     /// is anchored to the Unix epoch in UTC).
     pub fn parse(expr: &str, tz: Tz) -> Result<Schedule, ScheduleError> {
         let kind = parse_kind(expr.trim()).map_err(ScheduleError)?;
+        if let Kind::Cron(spec) = &kind
+            && !spec.can_ever_fire()
+        {
+            return Err(ScheduleError(format!(
+                "\"{}\" never fires: no month it allows has the day of the month it asks for (e.g. February 30); fix the day or month field",
+                expr.trim()
+            )));
+        }
         Ok(Schedule {
             expression: expr.to_string(),
             tz,

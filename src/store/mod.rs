@@ -36,7 +36,7 @@ pub enum StoreError {
         source: sqlx::migrate::MigrateError,
     },
     /// A query failed.
-    #[error("history database {path}: {what}: {source}")]
+    #[error("history database {path}: {what} failed")]
     Query {
         path: PathBuf,
         what: &'static str,
@@ -70,6 +70,8 @@ pub enum RunStatus {
     Succeeded,
     Failed,
     Interrupted,
+    /// Not run: the previous run of the job was still going (`concurrency = "forbid"`).
+    Skipped,
 }
 
 impl RunStatus {
@@ -79,12 +81,13 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
+            RunStatus::Skipped => "skipped",
         }
     }
 }
 
 /// Which output stream a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stream {
     Stdout,
@@ -107,7 +110,8 @@ pub struct AttemptEnd {
     pub finished_at: DateTime<Utc>,
     pub exit_code: Option<i64>,
     pub oom_killed: Option<bool>,
-    /// `exited`, `engine-error`, `image-missing` or `interrupted`.
+    /// `exited`, `oom`, `timeout`, `deadline`, `replaced`, `interrupted`,
+    /// `image-missing` or `engine-error`.
     pub outcome: &'static str,
     pub error: Option<String>,
 }
@@ -141,9 +145,31 @@ pub struct OutputChunk {
 pub struct StaleAttempt {
     pub attempt_id: i64,
     pub run_id: i64,
+    /// The process that supervised the run.
+    pub pid: Option<u32>,
     pub job: String,
     pub attempt: i64,
     pub container_id: Option<String>,
+}
+
+/// A run waiting to retry, as left in the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRetry {
+    pub run_id: i64,
+    pub job: String,
+    pub trigger: String,
+    pub scheduled_at: DateTime<Utc>,
+    pub started_at: DateTime<Utc>,
+    pub retry_at: DateTime<Utc>,
+    /// How many attempts the run has made so far.
+    pub attempts: u32,
+}
+
+/// Parse a timestamp as the database stores it.
+pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Format an instant the way the database stores it: `2026-03-29T01:00:00.000Z`.
@@ -188,6 +214,25 @@ impl Store {
         Ok(Store { pool, path })
     }
 
+    /// Open an existing database for reading only (`history`, `logs`): nothing is
+    /// created or migrated, and the daemon may write meanwhile.
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        Ok(Store { pool, path })
+    }
+
     /// The database file (absolute when it could be made so).
     pub fn path(&self) -> &Path {
         &self.path
@@ -211,8 +256,8 @@ impl Store {
         started_at: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at)
-             VALUES (?1, ?2, ?3, 'running', ?4)
+            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid)
+             VALUES (?1, ?2, ?3, 'running', ?4, ?5)
              ON CONFLICT (job, scheduled_at) WHERE trigger = 'schedule' DO NOTHING
              RETURNING id",
         )
@@ -220,6 +265,7 @@ impl Store {
         .bind(trigger.as_str())
         .bind(timestamp(scheduled_at))
         .bind(timestamp(started_at))
+        .bind(std::process::id())
         .fetch_optional(&self.pool)
         .await
         .map_err(self.err("recording a new run"))?;
@@ -234,7 +280,7 @@ impl Store {
         finished_at: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = ?2, finished_at = ?3, reason = ?4 WHERE id = ?1")
+        sqlx::query("UPDATE runs SET status = ?2, finished_at = ?3, reason = ?4, retry_at = NULL WHERE id = ?1")
             .bind(run_id)
             .bind(status.as_str())
             .bind(timestamp(finished_at))
@@ -245,22 +291,118 @@ impl Store {
         Ok(())
     }
 
-    /// Record the start of attempt number `attempt` of a run; returns its id.
+    /// Record a tick that was not run, with the reason. Returns `None` when this
+    /// scheduled tick is already recorded.
+    pub async fn insert_skipped_run(
+        &self,
+        job: &str,
+        trigger: Trigger,
+        scheduled_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason)
+             VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, ?5)
+             ON CONFLICT (job, scheduled_at) WHERE trigger = 'schedule' DO NOTHING
+             RETURNING id",
+        )
+        .bind(job)
+        .bind(trigger.as_str())
+        .bind(timestamp(scheduled_at))
+        .bind(timestamp(now))
+        .bind(reason)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("recording a skipped run"))?;
+        Ok(row.map(|row| row.get::<i64, _>(0)))
+    }
+
+    /// The unfinished runs of `job` (running, or waiting to retry), oldest first.
+    pub async fn unfinished_runs(&self, job: &str) -> Result<Vec<i64>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id FROM runs WHERE job = ?1 AND status = 'running' ORDER BY id")
+                .bind(job)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("looking for unfinished runs"))?;
+        Ok(rows.into_iter().map(|row| row.get(0)).collect())
+    }
+
+    /// Record when a run's next attempt is due (`None`: no retry pending).
+    pub async fn set_retry_at(
+        &self,
+        run_id: i64,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE runs SET retry_at = ?2 WHERE id = ?1")
+            .bind(run_id)
+            .bind(retry_at.map(timestamp))
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("recording a pending retry"))?;
+        Ok(())
+    }
+
+    /// Runs waiting to retry (no attempt running), oldest first.
+    pub async fn pending_retries(&self) -> Result<Vec<PendingRetry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.id, r.job, r.trigger, r.scheduled_at, r.started_at, r.retry_at,
+                    (SELECT count(*) FROM attempts a WHERE a.run_id = r.id)
+             FROM runs r
+             WHERE r.status = 'running' AND r.retry_at IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.id AND a.outcome = 'running')
+             ORDER BY r.id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("listing pending retries"))?;
+        let mut pending = Vec::new();
+        for row in rows {
+            let times = (
+                parse_timestamp(row.get(3)),
+                parse_timestamp(row.get(4)),
+                parse_timestamp(row.get(5)),
+            );
+            let (Some(scheduled_at), Some(started_at), Some(retry_at)) = times else {
+                tracing::warn!(
+                    run = row.get::<i64, _>(0),
+                    "pending retry with an unreadable timestamp; skipped"
+                );
+                continue;
+            };
+            pending.push(PendingRetry {
+                run_id: row.get(0),
+                job: row.get(1),
+                trigger: row.get(2),
+                scheduled_at,
+                started_at,
+                retry_at,
+                attempts: u32::try_from(row.get::<i64, _>(6)).unwrap_or(u32::MAX),
+            });
+        }
+        Ok(pending)
+    }
+
+    /// Record the start of attempt number `attempt` of a run, after waiting
+    /// `waited` for a concurrency slot; returns its id.
     pub async fn start_attempt(
         &self,
         run_id: i64,
         attempt: u32,
         image: &str,
         started_at: DateTime<Utc>,
+        waited: std::time::Duration,
     ) -> Result<i64, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO attempts (run_id, attempt, image, started_at, outcome)
-             VALUES (?1, ?2, ?3, ?4, 'running') RETURNING id",
+            "INSERT INTO attempts (run_id, attempt, image, started_at, outcome, waited_ms)
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5) RETURNING id",
         )
         .bind(run_id)
         .bind(attempt)
         .bind(image)
         .bind(timestamp(started_at))
+        .bind(i64::try_from(waited.as_millis()).unwrap_or(i64::MAX))
         .fetch_one(&self.pool)
         .await
         .map_err(self.err("recording a new attempt"))?;
@@ -305,6 +447,26 @@ impl Store {
         Ok(())
     }
 
+    /// Record how many bytes of a stream were dropped between the head and the tail kept.
+    pub async fn set_dropped(
+        &self,
+        attempt_id: i64,
+        stream: Stream,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        let query = match stream {
+            Stream::Stdout => "UPDATE attempts SET stdout_dropped = ?2 WHERE id = ?1",
+            Stream::Stderr => "UPDATE attempts SET stderr_dropped = ?2 WHERE id = ?1",
+        };
+        sqlx::query(query)
+            .bind(attempt_id)
+            .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("recording dropped output"))?;
+        Ok(())
+    }
+
     /// Record how an attempt ended.
     pub async fn finish_attempt(
         &self,
@@ -330,7 +492,7 @@ impl Store {
     /// Attempts still marked running, oldest first.
     pub async fn running_attempts(&self) -> Result<Vec<StaleAttempt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.run_id, r.job, a.attempt, a.container_id
+            "SELECT a.id, a.run_id, r.job, a.attempt, a.container_id, r.pid
              FROM attempts a JOIN runs r ON r.id = a.run_id
              WHERE a.outcome = 'running' ORDER BY a.id",
         )
@@ -345,19 +507,29 @@ impl Store {
                 job: row.get(2),
                 attempt: row.get(3),
                 container_id: row.get(4),
+                pid: row
+                    .get::<Option<i64>, _>(5)
+                    .and_then(|p| u32::try_from(p).ok()),
             })
             .collect())
     }
 
-    /// Runs still marked running: `(run_id, job)`, oldest first.
-    pub async fn running_runs(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        let rows = sqlx::query("SELECT id, job FROM runs WHERE status = 'running' ORDER BY id")
+    /// Runs still marked running and not waiting to retry: `(run_id, job, pid)`, oldest first.
+    pub async fn running_runs(&self) -> Result<Vec<(i64, String, Option<u32>)>, StoreError> {
+        let rows = sqlx::query("SELECT id, job, pid FROM runs WHERE status = 'running' AND retry_at IS NULL ORDER BY id")
             .fetch_all(&self.pool)
             .await
             .map_err(self.err("listing running runs"))?;
         Ok(rows
             .into_iter()
-            .map(|row| (row.get(0), row.get(1)))
+            .map(|row| {
+                (
+                    row.get(0),
+                    row.get(1),
+                    row.get::<Option<i64>, _>(2)
+                        .and_then(|p| u32::try_from(p).ok()),
+                )
+            })
             .collect())
     }
 
@@ -397,17 +569,7 @@ impl Store {
             .collect())
     }
 
-    /// Whether a run with this id exists.
-    pub async fn run_exists(&self, run_id: i64) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 FROM runs WHERE id = ?1")
-            .bind(run_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(self.err("looking up a run"))?;
-        Ok(row.is_some())
-    }
-
-    /// The output of a run (of one attempt when given), in arrival order.
+    /// The output of a run (of one attempt when given): per attempt, stdout then stderr, each in order.
     pub async fn output(
         &self,
         run_id: i64,
@@ -417,7 +579,7 @@ impl Store {
             "SELECT a.attempt, o.stream, o.data
              FROM output o JOIN attempts a ON a.id = o.attempt_id
              WHERE a.run_id = ?1 AND (?2 IS NULL OR a.attempt = ?2)
-             ORDER BY a.attempt, o.at, o.stream DESC, o.seq",
+             ORDER BY a.attempt, o.stream DESC, o.seq",
         )
         .bind(run_id)
         .bind(attempt)
@@ -435,6 +597,52 @@ impl Store {
                 },
                 data: row.get(2),
             })
+            .collect())
+    }
+
+    /// A run's status (`running`, `succeeded`, ...), or `None` if there is no such run.
+    pub async fn run_status(&self, run_id: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT status FROM runs WHERE id = ?1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("looking up a run"))?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// The attempts of a run: `(attempt id, attempt number)`, in order.
+    pub async fn attempts_of(&self, run_id: i64) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, attempt FROM attempts WHERE run_id = ?1 ORDER BY attempt")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.err("listing attempts"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect())
+    }
+
+    /// The chunks of one attempt's stream from sequence number `from_seq` on.
+    pub async fn output_since(
+        &self,
+        attempt_id: i64,
+        stream: Stream,
+        from_seq: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, data FROM output WHERE attempt_id = ?1 AND stream = ?2 AND seq >= ?3 ORDER BY seq",
+        )
+        .bind(attempt_id)
+        .bind(stream.as_str())
+        .bind(from_seq)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("reading output"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get(1)))
             .collect())
     }
 

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use cronbox::clock::SystemClock;
 use cronbox::config::{self, Config, Environment, PullPolicy};
-use cronbox::daemon::{Context, STOP_GRACE};
+use cronbox::daemon::Context;
 use cronbox::engine::{self, Engine};
 use cronbox::store::Store;
 
 /// The test image: a static busybox imported through the Docker API (no registry).
-pub const IMAGE: &str = "cronbox-test/busybox:latest";
+/// Bump the tag when the image's content changes.
+pub const IMAGE: &str = "cronbox-test/busybox:2";
 
 /// A connected engine with the test image present, or a failure that says how to start one.
 pub async fn engine() -> Engine {
@@ -37,16 +38,33 @@ pub async fn engine() -> Engine {
         )
     });
     engine
-        .import_rootfs("cronbox-test/busybox", "latest", rootfs_tar(&binary))
+        .import_rootfs(
+            "cronbox-test/busybox",
+            "2",
+            rootfs_tar(&binary, &applets(busybox)),
+        )
         .await
         .expect("import the busybox image");
     engine
 }
 
-/// A tarball holding busybox and a symlink per applet the tests use.
-fn rootfs_tar(busybox: &[u8]) -> Vec<u8> {
+/// Every applet this busybox has.
+fn applets(busybox: &Path) -> Vec<String> {
+    let out = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|applet| !applet.is_empty() && *applet != "busybox")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A tarball holding busybox and a symlink per applet.
+fn rootfs_tar(busybox: &[u8], applets: &[String]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
-    for path in ["bin", "tmp"] {
+    for path in ["bin", "tmp", "etc"] {
         let mut dir = tar::Header::new_gnu();
         dir.set_entry_type(tar::EntryType::Directory);
         dir.set_mode(if path == "tmp" { 0o1777 } else { 0o755 });
@@ -61,10 +79,7 @@ fn rootfs_tar(busybox: &[u8]) -> Vec<u8> {
     builder
         .append_data(&mut file, "bin/busybox", busybox)
         .expect("tar busybox");
-    for applet in [
-        "sh", "echo", "sleep", "true", "false", "cat", "head", "yes", "env", "ls", "printf", "id",
-        "seq", "dd",
-    ] {
+    for applet in applets {
         let mut link = tar::Header::new_gnu();
         link.set_entry_type(tar::EntryType::Symlink);
         link.set_mode(0o777);
@@ -105,6 +120,7 @@ impl TestEnv {
 
     pub fn config(&self) -> Config {
         let env = Environment {
+            cpus: 2,
             state_directory: None,
             local_timezone: chrono_tz::UTC,
         };
@@ -121,7 +137,9 @@ impl TestEnv {
             store: self.store().await,
             engine: engine().await,
             clock: Arc::new(SystemClock),
-            stop_grace: STOP_GRACE,
+            slots: None,
+            require_limits: false,
+            resume_later: false,
             echo: false,
         }
     }
@@ -187,4 +205,82 @@ impl Drop for TestEnv {
         });
         let _ = cleanup.join();
     }
+}
+
+/// Run the first job of `env` once, as `cronbox run` would (trigger `manual`).
+pub async fn run_once(env: &TestEnv) -> cronbox::daemon::RunReport {
+    let config = env.config();
+    let ctx = env.context().await;
+    let now = cronbox::clock::Clock::now(&SystemClock);
+    cronbox::daemon::supervisor::execute(
+        &ctx,
+        &config.jobs[0],
+        cronbox::store::Trigger::Manual,
+        now,
+        &cronbox::daemon::Stops::default(),
+    )
+    .await
+    .expect("store")
+    .expect("a new run")
+}
+
+/// A daemon running in-process on `env`'s schedule, stopped by [`Daemon::stop`].
+pub struct Daemon {
+    pub shutdown: tokio_util::sync::CancellationToken,
+    pub updates: tokio::sync::watch::Sender<Arc<Config>>,
+    handle: tokio::task::JoinHandle<Result<(), cronbox::daemon::DaemonError>>,
+}
+
+impl Daemon {
+    /// Start the daemon on `env` with `clock` and `engine`.
+    pub async fn start_with(
+        env: &TestEnv,
+        clock: Arc<dyn cronbox::clock::Clock>,
+        engine: Engine,
+    ) -> Daemon {
+        let (updates, config) = tokio::sync::watch::channel(Arc::new(env.config()));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let handle = tokio::spawn(cronbox::daemon::run(
+            config,
+            env.store().await,
+            engine,
+            clock,
+            shutdown.clone(),
+        ));
+        Daemon {
+            shutdown,
+            updates,
+            handle,
+        }
+    }
+
+    /// Start the daemon on `env` with the real clock and engine.
+    pub async fn start(env: &TestEnv) -> Daemon {
+        Daemon::start_with(env, Arc::new(SystemClock), engine().await).await
+    }
+
+    /// Shut it down and wait until it returns; it must return Ok.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle
+            .await
+            .expect("join")
+            .expect("the daemon returns Ok on shutdown");
+    }
+}
+
+/// Wait (bounded: about a minute) until `query` prints `want`; panic naming both if never.
+pub async fn wait_for_sql(env: &TestEnv, query: &str, want: &str) {
+    let mut got = String::new();
+    for _ in 0..600 {
+        // sqlite3 would create an empty file where the database is yet to be.
+        if env.db_path.exists() {
+            got = env.sql(query);
+            if got == want {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("waited for {query:?} to print {want:?}; it prints {got:?}");
 }
