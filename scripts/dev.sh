@@ -70,21 +70,30 @@ import_example_image() {
     echo "dev.sh: imported $image" >&2
 }
 
+# Run a command with access to the engine's socket: as is for root or a member
+# of the docker group, else after adding the user to the group (sg applies it
+# without a new login).
+in_docker_group() {
+    if [ "$(id -u)" -eq 0 ] || id -nG | tr ' ' '\n' | grep -qx docker; then
+        "$@"
+    else
+        as_root usermod -aG docker "$(id -un)"
+        sg docker -c "$(printf '%q ' "$@")"
+    fi
+}
+
 case "${1:-}" in
     test)
         install_packages
         start_docker
-        # The tests talk to the engine's socket; let a non-root user in for this run.
-        [ "$(id -u)" -eq 0 ] || as_root chmod a+rw /var/run/docker.sock
-        cargo test --locked
+        in_docker_group cargo test --locked
         ;;
     daemon)
         install_packages
         start_docker
-        [ "$(id -u)" -eq 0 ] || as_root chmod a+rw /var/run/docker.sock
         import_example_image
         cargo build --release --locked
-        exec ./target/release/cronbox daemon --config config/example.toml
+        in_docker_group ./target/release/cronbox daemon --config config/example.toml
         ;;
     *)
         echo "usage: scripts/dev.sh test | daemon" >&2

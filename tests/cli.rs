@@ -250,3 +250,164 @@ fn systemd_unit_passes_systemd_analyze_verify() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn check_reports_bad_limits_signals_and_output_caps_with_line_and_job() {
+    let env = TestEnv::new(
+        r#"
+[jobs.bad-limits]
+schedule = "@daily"
+image = "IMAGE"
+stop_signal = "SIGFOO"
+memory = "0MiB"
+cpus = -1
+pids_limit = 0
+max_output = "10B"
+timeout = "0s"
+"#,
+    );
+    let out = cronbox(&[
+        "check",
+        "--config",
+        env.config_path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = text(&out.stderr);
+    for (line, needle) in [
+        (9, "SIGFOO"),
+        (10, "memory"),
+        (11, "cpus"),
+        (12, "pids_limit"),
+        (13, "max_output"),
+        (14, "timeout"),
+    ] {
+        let at = format!("cronbox.toml:{line}:");
+        let found = message
+            .lines()
+            .any(|l| l.contains(&at) && l.contains("job \"bad-limits\"") && l.contains(needle));
+        assert!(
+            found,
+            "no line {line} problem about {needle} in:\n{message}"
+        );
+    }
+}
+
+#[test]
+fn check_reports_missing_host_paths_and_a_malformed_env_file_by_line() {
+    let env = TestEnv::new("");
+    let dir = env.dir.path();
+    std::fs::write(
+        dir.join("bad.env"),
+        "GOOD=1\nthis line has no equals sign secret-value\n",
+    )
+    .expect("env file");
+    let jobs = format!(
+        r#"
+[jobs.paths]
+schedule = "@daily"
+image = "{image}"
+volumes = ["{dir}/missing-dir:/data"]
+env_file = "bad.env"
+secrets = {{ token = "{dir}/missing-secret" }}
+privileged = true
+"#,
+        image = common::IMAGE,
+        dir = dir.display()
+    );
+    let text_before = std::fs::read_to_string(&env.config_path).expect("config");
+    std::fs::write(&env.config_path, text_before + &jobs).expect("config");
+    let out = cronbox(&[
+        "check",
+        "--config",
+        env.config_path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let message = text(&out.stderr);
+    assert!(
+        message.contains("cronbox.toml:9:") && message.contains("missing-dir does not exist"),
+        "{message}"
+    );
+    assert!(
+        message.contains("cronbox.toml:10:") && message.contains("bad.env line 2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("cronbox.toml:11:") && message.contains("missing-secret does not exist"),
+        "{message}"
+    );
+    assert!(
+        message.contains("runs privileged"),
+        "a warning for privileged: {message}"
+    );
+    assert!(
+        !message.contains("secret-value"),
+        "an env_file line is never echoed: {message}"
+    );
+}
+
+#[tokio::test]
+async fn logs_follow_prints_output_as_it_arrives_until_the_run_ends() {
+    let env = TestEnv::new(
+        r#"
+[jobs.slow-talker]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sh", "-c", "echo one; sleep 3; echo two"]
+"#,
+    );
+    let run = {
+        let config = env.config();
+        let ctx = env.context().await;
+        tokio::spawn(async move {
+            let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+            let stops = cronbox::daemon::Stops::default();
+            cronbox::daemon::supervisor::execute(
+                &ctx,
+                &config.jobs[0],
+                cronbox::store::Trigger::Manual,
+                now,
+                &stops,
+            )
+            .await
+        })
+    };
+    common::wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
+        "1\n",
+    )
+    .await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args([
+            "logs",
+            "1",
+            "--follow",
+            "--database",
+            env.db_path.to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("cronbox logs --follow");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = lines_tx.send(line.expect("line"));
+        }
+    });
+    assert_eq!(lines.recv().await.as_deref(), Some("one"));
+    assert_eq!(
+        env.sql("SELECT status FROM runs"),
+        "running\n",
+        "'one' came while the run was still going"
+    );
+    assert_eq!(lines.recv().await.as_deref(), Some("two"));
+    assert_eq!(lines.recv().await, None, "logs --follow ends with the run");
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success());
+    run.await.expect("join").expect("store").expect("run");
+}

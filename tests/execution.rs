@@ -266,3 +266,130 @@ max_output = "64KiB"
         "at most max_output plus the marker is stored: {kept}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_output_does_not_grow_the_daemons_memory() {
+    let env = TestEnv::new(
+        r#"
+[jobs.flood]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sh", "-c", "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 200000000"]
+"#,
+    );
+    common::engine().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args([
+            "run",
+            "flood",
+            "--config",
+            env.config_path.to_str().expect("utf-8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cronbox run");
+    // Sample the resident memory of cronbox while 200 MB stream through it.
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0u64;
+    let mut samples = 0;
+    let exit = loop {
+        if let Some(exit) = child.try_wait().expect("try_wait") {
+            break exit;
+        }
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            if let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            {
+                peak_kib = peak_kib.max(kib);
+                samples += 1;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(exit.code(), Some(0));
+    assert!(samples > 10, "only {samples} samples");
+    assert!(
+        peak_kib < 64 * 1024,
+        "cronbox's resident memory peaked at {peak_kib} KiB"
+    );
+    let dropped: u64 = env
+        .sql("SELECT stdout_dropped FROM attempts")
+        .trim()
+        .parse()
+        .expect("dropped");
+    assert_eq!(
+        dropped,
+        200_000_000 - 1024 * 1024,
+        "all but the default 1 MiB dropped"
+    );
+}
+
+#[tokio::test]
+async fn isolation_keys_reach_the_container() {
+    let env = TestEnv::new(
+        r#"
+[defaults]
+labels = { team = "ops" }
+cap_drop = ["ALL"]
+
+[jobs.boxed]
+schedule = "@daily"
+image = "IMAGE"
+entrypoint = ["sh", "-c"]
+command = ["echo uid=$(id -u):$(id -g) pwd=$(pwd) host=$(hostname); grep -c ' /scratch tmpfs ' /proc/mounts; sleep 30"]
+user = "1234:5678"
+workdir = "/tmp"
+hostname = "boxed-host"
+tmpfs = ["/scratch:size=8m"]
+cpus = 0.5
+pids_limit = 64
+memory = "64MiB"
+cap_add = ["NET_BIND_SERVICE"]
+labels = { purpose = "test" }
+"#,
+    );
+    let config = env.config();
+    let ctx = env.context().await;
+    let stops = cronbox::daemon::Stops::default();
+    let run = {
+        let stops = stops.clone();
+        tokio::spawn(async move {
+            let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+            cronbox::daemon::supervisor::execute(
+                &ctx,
+                &config.jobs[0],
+                cronbox::store::Trigger::Manual,
+                now,
+                &stops,
+            )
+            .await
+        })
+    };
+    common::wait_for_sql(
+        &env,
+        "SELECT CAST(group_concat(data, '') AS TEXT) FROM output WHERE stream = 'stdout'",
+        "uid=1234:5678 pwd=/tmp host=boxed-host\n1\n\n",
+    )
+    .await;
+    let containers = env.containers().await;
+    assert_eq!(containers.len(), 1);
+    let inspect = std::process::Command::new("docker")
+        .args([
+            "inspect",
+            "-f",
+            "{{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.CapAdd}} {{.HostConfig.CapDrop}} {{index .Config.Labels \"team\"}} {{index .Config.Labels \"purpose\"}} {{.Config.StopSignal}}",
+            &containers[0].id,
+        ])
+        .output()
+        .expect("docker inspect");
+    assert_eq!(
+        String::from_utf8_lossy(&inspect.stdout),
+        "500000000 64 67108864 [NET_BIND_SERVICE] [ALL] ops test SIGTERM\n"
+    );
+    stops.shutdown.cancel();
+    run.await.expect("join").expect("store").expect("run");
+    assert!(env.containers().await.is_empty());
+}

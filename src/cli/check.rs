@@ -28,6 +28,8 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let path = config.path.display().to_string();
     let mut problems = Vec::new();
     for host in config.host_paths() {
+        // A path set in [defaults] belongs to no single job.
+        let job = (!host.from_defaults).then_some(host.job.as_str());
         let what = match host.key {
             "env_file" => "env_file",
             "secrets" => "secret file",
@@ -36,7 +38,7 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         if !host.path.exists() {
             problems.push(Problem::at(
                 host.location,
-                Some(&host.job),
+                job,
                 format!(
                     "{what} {} does not exist; create it or fix the path",
                     host.path.display()
@@ -51,7 +53,7 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                         for p in bad {
                             problems.push(Problem::at(
                                 host.location,
-                                Some(&host.job),
+                                job,
                                 format!(
                                     "env_file {} line {}: {}",
                                     host.path.display(),
@@ -64,7 +66,7 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => problems.push(Problem::at(
                     host.location,
-                    Some(&host.job),
+                    job,
                     format!("cannot read env_file {}: {e}", host.path.display()),
                 )),
             }
@@ -121,6 +123,9 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ENGINE_WAIT.as_secs()
         ),
     }
+    // A path inherited from [defaults] is reported once, at its place in [defaults].
+    let mut seen = std::collections::HashSet::new();
+    problems.retain(|p| seen.insert((p.location.map(|l| (l.line, l.column)), p.message.clone())));
     if !problems.is_empty() {
         return Err(ConfigError::new(config.path.clone(), problems).into());
     }

@@ -56,7 +56,25 @@ pub struct ConfigArg {
 impl ConfigArg {
     /// Load and validate the schedule file.
     pub fn load(&self) -> Result<Config, ConfigError> {
-        config::load(&self.config, &Environment::from_process())
+        config::load(&self.config, &environment())
+    }
+}
+
+/// What the schedule file's defaults depend on, read from this process: the first
+/// path of `$STATE_DIRECTORY` (systemd separates several with `:`), the system's
+/// zone (UTC when unknown), and the CPUs available (1 when unknown).
+pub fn environment() -> Environment {
+    let state_directory = std::env::var_os("STATE_DIRECTORY")
+        .and_then(|value| std::env::split_paths(&value).find(|path| !path.as_os_str().is_empty()));
+    let local_timezone = iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| name.parse::<chrono_tz::Tz>().ok())
+        .unwrap_or(chrono_tz::Tz::UTC);
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    Environment {
+        state_directory,
+        local_timezone,
+        cpus,
     }
 }
 
@@ -71,7 +89,7 @@ pub struct DatabaseArg {
 }
 
 impl DatabaseArg {
-    /// Open the database.
+    /// Open the database for reading.
     pub async fn open(&self) -> anyhow::Result<Store> {
         let path = match &self.database {
             Some(path) => path.clone(),

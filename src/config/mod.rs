@@ -9,7 +9,7 @@
 //! `env_file` ([`dotenv`], a pure parser whose messages never contain values).
 //!
 //! It must not touch the network, read the clock or environment variables (the caller
-//! passes an [`Environment`]; only [`Environment::from_process`] looks at the process),
+//! passes an [`Environment`], built by the CLI from the process),
 //! nor touch the disk beyond reading the config file itself in [`load`]: it does not
 //! check that images, volumes, `env_file`s, secrets or the database exist
 //! ([`Config::host_paths`] lists the paths for `check`). The documented format with
@@ -200,7 +200,8 @@ pub struct Job {
     pub pids_limit: Option<i64>,
     /// Read-only root filesystem (the engine then adds a writable tmpfs at /tmp).
     pub read_only: bool,
-    /// tmpfs mounts: `"/path"` or `"/path:options"`, absolute, unique paths.
+    /// tmpfs mounts: `"/path"` or `"/path:options"`, absolute, unique paths, without
+    /// trailing slashes (`"/tmp/"` in the file is `"/tmp"` here).
     pub tmpfs: Vec<String>,
     /// `"none"`, `"bridge"`, `"host"` or a network name; `None`: Docker's default.
     pub network: Option<String>,
@@ -418,29 +419,6 @@ pub struct Environment {
     pub local_timezone: Tz,
     /// The number of CPUs: the default for `[daemon] max_concurrent` (0 counts as 1).
     pub cpus: usize,
-}
-
-impl Environment {
-    /// The real process environment: the first path of `$STATE_DIRECTORY` (systemd
-    /// separates several with `:`), and the system zone from `iana-time-zone`, falling
-    /// back to UTC (without error) when it is unknown or not an IANA name chrono-tz knows,
-    /// and the CPUs available to the process (`std::thread::available_parallelism`),
-    /// falling back to 1.
-    pub fn from_process() -> Environment {
-        let state_directory = std::env::var_os("STATE_DIRECTORY").and_then(|value| {
-            std::env::split_paths(&value).find(|path| !path.as_os_str().is_empty())
-        });
-        let local_timezone = iana_time_zone::get_timezone()
-            .ok()
-            .and_then(|name| name.parse::<Tz>().ok())
-            .unwrap_or(Tz::UTC);
-        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        Environment {
-            state_directory,
-            local_timezone,
-            cpus,
-        }
-    }
 }
 
 /// Reads and validates the config file at `path`.

@@ -1070,7 +1070,7 @@ impl<'t> Checker<'t> {
                 mounts.push(Mount {
                     target: mount_target(path).to_owned(),
                     kind: "tmpfs",
-                    what: format!("tmpfs {}", quote(mount)),
+                    what: format!("tmpfs {}", quote(item.get_ref().as_str().unwrap_or(mount))),
                     span: item.span(),
                     inherited: entry.inherited,
                 });
@@ -1777,7 +1777,11 @@ impl<'t> Checker<'t> {
                         quote(path)
                     ),
                 ),
-                Ok(_) => mounts.push(text.to_string()),
+                // Stored with the path as compared ("/tmp/" is "/tmp"), options kept.
+                Ok(path) => mounts.push(match text.split_once(':') {
+                    Some((_, options)) => format!("{}:{options}", mount_target(path)),
+                    None => mount_target(path).to_owned(),
+                }),
                 Err(why) => self.report(item.span(), job, format!("bad tmpfs {}: {why}", quote(text))),
             }
         }

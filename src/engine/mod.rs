@@ -721,6 +721,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn limits_the_host_cannot_enforce() {
+        let pi = Capabilities {
+            memory: false,
+            cpus: true,
+            pids_limit: true,
+        };
+        let full = Capabilities {
+            memory: true,
+            cpus: true,
+            pids_limit: true,
+        };
+        let none = Capabilities {
+            memory: false,
+            cpus: false,
+            pids_limit: false,
+        };
+        let cases: [(Capabilities, &[&str], &[&str]); 5] = [
+            (pi, &["memory", "cpus"], &["memory"]),
+            (pi, &["cpus", "pids_limit"], &[]),
+            (full, &["memory", "cpus", "pids_limit"], &[]),
+            (
+                none,
+                &["memory", "cpus", "pids_limit"],
+                &["memory", "cpus", "pids_limit"],
+            ),
+            (none, &[], &[]),
+        ];
+        for (capabilities, requested, want) in cases {
+            assert_eq!(
+                capabilities.unenforceable(requested),
+                want,
+                "{capabilities:?} {requested:?}"
+            );
+        }
+    }
+
+    #[test]
     fn references_split_into_name_and_tag() {
         let cases = [
             ("busybox", ("busybox", Some("latest"))),
