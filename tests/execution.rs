@@ -297,15 +297,14 @@ command = ["sh", "-c", "yes 0123456789abcdefghijklmnopqrstuvwxyz | head -c 20000
         if let Some(exit) = child.try_wait().expect("try_wait") {
             break exit;
         }
-        if let Ok(text) = std::fs::read_to_string(&status) {
-            if let Some(kib) = text
-                .lines()
+        let rss_kib = std::fs::read_to_string(&status).ok().and_then(|text| {
+            text.lines()
                 .find_map(|l| l.strip_prefix("VmRSS:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            {
-                peak_kib = peak_kib.max(kib);
-                samples += 1;
-            }
+        });
+        if let Some(kib) = rss_kib {
+            peak_kib = peak_kib.max(kib);
+            samples += 1;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
