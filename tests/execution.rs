@@ -123,7 +123,8 @@ async fn an_oom_kill_under_a_memory_limit_is_classified_oom() {
 [jobs.hungry]
 schedule = "@daily"
 image = "IMAGE"
-command = ["dd", "if=/dev/zero", "of=/dev/null", "bs=256M", "count=1"]
+# sort holds all of its 100 MB input in memory: far beyond the limit.
+command = ["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' x | sort > /dev/null"]
 memory = "16MiB"
 "#,
     );

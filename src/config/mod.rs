@@ -53,7 +53,7 @@ pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 pub const MIN_STOP_GRACE: Duration = Duration::from_secs(1);
 /// Longest accepted `stop_grace`: the daemon's own shutdown waits for it.
 pub const MAX_STOP_GRACE: Duration = Duration::from_secs(60 * 60);
-/// Longest accepted `timeout` or `deadline`: 365 days.
+/// Longest accepted `timeout`, `deadline` or `starting_deadline`: 365 days.
 pub const MAX_TIME_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// Exit codes that count as success when `success_exit_codes` is not set.
 pub const DEFAULT_SUCCESS_EXIT_CODES: [i64; 1] = [0];
@@ -71,6 +71,12 @@ pub const MIN_MAX_OUTPUT: u64 = 4 * KIB;
 pub const MAX_MAX_OUTPUT: u64 = 1024 * MIB;
 /// Where the engine mounts the job's `secrets`: `/run/secrets/NAME`, read-only.
 pub const SECRETS_DIR: &str = "/run/secrets";
+/// How long finished runs are kept when `[daemon] history_max_age` is not set: 90 days.
+pub const DEFAULT_HISTORY_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 60 * 60);
+/// Shortest accepted `history_max_age`: 1 hour.
+pub const MIN_HISTORY_MAX_AGE: Duration = Duration::from_secs(60 * 60);
+/// Finished runs kept per job when `[daemon] history_limit` is not set.
+pub const DEFAULT_HISTORY_LIMIT: u32 = 10_000;
 /// Label keys starting with this are cronbox's own (`cronbox.job`, ...); jobs may not set them.
 pub const RESERVED_LABEL_PREFIX: &str = "cronbox.";
 
@@ -149,6 +155,15 @@ pub struct DaemonConfig {
     /// When true, a job asking for a limit the host cannot enforce is an error (for
     /// `check` and the daemon) instead of a warning. Config only parses it.
     pub require_limits: bool,
+    /// What the daemon does with running containers when it is asked to stop (SIGTERM).
+    pub on_shutdown: OnShutdown,
+    /// Finished runs (with their attempts and output) older than this are pruned: those
+    /// that finished longer ago. At least [`MIN_HISTORY_MAX_AGE`]; default
+    /// [`DEFAULT_HISTORY_MAX_AGE`].
+    pub history_max_age: Duration,
+    /// Finished runs kept per job (the newest); at least 1. Default
+    /// [`DEFAULT_HISTORY_LIMIT`].
+    pub history_limit: u32,
 }
 
 /// One `[jobs.NAME]` table, with `[defaults]` and the built-in defaults applied.
@@ -187,6 +202,13 @@ pub struct Job {
     pub stop_grace: Duration,
     /// What a tick does when the previous run is still going.
     pub concurrency: Concurrency,
+    /// What the daemon does with ticks it missed (down, suspended, clock jumped forward).
+    pub catch_up: CatchUp,
+    /// A tick not started within this time of its scheduled instant (missed while the
+    /// daemon was away, or waiting for a `max_concurrent` slot) is recorded as missed
+    /// instead of starting late; `None`: no limit. Greater than zero, at most
+    /// [`MAX_TIME_LIMIT`].
+    pub starting_deadline: Option<Duration>,
     /// Exit codes (0-255) that count as success: sorted, unique, never empty.
     pub success_exit_codes: Vec<i64>,
     /// Exit codes (0-255) that fail the run without retries: sorted, unique, disjoint
@@ -342,6 +364,81 @@ impl Concurrency {
 }
 
 impl fmt::Display for Concurrency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the daemon does about a job's ticks it missed: it was down, the box was
+/// suspended, or the wall clock jumped forward. Either way the missed ticks are recorded,
+/// as one run with status `missed` per job and outage (how many, the first and the
+/// last); a job the daemon has never seen has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CatchUp {
+    /// Run the most recent missed tick once, with trigger `catch-up`, unless it is older
+    /// than `starting_deadline`; never replay a backlog (the default).
+    #[default]
+    Latest,
+    /// Run none of them.
+    None,
+}
+
+impl CatchUp {
+    /// All values, in the order documented.
+    pub const ALL: [CatchUp; 2] = [CatchUp::Latest, CatchUp::None];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatchUp::Latest => "latest",
+            CatchUp::None => "none",
+        }
+    }
+
+    /// The value written `name` in the config file (exact, lowercase).
+    pub fn from_name(name: &str) -> Option<CatchUp> {
+        CatchUp::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl fmt::Display for CatchUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the daemon does with the containers still running when it is asked to stop
+/// (SIGTERM).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum OnShutdown {
+    /// Stop firing, leave running containers alone and exit at once; the next start
+    /// adopts them, so a daemon upgrade never kills a running job (the default).
+    #[default]
+    Detach,
+    /// Send each running container its `stop_signal`, SIGKILL after `stop_grace`, and
+    /// record its attempt `interrupted`.
+    Stop,
+}
+
+impl OnShutdown {
+    /// All values, in the order documented.
+    pub const ALL: [OnShutdown; 2] = [OnShutdown::Detach, OnShutdown::Stop];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnShutdown::Detach => "detach",
+            OnShutdown::Stop => "stop",
+        }
+    }
+
+    /// The value written `name` in the config file (exact, lowercase).
+    pub fn from_name(name: &str) -> Option<OnShutdown> {
+        OnShutdown::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+}
+
+impl fmt::Display for OnShutdown {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -104,6 +104,9 @@ fn full_example() {
             timezone: Tz::Europe__Paris,
             max_concurrent: 4,
             require_limits: false,
+            on_shutdown: OnShutdown::Detach,
+            history_max_age: DEFAULT_HISTORY_MAX_AGE,
+            history_limit: DEFAULT_HISTORY_LIMIT,
         }
     );
     assert_eq!(config.jobs.len(), 1);
@@ -344,12 +347,28 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
     let report = config.job("weekly-report").expect("weekly-report");
     assert_eq!(report.env.len(), 3, "{:?}", report.env);
     assert_eq!(report.timeout, Some(Duration::from_secs(3 * 3600)));
+    assert_eq!(backup.catch_up, CatchUp::Latest);
+    assert_eq!(
+        backup.starting_deadline,
+        Some(Duration::from_secs(6 * 3600))
+    );
+    assert_eq!(heartbeat.starting_deadline, None);
+    assert_eq!(config.daemon.on_shutdown, OnShutdown::Detach);
+    assert_eq!(config.daemon.history_max_age, DEFAULT_HISTORY_MAX_AGE);
+    assert_eq!(config.daemon.history_limit, DEFAULT_HISTORY_LIMIT);
     assert!(REFERENCE.contains("\n[defaults]\n"));
+    assert!(
+        REFERENCE.contains("[daemon] settings take effect at the next start"),
+        "reference.toml must say when [daemon] settings apply"
+    );
     for key in [
         "database",
         "timezone",
         "max_concurrent",
         "require_limits",
+        "on_shutdown",
+        "history_max_age",
+        "history_limit",
         "schedule",
         "image",
         "command",
@@ -364,6 +383,8 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
         "stop_signal",
         "stop_grace",
         "concurrency",
+        "catch_up",
+        "starting_deadline",
         "success_exit_codes",
         "fatal_exit_codes",
         "memory",
@@ -1050,7 +1071,8 @@ fn display_format() {
         err.to_string(),
         "/etc/cronbox/cronbox.toml:4:1: job \"backup-db\": unknown key \"retires\" (did you mean \"retries\"?); \
          expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
-         timeout, deadline, stop_signal, stop_grace, concurrency, success_exit_codes, fatal_exit_codes, memory, cpus, \
+         timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, success_exit_codes, \
+         fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
          privileged, env_file, secrets, max_output\n\
          /etc/cronbox/cronbox.toml:7:12: unknown time zone \"Europe/Pariss\" (did you mean \"Europe/Paris\"?); \
@@ -2483,6 +2505,485 @@ fn concurrency_names() {
     }
     assert_eq!(Concurrency::from_name("Allow"), None);
     assert_eq!(Concurrency::default(), Concurrency::Forbid);
+}
+
+// ---------------------------------------------------------------- missed ticks, shutdown, history
+
+#[test]
+fn catch_up_on_shutdown_and_history_have_their_documented_defaults() {
+    let config = parse_ok(MINIMAL);
+    assert_eq!(config.daemon.on_shutdown, OnShutdown::Detach);
+    assert_eq!(config.daemon.history_max_age, DEFAULT_HISTORY_MAX_AGE);
+    assert_eq!(
+        config.daemon.history_max_age,
+        Duration::from_secs(90 * 86_400)
+    );
+    assert_eq!(config.daemon.history_limit, DEFAULT_HISTORY_LIMIT);
+    assert_eq!(config.daemon.history_limit, 10_000);
+    assert_eq!(MIN_HISTORY_MAX_AGE, Duration::from_secs(3600));
+    let job = &config.jobs[0];
+    assert_eq!(job.catch_up, CatchUp::Latest);
+    assert_eq!(job.starting_deadline, None);
+    assert_eq!(job.locations.get("catch_up"), None);
+    assert_eq!(job.locations.get("starting_deadline"), None);
+    // An empty [daemon] table gets the same defaults.
+    assert_eq!(parse_ok("[daemon]\n").daemon, parse_ok("").daemon);
+}
+
+#[test]
+fn catch_up_and_on_shutdown_names() {
+    for value in CatchUp::ALL {
+        assert_eq!(CatchUp::from_name(value.as_str()), Some(value));
+        assert_eq!(value.to_string(), value.as_str());
+    }
+    assert_eq!(
+        CatchUp::ALL.map(CatchUp::as_str),
+        ["latest", "none"],
+        "documented order"
+    );
+    assert_eq!(CatchUp::from_name("Latest"), None);
+    assert_eq!(CatchUp::default(), CatchUp::Latest);
+    for value in OnShutdown::ALL {
+        assert_eq!(OnShutdown::from_name(value.as_str()), Some(value));
+        assert_eq!(value.to_string(), value.as_str());
+    }
+    assert_eq!(
+        OnShutdown::ALL.map(OnShutdown::as_str),
+        ["detach", "stop"],
+        "documented order"
+    );
+    assert_eq!(OnShutdown::from_name("STOP"), None);
+    assert_eq!(OnShutdown::default(), OnShutdown::Detach);
+}
+
+#[test]
+fn good_values_of_catch_up_and_starting_deadline() {
+    // (line added to job `a`, check)
+    type Check = fn(&Job);
+    let cases: &[(&str, Check)] = &[
+        ("catch_up = 'latest'", |j| {
+            assert_eq!(j.catch_up, CatchUp::Latest)
+        }),
+        ("catch_up = 'none'", |j| {
+            assert_eq!(j.catch_up, CatchUp::None)
+        }),
+        ("starting_deadline = '1ms'", |j| {
+            assert_eq!(j.starting_deadline, Some(Duration::from_millis(1)))
+        }),
+        ("starting_deadline = '90s'", |j| {
+            assert_eq!(j.starting_deadline, Some(Duration::from_secs(90)))
+        }),
+        ("starting_deadline = '1h 30m'", |j| {
+            assert_eq!(j.starting_deadline, Some(Duration::from_secs(5400)))
+        }),
+        ("starting_deadline = '365d'", |j| {
+            assert_eq!(j.starting_deadline, Some(MAX_TIME_LIMIT))
+        }),
+        ("catch_up = 'none'\nstarting_deadline = '10m'", |j| {
+            // Still meaningful: it bounds the wait for a max_concurrent slot.
+            assert_eq!(j.catch_up, CatchUp::None);
+            assert_eq!(j.starting_deadline, Some(Duration::from_secs(600)));
+        }),
+        ("starting_deadline = '5m'", |j| {
+            assert_eq!(
+                j.locations.get("starting_deadline"),
+                Some(Location {
+                    line: 4,
+                    column: 21
+                })
+            );
+            assert!(!j.locations.from_defaults("starting_deadline"));
+        }),
+    ];
+    for (line, check) in cases {
+        let text = format!("{JOB_A}{line}\n");
+        let config = match parse(Path::new(PATH), &text, &utc_env()) {
+            Ok(config) => config,
+            Err(err) => panic!("case {line}: {err}"),
+        };
+        check(&config.jobs[0]);
+    }
+}
+
+#[test]
+fn bad_values_of_catch_up_and_starting_deadline_are_placed_with_the_job() {
+    // (line 4 of job `a`, column of the problem, fragments of the message)
+    let cases: &[(&str, usize, &[&str])] = &[
+        (
+            "catch_up = 'all'",
+            12,
+            &[
+                "unknown catch_up \"all\"",
+                "expected one of: latest (",
+                "none (",
+            ],
+        ),
+        ("catch_up = 'Latest'", 12, &["unknown catch_up \"Latest\""]),
+        ("catch_up = ''", 12, &["unknown catch_up \"\""]),
+        (
+            "catch_up = true",
+            12,
+            &[
+                "catch_up must be one of the strings \"latest\" or \"none\"",
+                "found a boolean true",
+            ],
+        ),
+        (
+            "catch_up = ['latest']",
+            12,
+            &["catch_up must be one of the strings", "found an array"],
+        ),
+        (
+            "starting_deadline = '0s'",
+            21,
+            &["bad duration \"0s\" for starting_deadline", "zero"],
+        ),
+        (
+            "starting_deadline = '366d'",
+            21,
+            &["starting_deadline \"366d\" is longer than 365 days"],
+        ),
+        (
+            "starting_deadline = 'soon'",
+            21,
+            &["bad duration \"soon\" for starting_deadline"],
+        ),
+        (
+            "starting_deadline = 60",
+            21,
+            &[
+                "starting_deadline must be a duration string",
+                "starting_deadline = \"60s\"",
+            ],
+        ),
+        (
+            "starting_deadline = -1",
+            21,
+            &["starting_deadline must be a duration string"],
+        ),
+        (
+            "starting_deadlin = '1m'",
+            1,
+            &["unknown key \"starting_deadlin\" (did you mean \"starting_deadline\"?)"],
+        ),
+        (
+            "catchup = 'none'",
+            1,
+            &["unknown key \"catchup\" (did you mean \"catch_up\"?)"],
+        ),
+        (
+            "on_shutdown = 'stop'",
+            1,
+            &["unknown key \"on_shutdown\"", "catch_up, starting_deadline"],
+        ),
+    ];
+    for &(line, column, fragments) in cases {
+        let text = format!("{JOB_A}{line}\n");
+        check_problems(line, &text, &[(4, column, Some("a"), fragments)]);
+    }
+}
+
+#[test]
+fn good_daemon_values_of_shutdown_and_history() {
+    // ([daemon] lines, check)
+    type Check = fn(&DaemonConfig);
+    let cases: &[(&str, Check)] = &[
+        ("on_shutdown = 'detach'", |d| {
+            assert_eq!(d.on_shutdown, OnShutdown::Detach)
+        }),
+        ("on_shutdown = 'stop'", |d| {
+            assert_eq!(d.on_shutdown, OnShutdown::Stop)
+        }),
+        ("history_max_age = '1h'", |d| {
+            assert_eq!(d.history_max_age, MIN_HISTORY_MAX_AGE)
+        }),
+        ("history_max_age = '60m'", |d| {
+            assert_eq!(d.history_max_age, Duration::from_secs(3600))
+        }),
+        ("history_max_age = '30d'", |d| {
+            assert_eq!(d.history_max_age, Duration::from_secs(30 * 86_400))
+        }),
+        ("history_max_age = '2w 3d'", |d| {
+            assert_eq!(d.history_max_age, Duration::from_secs(17 * 86_400))
+        }),
+        ("history_max_age = '3650d'", |d| {
+            assert_eq!(d.history_max_age, Duration::from_secs(3650 * 86_400))
+        }),
+        ("history_limit = 1", |d| assert_eq!(d.history_limit, 1)),
+        ("history_limit = 500", |d| assert_eq!(d.history_limit, 500)),
+        ("history_limit = 0x10", |d| assert_eq!(d.history_limit, 16)),
+        ("history_limit = 1_000_000", |d| {
+            assert_eq!(d.history_limit, 1_000_000)
+        }),
+        ("history_limit = 4294967295", |d| {
+            assert_eq!(d.history_limit, u32::MAX)
+        }),
+        (
+            "on_shutdown = 'stop'\nhistory_max_age = '7d'\nhistory_limit = 100",
+            |d| {
+                assert_eq!(
+                    (d.on_shutdown, d.history_max_age, d.history_limit),
+                    (OnShutdown::Stop, Duration::from_secs(7 * 86_400), 100)
+                );
+                // The other daemon settings keep their defaults.
+                assert_eq!(d.max_concurrent, 4);
+                assert!(!d.require_limits);
+            },
+        ),
+    ];
+    for (lines, check) in cases {
+        let text = format!("[daemon]\n{lines}\n{MINIMAL}");
+        let config = match parse(Path::new(PATH), &text, &utc_env()) {
+            Ok(config) => config,
+            Err(err) => panic!("case {lines}: {err}"),
+        };
+        check(&config.daemon);
+    }
+}
+
+#[test]
+fn bad_daemon_values_of_shutdown_and_history() {
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "unknown on_shutdown",
+            "[daemon]\non_shutdown = 'kill'\n",
+            &[(
+                2,
+                15,
+                None,
+                &[
+                    "unknown on_shutdown \"kill\"",
+                    "expected one of: detach (",
+                    "stop (",
+                ],
+            )],
+        ),
+        (
+            "on_shutdown in the wrong case",
+            "[daemon]\non_shutdown = 'Stop'\n",
+            &[(2, 15, None, &["unknown on_shutdown \"Stop\""])],
+        ),
+        (
+            "on_shutdown as a boolean",
+            "[daemon]\non_shutdown = false\n",
+            &[(
+                2,
+                15,
+                None,
+                &[
+                    "on_shutdown must be one of the strings \"detach\" or \"stop\"",
+                    "found a boolean false",
+                ],
+            )],
+        ),
+        (
+            "history_max_age below 1h",
+            "[daemon]\nhistory_max_age = '59m'\n",
+            &[(
+                2,
+                19,
+                None,
+                &["history_max_age \"59m\" is shorter than 1h, the least accepted"],
+            )],
+        ),
+        (
+            "history_max_age just below 1h",
+            "[daemon]\nhistory_max_age = '3599s 999ms'\n",
+            &[(2, 19, None, &["is shorter than 1h"])],
+        ),
+        (
+            "history_max_age zero",
+            "[daemon]\nhistory_max_age = '0d'\n",
+            &[(
+                2,
+                19,
+                None,
+                &["bad duration \"0d\" for history_max_age", "zero"],
+            )],
+        ),
+        (
+            "history_max_age without a unit",
+            "[daemon]\nhistory_max_age = 90\n",
+            &[(
+                2,
+                19,
+                None,
+                &[
+                    "history_max_age must be a duration string",
+                    "history_max_age = \"90s\"",
+                ],
+            )],
+        ),
+        (
+            "history_max_age not a duration",
+            "[daemon]\nhistory_max_age = 'forever'\n",
+            &[(
+                2,
+                19,
+                None,
+                &["bad duration \"forever\" for history_max_age"],
+            )],
+        ),
+        (
+            "history_limit zero",
+            "[daemon]\nhistory_limit = 0\n",
+            &[(
+                2,
+                17,
+                None,
+                &[
+                    "history_limit must be at least 1, found 0",
+                    "finished runs are kept per job",
+                ],
+            )],
+        ),
+        (
+            "history_limit negative",
+            "[daemon]\nhistory_limit = -10\n",
+            &[(
+                2,
+                17,
+                None,
+                &["history_limit must be at least 1, found -10"],
+            )],
+        ),
+        (
+            "history_limit too large",
+            "[daemon]\nhistory_limit = 4294967296\n",
+            &[(
+                2,
+                17,
+                None,
+                &["history_limit 4294967296 is too large; the most is 4294967295"],
+            )],
+        ),
+        (
+            "history_limit as a string",
+            "[daemon]\nhistory_limit = '100'\n",
+            &[(2, 17, None, &["remove the quotes: history_limit = 100"])],
+        ),
+        (
+            "history_limit as a float",
+            "[daemon]\nhistory_limit = 1e4\n",
+            &[(
+                2,
+                17,
+                None,
+                &["history_limit must be an integer of 1 or more", "a float"],
+            )],
+        ),
+        (
+            "misspelled daemon key lists the new ones",
+            "[daemon]\nhistory_max_ages = '1d'\n",
+            &[(
+                2,
+                1,
+                None,
+                &[
+                    "unknown key \"history_max_ages\" in [daemon] (did you mean \"history_max_age\"?)",
+                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, history_max_age, history_limit",
+                ],
+            )],
+        ),
+        (
+            "a job key in [daemon]",
+            "[daemon]\ncatch_up = 'none'\n",
+            &[(2, 1, None, &["unknown key \"catch_up\" in [daemon]"])],
+        ),
+        (
+            "every problem in [daemon] at once",
+            "[daemon]\non_shutdown = 'never'\nhistory_max_age = '1m'\nhistory_limit = 0\n",
+            &[
+                (2, 15, None, &["unknown on_shutdown \"never\""]),
+                (3, 19, None, &["history_max_age \"1m\" is shorter than 1h"]),
+                (4, 17, None, &["history_limit must be at least 1"]),
+            ],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
+}
+
+#[test]
+fn defaults_carry_catch_up_and_starting_deadline() {
+    let text = r#"
+[defaults]
+catch_up = "none"
+starting_deadline = "15m"
+
+[jobs.plain]
+schedule = "@hourly"
+image = "x"
+
+[jobs.own]
+schedule = "@daily"
+image = "x"
+catch_up = "latest"
+starting_deadline = "2h"
+"#;
+    let config = parse_ok(text);
+    let plain = config.job("plain").expect("plain");
+    assert_eq!(plain.catch_up, CatchUp::None);
+    assert_eq!(plain.starting_deadline, Some(Duration::from_secs(15 * 60)));
+    assert!(plain.locations.from_defaults("catch_up"));
+    assert!(plain.locations.from_defaults("starting_deadline"));
+    assert_eq!(
+        plain.locations.get("starting_deadline"),
+        Some(Location {
+            line: 4,
+            column: 21
+        })
+    );
+    let own = config.job("own").expect("own");
+    assert_eq!(own.catch_up, CatchUp::Latest);
+    assert_eq!(own.starting_deadline, Some(Duration::from_secs(2 * 3600)));
+    assert!(!own.locations.from_defaults("catch_up"));
+    assert_eq!(
+        own.locations.get("catch_up"),
+        Some(Location {
+            line: 13,
+            column: 12
+        })
+    );
+
+    // A bad default is reported once, at its own place, without a job name, however
+    // many jobs inherit it (or override it).
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "bad catch_up in [defaults]",
+            "[defaults]\ncatch_up = 'all'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\n[jobs.b]\nschedule = '@daily'\nimage = 'x'\ncatch_up = 'none'\n",
+            &[(2, 12, None, &["unknown catch_up \"all\""])],
+        ),
+        (
+            "bad starting_deadline in [defaults]",
+            "[defaults]\nstarting_deadline = '400d'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\n[jobs.b]\nschedule = '@daily'\nimage = 'x'\n",
+            &[(
+                2,
+                21,
+                None,
+                &["starting_deadline \"400d\" is longer than 365 days"],
+            )],
+        ),
+        (
+            "good default, bad job value",
+            "[defaults]\nstarting_deadline = '1m'\n[jobs.a]\nschedule = '@daily'\nimage = 'x'\nstarting_deadline = 'later'\n",
+            &[(
+                6,
+                21,
+                Some("a"),
+                &["bad duration \"later\" for starting_deadline"],
+            )],
+        ),
+        (
+            "daemon key in [defaults]",
+            "[defaults]\nhistory_limit = 5\n",
+            &[(2, 1, None, &["unknown key \"history_limit\" in [defaults]"])],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
 }
 
 #[test]

@@ -24,17 +24,25 @@ use super::values::{
     normalize_signal, parse_size, parse_tmpfs, signal_names,
 };
 use super::{
-    Concurrency, Config, DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_DATABASE_NAME,
-    DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES, DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL,
-    DEFAULT_SUCCESS_EXIT_CODES, DaemonConfig, Environment, HostPathEntry, Job, Locations, MAX_CPUS,
-    MAX_JOB_NAME_LEN, MAX_MAX_OUTPUT, MAX_STOP_GRACE, MAX_TIME_LIMIT, MIN_CPUS, MIN_MAX_OUTPUT,
-    MIN_MEMORY, MIN_STOP_GRACE, PullPolicy, RESERVED_LABEL_PREFIX, SECRETS_DIR, Volume,
-    is_valid_job_name,
+    CatchUp, Concurrency, Config, DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_DATABASE_NAME,
+    DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE, DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES,
+    DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL, DEFAULT_SUCCESS_EXIT_CODES, DaemonConfig, Environment,
+    HostPathEntry, Job, Locations, MAX_CPUS, MAX_JOB_NAME_LEN, MAX_MAX_OUTPUT, MAX_STOP_GRACE,
+    MAX_TIME_LIMIT, MIN_CPUS, MIN_HISTORY_MAX_AGE, MIN_MAX_OUTPUT, MIN_MEMORY, MIN_STOP_GRACE,
+    OnShutdown, PullPolicy, RESERVED_LABEL_PREFIX, SECRETS_DIR, Volume, is_valid_job_name,
 };
 use crate::schedule::{Schedule, parse_duration};
 
 const TOP_KEYS: &[&str] = &["daemon", "defaults", "jobs"];
-const DAEMON_KEYS: &[&str] = &["database", "timezone", "max_concurrent", "require_limits"];
+const DAEMON_KEYS: &[&str] = &[
+    "database",
+    "timezone",
+    "max_concurrent",
+    "require_limits",
+    "on_shutdown",
+    "history_max_age",
+    "history_limit",
+];
 /// Every key of a job, in the documented order. `schedule` comes first: `[defaults]`
 /// accepts all the others (`JOB_KEYS[1..]`).
 const JOB_KEYS: &[&str] = &[
@@ -53,6 +61,8 @@ const JOB_KEYS: &[&str] = &[
     "stop_signal",
     "stop_grace",
     "concurrency",
+    "catch_up",
+    "starting_deadline",
     "success_exit_codes",
     "fatal_exit_codes",
     "memory",
@@ -415,6 +425,9 @@ impl<'t> Checker<'t> {
         let mut timezone = None;
         let mut max_concurrent = None;
         let mut require_limits = None;
+        let mut on_shutdown = None;
+        let mut history_max_age = None;
+        let mut history_limit = None;
         if let Some((key, value)) = entry {
             match value.get_ref() {
                 DeValue::Table(table) => {
@@ -426,6 +439,9 @@ impl<'t> Checker<'t> {
                             "require_limits" => {
                                 require_limits = self.boolean(value, None, "require_limits");
                             }
+                            "on_shutdown" => on_shutdown = self.on_shutdown(value),
+                            "history_max_age" => history_max_age = self.history_max_age(value),
+                            "history_limit" => history_limit = self.history_limit(value),
                             _ => self.unknown_key(
                                 key,
                                 None,
@@ -454,7 +470,74 @@ impl<'t> Checker<'t> {
             timezone: timezone.unwrap_or(env.local_timezone),
             max_concurrent: max_concurrent.unwrap_or(env.cpus.max(1)),
             require_limits: require_limits.unwrap_or(false),
+            on_shutdown: on_shutdown.unwrap_or_default(),
+            history_max_age: history_max_age.unwrap_or(DEFAULT_HISTORY_MAX_AGE),
+            history_limit: history_limit.unwrap_or(DEFAULT_HISTORY_LIMIT),
         }
+    }
+
+    fn on_shutdown(&mut self, value: &Value<'_>) -> Option<OnShutdown> {
+        let name = self.string(
+            value,
+            None,
+            "on_shutdown",
+            "one of the strings \"detach\" or \"stop\"",
+        )?;
+        let on_shutdown = OnShutdown::from_name(name);
+        if on_shutdown.is_none() {
+            self.report(
+                value.span(),
+                None,
+                format!(
+                    "unknown on_shutdown {}; expected one of: detach (leave running containers alone, the next start adopts them, the default), stop (stop them and record them interrupted)",
+                    quote(name)
+                ),
+            );
+        }
+        on_shutdown
+    }
+
+    fn history_max_age(&mut self, value: &Value<'_>) -> Option<Duration> {
+        let age = self.duration(value, None, "history_max_age")?;
+        if age < MIN_HISTORY_MAX_AGE {
+            self.report(
+                value.span(),
+                None,
+                format!(
+                    "history_max_age {} is shorter than {}, the least accepted; runs that finished longer ago than this are deleted",
+                    quote(value.get_ref().as_str().unwrap_or_default()),
+                    humantime::format_duration(MIN_HISTORY_MAX_AGE)
+                ),
+            );
+            return None;
+        }
+        Some(age)
+    }
+
+    fn history_limit(&mut self, value: &Value<'_>) -> Option<u32> {
+        let problem = match value.get_ref() {
+            DeValue::Integer(_) => match integer(value.get_ref()) {
+                Some(n) if n < 1 => format!(
+                    "history_limit must be at least 1, found {n}; it is how many finished runs are kept per job"
+                ),
+                Some(n) => match u32::try_from(n) {
+                    Ok(n) => return Some(n),
+                    Err(_) => format!("history_limit {n} is too large; the most is {}", u32::MAX),
+                },
+                None => format!("history_limit is too large; the most is {}", u32::MAX),
+            },
+            DeValue::String(s) if s.trim().parse::<i64>().is_ok() => format!(
+                "history_limit must be an integer, found a string {}; remove the quotes: history_limit = {}",
+                quote(s),
+                s.trim()
+            ),
+            other => format!(
+                "history_limit must be an integer of 1 or more such as 10000, found {}",
+                describe(other)
+            ),
+        };
+        self.report(value.span(), None, problem);
+        None
     }
 
     fn database(&mut self, config_path: &Path, value: &Value<'_>) -> Option<PathBuf> {
@@ -756,6 +839,12 @@ impl<'t> Checker<'t> {
         let concurrency = self
             .setting(src, "concurrency", name, loc, &Self::concurrency)
             .map(Option::unwrap_or_default);
+        let catch_up = self
+            .setting(src, "catch_up", name, loc, &Self::catch_up)
+            .map(Option::unwrap_or_default);
+        let starting_deadline = self.setting(src, "starting_deadline", name, loc, &|c, v, j| {
+            c.time_limit(v, j, "starting_deadline")
+        });
         let success_exit_codes = self
             .setting(src, "success_exit_codes", name, loc, &|c, v, j| {
                 c.exit_codes(v, j, "success_exit_codes")
@@ -903,6 +992,8 @@ impl<'t> Checker<'t> {
             stop_signal: stop_signal?,
             stop_grace: stop_grace?,
             concurrency: concurrency?,
+            catch_up: catch_up?,
+            starting_deadline: starting_deadline?,
             success_exit_codes: success_exit_codes?,
             fatal_exit_codes: fatal_exit_codes?,
             memory: memory?,
@@ -1541,6 +1632,27 @@ impl<'t> Checker<'t> {
             );
         }
         concurrency
+    }
+
+    fn catch_up(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<CatchUp> {
+        let name = self.string(
+            value,
+            job,
+            "catch_up",
+            "one of the strings \"latest\" or \"none\"",
+        )?;
+        let catch_up = CatchUp::from_name(name);
+        if catch_up.is_none() {
+            self.report(
+                value.span(),
+                job,
+                format!(
+                    "unknown catch_up {}; expected one of: latest (run the most recent missed tick once, the default), none (run no missed tick)",
+                    quote(name)
+                ),
+            );
+        }
+        catch_up
     }
 
     fn exit_codes(&mut self, value: &Value<'_>, job: Option<&str>, key: &str) -> Option<Vec<i64>> {

@@ -16,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{self, Clock};
-use crate::config::{Concurrency, Config, Job};
+use crate::config::{CatchUp, Concurrency, Config, Job};
 use crate::engine::{self, Engine, EngineError};
+use crate::schedule::TickSpan;
 use crate::store::{RunStatus, Store, StoreError, Trigger};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,29 +35,46 @@ pub enum DaemonError {
     Store(#[from] StoreError),
 }
 
+/// A tick handled this much after its instant or less is on time; later, it was
+/// missed (the daemon was down, the box suspended, or the clock jumped forward).
+pub const LATE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 struct Planned {
     job: Arc<Job>,
+    /// Every tick up to this instant is accounted for (run, skipped or missed).
+    horizon: DateTime<Utc>,
+    /// The first tick after the horizon.
     next: Option<DateTime<Utc>>,
 }
 
-fn plan(config: &Config, now: DateTime<Utc>, previous: &[Planned]) -> Vec<Planned> {
+/// Plan every job of `config`. A job keeps its horizon from `previous` (a reload)
+/// or `stored` (the database) when its schedule is unchanged; a job never seen, or
+/// whose schedule changed, starts from `now` and so has no missed ticks.
+fn plan(
+    config: &Config,
+    now: DateTime<Utc>,
+    previous: &[Planned],
+    stored: &HashMap<String, DateTime<Utc>>,
+) -> Vec<Planned> {
     config
         .jobs
         .iter()
         .map(|job| {
-            // A job whose schedule did not change keeps its planned tick.
-            let kept = previous.iter().find(|p| {
-                p.job.name == job.name
-                    && p.job.schedule.expression() == job.schedule.expression()
-                    && p.job.timezone == job.timezone
-            });
-            let next = match kept {
-                Some(p) => p.next,
-                None => job.schedule.next_after(now),
+            let kept = previous.iter().find(|p| p.job.name == job.name);
+            let horizon = match kept {
+                Some(p)
+                    if p.job.schedule.expression() == job.schedule.expression()
+                        && p.job.timezone == job.timezone =>
+                {
+                    p.horizon
+                }
+                Some(_) => now,
+                None => stored.get(&job.name).copied().unwrap_or(now),
             };
             Planned {
                 job: Arc::new(job.clone()),
-                next,
+                horizon,
+                next: job.schedule.next_after(horizon),
             }
         })
         .collect()
@@ -121,7 +139,16 @@ pub async fn run(
         });
     }
 
-    let mut planned = plan(&current, clock.now(), &[]);
+    let stored = ctx.store.horizons().await?;
+    let mut planned = plan(&current, clock.now(), &[], &stored);
+    let new: Vec<&str> = planned
+        .iter()
+        .map(|p| p.job.name.as_str())
+        .filter(|name| !stored.contains_key(*name))
+        .collect();
+    save_horizons(&ctx, &new, clock.now()).await;
+    let mut first_wake = true;
+    let mut last_wake = clock.now();
     tracing::info!(jobs = planned.len(), config = %current.path.display(), "scheduler started");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled().map(|interval| interval / 2);
@@ -132,23 +159,37 @@ pub async fn run(
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
         }
         let now = clock.now();
+        if now + chrono::TimeDelta::seconds(5) < last_wake {
+            tracing::warn!(by = %(last_wake - now), "the wall clock went back; ticks already accounted for are not run again");
+        }
+        last_wake = last_wake.max(now);
+        let mut handled: Vec<Arc<Job>> = Vec::new();
         for p in &mut planned {
-            let Some(tick) = p.next else { continue };
-            if tick > now {
+            if p.next.is_none_or(|next| next > now) {
                 continue;
             }
-            p.next = p.job.schedule.next_after(tick.max(now));
-            fire(
-                &ctx,
-                &p.job,
-                tick,
-                &running,
-                &mut serial,
-                &shutdown,
-                &tracker,
-            )
-            .await;
+            let span = p.job.schedule.ticks_between(p.horizon, now);
+            p.horizon = now;
+            p.next = p.job.schedule.next_after(now);
+            handled.push(p.job.clone());
+            if let Some(span) = span {
+                handle_ticks(
+                    &ctx,
+                    &p.job,
+                    span,
+                    now,
+                    first_wake,
+                    &running,
+                    &mut serial,
+                    &shutdown,
+                    &tracker,
+                )
+                .await;
+            }
         }
+        let names: Vec<&str> = handled.iter().map(|j| j.name.as_str()).collect();
+        save_horizons(&ctx, &names, now).await;
+        first_wake = false;
         let earliest = planned.iter().filter_map(|p| p.next).min();
         let mut sleep = earliest
             .map_or(MAX_SLEEP, |t| clock::until(now, t))
@@ -161,7 +202,10 @@ pub async fn run(
             changed = config.changed(), if config_open => match changed {
                 Ok(()) => {
                     let new = config.borrow_and_update().clone();
-                    planned = plan(&new, clock.now(), &planned);
+                    let now = clock.now();
+                    planned = plan(&new, now, &planned, &HashMap::new());
+                    let fresh: Vec<&str> = planned.iter().filter(|p| p.horizon == now).map(|p| p.job.name.as_str()).collect();
+                    save_horizons(&ctx, &fresh, now).await;
                     warn_unenforceable_limits(&engine, &new).await;
                     tracing::info!(jobs = planned.len(), "schedule reloaded");
                 }
@@ -180,11 +224,97 @@ pub async fn run(
     Ok(())
 }
 
+/// Save the horizon of these jobs. A failure is logged: at worst the ticks since
+/// the last saved horizon are looked at again after a restart, and a tick already
+/// recorded is never run twice.
+async fn save_horizons(ctx: &Context, names: &[&str], now: DateTime<Utc>) {
+    if names.is_empty() {
+        return;
+    }
+    if let Err(e) = ctx.store.set_horizon(names, now).await {
+        tracing::error!(error = %e, "could not save how far the schedule is accounted for");
+    }
+}
+
+/// Handle the ticks of `job` that fell due up to `now`: run the last one if it is
+/// on time (or catch it up, if the job says so and it is within its
+/// starting_deadline), and record the others as one missed span.
+#[allow(clippy::too_many_arguments)]
+async fn handle_ticks(
+    ctx: &Context,
+    job: &Arc<Job>,
+    span: TickSpan,
+    now: DateTime<Utc>,
+    after_start: bool,
+    running: &Running,
+    serial: &mut u64,
+    shutdown: &CancellationToken,
+    tracker: &TaskTracker,
+) {
+    let late = now - span.last;
+    let within_starting_deadline = job.starting_deadline.is_none_or(|limit| {
+        late <= chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX)
+    });
+    let why = if after_start {
+        "the daemon was not running".to_owned()
+    } else {
+        format!(
+            "the daemon woke {} late: the box was suspended or the wall clock jumped forward",
+            humantime::format_duration(late.to_std().unwrap_or_default())
+        )
+    };
+    let (run, missed, reason) = if late <= LATE {
+        (Some(Trigger::Schedule), span.without_last(), why)
+    } else if job.catch_up == CatchUp::Latest && within_starting_deadline {
+        (
+            Some(Trigger::CatchUp),
+            span.without_last(),
+            format!("{why}; the latest tick ran as a catch-up"),
+        )
+    } else if job.catch_up == CatchUp::Latest {
+        (
+            None,
+            Some(span),
+            format!("{why}; the latest tick was older than starting_deadline"),
+        )
+    } else {
+        (None, Some(span), format!("{why}; catch_up = \"none\""))
+    };
+    if let Some(missed) = missed {
+        tracing::warn!(job = %job.name, ticks = missed.count, first = %missed.first, last = %missed.last, "missed ticks: {reason}");
+        if let Err(e) = ctx
+            .store
+            .insert_missed(
+                &job.name,
+                missed.first,
+                missed.last,
+                missed.count,
+                now,
+                &reason,
+            )
+            .await
+        {
+            tracing::error!(job = %job.name, error = %e, "could not record missed ticks");
+        }
+    }
+    if let Some(trigger) = run {
+        if trigger == Trigger::CatchUp {
+            tracing::info!(job = %job.name, tick = %span.last, "catching up the latest missed tick");
+        }
+        fire(
+            ctx, job, span.last, trigger, running, serial, shutdown, tracker,
+        )
+        .await;
+    }
+}
+
 /// Start a run for `job`'s `tick`, as its `concurrency` says.
+#[allow(clippy::too_many_arguments)]
 async fn fire(
     ctx: &Context,
     job: &Arc<Job>,
     tick: DateTime<Utc>,
+    trigger: Trigger,
     running: &Running,
     serial: &mut u64,
     shutdown: &CancellationToken,
@@ -237,7 +367,7 @@ async fn fire(
     let stops = register(running, &job.name, serial, shutdown);
     let (ctx, job, running) = (ctx.clone(), job.clone(), running.clone());
     tracker.spawn(async move {
-        if let Err(e) = supervisor::execute(&ctx, &job, Trigger::Schedule, tick, &stops).await {
+        if let Err(e) = supervisor::execute(&ctx, &job, trigger, tick, &stops).await {
             tracing::error!(job = %job.name, tick = %tick, error = %e, "run could not be recorded");
         }
         deregister(&running, &job.name, serial);

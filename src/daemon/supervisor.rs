@@ -89,11 +89,19 @@ pub async fn execute(
         return Ok(None);
     };
     tracing::info!(job = %job.name, run = run_id, trigger = trigger.as_str(), "run started");
+    // A tick must start within its starting_deadline; a manual run has none.
+    let start_by = match (trigger, job.starting_deadline) {
+        (Trigger::Manual, _) | (_, None) => None,
+        (_, Some(limit)) => Some(
+            scheduled_at + chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX),
+        ),
+    };
     let run = Run {
         id: run_id,
         first_attempt: 1,
         delay: None,
         elapsed: Duration::ZERO,
+        start_by,
     };
     drive(ctx, job, run, stops).await.map(Some)
 }
@@ -118,6 +126,7 @@ pub async fn resume(
         first_attempt: pending.attempts.saturating_add(1),
         delay: Some(delay),
         elapsed: clock::until(pending.started_at, now),
+        start_by: None,
     };
     drive(ctx, job, run, stops).await
 }
@@ -129,6 +138,8 @@ struct Run {
     delay: Option<Duration>,
     /// How much of the deadline is already used.
     elapsed: Duration,
+    /// The first attempt must get its slot by then, else the run is missed.
+    start_by: Option<DateTime<Utc>>,
 }
 
 async fn drive(ctx: &Context, job: &Job, run: Run, stops: &Stops) -> Result<RunReport, StoreError> {
@@ -181,10 +192,27 @@ async fn drive(ctx: &Context, job: &Job, run: Run, stops: &Stops) -> Result<RunR
         let queued = tokio::time::Instant::now();
         let permit: Option<tokio::sync::OwnedSemaphorePermit> = match &ctx.slots {
             Some(slots) => {
-                let acquire = Box::pin(slots.clone().acquire_owned());
+                let start_by = match run.start_by.filter(|_| attempt == run.first_attempt) {
+                    Some(at) => ctx.clock.sleep(clock::until(ctx.clock.now(), at)),
+                    None => Box::pin(std::future::pending()),
+                };
+                let acquire = Box::pin(async move {
+                    tokio::select! {
+                        permit = slots.clone().acquire_owned() => Some(permit),
+                        _ = start_by => None,
+                    }
+                });
                 match wait(acquire, &mut deadline, stops).await {
                     // The semaphore is never closed.
-                    Ok(permit) => permit.ok(),
+                    Ok(Some(permit)) => permit.ok(),
+                    Ok(None) => {
+                        let reason = "waited for a max_concurrent slot past its starting_deadline; not started late";
+                        tracing::warn!(job = %job.name, run = run_id, "{reason}");
+                        ctx.store
+                            .mark_missed(run_id, ctx.clock.now(), reason)
+                            .await?;
+                        return Ok(report(Some(RunStatus::Missed), None, 0));
+                    }
                     Err(why) => {
                         return match interrupted_while_waiting(ctx, why, run_id).await? {
                             Some((status, reason)) => {

@@ -134,6 +134,70 @@ impl Schedule {
             Kind::Cron(_) => None,
         }
     }
+
+    /// The ticks in `(after, until]`: how many, the first and the last; `None`
+    /// when there is none. `@every` is counted arithmetically (a day of `@every 1s`
+    /// costs nothing); cron ticks are enumerated, about a microsecond each.
+    pub fn ticks_between(&self, after: DateTime<Utc>, until: DateTime<Utc>) -> Option<TickSpan> {
+        let first = self.next_after(after)?;
+        if first > until {
+            return None;
+        }
+        match self.kind {
+            Kind::Every(period) => {
+                let last = until.timestamp().div_euclid(period).checked_mul(period)?;
+                let count = (last - first.timestamp()) / period + 1;
+                let before_last = if count > 1 {
+                    DateTime::from_timestamp(last - period, 0)
+                } else {
+                    None
+                };
+                Some(TickSpan {
+                    count: u64::try_from(count).ok()?,
+                    first,
+                    before_last,
+                    last: DateTime::from_timestamp(last, 0)?,
+                })
+            }
+            Kind::Cron(_) => {
+                let (mut count, mut before_last, mut last) = (1u64, None, first);
+                while let Some(next) = self.next_after(last).filter(|t| *t <= until) {
+                    count += 1;
+                    before_last = Some(last);
+                    last = next;
+                }
+                Some(TickSpan {
+                    count,
+                    first,
+                    before_last,
+                    last,
+                })
+            }
+        }
+    }
+}
+
+/// A run of consecutive ticks: how many, the first and the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TickSpan {
+    pub count: u64,
+    pub first: DateTime<Utc>,
+    /// The tick before the last, when there are two or more.
+    pub before_last: Option<DateTime<Utc>>,
+    pub last: DateTime<Utc>,
+}
+
+impl TickSpan {
+    /// The span without its last tick (`None` if that was the only one).
+    pub fn without_last(&self) -> Option<TickSpan> {
+        let last = self.before_last?;
+        Some(TickSpan {
+            count: self.count - 1,
+            first: self.first,
+            before_last: None,
+            last,
+        })
+    }
 }
 
 impl fmt::Display for Schedule {

@@ -1475,3 +1475,94 @@ fn local_offsets_match_chrono() {
         }
     }
 }
+
+#[test]
+fn ticks_between_counts_first_and_last() {
+    // (expression, zone, after, until, Some((count, first, last)))
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<(u64, &'static str, &'static str)>,
+    );
+    let cases: [Case; 8] = [
+        (
+            "@every 1s",
+            UTC,
+            "2026-01-01T00:00:00Z",
+            "2026-01-02T00:00:00Z",
+            Some((86_400, "2026-01-01T00:00:01Z", "2026-01-02T00:00:00Z")),
+        ),
+        (
+            "@every 10m",
+            UTC,
+            "2026-01-01T00:05:00Z",
+            "2026-01-01T01:00:00Z",
+            Some((6, "2026-01-01T00:10:00Z", "2026-01-01T01:00:00Z")),
+        ),
+        (
+            "@every 10m",
+            UTC,
+            "2026-01-01T00:05:00Z",
+            "2026-01-01T00:09:59Z",
+            None,
+        ),
+        (
+            "0 * * * *",
+            UTC,
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T05:30:00Z",
+            Some((5, "2026-01-01T01:00:00Z", "2026-01-01T05:00:00Z")),
+        ),
+        (
+            "30 2 * * *",
+            BERLIN,
+            "2025-03-29T00:00:00Z",
+            "2025-04-01T00:00:00Z",
+            Some((3, "2025-03-29T01:30:00Z", "2025-03-31T00:30:00Z")),
+        ),
+        // The fall-back night: an hourly job fires every real hour, 02:00 twice.
+        (
+            "0 * * * *",
+            BERLIN,
+            "2025-10-25T22:30:00Z",
+            "2025-10-26T03:30:00Z",
+            Some((5, "2025-10-25T23:00:00Z", "2025-10-26T03:00:00Z")),
+        ),
+        (
+            "@yearly",
+            UTC,
+            "2026-01-01T00:00:00Z",
+            "2026-12-31T23:59:59Z",
+            None,
+        ),
+        (
+            "* * * * *",
+            UTC,
+            "2026-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+            None,
+        ),
+    ];
+    for (expr, name, after, until, want) in cases {
+        let schedule = Schedule::parse(expr, zone(name)).expect(expr);
+        let got = schedule.ticks_between(at(after), at(until));
+        let want = want.map(|(count, first, last)| (count, at(first), at(last)));
+        assert_eq!(
+            got.map(|s| (s.count, s.first, s.last)),
+            want,
+            "{expr} [{name}] ({after}, {until}]"
+        );
+        if let Some(span) = got {
+            // The tick before the last is the last of the span that stops just before it.
+            let shorter = schedule.ticks_between(at(after), span.last - TimeDelta::seconds(1));
+            assert_eq!(span.before_last, shorter.map(|s| s.last), "{expr}");
+            assert_eq!(
+                span.without_last().map(|s| s.count),
+                shorter.map(|s| s.count),
+                "{expr}"
+            );
+        }
+    }
+}

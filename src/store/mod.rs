@@ -11,6 +11,7 @@ use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub enum Trigger {
     Schedule,
     /// `cronbox run JOB`.
     Manual,
+    /// The most recent of the ticks missed while the daemon was down or asleep.
+    CatchUp,
 }
 
 impl Trigger {
@@ -60,6 +63,7 @@ impl Trigger {
         match self {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
+            Trigger::CatchUp => "catch-up",
         }
     }
 }
@@ -72,6 +76,9 @@ pub enum RunStatus {
     Interrupted,
     /// Not run: the previous run of the job was still going (`concurrency = "forbid"`).
     Skipped,
+    /// Not run: ticks missed while the daemon was down, or a start too late for
+    /// `starting_deadline`.
+    Missed,
 }
 
 impl RunStatus {
@@ -82,6 +89,7 @@ impl RunStatus {
             RunStatus::Failed => "failed",
             RunStatus::Interrupted => "interrupted",
             RunStatus::Skipped => "skipped",
+            RunStatus::Missed => "missed",
         }
     }
 }
@@ -258,7 +266,7 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid)
              VALUES (?1, ?2, ?3, 'running', ?4, ?5)
-             ON CONFLICT (job, scheduled_at) WHERE trigger = 'schedule' DO NOTHING
+             ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
              RETURNING id",
         )
         .bind(job)
@@ -304,7 +312,7 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason)
              VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, ?5)
-             ON CONFLICT (job, scheduled_at) WHERE trigger = 'schedule' DO NOTHING
+             ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
              RETURNING id",
         )
         .bind(job)
@@ -316,6 +324,93 @@ impl Store {
         .await
         .map_err(self.err("recording a skipped run"))?;
         Ok(row.map(|row| row.get::<i64, _>(0)))
+    }
+
+    /// Record ticks of `job` that were missed: one row for the span, whose
+    /// `scheduled_at` is the last of them. `None` when that tick is already recorded.
+    pub async fn insert_missed(
+        &self,
+        job: &str,
+        first: DateTime<Utc>,
+        last: DateTime<Utc>,
+        count: u64,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason, missed_count, missed_first)
+             VALUES (?1, 'schedule', ?2, 'missed', ?3, ?3, ?4, ?5, ?6)
+             ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
+             RETURNING id",
+        )
+        .bind(job)
+        .bind(timestamp(last))
+        .bind(timestamp(now))
+        .bind(reason)
+        .bind(i64::try_from(count).unwrap_or(i64::MAX))
+        .bind(timestamp(first))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("recording missed ticks"))?;
+        Ok(row.map(|row| row.get::<i64, _>(0)))
+    }
+
+    /// Record a run that never started because it could not start before its
+    /// `starting_deadline`: status `missed`, one tick.
+    pub async fn mark_missed(
+        &self,
+        run_id: i64,
+        now: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET status = 'missed', finished_at = ?2, reason = ?3, retry_at = NULL,
+                    missed_count = 1, missed_first = scheduled_at
+             WHERE id = ?1",
+        )
+        .bind(run_id)
+        .bind(timestamp(now))
+        .bind(reason)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("recording a missed run"))?;
+        Ok(())
+    }
+
+    /// Every job's horizon: the instant up to which its ticks are accounted for.
+    pub async fn horizons(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
+        let rows = sqlx::query("SELECT job, horizon FROM schedule_state")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading the schedule state"))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| Some((row.get::<String, _>(0), parse_timestamp(row.get(1))?)))
+            .collect())
+    }
+
+    /// Move the horizon of each of `jobs` to `at` (never backwards).
+    pub async fn set_horizon(&self, jobs: &[&str], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(self.err("saving the schedule state"))?;
+        for job in jobs {
+            sqlx::query(
+                "INSERT INTO schedule_state (job, horizon) VALUES (?1, ?2)
+                 ON CONFLICT (job) DO UPDATE SET horizon = max(horizon, excluded.horizon)",
+            )
+            .bind(job)
+            .bind(timestamp(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(self.err("saving the schedule state"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(self.err("saving the schedule state"))?;
+        Ok(())
     }
 
     /// The unfinished runs of `job` (running, or waiting to retry), oldest first.
