@@ -12,6 +12,9 @@ use cronbox::engine::Engine;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// These tests end with no container left: the daemon stops them on shutdown.
+const STOP_ON_SHUTDOWN: &str = r#"on_shutdown = "stop""#;
+
 fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .expect("time")
@@ -20,7 +23,8 @@ fn at(text: &str) -> DateTime<Utc> {
 
 #[tokio::test]
 async fn forbid_records_a_skipped_run_for_a_tick_that_finds_the_previous_run_going() {
-    let env = TestEnv::new(
+    let env = TestEnv::with_daemon(
+        STOP_ON_SHUTDOWN,
         r#"
 [jobs.slow]
 schedule = "@every 1s"
@@ -51,7 +55,8 @@ command = ["sleep", "600"]
 
 #[tokio::test]
 async fn allow_lets_runs_overlap() {
-    let env = TestEnv::new(
+    let env = TestEnv::with_daemon(
+        STOP_ON_SHUTDOWN,
         r#"
 [jobs.overlapping]
 schedule = "@every 1s"
@@ -77,7 +82,8 @@ concurrency = "allow"
 
 #[tokio::test]
 async fn replace_stops_the_running_run_and_starts_the_new_one() {
-    let env = TestEnv::new(
+    let env = TestEnv::with_daemon(
+        STOP_ON_SHUTDOWN,
         r#"
 [jobs.latest-only]
 schedule = "@every 2s"
@@ -108,7 +114,8 @@ concurrency = "replace"
 
 #[tokio::test]
 async fn max_concurrent_queues_runs_in_order_and_records_the_wait() {
-    let env = TestEnv::new(
+    let env = TestEnv::with_daemon(
+        "max_concurrent = 1",
         r#"
 [jobs.a]
 schedule = "* * * * *"
@@ -126,12 +133,6 @@ image = "IMAGE"
 command = ["sleep", "1"]
 "#,
     );
-    let config = std::fs::read_to_string(&env.config_path).expect("config");
-    std::fs::write(
-        &env.config_path,
-        config.replace("[daemon]\n", "[daemon]\nmax_concurrent = 1\n"),
-    )
-    .expect("config");
     let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
     let daemon = Daemon::start_with(&env, clock.clone(), common::engine().await).await;
     clock.wait_for_sleeps(0).await;

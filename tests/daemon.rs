@@ -10,7 +10,8 @@ use cronbox::store::Trigger;
 
 #[tokio::test]
 async fn daemon_fires_an_every_second_job_and_shuts_down_cleanly() {
-    let env = TestEnv::new(
+    let env = TestEnv::with_daemon(
+        r#"on_shutdown = "stop""#,
         r#"
 [jobs.tick]
 schedule = "@every 1s"
@@ -56,8 +57,9 @@ command = ["sh", "-c", "echo tick"]
 }
 
 #[tokio::test]
-async fn shutdown_stops_running_containers_and_records_them_interrupted() {
-    let env = TestEnv::new(
+async fn shutdown_with_on_shutdown_stop_stops_running_containers_and_records_them_interrupted() {
+    let env = TestEnv::with_daemon(
+        r#"on_shutdown = "stop""#,
         r#"
 [jobs.long]
 schedule = "@every 1s"
@@ -155,7 +157,12 @@ image = "IMAGE"
     let daemon = Daemon::start(&env).await;
     daemon.stop().await;
     leftover.abort();
-    assert_eq!(env.sql("SELECT status FROM runs"), "interrupted\n");
+    // The recorded container is gone: the attempt is interrupted and the run
+    // follows its retry policy (no retries: failed).
+    assert_eq!(
+        env.sql("SELECT status, reason LIKE '%container is gone%' FROM runs"),
+        "failed|1\n"
+    );
     assert_eq!(
         env.sql("SELECT outcome, error IS NOT NULL, finished_at IS NOT NULL FROM attempts"),
         "interrupted|1|1\n"
@@ -163,5 +170,55 @@ image = "IMAGE"
     assert!(
         env.containers().await.is_empty(),
         "the leftover container was removed"
+    );
+}
+
+#[tokio::test]
+async fn a_detached_container_goes_on_and_the_next_daemon_adopts_it_without_duplicating_output() {
+    let env = TestEnv::new(
+        r#"
+[jobs.backup]
+schedule = "* * * * *"
+image = "IMAGE"
+command = ["sh", "-c", "echo before; sleep 4; echo after; exit 7"]
+"#,
+    );
+    let start = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:30Z")
+        .expect("time")
+        .to_utc();
+    let clock = std::sync::Arc::new(cronbox::clock::TestClock::new(start));
+    let daemon = Daemon::start_with(&env, clock.clone(), common::engine().await).await;
+    clock.wait_for_sleeps(0).await;
+    clock
+        .advance_and_settle(std::time::Duration::from_secs(30))
+        .await; // 00:01 fires
+    wait_for_sql(&env, "SELECT CAST(data AS TEXT) FROM output", "before\n\n").await;
+    daemon.stop().await; // on_shutdown = "detach" (the default)
+    let containers = env.containers().await;
+    assert_eq!(containers.len(), 1, "the container outlives the daemon");
+    assert!(containers[0].running);
+    assert_eq!(
+        env.sql("SELECT r.status, a.outcome FROM runs r JOIN attempts a ON a.run_id = r.id"),
+        "running|running\n"
+    );
+
+    // The next daemon adopts it: the real exit code, the whole output once.
+    let clock = std::sync::Arc::new(cronbox::clock::TestClock::new(
+        start + chrono::TimeDelta::seconds(40),
+    ));
+    let daemon = Daemon::start_with(&env, clock, common::engine().await).await;
+    wait_for_sql(&env, "SELECT status FROM runs", "failed\n").await;
+    daemon.stop().await;
+    assert_eq!(
+        env.sql("SELECT attempt, outcome, exit_code FROM attempts"),
+        "1|exited|7\n"
+    );
+    assert_eq!(
+        env.sql("SELECT CAST(group_concat(data, '') AS TEXT) FROM (SELECT data FROM output WHERE stream = 'stdout' ORDER BY seq)"),
+        "before\nafter\n\n"
+    );
+    assert!(
+        env.containers().await.is_empty(),
+        "the adopted container was removed"
     );
 }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{self, Clock};
-use crate::config::{CatchUp, Concurrency, Config, Job};
+use crate::config::{CatchUp, Concurrency, Config, Job, OnShutdown};
 use crate::engine::{self, Engine, EngineError};
 use crate::schedule::TickSpan;
 use crate::store::{RunStatus, Store, StoreError, Trigger};
@@ -94,7 +94,6 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
-    repair(&store, &engine, clock.as_ref()).await?;
     let current = config.borrow_and_update().clone();
     let ctx = Context {
         store,
@@ -112,6 +111,21 @@ pub async fn run(
     warn_unenforceable_limits(&engine, &current).await;
     let running: Running = Arc::default();
     let mut serial = 0u64;
+    // What stops every run: cancelled on shutdown, per [daemon] on_shutdown.
+    let daemon_stops = Stops::default();
+
+    // Attempts a previous daemon left: adopt their containers, or settle them.
+    for (job, adoption) in reconcile(&ctx, &current).await? {
+        serial += 1;
+        let stops = register(&running, &job.name, serial, &daemon_stops);
+        let (ctx, running) = (ctx.clone(), running.clone());
+        tracker.spawn(async move {
+            if let Err(e) = supervisor::adopt(&ctx, &job, adoption, &stops).await {
+                tracing::error!(job = %job.name, error = %e, "an adopted run could not be recorded");
+            }
+            deregister(&running, &job.name, serial);
+        });
+    }
 
     // Runs that were waiting to retry when the last daemon stopped.
     for pending in ctx.store.pending_retries().await? {
@@ -129,7 +143,7 @@ pub async fn run(
         };
         let job = Arc::new(job.clone());
         serial += 1;
-        let stops = register(&running, &job.name, serial, &shutdown);
+        let stops = register(&running, &job.name, serial, &daemon_stops);
         let (ctx, running) = (ctx.clone(), running.clone());
         tracker.spawn(async move {
             if let Err(e) = supervisor::resume(&ctx, &job, &pending, &stops).await {
@@ -181,7 +195,7 @@ pub async fn run(
                     first_wake,
                     &running,
                     &mut serial,
-                    &shutdown,
+                    &daemon_stops,
                     &tracker,
                 )
                 .await;
@@ -215,8 +229,19 @@ pub async fn run(
         }
     }
 
-    tracing::info!("shutting down: no new runs; stopping running containers");
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    match current.daemon.on_shutdown {
+        OnShutdown::Detach => {
+            tracing::info!(
+                "shutting down: no new runs; running containers go on and the next start adopts them"
+            );
+            daemon_stops.detach.cancel();
+        }
+        OnShutdown::Stop => {
+            tracing::info!("shutting down: no new runs; stopping running containers");
+            daemon_stops.shutdown.cancel();
+        }
+    }
     tracker.close();
     tracker.wait().await;
     ctx.store.close().await;
@@ -248,7 +273,7 @@ async fn handle_ticks(
     after_start: bool,
     running: &Running,
     serial: &mut u64,
-    shutdown: &CancellationToken,
+    daemon_stops: &Stops,
     tracker: &TaskTracker,
 ) {
     let late = now - span.last;
@@ -302,7 +327,14 @@ async fn handle_ticks(
             tracing::info!(job = %job.name, tick = %span.last, "catching up the latest missed tick");
         }
         fire(
-            ctx, job, span.last, trigger, running, serial, shutdown, tracker,
+            ctx,
+            job,
+            span.last,
+            trigger,
+            running,
+            serial,
+            daemon_stops,
+            tracker,
         )
         .await;
     }
@@ -317,7 +349,7 @@ async fn fire(
     trigger: Trigger,
     running: &Running,
     serial: &mut u64,
-    shutdown: &CancellationToken,
+    daemon_stops: &Stops,
     tracker: &TaskTracker,
 ) {
     match job.concurrency {
@@ -364,7 +396,7 @@ async fn fire(
     }
     *serial += 1;
     let serial = *serial;
-    let stops = register(running, &job.name, serial, shutdown);
+    let stops = register(running, &job.name, serial, daemon_stops);
     let (ctx, job, running) = (ctx.clone(), job.clone(), running.clone());
     tracker.spawn(async move {
         if let Err(e) = supervisor::execute(&ctx, &job, trigger, tick, &stops).await {
@@ -374,10 +406,12 @@ async fn fire(
     });
 }
 
-fn register(running: &Running, job: &str, serial: u64, shutdown: &CancellationToken) -> Stops {
+/// Stops for a new run: the daemon's shutdown and detach, and a replace of its own.
+fn register(running: &Running, job: &str, serial: u64, daemon: &Stops) -> Stops {
     let stops = Stops {
-        shutdown: shutdown.clone(),
+        shutdown: daemon.shutdown.clone(),
         replace: CancellationToken::new(),
+        detach: daemon.detach.clone(),
     };
     let mut guard = running.lock().unwrap_or_else(|e| e.into_inner());
     guard
@@ -425,41 +459,131 @@ fn owned_elsewhere(pid: Option<u32>) -> bool {
     })
 }
 
-/// Repair what a daemon that died left behind: attempts and runs still marked
-/// running are recorded as interrupted, and containers of this database removed.
-/// Runs supervised by another live process (a `cronbox run`) are left alone.
-/// Every repair is logged.
-async fn repair(store: &Store, engine: &Engine, clock: &dyn Clock) -> Result<(), StoreError> {
-    let mut spared = std::collections::HashSet::new();
+/// Settle what a process that stopped abruptly (a daemon killed, the box losing
+/// power, a detached shutdown) left, before the first tick:
+/// - an attempt still marked running whose container still exists is adopted
+///   (returned here: its exit is awaited and its output stored again whole);
+/// - one whose container is gone is recorded `interrupted`, and its run follows
+///   the job's retry policy (a pending retry, resumed with the others, or failed);
+/// - a run still marked running with no attempt left is recorded `interrupted`;
+/// - containers labelled with this database that nothing adopts are removed.
+///
+/// Runs supervised by another live process (a `cronbox run`) are left alone. An
+/// engine that does not answer within a bounded time is treated as having lost
+/// the containers. Every repair is logged.
+async fn reconcile(
+    ctx: &Context,
+    config: &Config,
+) -> Result<Vec<(Arc<Job>, supervisor::Adoption)>, StoreError> {
+    let (store, engine, now) = (&ctx.store, &ctx.engine, ctx.clock.now());
+    let mut spared = std::collections::HashSet::new(); // runs another live process supervises
+    let mut settled = std::collections::HashSet::new(); // runs handled below
+    let mut adopted_containers = std::collections::HashSet::new();
+    let mut adoptions = Vec::new();
     for stale in store.running_attempts().await? {
         if owned_elsewhere(stale.pid) {
             spared.insert(stale.run_id);
             continue;
         }
-        tracing::warn!(
-            job = %stale.job, run = stale.run_id, attempt = stale.attempt,
-            "repair: attempt was left running by a process that stopped abruptly; recording it as interrupted"
-        );
-        let end = crate::store::AttemptEnd {
-            finished_at: clock.now(),
-            exit_code: None,
-            oom_killed: None,
-            outcome: "interrupted",
-            error: Some("the process supervising this attempt stopped abruptly".into()),
-        };
-        store.finish_attempt(stale.attempt_id, &end).await?;
+        settled.insert(stale.run_id);
+        let attempt = u32::try_from(stale.attempt).unwrap_or(u32::MAX);
+        // Named after the run and attempt: found even if its id was never recorded.
+        let lookup = stale.container_id.clone().unwrap_or_else(|| {
+            supervisor::container_name(store.path(), &stale.job, stale.run_id, attempt)
+        });
+        let state = tokio::time::timeout(Duration::from_secs(15), engine.container_state(&lookup))
+            .await
+            .unwrap_or_else(|_| {
+                Err(EngineError::Unreachable {
+                    reason: "no answer within 15 s".into(),
+                })
+            });
+        let job = config.job(&stale.job);
+        match (state, job) {
+            (Ok(Some((id, running))), Some(job)) => {
+                tracing::warn!(
+                    job = %stale.job, run = stale.run_id, attempt, container = %id, running,
+                    "repair: adopting the container of an attempt the previous daemon left"
+                );
+                if stale.container_id.is_none() {
+                    store.set_container(stale.attempt_id, &id).await?;
+                }
+                adopted_containers.insert(id.clone());
+                adoptions.push((
+                    Arc::new(job.clone()),
+                    supervisor::Adoption {
+                        run_id: stale.run_id,
+                        attempt_id: stale.attempt_id,
+                        attempt,
+                        container_id: id,
+                        run_started_at: stale.run_started_at,
+                        attempt_started_at: stale.attempt_started_at,
+                    },
+                ));
+            }
+            (state, job) => {
+                let why = match (&state, job) {
+                    (_, None) => "the job is no longer in the schedule".to_owned(),
+                    (Ok(_), _) => "its container is gone".to_owned(),
+                    (Err(e), _) => format!("its container could not be looked up: {e}"),
+                };
+                tracing::warn!(job = %stale.job, run = stale.run_id, attempt, "repair: attempt left running; {why}; recording it as interrupted");
+                if let (Ok(Some((id, _))), None) = (&state, job) {
+                    let _ = engine.remove(id).await;
+                }
+                let end = crate::store::AttemptEnd {
+                    finished_at: now,
+                    exit_code: None,
+                    oom_killed: None,
+                    outcome: "interrupted",
+                    error: Some(format!(
+                        "the process supervising this attempt stopped abruptly and {why}"
+                    )),
+                };
+                store.finish_attempt(stale.attempt_id, &end).await?;
+                // The run follows the retry policy, as for any failed attempt.
+                let policy = job.map(Job::retry_policy);
+                match policy.filter(|p| attempt <= p.retries) {
+                    Some(policy) => {
+                        let delay = policy.delay(attempt);
+                        let due = now
+                            + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
+                        tracing::info!(job = %stale.job, run = stale.run_id, due = %due, "repair: the run retries");
+                        store.set_retry_at(stale.run_id, Some(due)).await?;
+                    }
+                    None => {
+                        let status = if job.is_some() {
+                            RunStatus::Failed
+                        } else {
+                            RunStatus::Interrupted
+                        };
+                        store
+                            .finish_run(
+                                stale.run_id,
+                                status,
+                                now,
+                                Some(&format!("attempt {attempt} was cut short: {why}")),
+                            )
+                            .await?;
+                    }
+                }
+            }
+        }
     }
     for (run_id, job, pid) in store.running_runs().await? {
+        if settled.contains(&run_id) {
+            continue;
+        }
         if owned_elsewhere(pid) {
             spared.insert(run_id);
             continue;
         }
-        tracing::warn!(job = %job, run = run_id, "repair: run was left running; recording it as interrupted");
+        tracing::warn!(job = %job, run = run_id, "repair: run was left running between attempts; recording it as interrupted");
         store
             .finish_run(
                 run_id,
                 RunStatus::Interrupted,
-                clock.now(),
+                now,
                 Some("the process supervising this run stopped abruptly"),
             )
             .await?;
@@ -482,20 +606,22 @@ async fn repair(store: &Store, engine: &Engine, clock: &dyn Clock) -> Result<(),
                     .labels
                     .get(engine::LABEL_RUN)
                     .and_then(|r| r.parse::<i64>().ok());
-                if run.is_some_and(|run| spared.contains(&run)) {
+                if adopted_containers.contains(&container.id)
+                    || run.is_some_and(|run| spared.contains(&run))
+                {
                     continue;
                 }
-                tracing::warn!(container = %container.name, running = container.running, "repair: removing a container left by a process that stopped abruptly");
+                tracing::warn!(container = %container.name, running = container.running, "repair: removing a container nothing supervises");
                 if let Err(e) = engine.remove(&container.id).await {
                     tracing::error!(container = %container.name, error = %e, "repair: could not remove container");
                 }
             }
         }
         Err(e) => {
-            tracing::warn!(error = %e, "repair: could not look for containers left by a previous daemon; they stay until the next start")
+            tracing::warn!(error = %e, "repair: could not look for leftover containers; they stay until the next start")
         }
     }
-    Ok(())
+    Ok(adoptions)
 }
 
 /// Log when the engine becomes unreachable and when it is back, checking with

@@ -47,6 +47,8 @@ pub struct Stops {
     pub shutdown: CancellationToken,
     /// A newer run of the job replaces this one (`concurrency = "replace"`).
     pub replace: CancellationToken,
+    /// The daemon exits leaving its containers running (`on_shutdown = "detach"`).
+    pub detach: CancellationToken,
 }
 
 /// How a run ended.
@@ -102,8 +104,11 @@ pub async fn execute(
         delay: None,
         elapsed: Duration::ZERO,
         start_by,
+        adopt: None,
     };
-    drive(ctx, job, run, stops).await.map(Some)
+    detachable(drive(ctx, job, run, stops), run_id, stops)
+        .await
+        .map(Some)
 }
 
 /// Resume a run that was waiting to retry when the previous daemon stopped: its
@@ -127,8 +132,47 @@ pub async fn resume(
         delay: Some(delay),
         elapsed: clock::until(pending.started_at, now),
         start_by: None,
+        adopt: None,
     };
-    drive(ctx, job, run, stops).await
+    detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
+}
+
+/// Take over an attempt whose container a previous daemon started: its output is
+/// stored again from the start (no duplicates), its end awaited and recorded,
+/// and the run then follows the job's retry policy.
+pub async fn adopt(
+    ctx: &Context,
+    job: &Job,
+    adoption: Adoption,
+    stops: &Stops,
+) -> Result<RunReport, StoreError> {
+    tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container_id, "adopting a container left by the previous daemon");
+    let run_id = adoption.run_id;
+    let run = Run {
+        id: run_id,
+        first_attempt: adoption.attempt,
+        delay: None,
+        elapsed: clock::until(adoption.run_started_at, ctx.clock.now()),
+        start_by: None,
+        adopt: Some(adoption),
+    };
+    detachable(drive(ctx, job, run, stops), run_id, stops).await
+}
+
+/// Run `drive` unless the daemon detaches: then the run is left as it is, its
+/// container running, for the next daemon to adopt.
+async fn detachable(
+    drive: impl std::future::Future<Output = Result<RunReport, StoreError>>,
+    run_id: i64,
+    stops: &Stops,
+) -> Result<RunReport, StoreError> {
+    tokio::select! {
+        report = drive => report,
+        _ = stops.detach.cancelled() => {
+            tracing::info!(run = run_id, "detached: the run goes on without this daemon; the next one adopts it");
+            Ok(RunReport { run_id, status: None, exit_code: None, attempts: 0 })
+        }
+    }
 }
 
 struct Run {
@@ -140,9 +184,27 @@ struct Run {
     elapsed: Duration,
     /// The first attempt must get its slot by then, else the run is missed.
     start_by: Option<DateTime<Utc>>,
+    /// The first attempt is one a previous daemon started: take over its container.
+    adopt: Option<Adoption>,
 }
 
-async fn drive(ctx: &Context, job: &Job, run: Run, stops: &Stops) -> Result<RunReport, StoreError> {
+/// An attempt whose container a previous daemon left running (or exited).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adoption {
+    pub run_id: i64,
+    pub attempt_id: i64,
+    pub attempt: u32,
+    pub container_id: String,
+    pub run_started_at: DateTime<Utc>,
+    pub attempt_started_at: DateTime<Utc>,
+}
+
+async fn drive(
+    ctx: &Context,
+    job: &Job,
+    mut run: Run,
+    stops: &Stops,
+) -> Result<RunReport, StoreError> {
     let run_id = run.id;
     let retry = job.retry_policy();
     let mut deadline: Sleep = match job.deadline {
@@ -229,21 +291,39 @@ async fn drive(ctx: &Context, job: &Job, run: Run, stops: &Stops) -> Result<RunR
         if waited > Duration::from_millis(100) {
             tracing::info!(job = %job.name, run = run_id, attempt, waited_ms = waited.as_millis() as u64, "waited for a max_concurrent slot");
         }
-        let attempt_id = ctx
-            .store
-            .start_attempt(run_id, attempt, &job.image, ctx.clock.now(), waited)
-            .await?;
-        let (end, record) = run_attempt(
-            ctx,
-            job,
-            &env,
-            run_id,
-            attempt,
-            attempt_id,
-            &mut deadline,
-            stops,
-        )
-        .await;
+        let (attempt_id, (end, record)) = match run.adopt.take() {
+            Some(adopted) => {
+                // Stored again from the start: what was stored before is replaced.
+                ctx.store.clear_output(adopted.attempt_id).await?;
+                let used = clock::until(adopted.attempt_started_at, ctx.clock.now());
+                let timeout = job.timeout.map(|t| t.saturating_sub(used));
+                let launch = Launch::Adopt(&adopted.container_id, timeout);
+                (
+                    adopted.attempt_id,
+                    contain(ctx, job, adopted.attempt_id, launch, &mut deadline, stops).await,
+                )
+            }
+            None => {
+                let attempt_id = ctx
+                    .store
+                    .start_attempt(run_id, attempt, &job.image, ctx.clock.now(), waited)
+                    .await?;
+                (
+                    attempt_id,
+                    run_attempt(
+                        ctx,
+                        job,
+                        &env,
+                        run_id,
+                        attempt,
+                        attempt_id,
+                        &mut deadline,
+                        stops,
+                    )
+                    .await,
+                )
+            }
+        };
         drop(permit);
         ctx.store.finish_attempt(attempt_id, &record).await?;
         if record.exit_code.is_some() {
@@ -558,13 +638,60 @@ async fn run_attempt(
     }
 
     let spec = container_spec(ctx, job, env, run_id, attempt);
+    contain(
+        ctx,
+        job,
+        attempt_id,
+        Launch::Create(&spec, job.timeout),
+        deadline,
+        stops,
+    )
+    .await
+}
+
+/// How an attempt's container comes to be supervised.
+enum Launch<'a> {
+    /// Create and start it, with this timeout.
+    Create(&'a ContainerSpec, Option<Duration>),
+    /// Take over this container from a previous daemon, with what is left of the timeout.
+    Adopt(&'a str, Option<Duration>),
+}
+
+/// Supervise one attempt's container to its end, stopping it when the deadline
+/// passes, the daemon shuts down or the run is replaced, while its output is
+/// recorded; then classify how it ended.
+async fn contain(
+    ctx: &Context,
+    job: &Job,
+    attempt_id: i64,
+    launch: Launch<'_>,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> (policy::AttemptEnd, store::AttemptEnd) {
+    let ended = |outcome: &'static str,
+                 exit_code: Option<i64>,
+                 oom: Option<bool>,
+                 error: Option<String>| store::AttemptEnd {
+        finished_at: ctx.clock.now(),
+        exit_code,
+        oom_killed: oom,
+        outcome,
+        error,
+    };
     let (tx, rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
     let container = async {
         let tx = tx;
         let mut why = None;
         let result = {
-            let run = ctx.engine.run(&spec, &tx, &stop, job.timeout);
+            let run = match launch {
+                Launch::Create(spec, timeout) => {
+                    futures_util::future::Either::Left(ctx.engine.run(spec, &tx, &stop, timeout))
+                }
+                Launch::Adopt(id, timeout) => futures_util::future::Either::Right(
+                    ctx.engine.adopt(id, job.stop_grace, &tx, &stop, timeout),
+                ),
+            };
             tokio::pin!(run);
             loop {
                 tokio::select! {

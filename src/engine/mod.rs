@@ -13,7 +13,8 @@ use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -472,38 +473,118 @@ impl Engine {
         let id = created.id;
         // The receiver going away only means nobody records; the container still runs to its end.
         let _ = events.send(Event::Created(id.clone())).await;
-        let result = self.run_created(&id, spec, events, stop, timeout).await;
+        let result = self
+            .supervise(
+                &id,
+                &spec.name,
+                spec.stop_grace,
+                Some(&spec.image),
+                events,
+                stop,
+                timeout,
+            )
+            .await;
         if let Err(e) = self.remove(&id).await {
             tracing::warn!(container = %spec.name, error = %e, "could not remove container");
         }
         result
     }
 
-    async fn run_created(
+    /// Take over a container a previous daemon started (running or already
+    /// exited): its whole output from the start is sent again as [`Event`]s (the
+    /// caller replaces what it had stored), then its end is awaited, inspected and
+    /// the container removed, as for [`Engine::run`].
+    pub async fn adopt(
         &self,
         id: &str,
-        spec: &ContainerSpec,
+        grace: Duration,
+        events: &mpsc::Sender<Event>,
+        stop: &CancellationToken,
+        timeout: Option<Duration>,
+    ) -> Result<Exit, EngineError> {
+        let result = self
+            .supervise(id, id, grace, None, events, stop, timeout)
+            .await;
+        if let Err(e) = self.remove(id).await {
+            tracing::warn!(container = %id, error = %e, "could not remove container");
+        }
+        result
+    }
+
+    /// Whether the container `id_or_name` exists, and if so whether it runs.
+    pub async fn container_state(
+        &self,
+        id_or_name: &str,
+    ) -> Result<Option<(String, bool)>, EngineError> {
+        let docker = self.docker().await?;
+        match docker
+            .inspect_container(id_or_name, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(inspect) => Ok(Some((
+                inspect.id.unwrap_or_else(|| id_or_name.to_owned()),
+                inspect.state.and_then(|s| s.running).unwrap_or(false),
+            ))),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(EngineError::from_bollard(
+                format!("inspecting container {id_or_name}"),
+                e,
+            )),
+        }
+    }
+
+    /// Stream a container's output and await its end. With `image`, the container
+    /// was just created and is started here (attach first, wait registered before
+    /// the start); without, it was started earlier and is followed through its logs.
+    #[allow(clippy::too_many_arguments)]
+    async fn supervise(
+        &self,
+        id: &str,
+        name: &str,
+        grace: Duration,
+        image: Option<&str>,
         events: &mpsc::Sender<Event>,
         stop: &CancellationToken,
         timeout: Option<Duration>,
     ) -> Result<Exit, EngineError> {
         let docker = self.docker().await?;
-        let name = &spec.name;
-        let attach = AttachContainerOptionsBuilder::default()
-            .stdout(true)
-            .stderr(true)
-            .stream(true)
-            .logs(true)
-            .build();
-        let mut output = docker
-            .attach_container(id, Some(attach))
-            .await
-            .map_err(|e| EngineError::from_bollard(format!("attaching to container {name}"), e))?
-            .output;
+        type Output = std::pin::Pin<
+            Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+        >;
+        let mut output: Output = if image.is_some() {
+            let attach = AttachContainerOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .stream(true)
+                .logs(true)
+                .build();
+            docker
+                .attach_container(id, Some(attach))
+                .await
+                .map_err(|e| {
+                    EngineError::from_bollard(format!("attaching to container {name}"), e)
+                })?
+                .output
+        } else {
+            let logs = LogsOptionsBuilder::default()
+                .follow(true)
+                .stdout(true)
+                .stderr(true)
+                .build();
+            Box::pin(docker.logs(id, Some(logs)))
+        };
 
-        // Register the wait before the start, so a quick exit cannot be missed.
+        // Register the wait before the start, so a quick exit cannot be missed. An
+        // adopted container may have exited already: wait for "not running".
+        let condition = if image.is_some() {
+            "next-exit"
+        } else {
+            "not-running"
+        };
         let wait_options = WaitContainerOptionsBuilder::default()
-            .condition("next-exit")
+            .condition(condition)
             .build();
         let mut wait = Box::pin(docker.wait_container(id, Some(wait_options)));
         let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<bool>();
@@ -520,16 +601,17 @@ impl Engine {
         // before the engine registered it anyway, the poll below notices the exit.
         tokio::task::yield_now().await;
 
-        let started = docker
-            .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-            .await
-            .map_err(|e| {
-                EngineError::from_bollard(
-                    format!("starting container {name} (image {})", spec.image),
-                    e,
-                )
-            });
-        started?;
+        if let Some(image) = image {
+            docker
+                .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
+                .await
+                .map_err(|e| {
+                    EngineError::from_bollard(
+                        format!("starting container {name} (image {image})"),
+                        e,
+                    )
+                })?;
+        }
 
         let mut stopped = false;
         let mut timed_out = false;
@@ -568,12 +650,12 @@ impl Engine {
                 }
                 _ = stop.cancelled(), if !stopped && !timed_out && !exited => {
                     stopped = true;
-                    stopping = Some(self.stop_in_background(&docker, id, spec.stop_grace));
+                    stopping = Some(self.stop_in_background(&docker, id, grace));
                 }
                 _ = &mut expiry, if timeout.is_some() && !stopped && !timed_out && !exited => {
                     timed_out = true;
                     tracing::info!(container = %name, "timeout reached; stopping the container");
-                    stopping = Some(self.stop_in_background(&docker, id, spec.stop_grace));
+                    stopping = Some(self.stop_in_background(&docker, id, grace));
                 }
                 // Backstop: the wait may have been registered after a very quick exit,
                 // or have failed; once the output is closed or the wait gone, ask the

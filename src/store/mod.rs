@@ -153,6 +153,8 @@ pub struct OutputChunk {
 pub struct StaleAttempt {
     pub attempt_id: i64,
     pub run_id: i64,
+    pub run_started_at: DateTime<Utc>,
+    pub attempt_started_at: DateTime<Utc>,
     /// The process that supervised the run.
     pub pid: Option<u32>,
     pub job: String,
@@ -562,6 +564,16 @@ impl Store {
         Ok(())
     }
 
+    /// Delete the stored output of an attempt (before storing it again whole).
+    pub async fn clear_output(&self, attempt_id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM output WHERE attempt_id = ?1")
+            .bind(attempt_id)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("clearing output"))?;
+        Ok(())
+    }
+
     /// Record how an attempt ended.
     pub async fn finish_attempt(
         &self,
@@ -587,7 +599,7 @@ impl Store {
     /// Attempts still marked running, oldest first.
     pub async fn running_attempts(&self) -> Result<Vec<StaleAttempt>, StoreError> {
         let rows = sqlx::query(
-            "SELECT a.id, a.run_id, r.job, a.attempt, a.container_id, r.pid
+            "SELECT a.id, a.run_id, r.job, a.attempt, a.container_id, r.pid, r.started_at, a.started_at
              FROM attempts a JOIN runs r ON r.id = a.run_id
              WHERE a.outcome = 'running' ORDER BY a.id",
         )
@@ -605,6 +617,8 @@ impl Store {
                 pid: row
                     .get::<Option<i64>, _>(5)
                     .and_then(|p| u32::try_from(p).ok()),
+                run_started_at: parse_timestamp(row.get(6)).unwrap_or_default(),
+                attempt_started_at: parse_timestamp(row.get(7)).unwrap_or_default(),
             })
             .collect())
     }

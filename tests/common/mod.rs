@@ -102,11 +102,16 @@ impl TestEnv {
     /// A temp dir with a schedule file whose `[daemon]` names the test's database
     /// and whose jobs are `jobs_toml` (the word IMAGE stands for the test image).
     pub fn new(jobs_toml: &str) -> TestEnv {
+        TestEnv::with_daemon("", jobs_toml)
+    }
+
+    /// Like [`TestEnv::new`], with more `[daemon]` settings.
+    pub fn with_daemon(daemon_toml: &str, jobs_toml: &str) -> TestEnv {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("cronbox.db");
         let config_path = dir.path().join("cronbox.toml");
         let text = format!(
-            "[daemon]\ndatabase = \"{}\"\ntimezone = \"UTC\"\n\n{}",
+            "[daemon]\ndatabase = \"{}\"\ntimezone = \"UTC\"\n{daemon_toml}\n{}",
             db_path.display(),
             jobs_toml.replace("IMAGE", IMAGE)
         );
