@@ -13,12 +13,14 @@
 //! - [`store`]: the only module that speaks SQL (sqlx, SQLite, migrations).
 //! - [`daemon`]: the scheduler loop, run supervisors, reload, shutdown, repair.
 //! - [`cli`]: one file per subcommand; `main.rs` only parses and maps exit codes.
+//! - [`failpoint`]: crash points that tests reach through an environment variable.
 
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod failpoint;
 pub mod policy;
 pub mod schedule;
 pub mod store;

@@ -461,6 +461,7 @@ impl Engine {
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
+        crate::failpoint::pause("before-create").await;
         let created = docker
             .create_container(Some(options), body)
             .await
@@ -502,8 +503,21 @@ impl Engine {
         stop: &CancellationToken,
         timeout: Option<Duration>,
     ) -> Result<Exit, EngineError> {
+        // A container created but never started (the daemon died in between) is
+        // started now: the attempt runs as it was meant to.
+        let docker = self.docker().await?;
+        let inspect = docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("inspecting container {id}"), e))?;
+        let created = matches!(
+            inspect.state.and_then(|s| s.status),
+            Some(bollard::models::ContainerStateStatusEnum::CREATED)
+        );
+        let image = inspect.config.and_then(|c| c.image).unwrap_or_default();
+        let start = created.then_some(image.as_str());
         let result = self
-            .supervise(id, id, grace, None, events, stop, timeout)
+            .supervise(id, id, grace, start, events, stop, timeout)
             .await;
         if let Err(e) = self.remove(id).await {
             tracing::warn!(container = %id, error = %e, "could not remove container");
@@ -602,6 +616,7 @@ impl Engine {
         tokio::task::yield_now().await;
 
         if let Some(image) = image {
+            crate::failpoint::pause("after-create").await;
             docker
                 .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
                 .await
@@ -611,6 +626,7 @@ impl Engine {
                         e,
                     )
                 })?;
+            crate::failpoint::pause("after-start").await;
         }
 
         let mut stopped = false;
@@ -671,6 +687,7 @@ impl Engine {
         if let Some(stopping) = stopping {
             let _ = stopping.await;
         }
+        crate::failpoint::pause("after-exit").await;
         let inspect = docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await

@@ -1,0 +1,21 @@
+//! Crash points for tests. With `CRONBOX_TEST_PAUSE_AT=POINT` in its environment
+//! the process stops dead when it reaches POINT (it says so on stderr, then waits
+//! forever), so a test can SIGKILL it exactly there and check what a restart
+//! repairs. Points: `before-create`, `after-create`, `after-start`, `after-exit`
+//! (the container ended; nothing recorded or removed yet). Unset, this costs one
+//! cached environment read.
+
+use std::sync::OnceLock;
+
+/// Stop here for good if the environment asks for `point`.
+pub async fn pause(point: &str) {
+    static AT: OnceLock<Option<String>> = OnceLock::new();
+    if AT
+        .get_or_init(|| std::env::var("CRONBOX_TEST_PAUSE_AT").ok())
+        .as_deref()
+        == Some(point)
+    {
+        eprintln!("cronbox: test pause at {point}");
+        std::future::pending::<()>().await;
+    }
+}
