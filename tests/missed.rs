@@ -168,7 +168,9 @@ async fn a_jump_forward_of_hours_is_caught_up_once_and_the_rest_recorded_missed(
     .await;
     daemon.stop().await;
     assert_eq!(
-        env.sql("SELECT trigger, status, scheduled_at, missed_count FROM runs ORDER BY scheduled_at"),
+        env.sql(
+            "SELECT trigger, status, scheduled_at, missed_count FROM runs ORDER BY scheduled_at"
+        ),
         "schedule|succeeded|2026-01-01T00:10:00.000Z|\n\
          schedule|missed|2026-01-01T03:00:00.000Z|17\n\
          catch-up|succeeded|2026-01-01T03:10:00.000Z|\n"
