@@ -854,6 +854,7 @@ async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::
     ];
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut echo_live = ctx.echo;
     loop {
         let event = tokio::select! {
             event = rx.recv() => event,
@@ -871,7 +872,7 @@ async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::
                 }
             }
             Some(Event::Output(stream, data)) => {
-                if ctx.echo {
+                if echo_live {
                     echo(stream, &data);
                 }
                 let capped = &mut streams[usize::from(stream == Stream::Stderr)];
@@ -879,6 +880,17 @@ async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::
                 if capped.pending.len() >= CHUNK_BYTES {
                     capped.flush(ctx, job, attempt_id).await;
                 }
+            }
+            Some(Event::Restart) => {
+                // Already shown live: do not echo it twice.
+                echo_live = false;
+                if let Err(e) = ctx.store.clear_output(attempt_id).await {
+                    tracing::error!(job = %job.name, error = %e, "could not clear output before storing it again");
+                }
+                streams = [
+                    Capped::new(Stream::Stdout, job.max_output),
+                    Capped::new(Stream::Stderr, job.max_output),
+                ];
             }
             None => break,
         }

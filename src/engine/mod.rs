@@ -95,6 +95,9 @@ pub enum Event {
     Created(String),
     /// The container wrote this chunk to a stream.
     Output(Stream, Bytes),
+    /// The output is sent again from the start (the live stream broke): forget
+    /// what was received so far.
+    Restart,
 }
 
 /// How a container ended.
@@ -640,6 +643,7 @@ impl Engine {
         );
         tokio::pin!(expiry);
         let mut output_open = true;
+        let mut output_broken = false;
         let mut exited = false;
         let mut wait_open = true;
         let mut poll = tokio::time::interval(Duration::from_secs(2));
@@ -657,12 +661,19 @@ impl Engine {
                     Some(Err(e)) => {
                         tracing::warn!(container = %name, error = %e, "output stream broke; waiting for the exit");
                         output_open = false;
+                        output_broken = true;
                     }
                     None => output_open = false,
                 },
                 result = &mut wait_rx, if wait_open => {
                     wait_open = false;
                     exited = result.unwrap_or(false);
+                    if !exited {
+                        // The connection to the engine broke: the live output may
+                        // have ended with it, without an error.
+                        tracing::warn!(container = %name, "lost the engine while waiting for the container; asking again");
+                        output_broken = true;
+                    }
                 }
                 _ = stop.cancelled(), if !stopped && !timed_out && !exited => {
                     stopped = true;
@@ -688,6 +699,32 @@ impl Engine {
             let _ = stopping.await;
         }
         crate::failpoint::pause("after-exit").await;
+        if output_broken {
+            // What the container printed while the stream was down is in the
+            // engine's logs: send the whole output again.
+            tracing::info!(container = %name, "reading the container's whole output again from its logs");
+            let _ = events.send(Event::Restart).await;
+            let logs = LogsOptionsBuilder::default()
+                .stdout(true)
+                .stderr(true)
+                .build();
+            let mut logs = docker.logs(id, Some(logs));
+            while let Some(item) = logs.next().await {
+                match item {
+                    Ok(LogOutput::StdOut { message }) => {
+                        let _ = events.send(Event::Output(Stream::Stdout, message)).await;
+                    }
+                    Ok(LogOutput::StdErr { message }) => {
+                        let _ = events.send(Event::Output(Stream::Stderr, message)).await;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(container = %name, error = %e, "could not read the container's logs again; its output may be incomplete");
+                        break;
+                    }
+                }
+            }
+        }
         let inspect = docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
