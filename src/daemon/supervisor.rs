@@ -82,11 +82,15 @@ pub async fn execute(
     stops: &Stops,
 ) -> Result<Option<RunReport>, StoreError> {
     let started = ctx.clock.now();
-    let Some(run_id) = ctx
-        .store
-        .insert_run(&job.name, trigger, scheduled_at, started)
-        .await?
-    else {
+    // A run that cannot be recorded is not started. While the database refuses
+    // writes (a full disk), keep trying for as long as the tick is on time.
+    let give_up = scheduled_at.max(started) + crate::daemon::LATE;
+    let inserted = persist(ctx, stops, "recording a new run", Some(give_up), || {
+        ctx.store
+            .insert_run(&job.name, trigger, scheduled_at, started)
+    })
+    .await;
+    let Some(run_id) = inserted? else {
         tracing::info!(job = %job.name, tick = %scheduled_at, "tick already recorded; not running it again");
         return Ok(None);
     };
@@ -223,9 +227,11 @@ async fn drive(
                   reason: Option<String>,
                   exit_code: Option<i64>,
                   attempts: u32| async move {
-        ctx.store
-            .finish_run(run_id, status, ctx.clock.now(), reason.as_deref())
-            .await?;
+        let now = ctx.clock.now();
+        persist(ctx, stops, "recording the end of a run", None, || {
+            ctx.store.finish_run(run_id, status, now, reason.as_deref())
+        })
+        .await?;
         tracing::info!(job = %job.name, run = run_id, status = status.as_str(), attempts, reason = reason.as_deref().unwrap_or(""), "run finished");
         Ok::<_, StoreError>(report(Some(status), exit_code, attempts))
     };
@@ -325,7 +331,10 @@ async fn drive(
             }
         };
         drop(permit);
-        ctx.store.finish_attempt(attempt_id, &record).await?;
+        persist(ctx, stops, "recording the end of an attempt", None, || {
+            ctx.store.finish_attempt(attempt_id, &record)
+        })
+        .await?;
         if record.exit_code.is_some() {
             exit_code = record.exit_code;
         }
@@ -338,7 +347,10 @@ async fn drive(
             Decision::Retry(delay) => {
                 let due = ctx.clock.now()
                     + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
-                ctx.store.set_retry_at(run_id, Some(due)).await?;
+                persist(ctx, stops, "recording a pending retry", None, || {
+                    ctx.store.set_retry_at(run_id, Some(due))
+                })
+                .await?;
                 tracing::info!(job = %job.name, run = run_id, attempt, delay = %humantime::format_duration(delay), "retrying after backoff");
                 match wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
                     Ok(()) => {
@@ -360,6 +372,41 @@ async fn drive(
             ),
         };
         return finish(status, reason, exit_code, attempt).await;
+    }
+}
+
+/// Do a database write that must not be lost (the end of an attempt or run, a
+/// pending retry). While the database refuses it (a full disk, an unwritable
+/// file), say so loudly and try again with backoff (1 s doubling to 30 s) until
+/// it succeeds, the daemon stops, or `give_up` passes.
+async fn persist<T, F, Fut>(
+    ctx: &Context,
+    stops: &Stops,
+    what: &str,
+    give_up: Option<DateTime<Utc>>,
+    mut write: F,
+) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let error = match write().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if give_up.is_some_and(|limit| ctx.clock.now() >= limit) {
+            tracing::error!(error = %error, "{what}: the database still refuses writes; giving up");
+            return Err(error);
+        }
+        tracing::error!(error = %error, retry_in = %humantime::format_duration(delay), "{what}: the database refuses writes (disk full or file unwritable?); trying again");
+        tokio::select! {
+            _ = ctx.clock.sleep(delay) => {}
+            _ = stops.shutdown.cancelled() => return Err(error),
+            _ = stops.detach.cancelled() => return Err(error),
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
     }
 }
 

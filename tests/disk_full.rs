@@ -1,0 +1,139 @@
+//! The database on a tiny tmpfs that fills up, then frees: the daemon keeps
+//! running, starts no run it cannot record, and resumes when space returns; the
+//! file passes `PRAGMA integrity_check` afterwards. Needs root (to mount the
+//! tmpfs), as CI runs.
+
+mod common;
+
+use common::{Daemon, TestEnv, wait_for_sql};
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// A tmpfs of `size` mounted at `dir`, unmounted on drop.
+struct Tmpfs<'a>(&'a Path);
+
+impl<'a> Tmpfs<'a> {
+    fn mount(dir: &'a Path, size: &str) -> Tmpfs<'a> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a tmpfs and needs root (CI runs as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.0).status();
+    }
+}
+
+/// Fill the file system holding `path` until it is full.
+fn fill(path: &Path) {
+    let mut filler = std::fs::File::create(path).expect("filler");
+    let block = vec![0u8; 4096];
+    while filler
+        .write_all(&block)
+        .and_then(|()| filler.sync_all())
+        .is_ok()
+    {}
+}
+
+#[tokio::test]
+async fn a_full_disk_stops_new_runs_until_space_returns_and_loses_nothing_recorded() {
+    common::engine().await;
+    let base = tempfile::tempdir().expect("tempdir");
+    let small = base.path().join("small");
+    let _tmpfs = Tmpfs::mount(&small, "4m");
+    let marks = base.path().join("marks");
+    std::fs::create_dir_all(&marks).expect("marks dir");
+    let mut env = TestEnv::with_daemon(
+        r#"on_shutdown = "stop""#,
+        &format!(
+            r#"
+[jobs.tick]
+schedule = "@every 1s"
+image = "IMAGE"
+command = ["sh", "-c", "echo ran >> /marks/runs; echo tick"]
+volumes = ["{}:/marks"]
+"#,
+            marks.display()
+        ),
+    );
+    // The test's database lives on the tiny tmpfs.
+    let config = std::fs::read_to_string(&env.config_path).expect("config");
+    let db = small.join("cronbox.db");
+    let config = config.replace(
+        &env.db_path.display().to_string(),
+        &db.display().to_string(),
+    );
+    std::fs::write(&env.config_path, config).expect("config");
+    env.db_path = db.clone();
+
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) >= 2 FROM runs WHERE status = 'succeeded'",
+        "1\n",
+    )
+    .await;
+
+    fill(&small.join("filler"));
+    let ran_when_full = std::fs::read_to_string(marks.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let ran_while_full = std::fs::read_to_string(marks.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    // At most the runs already recorded when the disk filled up went on.
+    assert!(
+        ran_while_full <= ran_when_full + 2,
+        "{ran_when_full} -> {ran_while_full}: runs started that could not be recorded"
+    );
+
+    std::fs::remove_file(small.join("filler")).expect("free the space");
+    let succeeded: u32 = env
+        .sql("SELECT count(*) FROM runs WHERE status = 'succeeded'")
+        .trim()
+        .parse()
+        .expect("count");
+    wait_for_sql(
+        &env,
+        &format!("SELECT count(*) > {succeeded} FROM runs WHERE status = 'succeeded'"),
+        "1\n",
+    )
+    .await;
+    daemon.stop().await;
+
+    assert_eq!(env.sql("PRAGMA integrity_check"), "ok\n");
+    // Every container that ran has its run and attempt recorded, and none is left running.
+    let ran = std::fs::read_to_string(marks.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let recorded: usize = env
+        .sql("SELECT count(*) FROM attempts")
+        .trim()
+        .parse()
+        .expect("count");
+    assert_eq!(
+        ran, recorded,
+        "a container ran without its attempt being recorded"
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM attempts WHERE outcome = 'running'"),
+        "0\n"
+    );
+    assert!(env.containers().await.is_empty());
+}
