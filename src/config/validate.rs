@@ -34,7 +34,7 @@ use super::{
 use crate::schedule::{Schedule, parse_duration};
 
 const TOP_KEYS: &[&str] = &["daemon", "defaults", "jobs"];
-const DAEMON_KEYS: &[&str] = &[
+pub(super) const DAEMON_KEYS: &[&str] = &[
     "database",
     "timezone",
     "max_concurrent",
@@ -45,7 +45,7 @@ const DAEMON_KEYS: &[&str] = &[
 ];
 /// Every key of a job, in the documented order. `schedule` comes first: `[defaults]`
 /// accepts all the others (`JOB_KEYS[1..]`).
-const JOB_KEYS: &[&str] = &[
+pub(super) const JOB_KEYS: &[&str] = &[
     "schedule",
     "timezone",
     "image",
