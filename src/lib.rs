@@ -10,8 +10,10 @@
 //! - [`policy`]: retry, backoff and exit-code rules. Pure.
 //! - [`clock`]: the one place that reads wall time; a test clock.
 //! - [`engine`]: the only module that speaks Docker (bollard).
-//! - [`store`]: the only module that speaks SQL (sqlx, SQLite, migrations).
-//! - [`daemon`]: the scheduler loop, run supervisors, reload, shutdown, repair.
+//! - [`store`]: the only module that speaks SQL (sqlx, SQLite, migrations,
+//!   retention and incremental vacuum).
+//! - [`daemon`]: the scheduler loop, run supervisors, missed ticks, adoption of
+//!   containers at start-up, shutdown (detach or stop), history pruning.
 //! - [`cli`]: one file per subcommand; `main.rs` only parses and maps exit codes.
 //! - [`failpoint`]: crash points that tests reach through an environment variable.
 

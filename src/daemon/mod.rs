@@ -6,6 +6,7 @@
 //! what is due, and wakes early on a reload or shutdown. It installs no signal
 //! handlers: `main` does, and passes the shutdown token and config updates in.
 
+pub mod retention;
 pub mod supervisor;
 
 use chrono::{DateTime, Utc};
@@ -113,6 +114,14 @@ pub async fn run(
     let mut serial = 0u64;
     // What stops every run: cancelled on shutdown, per [daemon] on_shutdown.
     let daemon_stops = Stops::default();
+
+    tracker.spawn(retention::prune_periodically(
+        ctx.store.clone(),
+        clock.clone(),
+        current.daemon.history_max_age,
+        current.daemon.history_limit,
+        shutdown.clone(),
+    ));
 
     // Attempts a previous daemon left: adopt their containers, or settle them.
     for (job, adoption) in reconcile(&ctx, &current).await? {

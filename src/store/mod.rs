@@ -5,11 +5,14 @@
 //! `migrations/` applied at open, and one small named function per query. Callers
 //! never see SQL. Timestamps go in as ISO-8601 UTC text with milliseconds.
 
+mod retention;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -201,7 +204,13 @@ impl Store {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
+            // Before the first table exists, so that pruned history gives its
+            // pages back (retention); an older file is converted by its first prune.
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
+            // After a checkpoint, cut a WAL that grew (a large prune, a long
+            // reader) back to 32 MiB instead of keeping it at its largest.
+            .pragma("journal_size_limit", "33554432")
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
@@ -648,18 +657,30 @@ impl Store {
         job: Option<&str>,
         limit: u32,
     ) -> Result<Vec<HistoryRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                    started_at, finished_at, duration_ms
-             FROM history
-             WHERE run_id IN (SELECT id FROM runs WHERE ?1 IS NULL OR job = ?1 ORDER BY id DESC LIMIT ?2)
-             ORDER BY run_id DESC, attempt",
-        )
-        .bind(job)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.err("reading history"))?;
+        // Two statements rather than `?1 IS NULL OR job = ?1`, which keeps SQLite
+        // from using runs(job, id): a rarely-run job would read the whole table.
+        let query = match job {
+            Some(_) => sqlx::query(
+                "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
+                        started_at, finished_at, duration_ms
+                 FROM history
+                 WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2)
+                 ORDER BY run_id DESC, attempt",
+            ),
+            None => sqlx::query(
+                "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
+                        started_at, finished_at, duration_ms
+                 FROM history
+                 WHERE run_id IN (SELECT id FROM runs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2)
+                 ORDER BY run_id DESC, attempt",
+            ),
+        };
+        let rows = query
+            .bind(job)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading history"))?;
         Ok(rows
             .into_iter()
             .map(|row| HistoryRow {
