@@ -279,3 +279,70 @@ command = ["true"]
     );
     assert_eq!(outcomes, "engine-error|1\n");
 }
+
+#[tokio::test]
+async fn a_tick_waiting_for_a_slot_past_its_starting_deadline_is_recorded_missed() {
+    let env = TestEnv::with_daemon(
+        "max_concurrent = 1",
+        r#"
+[jobs.hog]
+schedule = "0 * * * *"
+image = "IMAGE"
+command = ["sh", "-c", "while [ ! -e /marks/done ]; do sleep 0.1; done"]
+volumes = ["MARKS:/marks"]
+
+[jobs.punctual]
+schedule = "0 * * * *"
+image = "IMAGE"
+command = ["true"]
+starting_deadline = "5m"
+"#
+        .replace(
+            "MARKS",
+            &std::env::temp_dir()
+                .join(format!("cronbox-marks-{}", std::process::id()))
+                .display()
+                .to_string(),
+        )
+        .as_str(),
+    );
+    let marks = std::env::temp_dir().join(format!("cronbox-marks-{}", std::process::id()));
+    std::fs::create_dir_all(&marks).expect("marks");
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:59:30Z")));
+    let daemon = Daemon::start_with(&env, clock.clone(), common::engine().await).await;
+    clock.wait_for_sleeps(0).await;
+    clock.advance_and_settle(Duration::from_secs(30)).await; // both due at 01:00; hog takes the slot
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
+        "1\n",
+    )
+    .await;
+    assert_eq!(
+        env.sql("SELECT job FROM attempts a JOIN runs r ON r.id = a.run_id"),
+        "hog\n"
+    );
+    for _ in 0..6 {
+        clock.advance_and_settle(Duration::from_secs(60)).await; // 01:06: past punctual's 5 minutes
+    }
+    wait_for_sql(
+        &env,
+        "SELECT status FROM runs WHERE job = 'punctual'",
+        "missed\n",
+    )
+    .await;
+    std::fs::write(marks.join("done"), "").expect("release the hog");
+    wait_for_sql(
+        &env,
+        "SELECT status FROM runs WHERE job = 'hog'",
+        "succeeded\n",
+    )
+    .await;
+    daemon.stop().await;
+    let _ = std::fs::remove_dir_all(&marks);
+    assert_eq!(env.sql("SELECT count(*) FROM attempts a JOIN runs r ON r.id = a.run_id WHERE r.job = 'punctual'"), "0\n", "never started late");
+    assert!(
+        env.sql("SELECT reason FROM runs WHERE job = 'punctual'")
+            .contains("starting_deadline")
+    );
+}
