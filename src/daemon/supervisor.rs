@@ -243,7 +243,10 @@ async fn drive(
                 None => Ok(report(None, None, attempt - 1)),
             };
         }
-        ctx.store.set_retry_at(run_id, None).await?;
+        persist(ctx, stops, "clearing a pending retry", None, || {
+            ctx.store.set_retry_at(run_id, None)
+        })
+        .await?;
     }
 
     // Environment and mounted files are read per run, so editing them needs no reload.
@@ -276,9 +279,11 @@ async fn drive(
                     Ok(None) => {
                         let reason = "waited for a max_concurrent slot past its starting_deadline; not started late";
                         tracing::warn!(job = %job.name, run = run_id, "{reason}");
-                        ctx.store
-                            .mark_missed(run_id, ctx.clock.now(), reason)
-                            .await?;
+                        let now = ctx.clock.now();
+                        persist(ctx, stops, "recording a missed run", None, || {
+                            ctx.store.mark_missed(run_id, now, reason)
+                        })
+                        .await?;
                         return Ok(report(Some(RunStatus::Missed), None, 0));
                     }
                     Err(why) => {
@@ -300,7 +305,14 @@ async fn drive(
         let (attempt_id, (end, record)) = match run.adopt.take() {
             Some(adopted) => {
                 // Stored again from the start: what was stored before is replaced.
-                ctx.store.clear_output(adopted.attempt_id).await?;
+                persist(
+                    ctx,
+                    stops,
+                    "clearing output to store it again",
+                    None,
+                    || ctx.store.clear_output(adopted.attempt_id),
+                )
+                .await?;
                 let used = clock::until(adopted.attempt_started_at, ctx.clock.now());
                 let timeout = job.timeout.map(|t| t.saturating_sub(used));
                 let launch = Launch::Adopt(&adopted.container_id, timeout);
@@ -310,10 +322,13 @@ async fn drive(
                 )
             }
             None => {
-                let attempt_id = ctx
-                    .store
-                    .start_attempt(run_id, attempt, &job.image, ctx.clock.now(), waited)
-                    .await?;
+                // No container starts before its attempt is recorded.
+                let now = ctx.clock.now();
+                let attempt_id = persist(ctx, stops, "recording a new attempt", None, || {
+                    ctx.store
+                        .start_attempt(run_id, attempt, &job.image, now, waited)
+                })
+                .await?;
                 (
                     attempt_id,
                     run_attempt(
@@ -354,7 +369,10 @@ async fn drive(
                 tracing::info!(job = %job.name, run = run_id, attempt, delay = %humantime::format_duration(delay), "retrying after backoff");
                 match wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
                     Ok(()) => {
-                        ctx.store.set_retry_at(run_id, None).await?;
+                        persist(ctx, stops, "clearing a pending retry", None, || {
+                            ctx.store.set_retry_at(run_id, None)
+                        })
+                        .await?;
                         attempt += 1;
                         continue;
                     }
