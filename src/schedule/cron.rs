@@ -8,43 +8,31 @@
 //! Quartz/croner extensions (`L`, `W`, `#`, `?`) are refused, so a schedule
 //! means the same thing here as in `crontab(5)`, and errors name the field.
 //!
-//! Matching is croner's, on naive wall-clock time only (its own DST handling
-//! is not used). croner is handed the validated fields as plain lists of
-//! numbers, and the day-of-month/day-of-week rule is set explicitly: cronie
-//! ANDs the two when either field starts with `*` (so `0 0 */2 * mon` is odd
-//! days that are Mondays) and ORs them otherwise, where croner alone would
-//! treat `*/2` as restricted and OR it.
+//! Matching is done on the parsed bit sets, on naive wall-clock time only.
+//! cronie ANDs the day-of-month and day-of-week fields when either starts with
+//! `*` (so `0 0 */2 * mon` is odd days that are Mondays) and ORs them otherwise.
+//! The croner crate answered this at first; it is now the tests' oracle instead
+//! (tests.rs compares the two on naive time), because each croner matcher holds
+//! a 5,001-byte table of years cronbox never uses: with 1,000 jobs that was a
+//! third of the idle daemon's memory (see BENCHMARKS.md).
 
-#[cfg(test)]
-use chrono::NaiveDate;
-use chrono::{Datelike, NaiveDateTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+/// No fire time is looked for from this year on (croner's own limit).
+const YEAR_LIMIT: i32 = 5000;
 
 /// A parsed five-field cron expression.
 #[derive(Debug, Clone)]
 pub(super) struct CronSpec {
-    /// croner's matcher for exactly the sets below.
-    matcher: croner::Cron,
     /// Bit `m` set when minute `m` (0-59) matches.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "kept for the brute-force oracle in the tests")
-    )]
     minutes: u64,
     /// Bit `h` set when hour `h` (0-23) matches.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "kept for the brute-force oracle in the tests")
-    )]
     hours: u32,
     /// Bit `d` set when day of month `d` (1-31) matches.
     days: u32,
     /// Bit `m` set when month `m` (1-12) matches.
     months: u16,
     /// Bit `w` set when weekday `w` (0 = Sunday .. 6) matches.
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "kept for the brute-force oracle in the tests")
-    )]
     weekdays: u8,
     /// The day-of-month field starts with `*` (cronie's DOM_STAR).
     dom_star: bool,
@@ -122,26 +110,8 @@ impl CronSpec {
         }
         let dom_star = dom.starts_with('*');
         let dow_star = dow.starts_with('*');
-        // croner gets the validated sets as plain numbers, so both parsers agree
-        // by construction, and cronie's day rule is set rather than inferred.
-        let list = |bits: u64| {
-            (0..64)
-                .filter(|bit| bits & (1 << bit) != 0)
-                .map(|bit: u32| bit.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let pattern = [minutes, hours, days, months, weekdays].map(list).join(" ");
-        let matcher = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Disallowed)
-            .year(croner::parser::Year::Disallowed)
-            .dom_and_dow(dom_star || dow_star)
-            .build()
-            .parse(&pattern)
-            .map_err(|e| format!("cannot evaluate \"{pattern}\": {e}"))?;
         // Every value fits its field's width: parse_field checked the ranges.
         Ok(CronSpec {
-            matcher,
             minutes,
             hours: u32::try_from(hours).unwrap_or(u32::MAX),
             days: u32::try_from(days).unwrap_or(u32::MAX),
@@ -182,12 +152,10 @@ impl CronSpec {
         self.dom_star || self.dow_star
     }
 
-    #[cfg(test)]
     fn month_matches(&self, month: u32) -> bool {
         self.months & (1 << month) != 0
     }
 
-    #[cfg(test)]
     pub(super) fn day_matches(&self, date: NaiveDate) -> bool {
         let dom = self.days & (1 << date.day()) != 0;
         let dow = self.weekdays & (1 << date.weekday().num_days_from_sunday()) != 0;
@@ -208,16 +176,51 @@ impl CronSpec {
     }
 
     /// The first matching minute at or after `from` on the naive wall clock;
-    /// `None` if there is none or the calendar runs out. The caller checks
-    /// [`CronSpec::can_ever_fire`] first, so croner's search never runs dry.
-    /// croner searches years 1 to 4999: outside them there is no fire time (and
-    /// no slow search from year -262143).
+    /// `None` if there is none before [`YEAR_LIMIT`] or the calendar runs out.
+    /// The caller checks [`CronSpec::can_ever_fire`] first. Whole months, days
+    /// and hours that cannot match are skipped, so a search costs at most a few
+    /// hundred steps.
     pub(super) fn next_match_from(&self, from: NaiveDateTime) -> Option<NaiveDateTime> {
-        let from = ceil_to_minute(from)?;
-        if !(croner::YEAR_LOWER_LIMIT..croner::YEAR_UPPER_LIMIT).contains(&from.year()) {
-            return None;
+        let midnight = |date: NaiveDate| date.and_time(NaiveTime::MIN);
+        let mut t = ceil_to_minute(from)?;
+        loop {
+            if t.year() >= YEAR_LIMIT {
+                return None;
+            }
+            if !self.month_matches(t.month()) {
+                let (year, month) = if t.month() == 12 {
+                    (t.year() + 1, 1)
+                } else {
+                    (t.year(), t.month() + 1)
+                };
+                t = midnight(NaiveDate::from_ymd_opt(year, month, 1)?);
+                continue;
+            }
+            if !self.day_matches(t.date()) {
+                t = midnight(t.date().succ_opt()?);
+                continue;
+            }
+            let hours = u64::from(self.hours) >> t.hour();
+            if hours == 0 {
+                t = midnight(t.date().succ_opt()?);
+                continue;
+            }
+            let hour = t.hour() + hours.trailing_zeros();
+            if hour != t.hour() {
+                t = t.date().and_hms_opt(hour, 0, 0)?;
+            }
+            let minutes = self.minutes >> t.minute();
+            if minutes == 0 {
+                t = t
+                    .date()
+                    .and_hms_opt(t.hour(), 0, 0)?
+                    .checked_add_signed(chrono::TimeDelta::hours(1))?;
+                continue;
+            }
+            return t
+                .date()
+                .and_hms_opt(t.hour(), t.minute() + minutes.trailing_zeros(), 0);
         }
-        self.matcher.find_next_occurrence(&from, true).ok()
     }
 
     /// The first matching minute strictly after `after`.

@@ -1566,3 +1566,51 @@ fn ticks_between_counts_first_and_last() {
         }
     }
 }
+
+#[test]
+fn naive_matching_agrees_with_croner() {
+    // croner (Vixie/OCPS semantics) as a second opinion on naive wall-clock time,
+    // given the day-of-month/day-of-week rule cronie uses for each expression.
+    let expressions = [
+        "*/15 * * * *",
+        "10-50/20 3-5 * * *",
+        "0 0 13 * fri",
+        "0 0 * * mon-fri",
+        "5 4 * jan,jul sun",
+        "0 0 31 * *",
+        "0 12 1-7 * 1",
+        "30 */3 * * *",
+        "0 0 29 2 *",
+        "* * * * 7",
+        "0 0 1,15 * 3",
+        "0 0 * */2 *",
+        "59 23 31 12 *",
+        "0 0 */2 * mon",
+        "1-5,50-55 22-23 28-31 * *",
+    ];
+    let starts = [
+        "2024-02-27T13:37:00",
+        "2025-12-31T23:59:30",
+        "2099-12-30T00:00:00",
+    ];
+    for expr in expressions {
+        let fields: Vec<&str> = expr.split_whitespace().collect();
+        let spec = CronSpec::parse(<[&str; 5]>::try_from(fields.as_slice()).expect("5 fields"))
+            .expect(expr);
+        let and_rule = fields[2].starts_with('*') || fields[4].starts_with('*');
+        let cron = croner::parser::CronParser::builder()
+            .dom_and_dow(and_rule)
+            .build()
+            .parse(expr)
+            .expect(expr);
+        for start in starts {
+            let mut ours = NaiveDateTime::from_str(start).expect(start);
+            let mut theirs = ours;
+            for _ in 0..300 {
+                ours = spec.next_match_after(ours).expect(expr);
+                theirs = cron.find_next_occurrence(&theirs, false).expect(expr);
+                assert_eq!(ours, theirs, "{expr} from {start}");
+            }
+        }
+    }
+}
