@@ -292,7 +292,7 @@ command = ["sh", "-c", "while [ ! -e /marks/done ]; do sleep 0.1; done"]
 volumes = ["MARKS:/marks"]
 
 [jobs.punctual]
-schedule = "0 * * * *"
+schedule = "1 * * * *"
 image = "IMAGE"
 command = ["true"]
 starting_deadline = "5m"
@@ -311,7 +311,7 @@ starting_deadline = "5m"
     let clock = Arc::new(TestClock::new(at("2026-01-01T00:59:30Z")));
     let daemon = Daemon::start_with(&env, clock.clone(), common::engine().await).await;
     clock.wait_for_sleeps(0).await;
-    clock.advance_and_settle(Duration::from_secs(30)).await; // both due at 01:00; hog takes the slot
+    clock.advance_and_settle(Duration::from_secs(30)).await; // hog is due at 01:00 and takes the only slot
     wait_for_sql(
         &env,
         "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
@@ -322,8 +322,8 @@ starting_deadline = "5m"
         env.sql("SELECT job FROM attempts a JOIN runs r ON r.id = a.run_id"),
         "hog\n"
     );
-    for _ in 0..6 {
-        clock.advance_and_settle(Duration::from_secs(60)).await; // 01:06: past punctual's 5 minutes
+    for _ in 0..7 {
+        clock.advance_and_settle(Duration::from_secs(60)).await; // punctual is due at 01:01, then waits past 01:06
     }
     wait_for_sql(
         &env,

@@ -49,6 +49,7 @@ fn fill(path: &Path) {
 
 #[tokio::test]
 async fn a_full_disk_stops_new_runs_until_space_returns_and_loses_nothing_recorded() {
+    let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
     common::engine().await;
     let base = tempfile::tempdir().expect("tempdir");
     let small = base.path().join("small");

@@ -415,10 +415,10 @@ where
             Err(error) => error,
         };
         if give_up.is_some_and(|limit| ctx.clock.now() >= limit) {
-            tracing::error!(error = %error, "{what}: the database still refuses writes; giving up");
+            tracing::error!(error = %chain(&error), "{what}: the database still refuses writes; giving up");
             return Err(error);
         }
-        tracing::error!(error = %error, retry_in = %humantime::format_duration(delay), "{what}: the database refuses writes (disk full or file unwritable?); trying again");
+        tracing::error!(error = %chain(&error), retry_in = %humantime::format_duration(delay), "{what}: the database refuses writes (disk full or file unwritable?); trying again");
         tokio::select! {
             _ = ctx.clock.sleep(delay) => {}
             _ = stops.shutdown.cancelled() => return Err(error),
@@ -426,6 +426,18 @@ where
         }
         delay = (delay * 2).min(Duration::from_secs(30));
     }
+}
+
+/// An error with its causes, `a: b: c`, for a log line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Wait for `until`, unless the deadline passes or the run is stopped first.

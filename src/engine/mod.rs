@@ -331,7 +331,7 @@ impl Engine {
 
     /// Make sure `image` is present according to `policy`.
     pub async fn ensure_image(&self, image: &str, policy: PullPolicy) -> Result<(), EngineError> {
-        self.check().await?;
+        // No separate ping: an engine that is away fails the inspect below, as unreachable.
         let present = match policy {
             PullPolicy::Always => false,
             PullPolicy::Missing | PullPolicy::Never => self.image_present(image).await?,
@@ -646,8 +646,11 @@ impl Engine {
         let mut output_broken = false;
         let mut exited = false;
         let mut wait_open = true;
-        let mut poll = tokio::time::interval(Duration::from_secs(2));
-        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The backstop below asks soon (the container has most likely just exited),
+        // then less and less often (the engine may be away): 100 ms doubling to 2 s.
+        let mut poll_every = Duration::from_millis(100);
+        let poll = tokio::time::sleep(poll_every);
+        tokio::pin!(poll);
         while output_open || !exited {
             tokio::select! {
                 item = output.next(), if output_open => match item {
@@ -687,11 +690,13 @@ impl Engine {
                 // Backstop: the wait may have been registered after a very quick exit,
                 // or have failed; once the output is closed or the wait gone, ask the
                 // engine directly.
-                _ = poll.tick(), if (!output_open || !wait_open) && !exited => {
+                _ = &mut poll, if (!output_open || !wait_open) && !exited => {
                     match self.is_running(id).await {
                         Ok(running) => exited = !running,
                         Err(e) => tracing::warn!(container = %name, error = %e, "cannot tell whether the container still runs; asking again"),
                     }
+                    poll_every = (poll_every * 2).min(Duration::from_secs(2));
+                    poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
                 }
             }
         }

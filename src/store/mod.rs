@@ -178,6 +178,15 @@ pub struct PendingRetry {
     pub attempts: u32,
 }
 
+/// The id of the row an `INSERT ... ON CONFLICT DO NOTHING` added, or `None`.
+///
+/// `execute` rather than `RETURNING`: a row fetched from RETURNING is reported
+/// before the statement (and its commit) completes, so a commit that fails, as
+/// on a full disk, would hand out an id that does not exist.
+fn inserted_id(done: &sqlx::sqlite::SqliteQueryResult) -> Option<i64> {
+    (done.rows_affected() == 1).then(|| done.last_insert_rowid())
+}
+
 /// Parse a timestamp as the database stores it.
 pub fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
@@ -274,21 +283,21 @@ impl Store {
         scheduled_at: DateTime<Utc>,
         started_at: DateTime<Utc>,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid)
              VALUES (?1, ?2, ?3, 'running', ?4, ?5)
              ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
-             RETURNING id",
+             ",
         )
         .bind(job)
         .bind(trigger.as_str())
         .bind(timestamp(scheduled_at))
         .bind(timestamp(started_at))
         .bind(std::process::id())
-        .fetch_optional(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(self.err("recording a new run"))?;
-        Ok(row.map(|row| row.get::<i64, _>(0)))
+        Ok(inserted_id(&done))
     }
 
     /// Record the end of a run.
@@ -320,21 +329,21 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason)
              VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, ?5)
              ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
-             RETURNING id",
+             ",
         )
         .bind(job)
         .bind(trigger.as_str())
         .bind(timestamp(scheduled_at))
         .bind(timestamp(now))
         .bind(reason)
-        .fetch_optional(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(self.err("recording a skipped run"))?;
-        Ok(row.map(|row| row.get::<i64, _>(0)))
+        Ok(inserted_id(&done))
     }
 
     /// Record ticks of `job` that were missed: one row for the span, whose
@@ -348,11 +357,11 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason, missed_count, missed_first)
              VALUES (?1, 'schedule', ?2, 'missed', ?3, ?3, ?4, ?5, ?6)
              ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
-             RETURNING id",
+             ",
         )
         .bind(job)
         .bind(timestamp(last))
@@ -360,10 +369,10 @@ impl Store {
         .bind(reason)
         .bind(i64::try_from(count).unwrap_or(i64::MAX))
         .bind(timestamp(first))
-        .fetch_optional(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(self.err("recording missed ticks"))?;
-        Ok(row.map(|row| row.get::<i64, _>(0)))
+        Ok(inserted_id(&done))
     }
 
     /// Record a run that never started because it could not start before its
@@ -402,11 +411,8 @@ impl Store {
 
     /// Move the horizon of each of `jobs` to `at` (never backwards).
     pub async fn set_horizon(&self, jobs: &[&str], at: DateTime<Utc>) -> Result<(), StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(self.err("saving the schedule state"))?;
+        // One autocommit statement per job, no explicit transaction: a write that
+        // fails (a full disk) can leave nothing open behind it.
         for job in jobs {
             sqlx::query(
                 "INSERT INTO schedule_state (job, horizon) VALUES (?1, ?2)
@@ -414,13 +420,10 @@ impl Store {
             )
             .bind(job)
             .bind(timestamp(at))
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await
             .map_err(self.err("saving the schedule state"))?;
         }
-        tx.commit()
-            .await
-            .map_err(self.err("saving the schedule state"))?;
         Ok(())
     }
 
@@ -500,18 +503,26 @@ impl Store {
         started_at: DateTime<Utc>,
         waited: std::time::Duration,
     ) -> Result<i64, StoreError> {
-        let row = sqlx::query(
+        sqlx::query(
             "INSERT INTO attempts (run_id, attempt, image, started_at, outcome, waited_ms)
-             VALUES (?1, ?2, ?3, ?4, 'running', ?5) RETURNING id",
+             VALUES (?1, ?2, ?3, ?4, 'running', ?5)
+             ON CONFLICT (run_id, attempt) DO UPDATE SET started_at = excluded.started_at, waited_ms = excluded.waited_ms",
         )
         .bind(run_id)
         .bind(attempt)
         .bind(image)
         .bind(timestamp(started_at))
         .bind(i64::try_from(waited.as_millis()).unwrap_or(i64::MAX))
-        .fetch_one(&self.pool)
+        .execute(&self.pool)
         .await
         .map_err(self.err("recording a new attempt"))?;
+        // Idempotent: a retry after a write whose success was not reported finds the row.
+        let row = sqlx::query("SELECT id FROM attempts WHERE run_id = ?1 AND attempt = ?2")
+            .bind(run_id)
+            .bind(attempt)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("recording a new attempt"))?;
         Ok(row.get::<i64, _>(0))
     }
 
