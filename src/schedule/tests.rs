@@ -1371,31 +1371,34 @@ fn agrees_with_a_brute_force_oracle_around_every_transition() {
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
+/// Expressions checked against both oracles on naive wall-clock time.
+const ORACLE_EXPRESSIONS: &[&str] = &[
+    "*/15 * * * *",
+    "10-50/20 3-5 * * *",
+    "0 0 13 * fri",
+    "0 0 * * mon-fri",
+    "5 4 * jan,jul sun",
+    "0 0 31 * *",
+    "0 12 1-7 * 1",
+    "30 */3 * * *",
+    "0 0 29 2 *",
+    "* * * * 7",
+    "0 0 1,15 * 3",
+    "0 0 * */2 *",
+    "59 23 31 12 *",
+    "0 0 * * 5-7",
+    "1-5,50-55 22-23 28-31 * *",
+    "0 0 */2 * mon",
+    "0 6 1-10 * */3",
+    "0 0 29 2 mon",
+];
+
 #[test]
 fn naive_matching_agrees_with_a_brute_force_search() {
     // croner does the matching at run time; the bit sets from our own parser,
     // stepped minute by minute, are an independent oracle for it, including
     // cronie's AND rule for day fields starting with `*`.
-    let expressions = [
-        "*/15 * * * *",
-        "10-50/20 3-5 * * *",
-        "0 0 13 * fri",
-        "0 0 * * mon-fri",
-        "5 4 * jan,jul sun",
-        "0 0 31 * *",
-        "0 12 1-7 * 1",
-        "30 */3 * * *",
-        "0 0 29 2 *",
-        "* * * * 7",
-        "0 0 1,15 * 3",
-        "0 0 * */2 *",
-        "59 23 31 12 *",
-        "0 0 * * 5-7",
-        "1-5,50-55 22-23 28-31 * *",
-        "0 0 */2 * mon",
-        "0 6 1-10 * */3",
-        "0 0 29 2 mon",
-    ];
+    let expressions = ORACLE_EXPRESSIONS;
     let starts = [
         "2024-02-27T13:37:00",
         "2025-12-31T23:59:30",
@@ -1571,23 +1574,7 @@ fn ticks_between_counts_first_and_last() {
 fn naive_matching_agrees_with_croner() {
     // croner (Vixie/OCPS semantics) as a second opinion on naive wall-clock time,
     // given the day-of-month/day-of-week rule cronie uses for each expression.
-    let expressions = [
-        "*/15 * * * *",
-        "10-50/20 3-5 * * *",
-        "0 0 13 * fri",
-        "0 0 * * mon-fri",
-        "5 4 * jan,jul sun",
-        "0 0 31 * *",
-        "0 12 1-7 * 1",
-        "30 */3 * * *",
-        "0 0 29 2 *",
-        "* * * * 7",
-        "0 0 1,15 * 3",
-        "0 0 * */2 *",
-        "59 23 31 12 *",
-        "0 0 */2 * mon",
-        "1-5,50-55 22-23 28-31 * *",
-    ];
+    let expressions = ORACLE_EXPRESSIONS;
     let starts = [
         "2024-02-27T13:37:00",
         "2025-12-31T23:59:30",
