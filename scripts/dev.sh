@@ -86,7 +86,8 @@ case "${1:-}" in
     test)
         install_packages
         start_docker
-        in_docker_group cargo test --locked
+        # Every test binary runs even after a failure, so one run shows every failing test.
+        in_docker_group cargo test --locked --no-fail-fast
         ;;
     daemon)
         install_packages

@@ -128,12 +128,80 @@ command = ["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' x | sort > /dev/n
 memory = "16MiB"
 "#,
     );
+    let capabilities = common::engine()
+        .await
+        .capabilities()
+        .await
+        .expect("the engine's /info");
+    let facts = memory_facts().await;
+    if !capabilities.memory {
+        // No memory cgroup (a Raspberry Pi by default): no limit, so no OOM kill
+        // can happen. What cronbox promises then is a refusal under
+        // require_limits, which is what this host can show.
+        eprintln!(
+            "this engine cannot enforce memory limits ({facts}); checking the refusal under require_limits instead"
+        );
+        let config = env.config();
+        let mut ctx = env.context().await;
+        ctx.require_limits = true;
+        let report = cronbox::daemon::supervisor::execute(
+            &ctx,
+            &config.jobs[0],
+            cronbox::store::Trigger::Manual,
+            cronbox::clock::Clock::now(&cronbox::clock::SystemClock),
+            &cronbox::daemon::Stops::default(),
+        )
+        .await
+        .expect("store")
+        .expect("a new run");
+        assert_eq!(report.status, Some(RunStatus::Failed));
+        let error = env.sql("SELECT outcome || ': ' || error FROM attempts");
+        assert!(
+            error.starts_with("engine-error: the Docker host cannot enforce memory for job hungry")
+                && error.contains("require_limits = true"),
+            "{error}"
+        );
+        assert!(
+            env.containers().await.is_empty(),
+            "no container was created"
+        );
+        return;
+    }
     let report = common::run_once(&env).await;
-    assert_eq!(report.status, Some(RunStatus::Failed));
+    assert_eq!(report.status, Some(RunStatus::Failed), "{facts}");
     assert_eq!(
         env.sql("SELECT outcome, oom_killed FROM attempts"),
-        "oom|1\n"
+        "oom|1\n",
+        "{facts}"
     );
+}
+
+/// What the engine and the kernel say about memory limits here, for a failure message.
+async fn memory_facts() -> String {
+    let swap = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("SwapTotal"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    let info = match bollard::Docker::connect_with_local_defaults() {
+        Ok(docker) => match docker.info().await {
+            Ok(i) => format!(
+                "engine /info: MemoryLimit {:?}, SwapLimit {:?}, cgroup {:?} {:?}, kernel {:?}, warnings {:?}",
+                i.memory_limit,
+                i.swap_limit,
+                i.cgroup_version,
+                i.cgroup_driver,
+                i.kernel_version,
+                i.warnings
+            ),
+            Err(e) => format!("engine /info failed: {e}"),
+        },
+        Err(e) => format!("no engine: {e}"),
+    };
+    format!("{info}; host {swap}")
 }
 
 #[tokio::test]

@@ -589,7 +589,15 @@ async fn a_running_attempt_of_a_removed_job_finishes_and_is_recorded() {
         "succeeded|1|exited|0\n",
     )
     .await;
-    assert_eq!(stdout_of(&env, &run), "doomed\n");
+    assert_eq!(
+        stdout_of(&env, &run),
+        "doomed\n",
+        "output rows: {}\ndaemon log:\n{}",
+        env.sql(&format!(
+            "SELECT o.stream, o.seq, o.at, quote(o.data) FROM output o JOIN attempts a ON a.id = o.attempt_id WHERE a.run_id = {run}"
+        )),
+        daemon.log()
+    );
 
     // And the removed job fires no more: its only run that ran is that one.
     assert_stopped_firing(&env, "doomed", "beat").await;

@@ -608,6 +608,7 @@ fn container_spec(
         cap_add: job.cap_add.clone(),
         cap_drop: job.cap_drop.clone(),
         privileged: job.privileged,
+        swap_accounted: true,
     }
 }
 
@@ -659,62 +660,72 @@ async fn run_attempt(
                 ),
             });
         }
-        match unenforceable_limits(&ctx.engine, job).await {
-            Ok(missing) if !missing.is_empty() => {
-                let message = format!(
-                    "the Docker host cannot enforce {} for job {} (on Raspberry Pi OS enable the memory cgroup: add cgroup_enable=memory to the kernel command line)",
-                    missing.join(", "),
-                    job.name
-                );
-                if ctx.require_limits {
-                    let error = format!(
-                        "{message}; refusing to run it because [daemon] require_limits = true"
-                    );
-                    return Err((
-                        policy::AttemptEnd::Unrunnable,
-                        ended("engine-error", None, None, Some(error)),
-                    ));
-                }
-                tracing::warn!(job = %job.name, "{message}; running it anyway (set [daemon] require_limits = true to refuse)");
-                Ok(())
-            }
-            Ok(_) => Ok(()),
-            Err(error) => Err((
-                policy::AttemptEnd::EngineError,
-                ended("engine-error", None, None, Some(error.to_string())),
-            )),
+        let requested = job.limits_requested();
+        if requested.is_empty() {
+            return Ok(true);
         }
+        let capabilities = match ctx.engine.capabilities().await {
+            Ok(capabilities) => capabilities,
+            Err(error) => {
+                return Err((
+                    policy::AttemptEnd::EngineError,
+                    ended("engine-error", None, None, Some(error.to_string())),
+                ));
+            }
+        };
+        let missing = capabilities.unenforceable(&requested);
+        if !missing.is_empty() {
+            let message = format!(
+                "the Docker host cannot enforce {} for job {} (on Raspberry Pi OS enable the memory cgroup: add cgroup_enable=memory to the kernel command line)",
+                missing.join(", "),
+                job.name
+            );
+            if ctx.require_limits {
+                let error =
+                    format!("{message}; refusing to run it because [daemon] require_limits = true");
+                return Err((
+                    policy::AttemptEnd::Unrunnable,
+                    ended("engine-error", None, None, Some(error)),
+                ));
+            }
+            tracing::warn!(job = %job.name, "{message}; running it anyway (set [daemon] require_limits = true to refuse)");
+        }
+        Ok(capabilities.swap)
     };
     // Pulling can take long: a shutdown, a replacement or the deadline cuts it short,
     // and no container is created after any of them.
     let stopped_first = tokio::select! {
         biased;
-        _ = stops.shutdown.cancelled() => Some(Interruption::Shutdown),
-        _ = stops.replace.cancelled() => Some(Interruption::Replaced),
-        _ = &mut *deadline => Some(Interruption::Deadline),
+        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
+        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
+        _ = &mut *deadline => Err(Interruption::Deadline),
         prepared = prepare => match prepared {
-            Ok(()) => None,
+            Ok(swap_accounted) => Ok(swap_accounted),
             Err(failed) => return failed,
         },
     };
-    if let Some(why) = stopped_first {
-        return match why {
-            Interruption::Deadline => (
-                policy::AttemptEnd::DeadlineExceeded,
-                ended("deadline", None, None, None),
-            ),
-            Interruption::Shutdown => (
-                policy::AttemptEnd::Interrupted,
-                ended("interrupted", None, None, None),
-            ),
-            Interruption::Replaced => (
-                policy::AttemptEnd::Replaced,
-                ended("replaced", None, None, None),
-            ),
-        };
-    }
+    let swap_accounted = match stopped_first {
+        Ok(swap_accounted) => swap_accounted,
+        Err(why) => {
+            return match why {
+                Interruption::Deadline => (
+                    policy::AttemptEnd::DeadlineExceeded,
+                    ended("deadline", None, None, None),
+                ),
+                Interruption::Shutdown => (
+                    policy::AttemptEnd::Interrupted,
+                    ended("interrupted", None, None, None),
+                ),
+                Interruption::Replaced => (
+                    policy::AttemptEnd::Replaced,
+                    ended("replaced", None, None, None),
+                ),
+            };
+        }
+    };
 
-    let spec = container_spec(ctx, job, env, run_id, attempt);
+    let mut spec = container_spec(ctx, job, env, run_id, attempt);
+    spec.swap_accounted = swap_accounted;
     contain(
         ctx,
         job,

@@ -149,6 +149,10 @@ pub struct ContainerSpec {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub privileged: bool,
+    /// Whether the host's kernel accounts swap (`/info` SwapLimit). When it does
+    /// not, the engine ignores `memory_swap`, and a memory-limited container is
+    /// kept out of swap with swappiness 0 instead.
+    pub swap_accounted: bool,
 }
 
 impl ContainerSpec {
@@ -175,6 +179,11 @@ impl ContainerSpec {
             memory,
             // Equal to memory: no swap on top, so the limit is the limit.
             memory_swap: memory,
+            // Where the kernel does not account swap (cgroup v1 without
+            // swapaccount=1, e.g. a Raspberry Pi with its swap file) the engine
+            // drops memory_swap; swappiness 0 still keeps the container out of
+            // swap, so going over the limit ends in the OOM killer as asked.
+            memory_swappiness: memory.filter(|_| !self.swap_accounted).map(|_| 0),
             nano_cpus: self.cpus.map(|c| (c * 1e9).round() as i64),
             pids_limit: self.pids_limit,
             readonly_rootfs: Some(self.read_only),
@@ -192,6 +201,8 @@ impl ContainerSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
     pub memory: bool,
+    /// The kernel accounts swap, so a memory limit can cover RAM and swap together.
+    pub swap: bool,
     pub cpus: bool,
     pub pids_limit: bool,
 }
@@ -324,6 +335,7 @@ impl Engine {
             .map_err(|e| EngineError::from_bollard("reading the engine's /info", e))?;
         Ok(Capabilities {
             memory: info.memory_limit.unwrap_or(false),
+            swap: info.swap_limit.unwrap_or(false),
             cpus: info.cpu_cfs_quota.unwrap_or(false),
             pids_limit: info.pids_limit.unwrap_or(false),
         })
@@ -474,6 +486,10 @@ impl Engine {
                     e,
                 )
             })?;
+        for warning in created.warnings.iter().filter(|w| !w.is_empty()) {
+            // E.g. "Your kernel does not support swap limit capabilities ...".
+            tracing::warn!(container = %spec.name, "the Docker engine warned when creating the container: {warning}");
+        }
         let id = created.id;
         // The receiver going away only means nobody records; the container still runs to its end.
         let _ = events.send(Event::Created(id.clone())).await;
@@ -865,16 +881,19 @@ mod tests {
     fn limits_the_host_cannot_enforce() {
         let pi = Capabilities {
             memory: false,
+            swap: false,
             cpus: true,
             pids_limit: true,
         };
         let full = Capabilities {
             memory: true,
+            swap: true,
             cpus: true,
             pids_limit: true,
         };
         let none = Capabilities {
             memory: false,
+            swap: false,
             cpus: false,
             pids_limit: false,
         };
@@ -894,6 +913,38 @@ mod tests {
                 capabilities.unenforceable(requested),
                 want,
                 "{capabilities:?} {requested:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_memory_limit_leaves_no_room_for_swap() {
+        // (memory, swap accounted) → (Memory, MemorySwap, MemorySwappiness)
+        let cases = [
+            (None, true, (None, None, None)),
+            (None, false, (None, None, None)),
+            (
+                Some(256 << 20),
+                true,
+                (Some(256 << 20), Some(256 << 20), None),
+            ),
+            (
+                Some(256 << 20),
+                false,
+                (Some(256 << 20), Some(256 << 20), Some(0)),
+            ),
+        ];
+        for (memory, swap_accounted, want) in cases {
+            let spec = ContainerSpec {
+                memory,
+                swap_accounted,
+                ..Default::default()
+            };
+            let host = spec.host_config();
+            assert_eq!(
+                (host.memory, host.memory_swap, host.memory_swappiness),
+                want,
+                "memory {memory:?}, swap accounted {swap_accounted}"
             );
         }
     }
