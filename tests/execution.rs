@@ -123,8 +123,9 @@ async fn an_oom_kill_under_a_memory_limit_is_classified_oom() {
 [jobs.hungry]
 schedule = "@daily"
 image = "IMAGE"
-# sort holds all of its 100 MB input in memory: far beyond the limit.
-command = ["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' x | sort > /dev/null"]
+# sort holds all of its 100 MB input in memory: far beyond the limit. Whichever
+# process the kernel kills, the count comes out short and the job fails.
+command = ["sh", "-c", "head -c 100000000 /dev/zero | tr '\\0' x | sort | wc -c | grep -qx 100000001"]
 memory = "16MiB"
 "#,
     );

@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{self, Clock, Sleep};
-use crate::config::{Job, dotenv};
+use crate::config::{Job, PullPolicy, dotenv};
 use crate::engine::{self, Capabilities, ContainerSpec, Engine, EngineError, Event};
 use crate::policy::{self, Decision};
 use crate::store::{self, PendingRetry, RunStatus, Store, StoreError, Stream, Trigger};
@@ -647,32 +647,49 @@ async fn run_attempt(
         outcome,
         error,
     };
+    let interrupted = |why: Interruption| match why {
+        Interruption::Deadline => (
+            policy::AttemptEnd::DeadlineExceeded,
+            ended("deadline", None, None, None),
+        ),
+        Interruption::Shutdown => (
+            policy::AttemptEnd::Interrupted,
+            ended("interrupted", None, None, None),
+        ),
+        Interruption::Replaced => (
+            policy::AttemptEnd::Replaced,
+            ended("replaced", None, None, None),
+        ),
+    };
+    let image_failed = |error: EngineError| match error {
+        EngineError::ImageMissing { .. } => (
+            policy::AttemptEnd::Unrunnable,
+            ended("image-missing", None, None, Some(error.to_string())),
+        ),
+        _ => (
+            policy::AttemptEnd::EngineError,
+            ended("engine-error", None, None, Some(error.to_string())),
+        ),
+    };
     let prepare = async {
-        if let Err(error) = ctx.engine.ensure_image(&job.image, job.pull).await {
-            return Err(match error {
-                EngineError::ImageMissing { .. } => (
-                    policy::AttemptEnd::Unrunnable,
-                    ended("image-missing", None, None, Some(error.to_string())),
-                ),
-                _ => (
-                    policy::AttemptEnd::EngineError,
-                    ended("engine-error", None, None, Some(error.to_string())),
-                ),
-            });
+        // pull = "always" pulls before every attempt; "missing" and "never" create
+        // first and look at the image only when the engine has none (below).
+        if job.pull == PullPolicy::Always {
+            ctx.engine
+                .ensure_image(&job.image, job.pull)
+                .await
+                .map_err(image_failed)?;
         }
         let requested = job.limits_requested();
         if requested.is_empty() {
             return Ok(true);
         }
-        let capabilities = match ctx.engine.capabilities().await {
-            Ok(capabilities) => capabilities,
-            Err(error) => {
-                return Err((
-                    policy::AttemptEnd::EngineError,
-                    ended("engine-error", None, None, Some(error.to_string())),
-                ));
-            }
-        };
+        let capabilities = ctx.engine.capabilities().await.map_err(|error| {
+            (
+                policy::AttemptEnd::EngineError,
+                ended("engine-error", None, None, Some(error.to_string())),
+            )
+        })?;
         let missing = capabilities.unenforceable(&requested);
         if !missing.is_empty() {
             let message = format!(
@@ -694,53 +711,85 @@ async fn run_attempt(
     };
     // Pulling can take long: a shutdown, a replacement or the deadline cuts it short,
     // and no container is created after any of them.
-    let stopped_first = tokio::select! {
-        biased;
-        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
-        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
-        _ = &mut *deadline => Err(Interruption::Deadline),
-        prepared = prepare => match prepared {
-            Ok(swap_accounted) => Ok(swap_accounted),
-            Err(failed) => return failed,
-        },
-    };
-    let swap_accounted = match stopped_first {
-        Ok(swap_accounted) => swap_accounted,
-        Err(why) => {
-            return match why {
-                Interruption::Deadline => (
-                    policy::AttemptEnd::DeadlineExceeded,
-                    ended("deadline", None, None, None),
-                ),
-                Interruption::Shutdown => (
-                    policy::AttemptEnd::Interrupted,
-                    ended("interrupted", None, None, None),
-                ),
-                Interruption::Replaced => (
-                    policy::AttemptEnd::Replaced,
-                    ended("replaced", None, None, None),
-                ),
-            };
-        }
+    let swap_accounted = match until_stopped(deadline, stops, prepare).await {
+        Ok(Ok(swap_accounted)) => swap_accounted,
+        Ok(Err(failed)) => return failed,
+        Err(why) => return interrupted(why),
     };
 
     let mut spec = container_spec(ctx, job, env, run_id, attempt);
     spec.swap_accounted = swap_accounted;
+    let mut pulled = job.pull == PullPolicy::Always;
+    let id = loop {
+        match ctx.engine.create(&spec).await {
+            Ok(Some(id)) => break id,
+            Ok(None) if !pulled => {
+                pulled = true;
+                // The engine has no such image: pull = "missing" pulls it now,
+                // "never" ends the attempt as image-missing.
+                match until_stopped(
+                    deadline,
+                    stops,
+                    ctx.engine.ensure_image(&job.image, job.pull),
+                )
+                .await
+                {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => return image_failed(error),
+                    Err(why) => return interrupted(why),
+                }
+            }
+            Ok(None) => {
+                let error = format!(
+                    "Docker engine: creating container {} failed: image {} is still not present after pulling it; check that nothing removes it (docker image prune) and that the tag is right",
+                    spec.name, job.image
+                );
+                return (
+                    policy::AttemptEnd::EngineError,
+                    ended("engine-error", None, None, Some(error)),
+                );
+            }
+            Err(error) => {
+                return (
+                    policy::AttemptEnd::EngineError,
+                    ended("engine-error", None, None, Some(error.to_string())),
+                );
+            }
+        }
+    };
+    if let Err(e) = ctx.store.set_container(attempt_id, &id).await {
+        tracing::error!(job = %job.name, error = %e, "could not record the container id");
+    }
     contain(
         ctx,
         job,
         attempt_id,
-        Launch::Create(&spec, job.timeout),
+        Launch::Created(&id, &spec, job.timeout),
         deadline,
         stops,
     )
     .await
 }
 
+/// `work`, unless a shutdown, a replacement or the deadline comes first.
+async fn until_stopped<T>(
+    deadline: &mut Sleep,
+    stops: &Stops,
+    work: impl std::future::Future<Output = T>,
+) -> Result<T, Interruption> {
+    tokio::select! {
+        biased;
+        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
+        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
+        _ = &mut *deadline => Err(Interruption::Deadline),
+        done = work => Ok(done),
+    }
+}
+
 /// How an attempt's container comes to be supervised.
 enum Launch<'a> {
-    /// Create and start it, with this timeout.
-    Create(&'a ContainerSpec, Option<Duration>),
+    /// Start this container, just created from the spec, with this timeout.
+    Created(&'a str, &'a ContainerSpec, Option<Duration>),
     /// Take over this container from a previous daemon, with what is left of the timeout.
     Adopt(&'a str, Option<Duration>),
 }
@@ -773,9 +822,9 @@ async fn contain(
         let mut why = None;
         let result = {
             let run = match launch {
-                Launch::Create(spec, timeout) => {
-                    futures_util::future::Either::Left(ctx.engine.run(spec, &tx, &stop, timeout))
-                }
+                Launch::Created(id, spec, timeout) => futures_util::future::Either::Left(
+                    ctx.engine.run_created(id, spec, &tx, &stop, timeout),
+                ),
                 Launch::Adopt(id, timeout) => futures_util::future::Either::Right(
                     ctx.engine.adopt(id, job.stop_grace, &tx, &stop, timeout),
                 ),

@@ -2,8 +2,8 @@
 //!
 //! It ensures images per the pull policy (reading the pull's JSON stream for the
 //! errors the engine reports there with HTTP 200), creates containers with
-//! cronbox's labels, `Init=true` and no AutoRemove, registers the wait before the
-//! start, streams stdout and stderr apart to the caller while the container runs,
+//! cronbox's labels, `Init=true` and no AutoRemove, attaches before the start and
+//! waits after it, streams stdout and stderr apart to the caller while the container runs,
 //! inspects the exit code and `OOMKilled`, and removes the container itself. It
 //! knows nothing of the database: output and progress go out as [`Event`]s.
 
@@ -296,22 +296,51 @@ impl Engine {
             })?;
             (client.docker.clone(), client.negotiated)
         };
-        if !negotiated {
-            // Negotiation stores the version in state shared by every clone of the client.
-            docker.clone().negotiate_version().await.map_err(|e| {
-                EngineError::from_bollard(
-                    format!("reading the engine's version at {}", self.where_()),
-                    e,
-                )
-            })?;
-            if let Some(client) = self
-                .client
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_mut()
-            {
-                client.negotiated = true;
+        if negotiated {
+            return Ok(docker);
+        }
+        let where_ = self.where_();
+        let docker = match where_.strip_prefix("unix://") {
+            // As the docker CLI does: the version from `/_ping`'s API-Version
+            // header, one cheap request. bollard's negotiation asks `/version`,
+            // which dockerd 20.10 answers by asking containerd and running runc
+            // and docker-init: 5 ms of every `cronbox run`.
+            Some(socket) => {
+                let server =
+                    ping_api_version(socket)
+                        .await
+                        .map_err(|e| EngineError::Unreachable {
+                            reason: format!("{where_}: {e}"),
+                        })?;
+                let default = bollard::API_DEFAULT_VERSION;
+                let version = match server {
+                    Some(server)
+                        if (server.major_version, server.minor_version)
+                            < (default.major_version, default.minor_version) =>
+                    {
+                        server
+                    }
+                    _ => *default,
+                };
+                Docker::connect_with_unix(&where_, 120, &version).map_err(|e| {
+                    EngineError::Unreachable {
+                        reason: format!("{where_}: {e}"),
+                    }
+                })?
             }
+            // Negotiation stores the version in state shared by every clone of the client.
+            None => docker.negotiate_version().await.map_err(|e| {
+                EngineError::from_bollard(format!("reading the engine's version at {where_}"), e)
+            })?,
+        };
+        if let Some(client) = self
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            client.docker = docker.clone();
+            client.negotiated = true;
         }
         Ok(docker)
     }
@@ -441,19 +470,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Run one container to its end: create, attach, register the wait, start,
-    /// stream output as [`Event`]s, inspect, and remove it (always, even on error).
-    ///
-    /// When `stop` fires, or the container runs longer than `timeout` (counted
-    /// from its start), it is stopped: its stop signal, then SIGKILL after its
-    /// grace; the result says `stopped` or `timed_out`.
-    pub async fn run(
-        &self,
-        spec: &ContainerSpec,
-        events: &mpsc::Sender<Event>,
-        stop: &CancellationToken,
-        timeout: Option<Duration>,
-    ) -> Result<Exit, EngineError> {
+    /// Create the container for `spec`. `Ok(None)`: its image is not present.
+    /// Callers create first and inspect or pull only then, which spares every run
+    /// an image inspect.
+    pub async fn create(&self, spec: &ContainerSpec) -> Result<Option<String>, EngineError> {
         let docker = self.docker().await?;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
@@ -477,25 +497,45 @@ impl Engine {
             .name(&spec.name)
             .build();
         crate::failpoint::pause("before-create").await;
-        let created = docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| {
-                EngineError::from_bollard(
+        let created = match docker.create_container(Some(options), body).await {
+            Ok(created) => created,
+            // A 404 also answers a network that does not exist: only the image's is "No such image".
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                message,
+            }) if message.contains("No such image") => return Ok(None),
+            Err(e) => {
+                return Err(EngineError::from_bollard(
                     format!("creating container {} from image {}", spec.name, spec.image),
                     e,
-                )
-            })?;
+                ));
+            }
+        };
         for warning in created.warnings.iter().filter(|w| !w.is_empty()) {
             // E.g. "Your kernel does not support swap limit capabilities ...".
             tracing::warn!(container = %spec.name, "the Docker engine warned when creating the container: {warning}");
         }
-        let id = created.id;
-        // The receiver going away only means nobody records; the container still runs to its end.
-        let _ = events.send(Event::Created(id.clone())).await;
+        Ok(Some(created.id))
+    }
+
+    /// Run the container `id` that [`Engine::create`] made from `spec` to its end:
+    /// attach, start, register the wait, stream output as [`Event`]s, inspect, and
+    /// remove it (always, even on error).
+    ///
+    /// When `stop` fires, or the container runs longer than `timeout` (counted
+    /// from its start), it is stopped: its stop signal, then SIGKILL after its
+    /// grace; the result says `stopped` or `timed_out`.
+    pub async fn run_created(
+        &self,
+        id: &str,
+        spec: &ContainerSpec,
+        events: &mpsc::Sender<Event>,
+        stop: &CancellationToken,
+        timeout: Option<Duration>,
+    ) -> Result<Exit, EngineError> {
         let result = self
             .supervise(
-                &id,
+                id,
                 &spec.name,
                 spec.stop_grace,
                 Some(&spec.image),
@@ -504,10 +544,30 @@ impl Engine {
                 timeout,
             )
             .await;
-        if let Err(e) = self.remove(&id).await {
+        if let Err(e) = self.remove(id).await {
             tracing::warn!(container = %spec.name, error = %e, "could not remove container");
         }
         result
+    }
+
+    /// [`Engine::create`] then [`Engine::run_created`]; the image must be present.
+    /// The container's id goes out first, as [`Event::Created`].
+    pub async fn run(
+        &self,
+        spec: &ContainerSpec,
+        events: &mpsc::Sender<Event>,
+        stop: &CancellationToken,
+        timeout: Option<Duration>,
+    ) -> Result<Exit, EngineError> {
+        let Some(id) = self.create(spec).await? else {
+            return Err(EngineError::Operation {
+                action: format!("creating container {}", spec.name),
+                message: format!("image {} is not present", spec.image),
+            });
+        };
+        // The receiver going away only means nobody records; the container still runs to its end.
+        let _ = events.send(Event::Created(id.clone())).await;
+        self.run_created(&id, spec, events, stop, timeout).await
     }
 
     /// Take over a container a previous daemon started (running or already
@@ -569,8 +629,8 @@ impl Engine {
     }
 
     /// Stream a container's output and await its end. With `image`, the container
-    /// was just created and is started here (attach first, wait registered before
-    /// the start); without, it was started earlier and is followed through its logs.
+    /// was just created and is started here (attached first, so no output is
+    /// missed); without, it was started earlier and is followed through its logs.
     #[allow(clippy::too_many_arguments)]
     async fn supervise(
         &self,
@@ -591,7 +651,11 @@ impl Engine {
                 .stdout(true)
                 .stderr(true)
                 .stream(true)
-                .logs(true)
+                // Not logs: the container has not started, so there are none yet,
+                // and the engine replays them only after answering the attach. A
+                // line printed right after the start could then come both from the
+                // replay and from the stream, and be stored twice.
+                .logs(false)
                 .build();
             docker
                 .attach_container(id, Some(attach))
@@ -609,31 +673,6 @@ impl Engine {
             Box::pin(docker.logs(id, Some(logs)))
         };
 
-        // Register the wait before the start, so a quick exit cannot be missed. An
-        // adopted container may have exited already: wait for "not running".
-        let condition = if image.is_some() {
-            "next-exit"
-        } else {
-            "not-running"
-        };
-        let wait_options = WaitContainerOptionsBuilder::default()
-            .condition(condition)
-            .build();
-        let mut wait = Box::pin(docker.wait_container(id, Some(wait_options)));
-        let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<bool>();
-        let _waiter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-            // A non-zero exit arrives as a DockerContainerWaitError: the container ended
-            // either way. Any other error says nothing about the container.
-            let exited = matches!(
-                wait.next().await,
-                Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
-            );
-            let _ = wait_tx.send(exited);
-        }));
-        // Give the wait request a chance to go out first. Should the container exit
-        // before the engine registered it anyway, the poll below notices the exit.
-        tokio::task::yield_now().await;
-
         if let Some(image) = image {
             crate::failpoint::pause("after-create").await;
             docker
@@ -647,6 +686,25 @@ impl Engine {
                 })?;
             crate::failpoint::pause("after-start").await;
         }
+
+        // Registered after the start, "not-running" cannot miss the exit: cronbox
+        // never sets AutoRemove, so a container that has already exited is still
+        // there and answers at once. (A "next-exit" wait sent before the start is
+        // not ordered with it: it may reach the engine after a quick exit.)
+        let wait_options = WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut wait = Box::pin(docker.wait_container(id, Some(wait_options)));
+        let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<bool>();
+        let _waiter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+            // A non-zero exit arrives as a DockerContainerWaitError: the container ended
+            // either way. Any other error says nothing about the container.
+            let exited = matches!(
+                wait.next().await,
+                Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
+            );
+            let _ = wait_tx.send(exited);
+        }));
 
         let mut stopped = false;
         let mut timed_out = false;
@@ -662,9 +720,11 @@ impl Engine {
         let mut output_broken = false;
         let mut exited = false;
         let mut wait_open = true;
-        // The backstop below asks soon (the container has most likely just exited),
-        // then less and less often (the engine may be away): 100 ms doubling to 2 s.
-        let mut poll_every = Duration::from_millis(100);
+        // The backstop below asks the engine directly once the output has closed
+        // and the wait has not answered within a second (it normally answers in a
+        // few ms), or at once when the wait broke; then less and less often (the
+        // engine may be away), doubling to 2 s.
+        let mut poll_every = Duration::from_secs(1);
         let poll = tokio::time::sleep(poll_every);
         tokio::pin!(poll);
         while output_open || !exited {
@@ -681,8 +741,12 @@ impl Engine {
                         tracing::warn!(container = %name, error = %e, "output stream broke; waiting for the exit");
                         output_open = false;
                         output_broken = true;
+                        poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
                     }
-                    None => output_open = false,
+                    None => {
+                        output_open = false;
+                        poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
+                    }
                 },
                 result = &mut wait_rx, if wait_open => {
                     wait_open = false;
@@ -692,6 +756,8 @@ impl Engine {
                         // have ended with it, without an error.
                         tracing::warn!(container = %name, "lost the engine while waiting for the container; asking again");
                         output_broken = true;
+                        poll_every = Duration::from_millis(100);
+                        poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
                     }
                 }
                 _ = stop.cancelled(), if !stopped && !timed_out && !exited => {
@@ -703,9 +769,8 @@ impl Engine {
                     tracing::info!(container = %name, "timeout reached; stopping the container");
                     stopping = Some(self.stop_in_background(&docker, id, grace));
                 }
-                // Backstop: the wait may have been registered after a very quick exit,
-                // or have failed; once the output is closed or the wait gone, ask the
-                // engine directly.
+                // Backstop: once the output is closed or the wait gone, and the wait
+                // has not told the end, ask the engine directly.
                 _ = &mut poll, if (!output_open || !wait_open) && !exited => {
                     match self.is_running(id).await {
                         Ok(running) => exited = !running,
@@ -857,6 +922,48 @@ impl Engine {
     }
 }
 
+/// The API version the engine at the Unix socket `path` speaks, from the
+/// `API-Version` header of its `GET /_ping` answer; `None` when it sends none.
+async fn ping_api_version(path: &str) -> std::io::Result<Option<bollard::ClientVersion>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut socket = tokio::net::UnixStream::connect(path).await?;
+        // HTTP/1.0: the engine closes the connection after its answer.
+        socket
+            .write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            .await?;
+        let mut answer = Vec::new();
+        socket.take(64 * 1024).read_to_end(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer)
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(30), exchange)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the engine did not answer /_ping within 30 s",
+            )
+        })??;
+    Ok(api_version_header(&answer))
+}
+
+/// The `API-Version` header of an HTTP answer, e.g. `1.41`.
+fn api_version_header(answer: &[u8]) -> Option<bollard::ClientVersion> {
+    let text = String::from_utf8_lossy(answer);
+    let head = text.split("\r\n\r\n").next()?;
+    let value = head.lines().skip(1).find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("api-version")
+            .then(|| value.trim().to_owned())
+    })?;
+    let (major, minor) = value.split_once('.')?;
+    Some(bollard::ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
+}
+
 /// Split an image reference into the name and tag to pull. Without a tag or digest
 /// the tag is `latest` (never every tag); with a digest the reference is passed whole.
 pub fn split_reference(image: &str) -> (&str, Option<&str>) {
@@ -945,6 +1052,33 @@ mod tests {
                 (host.memory, host.memory_swap, host.memory_swappiness),
                 want,
                 "memory {memory:?}, swap accounted {swap_accounted}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_api_version_is_read_from_the_ping_answer() {
+        type Case<'a> = (&'a [u8], Option<(usize, usize)>);
+        let cases: [Case; 5] = [
+            (
+                b"HTTP/1.0 200 OK\r\nApi-Version: 1.41\r\nDocker-Experimental: false\r\n\r\nOK",
+                Some((1, 41)),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nAPI-VERSION:1.53\r\n\r\nOK",
+                Some((1, 53)),
+            ),
+            (b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nOK", None),
+            (b"HTTP/1.0 200 OK\r\nApi-Version: new\r\n\r\n", None),
+            // Only headers count, not the body.
+            (b"HTTP/1.0 200 OK\r\n\r\nApi-Version: 1.41", None),
+        ];
+        for (answer, want) in cases {
+            assert_eq!(
+                api_version_header(answer).map(|v| (v.major_version, v.minor_version)),
+                want,
+                "{}",
+                String::from_utf8_lossy(answer)
             );
         }
     }

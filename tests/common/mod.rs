@@ -176,6 +176,9 @@ impl TestEnv {
 /// Run `query` on `db` with the `sqlite3` shell.
 pub fn sqlite3(db: &Path, query: &str) -> String {
     let out = std::process::Command::new("sqlite3")
+        // Wait for a writer's lock (a migration, a checkpoint) as the daemon does,
+        // instead of failing at once with "database is locked".
+        .args(["-cmd", ".timeout 5000"])
         .arg(db)
         .arg(query)
         .output()
