@@ -625,11 +625,18 @@ impl Bench {
                 run["job"].as_str().unwrap_or_default(),
                 run["id"]
             );
+            // A container made ready ahead of its tick is named after the tick.
+            let ready_prefix = format!(
+                "cronbox-{}-t{}-",
+                run["job"].as_str().unwrap_or_default(),
+                tick.round() as i64
+            );
             let cid = run["container_id"].as_str().unwrap_or_default().to_owned();
             let create = requests
                 .iter()
                 .find(|(_, path)| {
-                    path.contains("/containers/create") && path.contains(&name_prefix)
+                    path.contains("/containers/create")
+                        && (path.contains(&name_prefix) || path.contains(&ready_prefix))
                 })
                 .map(|(t, _)| *t);
             let start = requests
@@ -718,7 +725,10 @@ impl Bench {
                 "attempt recorded (attempts.started_at)",
                 "dispatch: tick → attempt recorded (SQLite)",
             ),
-            ("create request (proxy)", "dispatch: tick → create request"),
+            (
+                "create request (proxy)",
+                "dispatch: tick → create request (negative: made ready ahead)",
+            ),
             (
                 "running (engine start event)",
                 "dispatch: tick → container running",

@@ -29,6 +29,39 @@ use tokio::sync::Semaphore;
 /// The longest the loop sleeps before looking at the clock again.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// How long before a tick the container of its first attempt is created and
+/// attached ([`supervisor::prepare_ahead`]), so that at the tick only the start
+/// request is left.
+pub const PREPARE_AHEAD: Duration = Duration::from_secs(3);
+
+/// A container being made ready for a job's next tick.
+struct Preparing {
+    tick: DateTime<Utc>,
+    /// The job as planned when it was made: a reload makes it stale.
+    job: Arc<Job>,
+    made: tokio::task::JoinHandle<Option<supervisor::Prepared>>,
+}
+
+impl Preparing {
+    fn into_preparation(self) -> supervisor::Preparation {
+        Box::pin(async move { self.made.await.ok().flatten() })
+    }
+}
+
+/// Whether to make `job`'s next run ready ahead of its tick: not when it pulls
+/// before every attempt, nor when it forbids overlap and a run of it still goes
+/// (the tick will most likely be skipped).
+fn worth_preparing(job: &Job, running: &Running) -> bool {
+    if job.pull == crate::config::PullPolicy::Always {
+        return false;
+    }
+    job.concurrency != Concurrency::Forbid
+        || !running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&job.name)
+}
+
 /// A failure that stops the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -176,6 +209,7 @@ pub async fn run(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled().map(|interval| interval / 2);
     let mut config_open = true;
+    let mut preparing: HashMap<String, Preparing> = HashMap::new();
 
     loop {
         if watchdog.is_some() {
@@ -195,6 +229,7 @@ pub async fn run(
             p.horizon = now;
             p.next = p.job.schedule.next_after(now);
             handled.push(p.job.clone());
+            let ready = preparing.remove(&p.job.name);
             if let Some(span) = span {
                 handle_ticks(
                     &ctx,
@@ -206,14 +241,70 @@ pub async fn run(
                     &mut serial,
                     &daemon_stops,
                     &tracker,
+                    ready,
                 )
                 .await;
+            } else if let Some(ready) = ready {
+                discard_in_background(&ctx, &tracker, ready);
             }
         }
         let names: Vec<&str> = handled.iter().map(|j| j.name.as_str()).collect();
         save_horizons(&ctx, &names, now).await;
         first_wake = false;
-        let earliest = planned.iter().filter_map(|p| p.next).min();
+
+        // Containers made ready for a tick that will not come as planned (the job
+        // was reloaded or removed, the wake was late) go; the jobs whose tick is
+        // near are made ready.
+        let stale: Vec<String> = preparing
+            .iter()
+            .filter(|(name, ready)| {
+                !planned.iter().any(|p| {
+                    p.job.name == **name
+                        && Arc::ptr_eq(&p.job, &ready.job)
+                        && p.next == Some(ready.tick)
+                })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(ready) = preparing.remove(&name) {
+                discard_in_background(&ctx, &tracker, ready);
+            }
+        }
+        for p in &planned {
+            let Some(next) = p.next else { continue };
+            if clock::until(now, next) > PREPARE_AHEAD
+                || preparing.contains_key(&p.job.name)
+                || !worth_preparing(&p.job, &running)
+            {
+                continue;
+            }
+            let (ctx, job) = (ctx.clone(), p.job.clone());
+            let made =
+                tracker.spawn(async move { supervisor::prepare_ahead(&ctx, &job, next).await });
+            preparing.insert(
+                p.job.name.clone(),
+                Preparing {
+                    tick: next,
+                    job: p.job.clone(),
+                    made,
+                },
+            );
+        }
+
+        // Wake for the earliest tick, or earlier to make one ready.
+        let earliest = planned
+            .iter()
+            .filter_map(|p| {
+                let next = p.next?;
+                let ready_at = next - chrono::TimeDelta::from_std(PREPARE_AHEAD).ok()?;
+                Some(if ready_at > now && !preparing.contains_key(&p.job.name) {
+                    ready_at
+                } else {
+                    next
+                })
+            })
+            .min();
         let mut sleep = earliest
             .map_or(MAX_SLEEP, |t| clock::until(now, t))
             .min(MAX_SLEEP);
@@ -239,6 +330,9 @@ pub async fn run(
     }
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    for (_, ready) in preparing.drain() {
+        discard_in_background(&ctx, &tracker, ready);
+    }
     match current.daemon.on_shutdown {
         OnShutdown::Detach => {
             tracing::info!(
@@ -284,7 +378,17 @@ async fn handle_ticks(
     serial: &mut u64,
     daemon_stops: &Stops,
     tracker: &TaskTracker,
+    ready: Option<Preparing>,
 ) {
+    // What was made ready serves the tick it was made for, run on time.
+    let ready = match ready {
+        Some(ready) if ready.tick == span.last && now - span.last <= LATE => Some(ready),
+        Some(stale) => {
+            discard_in_background(ctx, tracker, stale);
+            None
+        }
+        None => None,
+    };
     let late = now - span.last;
     let within_starting_deadline = job.starting_deadline.is_none_or(|limit| {
         late <= chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX)
@@ -331,22 +435,36 @@ async fn handle_ticks(
             tracing::error!(job = %job.name, error = %e, "could not record missed ticks");
         }
     }
-    if let Some(trigger) = run {
-        if trigger == Trigger::CatchUp {
-            tracing::info!(job = %job.name, tick = %span.last, "catching up the latest missed tick");
+    match run {
+        Some(trigger) => {
+            if trigger == Trigger::CatchUp {
+                tracing::info!(job = %job.name, tick = %span.last, "catching up the latest missed tick");
+            }
+            fire(
+                ctx,
+                job,
+                span.last,
+                trigger,
+                running,
+                serial,
+                daemon_stops,
+                tracker,
+                ready,
+            )
+            .await;
         }
-        fire(
-            ctx,
-            job,
-            span.last,
-            trigger,
-            running,
-            serial,
-            daemon_stops,
-            tracker,
-        )
-        .await;
+        None => {
+            if let Some(ready) = ready {
+                discard_in_background(ctx, tracker, ready);
+            }
+        }
     }
+}
+
+/// Remove what `ready` made, once it is made, without holding up the loop.
+fn discard_in_background(ctx: &Context, tracker: &TaskTracker, ready: Preparing) {
+    let ctx = ctx.clone();
+    tracker.spawn(async move { supervisor::discard(&ctx, ready.into_preparation()).await });
 }
 
 /// Start a run for `job`'s `tick`, as its `concurrency` says.
@@ -360,7 +478,13 @@ async fn fire(
     serial: &mut u64,
     daemon_stops: &Stops,
     tracker: &TaskTracker,
+    ready: Option<Preparing>,
 ) {
+    let discard = |ready: Option<Preparing>| {
+        if let Some(ready) = ready {
+            discard_in_background(ctx, tracker, ready);
+        }
+    };
     match job.concurrency {
         Concurrency::Allow => {}
         Concurrency::Forbid => match ctx.store.unfinished_runs(&job.name).await {
@@ -387,11 +511,13 @@ async fn fire(
                 {
                     tracing::error!(job = %job.name, error = %e, "could not record a skipped tick");
                 }
+                discard(ready);
                 return;
             }
             Ok(_) => {}
             Err(e) => {
                 tracing::error!(job = %job.name, tick = %tick, error = %e, "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
+                discard(ready);
                 return;
             }
         },
@@ -407,8 +533,11 @@ async fn fire(
     let serial = *serial;
     let stops = register(running, &job.name, serial, daemon_stops);
     let (ctx, job, running) = (ctx.clone(), job.clone(), running.clone());
+    let preparation = ready.map(Preparing::into_preparation);
     tracker.spawn(async move {
-        if let Err(e) = supervisor::execute(&ctx, &job, trigger, tick, &stops).await {
+        if let Err(e) =
+            supervisor::execute_prepared(&ctx, &job, trigger, tick, &stops, preparation).await
+        {
             tracing::error!(job = %job.name, tick = %tick, error = %e, "run could not be recorded");
         }
         deregister(&running, &job.name, serial);

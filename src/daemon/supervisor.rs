@@ -81,6 +81,57 @@ pub async fn execute(
     scheduled_at: DateTime<Utc>,
     stops: &Stops,
 ) -> Result<Option<RunReport>, StoreError> {
+    execute_prepared(ctx, job, trigger, scheduled_at, stops, None).await
+}
+
+/// A container being made ready ahead of a tick (see [`prepare_ahead`]).
+pub type Preparation =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Prepared>> + Send>>;
+
+/// [`execute`], whose first attempt starts the container `preparation` made
+/// ready, if it made one and the job's environment is still the same. A
+/// preparation that is not used is removed.
+pub async fn execute_prepared(
+    ctx: &Context,
+    job: &Job,
+    trigger: Trigger,
+    scheduled_at: DateTime<Utc>,
+    stops: &Stops,
+    preparation: Option<Preparation>,
+) -> Result<Option<RunReport>, StoreError> {
+    let mut preparation = preparation;
+    let result = record_and_drive(ctx, job, trigger, scheduled_at, stops, &mut preparation).await;
+    if let Some(preparation) = preparation {
+        discard(ctx, preparation).await;
+    }
+    result
+}
+
+/// Remove the container `preparation` made ready, if it made one.
+pub async fn discard(ctx: &Context, preparation: Preparation) {
+    if let Some(prepared) = preparation.await {
+        remove_prepared(ctx, prepared).await;
+    }
+}
+
+/// Remove a container made ready that is not used.
+async fn remove_prepared(ctx: &Context, prepared: Prepared) {
+    let Prepared { spec, attached, .. } = prepared;
+    let id = attached.id.clone();
+    drop(attached);
+    if let Err(e) = ctx.engine.remove(&id).await {
+        tracing::warn!(container = %spec.name, error = %e, "could not remove a container made ready for a tick that did not use it");
+    }
+}
+
+async fn record_and_drive(
+    ctx: &Context,
+    job: &Job,
+    trigger: Trigger,
+    scheduled_at: DateTime<Utc>,
+    stops: &Stops,
+    preparation: &mut Option<Preparation>,
+) -> Result<Option<RunReport>, StoreError> {
     let started = ctx.clock.now();
     // A run that cannot be recorded is not started. While the database refuses
     // writes (a full disk), keep trying for as long as the tick is on time.
@@ -109,10 +160,77 @@ pub async fn execute(
         elapsed: Duration::ZERO,
         start_by,
         adopt: None,
+        prepared: preparation,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops)
         .await
         .map(Some)
+}
+
+/// The first attempt of a run, made ready ahead of its tick by [`prepare_ahead`].
+pub struct Prepared {
+    /// The environment it was created with: used only if the run reads the same.
+    env: Vec<String>,
+    spec: ContainerSpec,
+    attached: engine::Attached,
+}
+
+/// A little ahead of `tick`, create and attach the container of the first
+/// attempt of `job`'s run, so that at the tick the start request is all that is
+/// left (the engine takes 10 to 20 ms to create a container, more on a busy box).
+/// `None` when anything stands in the way (the image is not there, a limit the
+/// host cannot enforce, `pull = "always"`, the engine failing): the tick then
+/// takes the usual path, which does the same and records any failure.
+///
+/// The container has no run or attempt label yet (the run does not exist before
+/// its tick): it is named after the tick and labelled `cronbox.tick`; the attempt
+/// that starts it records its id. One nothing starts is removed, by the daemon or
+/// by the start-up repair after a crash.
+pub async fn prepare_ahead(ctx: &Context, job: &Job, tick: DateTime<Utc>) -> Option<Prepared> {
+    if job.pull == PullPolicy::Always {
+        return None;
+    }
+    let env = prepare(job).ok()?;
+    let requested = job.limits_requested();
+    let swap_accounted = if requested.is_empty() {
+        true
+    } else {
+        let capabilities = ctx.engine.capabilities().await.ok()?;
+        if !capabilities.unenforceable(&requested).is_empty() {
+            return None;
+        }
+        capabilities.swap
+    };
+    let mut spec = container_spec(ctx, job, &env, Identity::Tick(tick));
+    spec.swap_accounted = swap_accounted;
+    let made = async {
+        let id = match ctx.engine.create(&spec).await {
+            Ok(Some(id)) => id,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::debug!(job = %job.name, error = %e, "could not make the container ready ahead of the tick");
+                return None;
+            }
+        };
+        match ctx.engine.attach(&id, &spec.name).await {
+            Ok(attached) => Some(attached),
+            Err(e) => {
+                tracing::debug!(job = %job.name, error = %e, "could not attach ahead of the tick");
+                let _ = ctx.engine.remove(&id).await;
+                None
+            }
+        }
+    };
+    // Bounded, so that a stuck engine never holds up the tick or a shutdown; a
+    // container created after this gave up is removed by the start-up repair.
+    let attached = tokio::time::timeout(Duration::from_secs(10), made)
+        .await
+        .ok()??;
+    Some(Prepared {
+        env,
+        spec,
+        attached,
+    })
 }
 
 /// Resume a run that was waiting to retry when the previous daemon stopped: its
@@ -137,6 +255,7 @@ pub async fn resume(
         elapsed: clock::until(pending.started_at, now),
         start_by: None,
         adopt: None,
+        prepared: &mut None,
     };
     detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
 }
@@ -159,6 +278,7 @@ pub async fn adopt(
         elapsed: clock::until(adoption.run_started_at, ctx.clock.now()),
         start_by: None,
         adopt: Some(adoption),
+        prepared: &mut None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops).await
 }
@@ -179,7 +299,7 @@ async fn detachable(
     }
 }
 
-struct Run {
+struct Run<'a> {
     id: i64,
     first_attempt: u32,
     /// Wait this long before the first attempt (a resumed retry).
@@ -190,6 +310,9 @@ struct Run {
     start_by: Option<DateTime<Utc>>,
     /// The first attempt is one a previous daemon started: take over its container.
     adopt: Option<Adoption>,
+    /// The first attempt's container, being made ready ahead of the tick. Taken
+    /// when used; what is left is removed by the caller.
+    prepared: &'a mut Option<Preparation>,
 }
 
 /// An attempt whose container a previous daemon left running (or exited).
@@ -206,7 +329,7 @@ pub struct Adoption {
 async fn drive(
     ctx: &Context,
     job: &Job,
-    mut run: Run,
+    mut run: Run<'_>,
     stops: &Stops,
 ) -> Result<RunReport, StoreError> {
     let run_id = run.id;
@@ -322,27 +445,77 @@ async fn drive(
                 )
             }
             None => {
+                // The container made ready ahead of the tick, if there is one and
+                // the environment read now is the one it was made with.
+                let prepared = match run.prepared.take() {
+                    Some(preparation) => match preparation.await {
+                        Some(prepared) if prepared.env == env => Some(prepared),
+                        Some(stale) => {
+                            remove_prepared(ctx, stale).await;
+                            None
+                        }
+                        None => None,
+                    },
+                    None => None,
+                };
                 // No container starts before its attempt is recorded.
                 let now = ctx.clock.now();
                 let attempt_id = persist(ctx, stops, "recording a new attempt", None, || {
                     ctx.store
                         .start_attempt(run_id, attempt, &job.image, now, waited)
                 })
-                .await?;
-                (
-                    attempt_id,
-                    run_attempt(
-                        ctx,
-                        job,
-                        &env,
-                        run_id,
-                        attempt,
-                        attempt_id,
-                        &mut deadline,
-                        stops,
-                    )
-                    .await,
-                )
+                .await;
+                let attempt_id = match attempt_id {
+                    Ok(attempt_id) => attempt_id,
+                    Err(e) => {
+                        if let Some(prepared) = prepared {
+                            remove_prepared(ctx, prepared).await;
+                        }
+                        return Err(e);
+                    }
+                };
+                // The container's id is recorded before it starts, or it is not used:
+                // a prepared container's name does not lead back to its attempt.
+                let prepared = match prepared {
+                    Some(prepared) => {
+                        // A crash here leaves what a crash before a create leaves on
+                        // the usual path: an attempt with no container of its own (the
+                        // start-up repair removes the unused one and retries).
+                        crate::failpoint::pause("before-create").await;
+                        match ctx
+                            .store
+                            .set_container(attempt_id, &prepared.attached.id)
+                            .await
+                        {
+                            Ok(()) => Some(prepared),
+                            Err(e) => {
+                                tracing::error!(job = %job.name, error = %e, "could not record the id of the container made ready; creating another");
+                                remove_prepared(ctx, prepared).await;
+                                None
+                            }
+                        }
+                    }
+                    None => None,
+                };
+                let end = match prepared {
+                    Some(prepared) => {
+                        run_prepared(ctx, job, attempt_id, prepared, &mut deadline, stops).await
+                    }
+                    None => {
+                        run_attempt(
+                            ctx,
+                            job,
+                            &env,
+                            run_id,
+                            attempt,
+                            attempt_id,
+                            &mut deadline,
+                            stops,
+                        )
+                        .await
+                    }
+                };
+                (attempt_id, end)
             }
         };
         drop(permit);
@@ -512,13 +685,34 @@ fn failure_reason(record: &store::AttemptEnd, attempts: u32) -> String {
 
 /// The name of the container of one attempt: unique per database, run and attempt.
 pub fn container_name(database: &std::path::Path, job: &str, run_id: i64, attempt: u32) -> String {
-    // FNV-1a: a stable short tag for the database, so two daemons never share names.
+    format!(
+        "cronbox-{job}-{run_id}-{attempt}-{:08x}",
+        database_tag(database)
+    )
+}
+
+/// The name of the container made ready for `job`'s run at `tick`, before the
+/// run has an id: `cronbox-JOB-tUNIXTIME-TAG`.
+pub fn prepared_container_name(
+    database: &std::path::Path,
+    job: &str,
+    tick: DateTime<Utc>,
+) -> String {
+    format!(
+        "cronbox-{job}-t{}-{:08x}",
+        tick.timestamp(),
+        database_tag(database)
+    )
+}
+
+/// FNV-1a of the database's path: a stable short tag, so two daemons never share names.
+fn database_tag(database: &std::path::Path) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in database.as_os_str().as_encoded_bytes() {
         hash ^= u32::from(*byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
-    format!("cronbox-{job}-{run_id}-{attempt}-{hash:08x}")
+    hash
 }
 
 /// The job's environment (`env_file` under `env`) and a check that every host
@@ -561,13 +755,16 @@ fn prepare(job: &Job) -> Result<Vec<String>, String> {
     Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
 }
 
-fn container_spec(
-    ctx: &Context,
-    job: &Job,
-    env: &[String],
-    run_id: i64,
-    attempt: u32,
-) -> ContainerSpec {
+/// Which attempt a container is for, as its name and labels say.
+#[derive(Debug, Clone, Copy)]
+enum Identity {
+    /// This attempt of this run.
+    Attempt(i64, u32),
+    /// The first attempt of the run of this tick, made ready before the run exists.
+    Tick(DateTime<Utc>),
+}
+
+fn container_spec(ctx: &Context, job: &Job, env: &[String], identity: Identity) -> ContainerSpec {
     let database = ctx.store.path();
     let mut labels: HashMap<String, String> = job
         .labels
@@ -576,10 +773,21 @@ fn container_spec(
         .collect();
     labels.extend([
         (engine::LABEL_JOB.to_owned(), job.name.clone()),
-        (engine::LABEL_RUN.to_owned(), run_id.to_string()),
-        (engine::LABEL_ATTEMPT.to_owned(), attempt.to_string()),
         (engine::LABEL_DB.to_owned(), database.display().to_string()),
     ]);
+    let name = match identity {
+        Identity::Attempt(run_id, attempt) => {
+            labels.extend([
+                (engine::LABEL_RUN.to_owned(), run_id.to_string()),
+                (engine::LABEL_ATTEMPT.to_owned(), attempt.to_string()),
+            ]);
+            container_name(database, &job.name, run_id, attempt)
+        }
+        Identity::Tick(tick) => {
+            labels.insert(engine::LABEL_TICK.to_owned(), tick.to_rfc3339());
+            prepared_container_name(database, &job.name, tick)
+        }
+    };
     let mut binds: Vec<String> = job.volumes.iter().map(|v| v.to_bind()).collect();
     binds.extend(
         job.secrets
@@ -587,7 +795,7 @@ fn container_spec(
             .map(|(name, path)| format!("{}:/run/secrets/{name}:ro", path.display())),
     );
     ContainerSpec {
-        name: container_name(database, &job.name, run_id, attempt),
+        name,
         image: job.image.clone(),
         command: job.command.clone(),
         entrypoint: job.entrypoint.clone(),
@@ -717,9 +925,10 @@ async fn run_attempt(
         Err(why) => return interrupted(why),
     };
 
-    let mut spec = container_spec(ctx, job, env, run_id, attempt);
+    let mut spec = container_spec(ctx, job, env, Identity::Attempt(run_id, attempt));
     spec.swap_accounted = swap_accounted;
     let mut pulled = job.pull == PullPolicy::Always;
+    crate::failpoint::pause("before-create").await;
     let id = loop {
         match ctx.engine.create(&spec).await {
             Ok(Some(id)) => break id,
@@ -771,6 +980,28 @@ async fn run_attempt(
     .await
 }
 
+/// Run an attempt in the container made ready ahead of the tick (its id is
+/// recorded): start it and see it to its end.
+async fn run_prepared(
+    ctx: &Context,
+    job: &Job,
+    attempt_id: i64,
+    prepared: Prepared,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> (policy::AttemptEnd, store::AttemptEnd) {
+    let Prepared { spec, attached, .. } = prepared;
+    contain(
+        ctx,
+        job,
+        attempt_id,
+        Launch::Attached(attached, &spec, job.timeout),
+        deadline,
+        stops,
+    )
+    .await
+}
+
 /// `work`, unless a shutdown, a replacement or the deadline comes first.
 async fn until_stopped<T>(
     deadline: &mut Sleep,
@@ -790,6 +1021,8 @@ async fn until_stopped<T>(
 enum Launch<'a> {
     /// Start this container, just created from the spec, with this timeout.
     Created(&'a str, &'a ContainerSpec, Option<Duration>),
+    /// Start this container, created and attached ahead of the tick, with this timeout.
+    Attached(engine::Attached, &'a ContainerSpec, Option<Duration>),
     /// Take over this container from a previous daemon, with what is left of the timeout.
     Adopt(&'a str, Option<Duration>),
 }
@@ -821,14 +1054,18 @@ async fn contain(
         let tx = tx;
         let mut why = None;
         let result = {
-            let run = match launch {
-                Launch::Created(id, spec, timeout) => futures_util::future::Either::Left(
-                    ctx.engine.run_created(id, spec, &tx, &stop, timeout),
-                ),
-                Launch::Adopt(id, timeout) => futures_util::future::Either::Right(
-                    ctx.engine.adopt(id, job.stop_grace, &tx, &stop, timeout),
-                ),
-            };
+            let run: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
+                match launch {
+                    Launch::Created(id, spec, timeout) => {
+                        Box::pin(ctx.engine.run_created(id, spec, &tx, &stop, timeout))
+                    }
+                    Launch::Attached(attached, spec, timeout) => {
+                        Box::pin(ctx.engine.run_attached(attached, spec, &tx, &stop, timeout))
+                    }
+                    Launch::Adopt(id, timeout) => {
+                        Box::pin(ctx.engine.adopt(id, job.stop_grace, &tx, &stop, timeout))
+                    }
+                };
             tokio::pin!(run);
             loop {
                 tokio::select! {

@@ -35,6 +35,9 @@ pub const LABEL_RUN: &str = "cronbox.run";
 pub const LABEL_ATTEMPT: &str = "cronbox.attempt";
 /// Label naming the database of the daemon that started the container.
 pub const LABEL_DB: &str = "cronbox.db";
+/// Label on a container made ready before its tick: the tick (RFC 3339). It has
+/// no run or attempt label yet; the attempt that starts it records its id.
+pub const LABEL_TICK: &str = "cronbox.tick";
 
 /// What went wrong talking to the engine. Every message names the image or
 /// container concerned and says what to do.
@@ -220,6 +223,26 @@ impl Capabilities {
                 _ => false,
             })
             .collect()
+    }
+}
+
+/// A container's live output, as the engine streams it.
+type Output = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+>;
+
+/// A container created and attached to, not started yet: what the daemon makes
+/// ready a little before a tick, so that at the tick only the start is left.
+/// Dropping it closes the attach; the container stays until removed.
+pub struct Attached {
+    /// The container's id.
+    pub id: String,
+    output: Output,
+}
+
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attached").field("id", &self.id).finish()
     }
 }
 
@@ -496,7 +519,6 @@ impl Engine {
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
-        crate::failpoint::pause("before-create").await;
         let created = match docker.create_container(Some(options), body).await {
             Ok(created) => created,
             // A 404 also answers a network that does not exist: only the image's is "No such image".
@@ -518,6 +540,31 @@ impl Engine {
         Ok(Some(created.id))
     }
 
+    /// Attach to the output of the container `id` (named `name`), created and not
+    /// started yet, so that none of it is missed once it starts.
+    pub async fn attach(&self, id: &str, name: &str) -> Result<Attached, EngineError> {
+        let docker = self.docker().await?;
+        let options = AttachContainerOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            // Not logs: the container has not started, so there are none yet,
+            // and the engine replays them only after answering the attach. A
+            // line printed right after the start could then come both from the
+            // replay and from the stream, and be stored twice.
+            .logs(false)
+            .build();
+        let output = docker
+            .attach_container(id, Some(options))
+            .await
+            .map_err(|e| EngineError::from_bollard(format!("attaching to container {name}"), e))?
+            .output;
+        Ok(Attached {
+            id: id.to_owned(),
+            output,
+        })
+    }
+
     /// Run the container `id` that [`Engine::create`] made from `spec` to its end:
     /// attach, start, register the wait, stream output as [`Event`]s, inspect, and
     /// remove it (always, even on error).
@@ -533,18 +580,41 @@ impl Engine {
         stop: &CancellationToken,
         timeout: Option<Duration>,
     ) -> Result<Exit, EngineError> {
+        let attached = match self.attach(id, &spec.name).await {
+            Ok(attached) => attached,
+            Err(e) => {
+                if let Err(e) = self.remove(id).await {
+                    tracing::warn!(container = %spec.name, error = %e, "could not remove container");
+                }
+                return Err(e);
+            }
+        };
+        self.run_attached(attached, spec, events, stop, timeout)
+            .await
+    }
+
+    /// [`Engine::run_created`] for a container already attached to.
+    pub async fn run_attached(
+        &self,
+        attached: Attached,
+        spec: &ContainerSpec,
+        events: &mpsc::Sender<Event>,
+        stop: &CancellationToken,
+        timeout: Option<Duration>,
+    ) -> Result<Exit, EngineError> {
+        let Attached { id, output } = attached;
         let result = self
             .supervise(
-                id,
+                &id,
                 &spec.name,
                 spec.stop_grace,
-                Some(&spec.image),
+                Some((output, &spec.image)),
                 events,
                 stop,
                 timeout,
             )
             .await;
-        if let Err(e) = self.remove(id).await {
+        if let Err(e) = self.remove(&id).await {
             tracing::warn!(container = %spec.name, error = %e, "could not remove container");
         }
         result
@@ -594,10 +664,15 @@ impl Engine {
             Some(bollard::models::ContainerStateStatusEnum::CREATED)
         );
         let image = inspect.config.and_then(|c| c.image).unwrap_or_default();
-        let start = created.then_some(image.as_str());
-        let result = self
-            .supervise(id, id, grace, start, events, stop, timeout)
-            .await;
+        let result = async {
+            let attached = match created {
+                true => Some((self.attach(id, id).await?.output, image.as_str())),
+                false => None,
+            };
+            self.supervise(id, id, grace, attached, events, stop, timeout)
+                .await
+        }
+        .await;
         if let Err(e) = self.remove(id).await {
             tracing::warn!(container = %id, error = %e, "could not remove container");
         }
@@ -628,49 +703,32 @@ impl Engine {
         }
     }
 
-    /// Stream a container's output and await its end. With `image`, the container
-    /// was just created and is started here (attached first, so no output is
-    /// missed); without, it was started earlier and is followed through its logs.
+    /// Stream a container's output and await its end. With `attached`, the
+    /// container was just created and is started here (attached first, so no
+    /// output is missed); without, it was started earlier and is followed through
+    /// its logs.
     #[allow(clippy::too_many_arguments)]
     async fn supervise(
         &self,
         id: &str,
         name: &str,
         grace: Duration,
-        image: Option<&str>,
+        attached: Option<(Output, &str)>,
         events: &mpsc::Sender<Event>,
         stop: &CancellationToken,
         timeout: Option<Duration>,
     ) -> Result<Exit, EngineError> {
         let docker = self.docker().await?;
-        type Output = std::pin::Pin<
-            Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
-        >;
-        let mut output: Output = if image.is_some() {
-            let attach = AttachContainerOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .stream(true)
-                // Not logs: the container has not started, so there are none yet,
-                // and the engine replays them only after answering the attach. A
-                // line printed right after the start could then come both from the
-                // replay and from the stream, and be stored twice.
-                .logs(false)
-                .build();
-            docker
-                .attach_container(id, Some(attach))
-                .await
-                .map_err(|e| {
-                    EngineError::from_bollard(format!("attaching to container {name}"), e)
-                })?
-                .output
-        } else {
-            let logs = LogsOptionsBuilder::default()
-                .follow(true)
-                .stdout(true)
-                .stderr(true)
-                .build();
-            Box::pin(docker.logs(id, Some(logs)))
+        let (mut output, image): (Output, _) = match attached {
+            Some((output, image)) => (output, Some(image)),
+            None => {
+                let logs = LogsOptionsBuilder::default()
+                    .follow(true)
+                    .stdout(true)
+                    .stderr(true)
+                    .build();
+                (Box::pin(docker.logs(id, Some(logs))), None)
+            }
         };
 
         if let Some(image) = image {
