@@ -305,8 +305,10 @@ pub async fn run(
                 })
             })
             .min();
+        // Timed from the clock as it is now, not from the wake: the work above (the
+        // database, the engine) would otherwise make the next wake that much late.
         let mut sleep = earliest
-            .map_or(MAX_SLEEP, |t| clock::until(now, t))
+            .map_or(MAX_SLEEP, |t| clock::until(clock.now(), t))
             .min(MAX_SLEEP);
         if let Some(watchdog) = watchdog {
             sleep = sleep.min(watchdog);
