@@ -1698,10 +1698,20 @@ fn divisor_between(x: i64, lo: i64, hi: i64) -> Option<i64> {
 fn period_with_tick(lo: f64, hi: f64, min: i64) -> Option<(i64, i64)> {
     let lo = lo.ceil() as i64;
     let hi = hi.floor() as i64;
-    (min..min * 200).find_map(|p| {
-        let tick = (lo + p - 1) / p * p;
-        (tick <= hi).then_some((p, tick))
-    })
+    (min..min * 200)
+        .find_map(|p| {
+            let tick = (lo + p - 1) / p * p;
+            (tick <= hi).then_some((p, tick))
+        })
+        .or_else(|| {
+            // None of those has a multiple in the window (it happens): a longer
+            // period whose k-th multiple since the epoch lands in it; k = 1, the
+            // period `lo` itself, always does.
+            (1..=(lo / min).max(1)).rev().find_map(|k| {
+                let p = (lo + k - 1) / k;
+                (p >= min && k * p <= hi).then_some((p, k * p))
+            })
+        })
 }
 
 /// Run `sqlite3 -json` on `db`; one JSON object per row.
