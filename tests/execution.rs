@@ -142,19 +142,9 @@ memory = "16MiB"
         eprintln!(
             "this engine cannot enforce memory limits ({facts}); checking the refusal under require_limits instead"
         );
-        let config = env.config();
         let mut ctx = env.context().await;
         ctx.require_limits = true;
-        let report = cronbox::daemon::supervisor::execute(
-            &ctx,
-            &config.jobs[0],
-            cronbox::store::Trigger::Manual,
-            cronbox::clock::Clock::now(&cronbox::clock::SystemClock),
-            &cronbox::daemon::Stops::default(),
-        )
-        .await
-        .expect("store")
-        .expect("a new run");
+        let report = common::run_once_in(&env, &ctx).await;
         assert_eq!(report.status, Some(RunStatus::Failed));
         let error = env.sql("SELECT outcome || ': ' || error FROM attempts");
         assert!(

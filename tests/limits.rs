@@ -143,20 +143,10 @@ async fn a_run_whose_limit_cannot_be_enforced_is_refused_under_require_limits_an
     for require_limits in [true, false] {
         let env = TestEnv::new(JOB);
         let socket = proxy(&env.dir.path().join("docker.sock"));
-        let config = env.config();
         let mut ctx = env.context().await;
         ctx.engine = Engine::connect_to(&format!("unix://{}", socket.display()));
         ctx.require_limits = require_limits;
-        let report = cronbox::daemon::supervisor::execute(
-            &ctx,
-            &config.jobs[0],
-            cronbox::store::Trigger::Manual,
-            cronbox::clock::Clock::now(&cronbox::clock::SystemClock),
-            &cronbox::daemon::Stops::default(),
-        )
-        .await
-        .expect("store")
-        .expect("a new run");
+        let report = common::run_once_in(&env, &ctx).await;
         if require_limits {
             assert_eq!(report.status, Some(RunStatus::Failed));
             assert_eq!(report.attempts, 1, "refused once, never retried");

@@ -217,11 +217,15 @@ impl Drop for TestEnv {
 
 /// Run the first job of `env` once, as `cronbox run` would (trigger `manual`).
 pub async fn run_once(env: &TestEnv) -> cronbox::daemon::RunReport {
+    run_once_in(env, &env.context().await).await
+}
+
+/// [`run_once`] in `ctx` (another engine, `require_limits`, ...).
+pub async fn run_once_in(env: &TestEnv, ctx: &Context) -> cronbox::daemon::RunReport {
     let config = env.config();
-    let ctx = env.context().await;
     let now = cronbox::clock::Clock::now(&SystemClock);
     cronbox::daemon::supervisor::execute(
-        &ctx,
+        ctx,
         &config.jobs[0],
         cronbox::store::Trigger::Manual,
         now,
