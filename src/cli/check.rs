@@ -157,6 +157,8 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         out.push_str(&super::table(
             &["JOB", "SCHEDULE", "ZONE", "IMAGE", "NEXT"],
             &rows,
+            // On a narrow terminal: ZONE, then IMAGE go first.
+            &[2, 3],
         ));
     }
     super::print_out(&out)?;

@@ -67,6 +67,8 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             "DURATION",
         ],
         &table,
+        // On a narrow terminal: STARTED, TRIGGER, ATTEMPT, EXIT go first.
+        &[8, 2, 5, 7],
     ))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -163,8 +163,106 @@ pub fn no_such_job(config: &Config, name: &str) -> UsageError {
     ))
 }
 
-/// Rows as aligned columns (no colour; plain text is easy to grep).
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+/// Rows as aligned columns (no colour; plain text is easy to grep). When stdout
+/// is a terminal the table is fitted to its width (see [`fit`]); piped, every
+/// column is printed whole.
+pub fn table(header: &[&str], rows: &[Vec<String>], drop_first: &[usize]) -> String {
+    match terminal_width() {
+        Some(width) => {
+            let (header, rows) = fit(header, rows, drop_first, width);
+            let header: Vec<&str> = header.iter().map(String::as_str).collect();
+            aligned(&header, &rows)
+        }
+        None => aligned(header, rows),
+    }
+}
+
+/// The width of the terminal stdout is, or `None` when it is not one.
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `winsize` into the struct passed, which lives
+    // for the call; a failure leaves it zeroed and is handled below.
+    let done = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut size) };
+    if done == 0 && size.ws_col > 0 {
+        return Some(usize::from(size.ws_col));
+    }
+    std::env::var("COLUMNS").ok()?.parse().ok()
+}
+
+/// Fit a table into `width` columns of text: leave out the columns `drop_first`
+/// names (by index, in that order) while it is too wide, then cut the last
+/// column's cells short with `…`. `--json` always has everything.
+pub fn fit(
+    header: &[&str],
+    rows: &[Vec<String>],
+    drop_first: &[usize],
+    width: usize,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut keep: Vec<usize> = (0..header.len()).collect();
+    let cell_width = |i: usize| {
+        rows.iter()
+            .filter_map(|row| row.get(i))
+            .map(|cell| cell.chars().count())
+            .chain(std::iter::once(header[i].chars().count()))
+            .max()
+            .unwrap_or(0)
+    };
+    let total = |keep: &[usize]| {
+        keep.iter().map(|&i| cell_width(i)).sum::<usize>() + 2 * keep.len().saturating_sub(1)
+    };
+    for drop in drop_first {
+        if total(&keep) <= width {
+            break;
+        }
+        if keep.len() > 1 {
+            keep.retain(|i| i != drop);
+        }
+    }
+    let mut header: Vec<String> = keep.iter().map(|&i| header[i].to_owned()).collect();
+    let mut rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            keep.iter()
+                .map(|&i| row.get(i).cloned().unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let over = total(&keep).saturating_sub(width);
+    if let Some(&last) = keep.last() {
+        let room = cell_width(last)
+            .saturating_sub(over)
+            .max(header.last().map_or(1, |h| h.chars().count()));
+        let cut = |cell: &mut String| {
+            if cell.chars().count() > room {
+                *cell = cell
+                    .chars()
+                    .take(room.saturating_sub(1))
+                    .chain(['…'])
+                    .collect();
+            }
+        };
+        for row in &mut rows {
+            if let Some(cell) = row.last_mut() {
+                cut(cell);
+            }
+        }
+        if let Some(cell) = header.last_mut() {
+            cut(cell);
+        }
+    }
+    (header, rows)
+}
+
+fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -191,4 +289,53 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         line(row.iter().map(String::as_str).collect());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_fit_the_terminal() {
+        let header = ["RUN", "JOB", "WHEN", "REASON"];
+        let rows = vec![vec![
+            "7".to_owned(),
+            "backup".to_owned(),
+            "2026-11-22T02:30:00.000Z".to_owned(),
+            "the daemon was not running".to_owned(),
+        ]];
+        // Full width: 3 + 6 + 24 + 26 + 3 gaps of 2 = 65.
+        let cases: [(usize, &[usize], &[&str], &str); 5] = [
+            (80, &[2], &header, "the daemon was not running"),
+            (65, &[2], &header, "the daemon was not running"),
+            // Too narrow by 1: WHEN is dropped first, and then it fits.
+            (
+                64,
+                &[2],
+                &["RUN", "JOB", "REASON"],
+                "the daemon was not running",
+            ),
+            // Nothing to drop: the last column is cut short, with an ellipsis.
+            (60, &[], &header, "the daemon was not r…"),
+            // Dropping WHEN is not enough: the last column is cut too.
+            (30, &[2], &["RUN", "JOB", "REASON"], "the daemon was n…"),
+        ];
+        for (width, drop_first, want_header, want_reason) in cases {
+            let (got_header, got_rows) = fit(&header, &rows, drop_first, width);
+            assert_eq!(got_header, want_header, "width {width}");
+            assert_eq!(
+                got_rows[0].last().map(String::as_str),
+                Some(want_reason),
+                "width {width}"
+            );
+            let text = aligned(
+                &got_header.iter().map(String::as_str).collect::<Vec<_>>(),
+                &got_rows,
+            );
+            assert!(
+                text.lines().all(|l| l.chars().count() <= width),
+                "width {width}:\n{text}"
+            );
+        }
+    }
 }
