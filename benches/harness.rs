@@ -15,6 +15,9 @@
 //! Measures (see BENCHMARKS.md for what each one means and the goals):
 //! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`.
 
+#[path = "../tests/support/fixtures.rs"]
+mod fixtures;
+
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
@@ -360,22 +363,12 @@ impl Bench {
         if self.docker.inspect_image(IMAGE).await.is_ok() {
             return Ok(());
         }
-        let busybox = Path::new("/bin/busybox");
-        let binary = std::fs::read(busybox).map_err(err(
+        let rootfs = fixtures::busybox_rootfs(Path::new("/bin/busybox")).map_err(err(
             "reading /bin/busybox (install Debian's busybox-static)",
         ))?;
-        let list = Command::new(busybox)
-            .arg("--list")
-            .output()
-            .map_err(err("busybox --list"))?;
-        let applets: Vec<String> = String::from_utf8_lossy(&list.stdout)
-            .lines()
-            .filter(|a| !a.is_empty() && *a != "busybox")
-            .map(str::to_owned)
-            .collect();
         let (repo, tag) = IMAGE.rsplit_once(':').unwrap_or((IMAGE, "latest"));
         cronbox::engine::Engine::connect()
-            .import_rootfs(repo, tag, rootfs_tar(&binary, &applets)?)
+            .import_rootfs(repo, tag, rootfs)
             .await
             .map_err(err("importing the bench image"))?;
         eprintln!("bench: imported {IMAGE} from /bin/busybox");
@@ -1669,15 +1662,10 @@ fn readme_queries(readme: &str) -> Vec<String> {
     let section = section[3..]
         .find("\n## ")
         .map_or(section, |end| &section[..end + 3]);
-    let mut queries = Vec::new();
-    let mut rest = section;
-    while let Some(open) = rest.find("```sql\n") {
-        let body = &rest[open + 7..];
-        let Some(close) = body.find("```") else { break };
-        queries.push(body[..close].trim().to_owned());
-        rest = &body[close + 3..];
-    }
-    queries
+    fixtures::sql_blocks(section)
+        .into_iter()
+        .map(|q| q.trim().to_owned())
+        .collect()
 }
 
 // --------------------------------------------------------------- helpers
@@ -1902,36 +1890,6 @@ fn time_v(bin: &Path, args: &[String], config: &Path, report: &Path) -> Res<(f64
         .and_then(|v| v.trim().parse().ok())
         .ok_or("no maximum RSS in time -v's report")?;
     Ok((took, kb))
-}
-
-/// A tarball holding busybox and a symlink per applet (the tests' image, offline).
-fn rootfs_tar(busybox: &[u8], applets: &[String]) -> Res<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for path in ["bin", "tmp", "etc"] {
-        let mut dir = tar::Header::new_gnu();
-        dir.set_entry_type(tar::EntryType::Directory);
-        dir.set_mode(if path == "tmp" { 0o1777 } else { 0o755 });
-        dir.set_size(0);
-        builder
-            .append_data(&mut dir, path, std::io::empty())
-            .map_err(err("tar"))?;
-    }
-    let mut file = tar::Header::new_gnu();
-    file.set_mode(0o755);
-    file.set_size(busybox.len() as u64);
-    builder
-        .append_data(&mut file, "bin/busybox", busybox)
-        .map_err(err("tar"))?;
-    for applet in applets {
-        let mut link = tar::Header::new_gnu();
-        link.set_entry_type(tar::EntryType::Symlink);
-        link.set_mode(0o777);
-        link.set_size(0);
-        builder
-            .append_link(&mut link, format!("bin/{applet}"), "busybox")
-            .map_err(err("tar"))?;
-    }
-    builder.into_inner().map_err(err("tar"))
 }
 
 /// What the figures came from.

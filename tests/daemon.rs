@@ -138,7 +138,14 @@ image = "IMAGE"
     let stop = tokio_util::sync::CancellationToken::new();
     let leftover = {
         let engine = engine.clone();
-        tokio::spawn(async move { engine.run(&spec, &tx, &stop, None).await })
+        tokio::spawn(async move {
+            let id = engine
+                .create(&spec)
+                .await
+                .expect("create")
+                .expect("the test image is present");
+            engine.run_created(&id, &spec, &tx, &stop, None).await
+        })
     };
     for _ in 0..600 {
         if !env.containers().await.is_empty() {

@@ -24,14 +24,18 @@ command = ["sh", "-c", "{command}"]
     )
 }
 
-/// The container made ready for a tick, once there is one (bounded: 30 s).
+/// The container made ready for a tick, once there is one (bounded: 30 s), seen
+/// at least half a second before its tick: what the tests then look at (not
+/// started, no run yet) is the state before the tick even when this poll is slow
+/// on a busy box; a later sighting waits for the next tick's container.
 async fn made_ready(env: &TestEnv) -> Found {
     for _ in 0..300 {
+        let margin = chrono::Utc::now() + chrono::TimeDelta::milliseconds(500);
         if let Some(found) = env
             .containers()
             .await
             .into_iter()
-            .find(|c| c.labels.contains_key(LABEL_TICK))
+            .find(|c| c.labels.contains_key(LABEL_TICK) && tick_of(c) > margin)
         {
             return found;
         }

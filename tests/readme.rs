@@ -5,28 +5,6 @@ mod common;
 
 use common::TestEnv;
 
-/// The ```sql blocks of the README, in order.
-fn readme_sql_blocks() -> Vec<String> {
-    let readme = include_str!("../README.md");
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in readme.lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sql") => current = Some(String::new()),
-            (Some(block), "```") => {
-                blocks.push(block.clone());
-                current = None;
-            }
-            (Some(block), text) => {
-                block.push_str(text);
-                block.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
-}
-
 #[tokio::test]
 async fn readme_queries_work_verbatim() {
     let env = TestEnv::new(
@@ -41,7 +19,7 @@ backoff = "1s"
     );
     let report = common::run_once(&env).await;
 
-    let blocks = readme_sql_blocks();
+    let blocks = common::readme_sql_blocks();
     assert_eq!(blocks.len(), 3, "the README shows three queries");
 
     // Last runs of the job: both attempts of the failed run.

@@ -426,24 +426,6 @@ async fn the_daemon_prunes_at_start_and_every_hour() {
         .expect("the task never panics");
 }
 
-/// The ```sql blocks of the README, in order.
-fn readme_sql_blocks() -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in include_str!("../README.md").lines() {
-        match (&mut current, line.trim_end()) {
-            (None, "```sql") => current = Some(String::new()),
-            (Some(_), "```") => blocks.push(current.take().unwrap_or_default()),
-            (Some(block), text) => {
-                block.push_str(text);
-                block.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
-}
-
 /// The README's queries, as operators run them with the sqlite3 shell, read
 /// runs, attempts and output through indexes: no full scan of any of them, so
 /// they stay fast with a million attempts. (The store's own queries, with the
@@ -453,7 +435,7 @@ async fn readme_queries_use_indexes_not_full_scans() {
     let env = TestEnv::new("");
     env.store().await.close().await;
     fill(&env, 200);
-    let blocks = readme_sql_blocks();
+    let blocks = common::readme_sql_blocks();
     assert_eq!(blocks.len(), 3, "the README shows three queries");
     for block in &blocks {
         let query = block.replace("backup-db", "job-1");
@@ -507,7 +489,7 @@ async fn a_million_attempts() {
         eprintln!("Store::history({job:?}, 20): {took:?}");
         assert!(took < Duration::from_secs(5), "{job:?}: {took:?}");
     }
-    for block in readme_sql_blocks() {
+    for block in common::readme_sql_blocks() {
         let query = block.replace("backup-db", "job-7");
         let started = std::time::Instant::now();
         env.sql(&query);

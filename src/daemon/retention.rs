@@ -4,11 +4,11 @@
 //! given back, is [`Store::prune`]'s business. It never panics and never stops
 //! the daemon: a failed prune is logged and tried again an hour later.
 
-use std::error::Error;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+use super::supervisor::chain;
 use crate::clock::Clock;
 use crate::store::Store;
 
@@ -57,16 +57,4 @@ pub async fn prune_periodically(
             () = tokio::time::sleep(PRUNE_EVERY) => {}
         }
     }
-}
-
-/// An error and its sources, `: `-separated.
-fn chain(error: &dyn Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -602,7 +602,7 @@ where
 }
 
 /// An error with its causes, `a: b: c`, for a log line.
-fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -1240,11 +1240,6 @@ async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::
             }
         };
         match event {
-            Some(Event::Created(id)) => {
-                if let Err(e) = ctx.store.set_container(attempt_id, &id).await {
-                    tracing::error!(job = %job.name, error = %e, "could not record the container id");
-                }
-            }
             Some(Event::Output(stream, data)) => {
                 if echo_live {
                     echo(stream, &data);

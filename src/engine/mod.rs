@@ -91,11 +91,9 @@ impl EngineError {
     }
 }
 
-/// Something that happened during [`Engine::run`], sent to the caller as it happens.
+/// Something that happened while a container ran ([`Engine::run_created`], [`Engine::adopt`]), sent to the caller as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// The container was created with this id.
-    Created(String),
     /// The container wrote this chunk to a stream.
     Output(Stream, Bytes),
     /// The output is sent again from the start (the live stream broke): forget
@@ -620,30 +618,10 @@ impl Engine {
         result
     }
 
-    /// [`Engine::create`] then [`Engine::run_created`]; the image must be present.
-    /// The container's id goes out first, as [`Event::Created`].
-    pub async fn run(
-        &self,
-        spec: &ContainerSpec,
-        events: &mpsc::Sender<Event>,
-        stop: &CancellationToken,
-        timeout: Option<Duration>,
-    ) -> Result<Exit, EngineError> {
-        let Some(id) = self.create(spec).await? else {
-            return Err(EngineError::Operation {
-                action: format!("creating container {}", spec.name),
-                message: format!("image {} is not present", spec.image),
-            });
-        };
-        // The receiver going away only means nobody records; the container still runs to its end.
-        let _ = events.send(Event::Created(id.clone())).await;
-        self.run_created(&id, spec, events, stop, timeout).await
-    }
-
     /// Take over a container a previous daemon started (running or already
     /// exited): its whole output from the start is sent again as [`Event`]s (the
     /// caller replaces what it had stored), then its end is awaited, inspected and
-    /// the container removed, as for [`Engine::run`].
+    /// the container removed, as for [`Engine::run_created`].
     pub async fn adopt(
         &self,
         id: &str,

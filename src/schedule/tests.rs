@@ -1393,17 +1393,21 @@ const ORACLE_EXPRESSIONS: &[&str] = &[
     "0 0 29 2 mon",
 ];
 
+/// Where both oracles start looking: mid-month, across a year end, near the
+/// year-range limit.
+const ORACLE_STARTS: [&str; 3] = [
+    "2024-02-27T13:37:00",
+    "2025-12-31T23:59:30",
+    "2099-12-30T00:00:00",
+];
+
 #[test]
 fn naive_matching_agrees_with_a_brute_force_search() {
-    // croner does the matching at run time; the bit sets from our own parser,
-    // stepped minute by minute, are an independent oracle for it, including
+    // The bit sets from our own parser, stepped minute by minute, are an
+    // independent oracle for the matcher's jumps (next_match_from), including
     // cronie's AND rule for day fields starting with `*`.
     let expressions = ORACLE_EXPRESSIONS;
-    let starts = [
-        "2024-02-27T13:37:00",
-        "2025-12-31T23:59:30",
-        "2099-12-30T00:00:00",
-    ];
+    let starts = ORACLE_STARTS;
     for expr in expressions {
         let fields: Vec<&str> = expr.split_whitespace().collect();
         let spec = CronSpec::parse(<[&str; 5]>::try_from(fields.as_slice()).expect("5 fields"))
@@ -1575,11 +1579,7 @@ fn naive_matching_agrees_with_croner() {
     // croner (Vixie/OCPS semantics) as a second opinion on naive wall-clock time,
     // given the day-of-month/day-of-week rule cronie uses for each expression.
     let expressions = ORACLE_EXPRESSIONS;
-    let starts = [
-        "2024-02-27T13:37:00",
-        "2025-12-31T23:59:30",
-        "2099-12-30T00:00:00",
-    ];
+    let starts = ORACLE_STARTS;
     for expr in expressions {
         let fields: Vec<&str> = expr.split_whitespace().collect();
         let spec = CronSpec::parse(<[&str; 5]>::try_from(fields.as_slice()).expect("5 fields"))

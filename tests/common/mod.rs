@@ -3,6 +3,9 @@
 //! that removes every container of the test's database, pass or fail.
 #![allow(dead_code)]
 
+#[path = "../support/fixtures.rs"]
+pub mod fixtures;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -31,64 +34,22 @@ pub async fn engine() -> Engine {
     }
     // Tests running in parallel may both import: the tag ends up on one of two equal images.
     let busybox = Path::new("/bin/busybox");
-    let binary = std::fs::read(busybox).unwrap_or_else(|e| {
+    let rootfs = fixtures::busybox_rootfs(busybox).unwrap_or_else(|e| {
         panic!(
             "cannot read {}: {e}; install Debian's busybox-static (scripts/dev.sh does)",
             busybox.display()
         )
     });
     engine
-        .import_rootfs(
-            "cronbox-test/busybox",
-            "2",
-            rootfs_tar(&binary, &applets(busybox)),
-        )
+        .import_rootfs("cronbox-test/busybox", "2", rootfs)
         .await
         .expect("import the busybox image");
     engine
 }
 
-/// Every applet this busybox has.
-fn applets(busybox: &Path) -> Vec<String> {
-    let out = std::process::Command::new(busybox)
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|applet| !applet.is_empty() && *applet != "busybox")
-        .map(str::to_owned)
-        .collect()
-}
-
-/// A tarball holding busybox and a symlink per applet.
-fn rootfs_tar(busybox: &[u8], applets: &[String]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for path in ["bin", "tmp", "etc"] {
-        let mut dir = tar::Header::new_gnu();
-        dir.set_entry_type(tar::EntryType::Directory);
-        dir.set_mode(if path == "tmp" { 0o1777 } else { 0o755 });
-        dir.set_size(0);
-        builder
-            .append_data(&mut dir, path, std::io::empty())
-            .expect("tar dir");
-    }
-    let mut file = tar::Header::new_gnu();
-    file.set_mode(0o755);
-    file.set_size(busybox.len() as u64);
-    builder
-        .append_data(&mut file, "bin/busybox", busybox)
-        .expect("tar busybox");
-    for applet in applets {
-        let mut link = tar::Header::new_gnu();
-        link.set_entry_type(tar::EntryType::Symlink);
-        link.set_mode(0o777);
-        link.set_size(0);
-        builder
-            .append_link(&mut link, format!("bin/{applet}"), "busybox")
-            .expect("tar link");
-    }
-    builder.into_inner().expect("tar")
+/// The README's ```sql blocks, as operators copy them.
+pub fn readme_sql_blocks() -> Vec<String> {
+    fixtures::sql_blocks(include_str!("../../README.md"))
 }
 
 /// One test's world: a temp dir, its database, its schedule file.
