@@ -137,6 +137,13 @@ impl Clock for TestClock {
     }
 }
 
+/// The system's wall clock as Unix seconds, for questions to other systems
+/// that keep that clock (the Docker engine's event log), never for scheduling:
+/// the daemon's own time goes through a [`Clock`].
+pub fn unix_now() -> i64 {
+    Utc::now().timestamp()
+}
+
 /// How long from `now` until `at`, zero if `at` is not in the future.
 pub fn until(now: DateTime<Utc>, at: DateTime<Utc>) -> Duration {
     (at - now).to_std().unwrap_or(Duration::ZERO)

@@ -112,7 +112,7 @@ image = "IMAGE"
     let store = env.store().await;
     let now = SystemClock.now();
     let run_id = store
-        .insert_run("crashed", Trigger::Manual, now, now)
+        .insert_run("crashed", Trigger::Manual, now, now, None)
         .await
         .expect("run")
         .expect("id");
@@ -136,6 +136,7 @@ image = "IMAGE"
     };
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
     let stop = tokio_util::sync::CancellationToken::new();
+    let abandon = tokio_util::sync::CancellationToken::new();
     let leftover = {
         let engine = engine.clone();
         tokio::spawn(async move {
@@ -144,7 +145,13 @@ image = "IMAGE"
                 .await
                 .expect("create")
                 .expect("the test image is present");
-            engine.run_created(&id, &spec, &tx, &stop, None).await
+            let watch = cronbox::engine::Watch {
+                events: &tx,
+                stop: &stop,
+                abandon: &abandon,
+                timeout: None,
+            };
+            engine.run_created(&id, &spec, watch).await
         })
     };
     for _ in 0..600 {
@@ -164,15 +171,18 @@ image = "IMAGE"
     let daemon = Daemon::start(&env).await;
     daemon.stop().await;
     leftover.abort();
-    // The recorded container is gone: the attempt is interrupted and the run
-    // follows its retry policy (no retries: failed).
+    // The engine no longer knows the recorded container: the attempt is an
+    // engine error saying so, and the run follows its retry policy (no
+    // retries: failed).
     assert_eq!(
-        env.sql("SELECT status, reason LIKE '%container is gone%' FROM runs"),
+        env.sql("SELECT status, reason LIKE '%no longer knows container leftover%' FROM runs"),
         "failed|1\n"
     );
     assert_eq!(
-        env.sql("SELECT outcome, error IS NOT NULL, finished_at IS NOT NULL FROM attempts"),
-        "interrupted|1|1\n"
+        env.sql(
+            "SELECT outcome, error LIKE '%no longer knows%', finished_at IS NOT NULL FROM attempts"
+        ),
+        "engine-error|1|1\n"
     );
     assert!(
         env.containers().await.is_empty(),

@@ -81,19 +81,18 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::connect();
     match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
         Ok(Ok(())) => {
-            for job in &config.jobs {
-                let missing = match supervisor::unenforceable_limits(&engine, job).await {
-                    Ok(missing) => missing,
-                    Err(e) => {
-                        eprintln!(
-                            "{path}: warning: cannot read the Docker host's capabilities ({e}); limits not checked"
-                        );
-                        break;
-                    }
-                };
-                if missing.is_empty() {
-                    continue;
+            // One /info request for every job.
+            let unenforceable = match supervisor::unenforceable_limits(&engine, &config.jobs).await
+            {
+                Ok(unenforceable) => unenforceable,
+                Err(e) => {
+                    eprintln!(
+                        "{path}: warning: cannot read the Docker host's capabilities ({e}); limits not checked"
+                    );
+                    Vec::new()
                 }
+            };
+            for (job, missing) in unenforceable {
                 let message = format!(
                     "the Docker host cannot enforce {} (on Raspberry Pi OS the memory cgroup is off by default: add cgroup_enable=memory to the kernel command line)",
                     missing.join(", ")

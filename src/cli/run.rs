@@ -36,6 +36,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         require_limits: config.daemon.require_limits,
         resume_later: false,
         echo: true,
+        watch_stop_requests: true,
     };
     let stops = Stops::default();
     let cancel = stops.shutdown.clone();

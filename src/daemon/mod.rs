@@ -6,25 +6,29 @@
 //! what is due, and wakes early on a reload or shutdown. It installs no signal
 //! handlers: `main` does, and passes the shutdown token and config updates in.
 
+mod attempt;
+mod container;
+mod output;
+mod repair;
 pub mod retention;
+mod running;
 pub mod supervisor;
 
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::{self, Clock};
 use crate::config::{CatchUp, Concurrency, Config, Job, OnShutdown};
-use crate::engine::{self, Engine, EngineError};
+use crate::engine::Engine;
 use crate::schedule::TickSpan;
-use crate::store::{RunStatus, Store, StoreError, Trigger};
-use std::collections::HashMap;
-use std::sync::Mutex;
-pub use supervisor::{Context, RunReport, Stops};
-use tokio::sync::Semaphore;
+use crate::store::{Store, StoreError, Trigger};
+use running::Running;
+pub use supervisor::{Context, Predecessor, RunReport, Start, Stops};
 
 /// The longest the loop sleeps before looking at the clock again.
 pub const MAX_SLEEP: Duration = Duration::from_secs(60);
@@ -50,16 +54,13 @@ impl Preparing {
 
 /// Whether to make `job`'s next run ready ahead of its tick: not when it pulls
 /// before every attempt, nor when it forbids overlap and a run of it still goes
-/// (the tick will most likely be skipped).
+/// here (the tick will most likely be skipped; one going in another process is
+/// looked for by [`supervisor::prepare_ahead`]).
 fn worth_preparing(job: &Job, running: &Running) -> bool {
     if job.pull == crate::config::PullPolicy::Always {
         return false;
     }
-    job.concurrency != Concurrency::Forbid
-        || !running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(&job.name)
+    job.concurrency != Concurrency::Forbid || !running.any(&job.name)
 }
 
 /// A failure that stops the daemon.
@@ -90,11 +91,13 @@ fn plan(
     previous: &[Planned],
     stored: &HashMap<String, DateTime<Utc>>,
 ) -> Vec<Planned> {
+    let previous: HashMap<&str, &Planned> =
+        previous.iter().map(|p| (p.job.name.as_str(), p)).collect();
     config
         .jobs
         .iter()
         .map(|job| {
-            let kept = previous.iter().find(|p| p.job.name == job.name);
+            let kept = previous.get(job.name.as_str());
             let horizon = match kept {
                 Some(p)
                     if p.job.schedule.expression() == job.schedule.expression()
@@ -114,13 +117,92 @@ fn plan(
         .collect()
 }
 
-/// The runs this daemon supervises, per job, with the token that replaces each.
-type Running = Arc<Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>>;
+/// What the loop starts runs with.
+struct Scheduler {
+    ctx: Context,
+    running: Running,
+    /// What stops every run: cancelled on shutdown, per `[daemon] on_shutdown`.
+    daemon_stops: Stops,
+    tracker: TaskTracker,
+}
+
+impl Scheduler {
+    /// Spawn a run of `job`, registered for the concurrency policies while it goes.
+    fn spawn_run<F, Fut>(&self, job: &Arc<Job>, what: &'static str, run: F)
+    where
+        F: FnOnce(Context, Arc<Job>, Stops) -> Fut,
+        Fut: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+    {
+        let (stops, registration) = self.running.register(&job.name, &self.daemon_stops);
+        let done = run(self.ctx.clone(), job.clone(), stops);
+        let name = job.name.clone();
+        self.tracker.spawn(async move {
+            if let Err(e) = done.await {
+                tracing::error!(job = %name, error = %supervisor::chain(&e), "{what} could not be recorded");
+            }
+            drop(registration);
+        });
+    }
+
+    /// Remove what `ready` made, once it is made, without holding up the loop.
+    fn discard_in_background(&self, ready: Preparing) {
+        let ctx = self.ctx.clone();
+        self.tracker
+            .spawn(async move { supervisor::discard(&ctx, ready.into_preparation()).await });
+    }
+
+    /// Take over what the previous daemon left (see [`repair`]): adopt its
+    /// containers, the ones that already exited before the first tick (so a
+    /// `forbid` tick is not skipped for a run that is in fact over), and resume
+    /// its waiting runs in the order they waited.
+    async fn take_over(&self, config: &Config) -> Result<(), StoreError> {
+        let repaired = repair::reconcile(&self.ctx, config).await?;
+        let mut ending = Vec::new();
+        for found in repaired.adopt {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let adoption = found.adoption;
+            self.spawn_run(&found.job, "an adopted run", |ctx, job, stops| async move {
+                let report = supervisor::adopt(&ctx, &job, adoption, &stops).await;
+                drop(tx);
+                report.map(drop)
+            });
+            if found.ended {
+                ending.push(rx);
+            }
+        }
+        for ended in ending {
+            // Bounded: a stuck engine must not keep the scheduler from starting.
+            let _ = tokio::time::timeout(Duration::from_secs(30), ended).await;
+        }
+        for (job, pending) in repaired.resume {
+            // A run that never started replaces the runs of its job before it.
+            let replaces = match job.concurrency {
+                Concurrency::Replace if pending.attempts == 0 => {
+                    self.running.replace_all(&job.name)
+                }
+                _ => Vec::new(),
+            };
+            let due_now = pending.retry_at.is_none_or(|at| at <= self.ctx.clock.now());
+            let (queued, in_line) = tokio::sync::oneshot::channel();
+            self.spawn_run(&job, "a resumed run", move |ctx, job, stops| async move {
+                supervisor::resume(&ctx, &job, &pending, replaces, &stops, Some(queued))
+                    .await
+                    .map(drop)
+            });
+            if due_now {
+                // Next in line only once this one is in line.
+                let _ = tokio::time::timeout(Duration::from_secs(5), in_line).await;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// Run the scheduler until `shutdown` is cancelled. `config` delivers the
-/// schedule and, later, reloaded ones. On shutdown, running containers are
-/// stopped and recorded as interrupted before this returns; runs waiting to
-/// retry stay pending in the database for the next start.
+/// schedule and, later, reloaded ones. On shutdown, per `[daemon] on_shutdown`,
+/// running containers are left running for the next start to adopt, or stopped
+/// and recorded interrupted; runs waiting (for a slot or to retry) stay as they
+/// are in the database for the next start to resume.
 pub async fn run(
     mut config: watch::Receiver<Arc<Config>>,
     store: Store,
@@ -139,15 +221,17 @@ pub async fn run(
         require_limits: current.daemon.require_limits,
         resume_later: true,
         echo: false,
+        watch_stop_requests: false,
     };
-    let tracker = TaskTracker::new();
+    let scheduler = Scheduler {
+        ctx: ctx.clone(),
+        running: Running::default(),
+        daemon_stops: Stops::default(),
+        tracker: TaskTracker::new(),
+    };
+    let tracker = &scheduler.tracker;
     tracker.spawn(watch_engine(engine.clone(), shutdown.clone()));
-    warn_unenforceable_limits(&engine, &current).await;
-    let running: Running = Arc::default();
-    let mut serial = 0u64;
-    // What stops every run: cancelled on shutdown, per [daemon] on_shutdown.
-    let daemon_stops = Stops::default();
-
+    tracker.spawn(warn_unenforceable_limits(engine.clone(), current.clone()));
     tracker.spawn(retention::prune_periodically(
         ctx.store.clone(),
         clock.clone(),
@@ -155,54 +239,16 @@ pub async fn run(
         current.daemon.history_limit,
         shutdown.clone(),
     ));
-
-    // Attempts a previous daemon left: adopt their containers, or settle them.
-    for (job, adoption) in reconcile(&ctx, &current).await? {
-        serial += 1;
-        let stops = register(&running, &job.name, serial, &daemon_stops);
-        let (ctx, running) = (ctx.clone(), running.clone());
-        tracker.spawn(async move {
-            if let Err(e) = supervisor::adopt(&ctx, &job, adoption, &stops).await {
-                tracing::error!(job = %job.name, error = %e, "an adopted run could not be recorded");
-            }
-            deregister(&running, &job.name, serial);
-        });
-    }
-
-    // Runs that were waiting to retry when the last daemon stopped.
-    for pending in ctx.store.pending_retries().await? {
-        let Some(job) = current.job(&pending.job) else {
-            tracing::warn!(job = %pending.job, run = pending.run_id, "repair: a pending retry's job is no longer in the schedule; recording the run failed");
-            ctx.store
-                .finish_run(
-                    pending.run_id,
-                    RunStatus::Failed,
-                    clock.now(),
-                    Some("the job was removed from the schedule while the run waited to retry"),
-                )
-                .await?;
-            continue;
-        };
-        let job = Arc::new(job.clone());
-        serial += 1;
-        let stops = register(&running, &job.name, serial, &daemon_stops);
-        let (ctx, running) = (ctx.clone(), running.clone());
-        tracker.spawn(async move {
-            if let Err(e) = supervisor::resume(&ctx, &job, &pending, &stops).await {
-                tracing::error!(job = %job.name, error = %e, "a resumed run could not be recorded");
-            }
-            deregister(&running, &job.name, serial);
-        });
-    }
+    scheduler.take_over(&current).await?;
 
     let stored = ctx.store.horizons().await?;
     let mut planned = plan(&current, clock.now(), &[], &stored);
-    let new: Vec<&str> = planned
+    let new: Vec<String> = planned
         .iter()
-        .map(|p| p.job.name.as_str())
-        .filter(|name| !stored.contains_key(*name))
+        .map(|p| p.job.name.clone())
+        .filter(|name| !stored.contains_key(name))
         .collect();
-    save_horizons(&ctx, &new, clock.now()).await;
+    save_horizons(&scheduler, new, clock.now());
     let mut first_wake = true;
     let mut last_wake = clock.now();
     tracing::info!(jobs = planned.len(), config = %current.path.display(), "scheduler started");
@@ -220,77 +266,9 @@ pub async fn run(
             tracing::warn!(by = %(last_wake - now), "the wall clock went back; ticks already accounted for are not run again");
         }
         last_wake = last_wake.max(now);
-        let mut handled: Vec<Arc<Job>> = Vec::new();
-        for p in &mut planned {
-            if p.next.is_none_or(|next| next > now) {
-                continue;
-            }
-            let span = p.job.schedule.ticks_between(p.horizon, now);
-            p.horizon = now;
-            p.next = p.job.schedule.next_after(now);
-            handled.push(p.job.clone());
-            let ready = preparing.remove(&p.job.name);
-            if let Some(span) = span {
-                handle_ticks(
-                    &ctx,
-                    &p.job,
-                    span,
-                    now,
-                    first_wake,
-                    &running,
-                    &mut serial,
-                    &daemon_stops,
-                    &tracker,
-                    ready,
-                )
-                .await;
-            } else if let Some(ready) = ready {
-                discard_in_background(&ctx, &tracker, ready);
-            }
-        }
-        let names: Vec<&str> = handled.iter().map(|j| j.name.as_str()).collect();
-        save_horizons(&ctx, &names, now).await;
+        fire_due(&scheduler, &mut planned, &mut preparing, now, first_wake).await;
         first_wake = false;
-
-        // Containers made ready for a tick that will not come as planned (the job
-        // was reloaded or removed, the wake was late) go; the jobs whose tick is
-        // near are made ready.
-        let stale: Vec<String> = preparing
-            .iter()
-            .filter(|(name, ready)| {
-                !planned.iter().any(|p| {
-                    p.job.name == **name
-                        && Arc::ptr_eq(&p.job, &ready.job)
-                        && p.next == Some(ready.tick)
-                })
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in stale {
-            if let Some(ready) = preparing.remove(&name) {
-                discard_in_background(&ctx, &tracker, ready);
-            }
-        }
-        for p in &planned {
-            let Some(next) = p.next else { continue };
-            if clock::until(now, next) > PREPARE_AHEAD
-                || preparing.contains_key(&p.job.name)
-                || !worth_preparing(&p.job, &running)
-            {
-                continue;
-            }
-            let (ctx, job) = (ctx.clone(), p.job.clone());
-            let made =
-                tracker.spawn(async move { supervisor::prepare_ahead(&ctx, &job, next).await });
-            preparing.insert(
-                p.job.name.clone(),
-                Preparing {
-                    tick: next,
-                    job: p.job.clone(),
-                    made,
-                },
-            );
-        }
+        prepare_near(&scheduler, &planned, &mut preparing, now);
 
         // Wake for the earliest tick, or earlier to make one ready.
         let earliest = planned
@@ -320,9 +298,11 @@ pub async fn run(
                     let new = config.borrow_and_update().clone();
                     let now = clock.now();
                     planned = plan(&new, now, &planned, &HashMap::new());
-                    let fresh: Vec<&str> = planned.iter().filter(|p| p.horizon == now).map(|p| p.job.name.as_str()).collect();
-                    save_horizons(&ctx, &fresh, now).await;
-                    warn_unenforceable_limits(&engine, &new).await;
+                    let fresh = planned.iter().filter(|p| p.horizon == now).map(|p| p.job.name.clone()).collect();
+                    // In the background, as the check of the limits: a reload of
+                    // thousands of jobs never holds a tick up.
+                    save_horizons(&scheduler, fresh, now);
+                    tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
                     tracing::info!(jobs = planned.len(), "schedule reloaded");
                 }
                 Err(_) => config_open = false,
@@ -333,18 +313,18 @@ pub async fn run(
 
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     for (_, ready) in preparing.drain() {
-        discard_in_background(&ctx, &tracker, ready);
+        scheduler.discard_in_background(ready);
     }
     match current.daemon.on_shutdown {
         OnShutdown::Detach => {
             tracing::info!(
                 "shutting down: no new runs; running containers go on and the next start adopts them"
             );
-            daemon_stops.detach.cancel();
+            scheduler.daemon_stops.detach.cancel();
         }
         OnShutdown::Stop => {
             tracing::info!("shutting down: no new runs; stopping running containers");
-            daemon_stops.shutdown.cancel();
+            scheduler.daemon_stops.shutdown.cancel();
         }
     }
     tracker.close();
@@ -354,43 +334,163 @@ pub async fn run(
     Ok(())
 }
 
-/// Save the horizon of these jobs. A failure is logged: at worst the ticks since
-/// the last saved horizon are looked at again after a restart, and a tick already
-/// recorded is never run twice.
-async fn save_horizons(ctx: &Context, names: &[&str], now: DateTime<Utc>) {
+/// Handle every job whose next tick has come by `now`.
+async fn fire_due(
+    scheduler: &Scheduler,
+    planned: &mut [Planned],
+    preparing: &mut HashMap<String, Preparing>,
+    now: DateTime<Utc>,
+    after_start: bool,
+) {
+    for p in planned.iter_mut() {
+        if p.next.is_none_or(|next| next > now) {
+            continue;
+        }
+        let span = p.job.schedule.ticks_between(p.horizon, now);
+        p.horizon = now;
+        p.next = p.job.schedule.next_after(now);
+        let ready = preparing.remove(&p.job.name);
+        match span {
+            // Each tick's record saves the job's horizon with it.
+            Some(span) => handle_ticks(scheduler, &p.job, span, now, after_start, ready).await,
+            None => {
+                if let Some(ready) = ready {
+                    scheduler.discard_in_background(ready);
+                }
+            }
+        }
+    }
+}
+
+/// Containers made ready for a tick that will not come as planned (the job was
+/// reloaded or removed, the wake was late) go; the jobs whose tick is near are
+/// made ready.
+fn prepare_near(
+    scheduler: &Scheduler,
+    planned: &[Planned],
+    preparing: &mut HashMap<String, Preparing>,
+    now: DateTime<Utc>,
+) {
+    let stale: Vec<String> = preparing
+        .iter()
+        .filter(|(name, ready)| {
+            !planned.iter().any(|p| {
+                p.job.name == **name
+                    && Arc::ptr_eq(&p.job, &ready.job)
+                    && p.next == Some(ready.tick)
+            })
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in stale {
+        if let Some(ready) = preparing.remove(&name) {
+            scheduler.discard_in_background(ready);
+        }
+    }
+    for p in planned {
+        let Some(next) = p.next else { continue };
+        if clock::until(now, next) > PREPARE_AHEAD
+            || preparing.contains_key(&p.job.name)
+            || !worth_preparing(&p.job, &scheduler.running)
+        {
+            continue;
+        }
+        let (ctx, job) = (scheduler.ctx.clone(), p.job.clone());
+        let made = scheduler
+            .tracker
+            .spawn(async move { supervisor::prepare_ahead(&ctx, &job, next).await });
+        preparing.insert(
+            p.job.name.clone(),
+            Preparing {
+                tick: next,
+                job: p.job.clone(),
+                made,
+            },
+        );
+    }
+}
+
+/// Save the horizon of jobs with no tick to record (new ones), in the
+/// background. A failure is logged: at worst such a job's ticks are looked at
+/// again after a restart, and a tick already recorded is never run twice.
+fn save_horizons(scheduler: &Scheduler, names: Vec<String>, now: DateTime<Utc>) {
     if names.is_empty() {
         return;
     }
-    if let Err(e) = ctx.store.set_horizon(names, now).await {
-        tracing::error!(error = %e, "could not save how far the schedule is accounted for");
-    }
+    let store = scheduler.ctx.store.clone();
+    scheduler.tracker.spawn(async move {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        if let Err(e) = store.set_horizon(&names, now).await {
+            tracing::error!(error = %supervisor::chain(&e), "could not save how far the schedule is accounted for");
+        }
+    });
 }
 
 /// Handle the ticks of `job` that fell due up to `now`: run the last one if it is
 /// on time (or catch it up, if the job says so and it is within its
 /// starting_deadline), and record the others as one missed span.
-#[allow(clippy::too_many_arguments)]
 async fn handle_ticks(
-    ctx: &Context,
+    scheduler: &Scheduler,
     job: &Arc<Job>,
     span: TickSpan,
     now: DateTime<Utc>,
     after_start: bool,
-    running: &Running,
-    serial: &mut u64,
-    daemon_stops: &Stops,
-    tracker: &TaskTracker,
     ready: Option<Preparing>,
 ) {
+    let ctx = &scheduler.ctx;
     // What was made ready serves the tick it was made for, run on time.
     let ready = match ready {
         Some(ready) if ready.tick == span.last && now - span.last <= LATE => Some(ready),
         Some(stale) => {
-            discard_in_background(ctx, tracker, stale);
+            scheduler.discard_in_background(stale);
             None
         }
         None => None,
     };
+    let (run, missed, reason) = decide_ticks(job, &span, now, after_start);
+    if let Some(missed) = missed {
+        tracing::warn!(job = %job.name, ticks = missed.count, first = %missed.first, last = %missed.last, "missed ticks: {reason}");
+        // A tick still to run keeps the horizon before it until its run is recorded.
+        let horizon = if run.is_some() { missed.last } else { now };
+        if let Err(e) = ctx
+            .store
+            .insert_missed(
+                &job.name,
+                missed.first,
+                missed.last,
+                missed.count,
+                now,
+                horizon,
+                &reason,
+            )
+            .await
+        {
+            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record missed ticks");
+        }
+    }
+    match run {
+        Some(trigger) => {
+            if trigger == Trigger::CatchUp {
+                tracing::info!(job = %job.name, tick = %span.last, "catching up the latest missed tick");
+            }
+            fire(scheduler, job, span.last, now, trigger, ready).await;
+        }
+        None => {
+            if let Some(ready) = ready {
+                scheduler.discard_in_background(ready);
+            }
+        }
+    }
+}
+
+/// Of the ticks in `span`, handled at `now`: whether the last one runs (and as
+/// what), which ones are recorded missed, and why.
+fn decide_ticks(
+    job: &Job,
+    span: &TickSpan,
+    now: DateTime<Utc>,
+    after_start: bool,
+) -> (Option<Trigger>, Option<TickSpan>, String) {
     let late = now - span.last;
     let within_starting_deadline = job.starting_deadline.is_none_or(|limit| {
         late <= chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX)
@@ -403,367 +503,142 @@ async fn handle_ticks(
             humantime::format_duration(late.to_std().unwrap_or_default())
         )
     };
-    let (run, missed, reason) = if late <= LATE {
+    if late <= LATE {
         (Some(Trigger::Schedule), span.without_last(), why)
     } else if job.catch_up == CatchUp::Latest && within_starting_deadline {
-        (
-            Some(Trigger::CatchUp),
-            span.without_last(),
-            format!("{why}; the latest tick ran as a catch-up"),
-        )
+        let reason = format!("{why}; the latest tick ran as a catch-up");
+        (Some(Trigger::CatchUp), span.without_last(), reason)
     } else if job.catch_up == CatchUp::Latest {
-        (
-            None,
-            Some(span),
-            format!("{why}; the latest tick was older than starting_deadline"),
-        )
+        let reason = format!("{why}; the latest tick was older than starting_deadline");
+        (None, Some(*span), reason)
     } else {
-        (None, Some(span), format!("{why}; catch_up = \"none\""))
-    };
-    if let Some(missed) = missed {
-        tracing::warn!(job = %job.name, ticks = missed.count, first = %missed.first, last = %missed.last, "missed ticks: {reason}");
-        if let Err(e) = ctx
-            .store
-            .insert_missed(
-                &job.name,
-                missed.first,
-                missed.last,
-                missed.count,
-                now,
-                &reason,
-            )
-            .await
-        {
-            tracing::error!(job = %job.name, error = %e, "could not record missed ticks");
-        }
-    }
-    match run {
-        Some(trigger) => {
-            if trigger == Trigger::CatchUp {
-                tracing::info!(job = %job.name, tick = %span.last, "catching up the latest missed tick");
-            }
-            fire(
-                ctx,
-                job,
-                span.last,
-                trigger,
-                running,
-                serial,
-                daemon_stops,
-                tracker,
-                ready,
-            )
-            .await;
-        }
-        None => {
-            if let Some(ready) = ready {
-                discard_in_background(ctx, tracker, ready);
-            }
-        }
+        (None, Some(*span), format!("{why}; catch_up = \"none\""))
     }
 }
 
-/// Remove what `ready` made, once it is made, without holding up the loop.
-fn discard_in_background(ctx: &Context, tracker: &TaskTracker, ready: Preparing) {
-    let ctx = ctx.clone();
-    tracker.spawn(async move { supervisor::discard(&ctx, ready.into_preparation()).await });
-}
-
-/// Start a run for `job`'s `tick`, as its `concurrency` says.
-#[allow(clippy::too_many_arguments)]
+/// Start a run for `job`'s `tick`, handled at `now`, as its `concurrency`
+/// says. Every run of the job counts, whatever started it and whichever process
+/// supervises it (a `cronbox run`).
 async fn fire(
-    ctx: &Context,
+    scheduler: &Scheduler,
     job: &Arc<Job>,
     tick: DateTime<Utc>,
+    now: DateTime<Utc>,
     trigger: Trigger,
-    running: &Running,
-    serial: &mut u64,
-    daemon_stops: &Stops,
-    tracker: &TaskTracker,
     ready: Option<Preparing>,
 ) {
+    let ctx = &scheduler.ctx;
     let discard = |ready: Option<Preparing>| {
         if let Some(ready) = ready {
-            discard_in_background(ctx, tracker, ready);
+            scheduler.discard_in_background(ready);
         }
     };
-    match job.concurrency {
-        Concurrency::Allow => {}
+    let replaces = match job.concurrency {
+        Concurrency::Allow => Vec::new(),
         Concurrency::Forbid => match ctx.store.unfinished_runs(&job.name).await {
             Ok(unfinished) if !unfinished.is_empty() => {
+                let ids: Vec<String> = unfinished.iter().map(|r| r.run_id.to_string()).collect();
                 let reason = format!(
                     "run {} of this job was still going (concurrency = \"forbid\")",
-                    unfinished
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    ids.join(", ")
                 );
                 tracing::warn!(job = %job.name, tick = %tick, "tick skipped: {reason}");
                 if let Err(e) = ctx
                     .store
-                    .insert_skipped_run(
-                        &job.name,
-                        Trigger::Schedule,
-                        tick,
-                        ctx.clock.now(),
-                        &reason,
-                    )
+                    .insert_skipped_run(&job.name, trigger, tick, now, &reason)
                     .await
                 {
-                    tracing::error!(job = %job.name, error = %e, "could not record a skipped tick");
+                    tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record a skipped tick");
                 }
-                discard(ready);
-                return;
+                return discard(ready);
             }
-            Ok(_) => {}
+            Ok(_) => Vec::new(),
             Err(e) => {
-                tracing::error!(job = %job.name, tick = %tick, error = %e, "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
-                discard(ready);
-                return;
+                tracing::error!(job = %job.name, tick = %tick, error = %supervisor::chain(&e), "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
+                return discard(ready);
             }
         },
         Concurrency::Replace => {
-            let guard = running.lock().unwrap_or_else(|e| e.into_inner());
-            for (_, replace) in guard.get(&job.name).into_iter().flatten() {
+            let mut replaces = scheduler.running.replace_all(&job.name);
+            if !replaces.is_empty() {
                 tracing::info!(job = %job.name, tick = %tick, "replacing the running run (concurrency = \"replace\")");
-                replace.cancel();
             }
+            replaces.extend(foreign_predecessors(ctx, job).await);
+            replaces
         }
-    }
-    *serial += 1;
-    let serial = *serial;
-    let stops = register(running, &job.name, serial, daemon_stops);
-    let (ctx, job, running) = (ctx.clone(), job.clone(), running.clone());
+    };
+    let start = Start {
+        trigger,
+        scheduled_at: tick,
+        horizon: Some(now),
+        replaces,
+    };
     let preparation = ready.map(Preparing::into_preparation);
-    tracker.spawn(async move {
-        if let Err(e) =
-            supervisor::execute_prepared(&ctx, &job, trigger, tick, &stops, preparation).await
-        {
-            tracing::error!(job = %job.name, tick = %tick, error = %e, "run could not be recorded");
-        }
-        deregister(&running, &job.name, serial);
+    scheduler.spawn_run(job, "a run", move |ctx, job, stops| async move {
+        supervisor::execute_prepared(&ctx, &job, start, &stops, preparation)
+            .await
+            .map(drop)
     });
 }
 
-/// Stops for a new run: the daemon's shutdown and detach, and a replace of its own.
-fn register(running: &Running, job: &str, serial: u64, daemon: &Stops) -> Stops {
-    let stops = Stops {
-        shutdown: daemon.shutdown.clone(),
-        replace: CancellationToken::new(),
-        detach: daemon.detach.clone(),
+/// The runs of `job` that another live process supervises (a `cronbox run`),
+/// asked through the database to stop as replaced.
+async fn foreign_predecessors(ctx: &Context, job: &Job) -> Vec<Predecessor> {
+    let unfinished = match ctx.store.unfinished_runs(&job.name).await {
+        Ok(unfinished) => unfinished,
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "cannot look for runs of the job in other processes; replacing only this daemon's");
+            return Vec::new();
+        }
     };
-    let mut guard = running.lock().unwrap_or_else(|e| e.into_inner());
-    guard
-        .entry(job.to_owned())
-        .or_default()
-        .push((serial, stops.replace.clone()));
-    stops
+    let foreign: Vec<(i64, u32)> = unfinished
+        .into_iter()
+        .filter_map(|r| Some((r.run_id, r.pid.filter(|pid| owned_elsewhere(Some(*pid)))?)))
+        .collect();
+    if foreign.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
+    tracing::info!(job = %job.name, runs = ?ids, "replacing runs that another process supervises (cronbox run)");
+    if let Err(e) = ctx.store.request_stop(&ids, "replaced").await {
+        tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not ask the other process to stop its run");
+    }
+    foreign
+        .into_iter()
+        .map(|(run_id, pid)| Predecessor::Foreign { run_id, pid })
+        .collect()
 }
 
-fn deregister(running: &Running, job: &str, serial: u64) {
-    let mut guard = running.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(runs) = guard.get_mut(job) {
-        runs.retain(|(s, _)| *s != serial);
-        if runs.is_empty() {
-            guard.remove(job);
+/// Warn about every job that asks for a limit the Docker host cannot enforce
+/// (one `/info` request for all of them).
+async fn warn_unenforceable_limits(engine: Engine, config: Arc<Config>) {
+    let unenforceable = match supervisor::unenforceable_limits(&engine, &config.jobs).await {
+        Ok(unenforceable) => unenforceable,
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the engine's capabilities now; they are checked again at each run");
+            return;
         }
+    };
+    let consequence = if config.daemon.require_limits {
+        "its runs will fail ([daemon] require_limits = true)"
+    } else {
+        "the limits are ignored by Docker; set [daemon] require_limits = true to refuse such runs"
+    };
+    for (job, missing) in unenforceable {
+        tracing::warn!(job = %job.name, limits = %missing.join(", "), "the Docker host cannot enforce these limits; {consequence}");
     }
 }
 
-/// Warn about every job that asks for a limit the Docker host cannot enforce.
-async fn warn_unenforceable_limits(engine: &Engine, config: &Config) {
-    for job in &config.jobs {
-        match supervisor::unenforceable_limits(engine, job).await {
-            Ok(missing) if !missing.is_empty() => {
-                let consequence = if config.daemon.require_limits {
-                    "its runs will fail ([daemon] require_limits = true)"
-                } else {
-                    "the limits are ignored by Docker; set [daemon] require_limits = true to refuse such runs"
-                };
-                tracing::warn!(job = %job.name, limits = %missing.join(", "), "the Docker host cannot enforce these limits; {consequence}");
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "cannot read the engine's capabilities now; they are checked again at each run");
-                return;
-            }
-        }
-    }
+/// Whether process `pid` exists (a PID a process used may be reused by another
+/// after a reboot; cronbox accepts that rare confusion).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Whether another live process (a `cronbox run`, another daemon) supervises a run.
 fn owned_elsewhere(pid: Option<u32>) -> bool {
-    pid.is_some_and(|pid| {
-        pid != std::process::id() && std::path::Path::new(&format!("/proc/{pid}")).exists()
-    })
+    pid.is_some_and(|pid| pid != std::process::id() && process_alive(pid))
 }
-
-/// Settle what a process that stopped abruptly (a daemon killed, the box losing
-/// power, a detached shutdown) left, before the first tick:
-/// - an attempt still marked running whose container still exists is adopted
-///   (returned here: its exit is awaited and its output stored again whole);
-/// - one whose container is gone is recorded `interrupted`, and its run follows
-///   the job's retry policy (a pending retry, resumed with the others, or failed);
-/// - a run still marked running with no attempt left is recorded `interrupted`;
-/// - containers labelled with this database that nothing adopts are removed.
-///
-/// Runs supervised by another live process (a `cronbox run`) are left alone. An
-/// engine that does not answer within a bounded time is treated as having lost
-/// the containers. Every repair is logged.
-async fn reconcile(
-    ctx: &Context,
-    config: &Config,
-) -> Result<Vec<(Arc<Job>, supervisor::Adoption)>, StoreError> {
-    let (store, engine, now) = (&ctx.store, &ctx.engine, ctx.clock.now());
-    let mut spared = std::collections::HashSet::new(); // runs another live process supervises
-    let mut settled = std::collections::HashSet::new(); // runs handled below
-    let mut adopted_containers = std::collections::HashSet::new();
-    let mut adoptions = Vec::new();
-    for stale in store.running_attempts().await? {
-        if owned_elsewhere(stale.pid) {
-            spared.insert(stale.run_id);
-            continue;
-        }
-        settled.insert(stale.run_id);
-        let attempt = u32::try_from(stale.attempt).unwrap_or(u32::MAX);
-        // Named after the run and attempt: found even if its id was never recorded.
-        let lookup = stale.container_id.clone().unwrap_or_else(|| {
-            supervisor::container_name(store.path(), &stale.job, stale.run_id, attempt)
-        });
-        let state = tokio::time::timeout(Duration::from_secs(15), engine.container_state(&lookup))
-            .await
-            .unwrap_or_else(|_| {
-                Err(EngineError::Unreachable {
-                    reason: "no answer within 15 s".into(),
-                })
-            });
-        let job = config.job(&stale.job);
-        match (state, job) {
-            (Ok(Some((id, running))), Some(job)) => {
-                tracing::warn!(
-                    job = %stale.job, run = stale.run_id, attempt, container = %id, running,
-                    "repair: adopting the container of an attempt the previous daemon left"
-                );
-                if stale.container_id.is_none() {
-                    store.set_container(stale.attempt_id, &id).await?;
-                }
-                adopted_containers.insert(id.clone());
-                adoptions.push((
-                    Arc::new(job.clone()),
-                    supervisor::Adoption {
-                        run_id: stale.run_id,
-                        attempt_id: stale.attempt_id,
-                        attempt,
-                        container_id: id,
-                        run_started_at: stale.run_started_at,
-                        attempt_started_at: stale.attempt_started_at,
-                    },
-                ));
-            }
-            (state, job) => {
-                let why = match (&state, job) {
-                    (_, None) => "the job is no longer in the schedule".to_owned(),
-                    (Ok(_), _) => "its container is gone".to_owned(),
-                    (Err(e), _) => format!("its container could not be looked up: {e}"),
-                };
-                tracing::warn!(job = %stale.job, run = stale.run_id, attempt, "repair: attempt left running; {why}; recording it as interrupted");
-                if let (Ok(Some((id, _))), None) = (&state, job) {
-                    let _ = engine.remove(id).await;
-                }
-                let end = crate::store::AttemptEnd {
-                    finished_at: now,
-                    exit_code: None,
-                    oom_killed: None,
-                    outcome: "interrupted",
-                    error: Some(format!(
-                        "the process supervising this attempt stopped abruptly and {why}"
-                    )),
-                };
-                store.finish_attempt(stale.attempt_id, &end).await?;
-                // The run follows the retry policy, as for any failed attempt.
-                let policy = job.map(Job::retry_policy);
-                match policy.filter(|p| attempt <= p.retries) {
-                    Some(policy) => {
-                        let delay = policy.delay(attempt);
-                        let due = now
-                            + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
-                        tracing::info!(job = %stale.job, run = stale.run_id, due = %due, "repair: the run retries");
-                        store.set_retry_at(stale.run_id, Some(due)).await?;
-                    }
-                    None => {
-                        let status = if job.is_some() {
-                            RunStatus::Failed
-                        } else {
-                            RunStatus::Interrupted
-                        };
-                        store
-                            .finish_run(
-                                stale.run_id,
-                                status,
-                                now,
-                                Some(&format!("attempt {attempt} was cut short: {why}")),
-                            )
-                            .await?;
-                    }
-                }
-            }
-        }
-    }
-    for (run_id, job, pid) in store.running_runs().await? {
-        if settled.contains(&run_id) {
-            continue;
-        }
-        if owned_elsewhere(pid) {
-            spared.insert(run_id);
-            continue;
-        }
-        tracing::warn!(job = %job, run = run_id, "repair: run was left running between attempts; recording it as interrupted");
-        store
-            .finish_run(
-                run_id,
-                RunStatus::Interrupted,
-                now,
-                Some("the process supervising this run stopped abruptly"),
-            )
-            .await?;
-    }
-    let db = store.path().display().to_string();
-    // Bounded: systemd waits for READY=1, which comes after this.
-    let listed = tokio::time::timeout(
-        Duration::from_secs(15),
-        engine.containers_labelled(engine::LABEL_DB, &db),
-    )
-    .await;
-    match listed.unwrap_or_else(|_| {
-        Err(EngineError::Unreachable {
-            reason: "no answer within 15 s".into(),
-        })
-    }) {
-        Ok(found) => {
-            for container in found {
-                let run = container
-                    .labels
-                    .get(engine::LABEL_RUN)
-                    .and_then(|r| r.parse::<i64>().ok());
-                if adopted_containers.contains(&container.id)
-                    || run.is_some_and(|run| spared.contains(&run))
-                {
-                    continue;
-                }
-                tracing::warn!(container = %container.name, running = container.running, "repair: removing a container nothing supervises");
-                if let Err(e) = engine.remove(&container.id).await {
-                    tracing::error!(container = %container.name, error = %e, "repair: could not remove container");
-                }
-            }
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "repair: could not look for leftover containers; they stay until the next start")
-        }
-    }
-    Ok(adoptions)
-}
-
 /// Log when the engine becomes unreachable and when it is back, checking with
 /// backoff while it is away (1 s doubling to a minute) and every minute while it
 /// answers. Runs never wait for this: each attempt checks the engine itself and

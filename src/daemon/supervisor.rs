@@ -1,43 +1,51 @@
 //! The run supervisor: one run of one job, from its `runs` row through every
-//! attempt (slot, image, container, output, exit) to its final status, following
-//! the job's time limits and retry rules. Used by the daemon for ticks and
-//! pending retries, and by `cronbox run`.
+//! attempt (slot, container, output, exit) to its final status, following the
+//! job's time limits and retry rules. Used by the daemon for ticks, for runs
+//! resumed and containers adopted at start-up, and by `cronbox run`.
+//!
+//! Every step is ordered so that a process killed between any two of them
+//! leaves a state the start-up repair turns into the truth: the run is recorded
+//! before anything starts; an attempt is recorded before its container is made;
+//! an attempt's end is recorded, with what becomes of its run, in one
+//! transaction and before its container is removed. A run waiting (for a slot,
+//! for a run it replaces, for a retry) writes nothing to wait: the repair finds
+//! it running with no attempt going and resumes it.
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, VecDeque};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::attempt::{self, Ended};
+use super::container::prepare;
 use crate::clock::{self, Clock, Sleep};
-use crate::config::{Job, PullPolicy, dotenv};
-use crate::engine::{self, Capabilities, ContainerSpec, Engine, EngineError, Event};
-use crate::policy::{self, Decision};
-use crate::store::{self, PendingRetry, RunStatus, Store, StoreError, Stream, Trigger};
+use crate::config::Job;
+use crate::policy::Decision;
+use crate::store::{self, PendingRun, RunNext, RunStatus, Store, StoreError, Trigger};
 
-/// Output is written to the database in chunks of at most this size...
-const CHUNK_BYTES: usize = 64 * 1024;
-/// ...or at least this often while the container runs.
-const FLUSH_EVERY: Duration = Duration::from_millis(250);
+pub use super::attempt::{Preparation, Prepared, discard, prepare_ahead};
+pub use super::container::{container_name, prepared_container_name, unenforceable_limits};
 
 /// What a supervisor needs from the outside world.
 #[derive(Debug, Clone)]
 pub struct Context {
     pub store: Store,
-    pub engine: Engine,
+    pub engine: crate::engine::Engine,
     pub clock: Arc<dyn Clock>,
     /// The `[daemon] max_concurrent` slots; `None`: no limit (`cronbox run`).
     pub slots: Option<Arc<Semaphore>>,
     /// `[daemon] require_limits`: refuse to run a job whose limits the host cannot enforce.
     pub require_limits: bool,
-    /// On shutdown, leave a run that waits to retry pending in the database for the
-    /// next daemon to resume (the daemon), rather than recording it interrupted (`cronbox run`).
+    /// On shutdown, leave a run that waits (for a slot or a retry) as it is in
+    /// the database for the next daemon to resume (the daemon), rather than
+    /// recording it interrupted (`cronbox run`).
     pub resume_later: bool,
     /// Copy the output live to this process's stdout and stderr (`cronbox run`).
     pub echo: bool,
+    /// Look in the database, every second, for another process asking this
+    /// process's run to stop (a daemon replacing a `cronbox run`).
+    pub watch_stop_requests: bool,
 }
 
 /// What may stop a run from outside.
@@ -55,21 +63,47 @@ pub struct Stops {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunReport {
     pub run_id: i64,
-    /// `None`: left waiting to retry, for the next daemon to resume.
+    /// `None`: left as it is (waiting, or its attempt running) for the next daemon.
     pub status: Option<RunStatus>,
     /// The exit code of the last attempt that ran a container to its end.
     pub exit_code: Option<i64>,
     pub attempts: u32,
 }
 
-const REPLACED: &str = "replaced by a newer run (concurrency = \"replace\")";
+/// The reason recorded for a run a newer run replaced.
+pub const REPLACED: &str = "replaced by a newer run (concurrency = \"replace\")";
 
 /// Why a run was stopped from outside or by its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Interruption {
+pub(super) enum Interruption {
     Deadline,
     Shutdown,
     Replaced,
+}
+
+/// A run that a new run of the same job replaces (`concurrency = "replace"`):
+/// the new run's first attempt waits until it has ended.
+#[derive(Debug, Clone)]
+pub enum Predecessor {
+    /// A run this process supervises: cancelled once it has ended and been recorded.
+    Local(CancellationToken),
+    /// A run another live process supervises (a `cronbox run`), asked through
+    /// the database to stop: it has ended once its row is no longer `running`,
+    /// or once that process is gone.
+    Foreign { run_id: i64, pid: u32 },
+}
+
+/// What starts a new run.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub trigger: Trigger,
+    /// The tick's instant; for a manual run, when it was asked for.
+    pub scheduled_at: DateTime<Utc>,
+    /// For a tick: every tick of the job up to this instant is accounted for
+    /// once the run is recorded (saved in the same transaction).
+    pub horizon: Option<DateTime<Utc>>,
+    /// The runs it replaces.
+    pub replaces: Vec<Predecessor>,
 }
 
 /// Run `job` once for `trigger` at `scheduled_at`, with retries. Returns `None` when
@@ -81,64 +115,54 @@ pub async fn execute(
     scheduled_at: DateTime<Utc>,
     stops: &Stops,
 ) -> Result<Option<RunReport>, StoreError> {
-    execute_prepared(ctx, job, trigger, scheduled_at, stops, None).await
+    let start = Start {
+        trigger,
+        scheduled_at,
+        horizon: None,
+        replaces: Vec::new(),
+    };
+    execute_prepared(ctx, job, start, stops, None).await
 }
 
-/// A container being made ready ahead of a tick (see [`prepare_ahead`]).
-pub type Preparation =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Option<Prepared>> + Send>>;
-
-/// [`execute`], whose first attempt starts the container `preparation` made
-/// ready, if it made one and the job's environment is still the same. A
-/// preparation that is not used is removed.
+/// [`execute`] for `start`, whose first attempt starts the container
+/// `preparation` made ready, if it made one and the job's environment is still
+/// the same. A preparation that is not used is removed.
 pub async fn execute_prepared(
     ctx: &Context,
     job: &Job,
-    trigger: Trigger,
-    scheduled_at: DateTime<Utc>,
+    start: Start,
     stops: &Stops,
     preparation: Option<Preparation>,
 ) -> Result<Option<RunReport>, StoreError> {
     let mut preparation = preparation;
-    let result = record_and_drive(ctx, job, trigger, scheduled_at, stops, &mut preparation).await;
+    let result = record_and_drive(ctx, job, start, stops, &mut preparation).await;
     if let Some(preparation) = preparation {
         discard(ctx, preparation).await;
     }
     result
 }
 
-/// Remove the container `preparation` made ready, if it made one.
-pub async fn discard(ctx: &Context, preparation: Preparation) {
-    if let Some(prepared) = preparation.await {
-        remove_prepared(ctx, prepared).await;
-    }
-}
-
-/// Remove a container made ready that is not used.
-async fn remove_prepared(ctx: &Context, prepared: Prepared) {
-    let Prepared { spec, attached, .. } = prepared;
-    let id = attached.id.clone();
-    drop(attached);
-    if let Err(e) = ctx.engine.remove(&id).await {
-        tracing::warn!(container = %spec.name, error = %e, "could not remove a container made ready for a tick that did not use it");
-    }
-}
-
 async fn record_and_drive(
     ctx: &Context,
     job: &Job,
-    trigger: Trigger,
-    scheduled_at: DateTime<Utc>,
+    start: Start,
     stops: &Stops,
     preparation: &mut Option<Preparation>,
 ) -> Result<Option<RunReport>, StoreError> {
+    let Start {
+        trigger,
+        scheduled_at,
+        horizon,
+        replaces,
+    } = start;
     let started = ctx.clock.now();
+    crate::failpoint::pause("before-run").await;
     // A run that cannot be recorded is not started. While the database refuses
     // writes (a full disk), keep trying for as long as the tick is on time.
     let give_up = scheduled_at.max(started) + crate::daemon::LATE;
     let inserted = persist(ctx, stops, "recording a new run", Some(give_up), || {
         ctx.store
-            .insert_run(&job.name, trigger, scheduled_at, started)
+            .insert_run(&job.name, trigger, scheduled_at, started, horizon)
     })
     .await;
     let Some(run_id) = inserted? else {
@@ -146,116 +170,97 @@ async fn record_and_drive(
         return Ok(None);
     };
     tracing::info!(job = %job.name, run = run_id, trigger = trigger.as_str(), "run started");
-    // A tick must start within its starting_deadline; a manual run has none.
-    let start_by = match (trigger, job.starting_deadline) {
-        (Trigger::Manual, _) | (_, None) => None,
-        (_, Some(limit)) => Some(
-            scheduled_at + chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX),
-        ),
-    };
+    crate::failpoint::pause("after-run").await;
+    let _watch = ctx
+        .watch_stop_requests
+        .then(|| watch_stop_requests(ctx, run_id, stops));
     let run = Run {
         id: run_id,
-        first_attempt: 1,
+        next_attempt: 1,
         delay: None,
         elapsed: Duration::ZERO,
-        start_by,
+        start_by: start_by(job, trigger, scheduled_at),
         adopt: None,
         prepared: preparation,
+        replaces,
+        queued: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops)
         .await
         .map(Some)
 }
 
-/// The first attempt of a run, made ready ahead of its tick by [`prepare_ahead`].
-pub struct Prepared {
-    /// The environment it was created with: used only if the run reads the same.
-    env: Vec<String>,
-    spec: ContainerSpec,
-    attached: engine::Attached,
-}
-
-/// A little ahead of `tick`, create and attach the container of the first
-/// attempt of `job`'s run, so that at the tick the start request is all that is
-/// left (the engine takes 10 to 20 ms to create a container, more on a busy box).
-/// `None` when anything stands in the way (the image is not there, a limit the
-/// host cannot enforce, `pull = "always"`, the engine failing): the tick then
-/// takes the usual path, which does the same and records any failure.
-///
-/// The container has no run or attempt label yet (the run does not exist before
-/// its tick): it is named after the tick and labelled `cronbox.tick`; the attempt
-/// that starts it records its id. One nothing starts is removed, by the daemon or
-/// by the start-up repair after a crash.
-pub async fn prepare_ahead(ctx: &Context, job: &Job, tick: DateTime<Utc>) -> Option<Prepared> {
-    if job.pull == PullPolicy::Always {
-        return None;
+/// When a run's first attempt must have started: a tick within its job's
+/// `starting_deadline`; a manual run has no such limit.
+fn start_by(job: &Job, trigger: Trigger, scheduled_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match (trigger, job.starting_deadline) {
+        (Trigger::Manual, _) | (_, None) => None,
+        (_, Some(limit)) => Some(
+            scheduled_at + chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX),
+        ),
     }
-    let env = prepare(job).ok()?;
-    let requested = job.limits_requested();
-    let swap_accounted = if requested.is_empty() {
-        true
-    } else {
-        let capabilities = ctx.engine.capabilities().await.ok()?;
-        if !capabilities.unenforceable(&requested).is_empty() {
-            return None;
-        }
-        capabilities.swap
-    };
-    let mut spec = container_spec(ctx, job, &env, Identity::Tick(tick));
-    spec.swap_accounted = swap_accounted;
-    let made = async {
-        let id = match ctx.engine.create(&spec).await {
-            Ok(Some(id)) => id,
-            Ok(None) => return None,
-            Err(e) => {
-                tracing::debug!(job = %job.name, error = %e, "could not make the container ready ahead of the tick");
-                return None;
-            }
-        };
-        match ctx.engine.attach(&id, &spec.name).await {
-            Ok(attached) => Some(attached),
-            Err(e) => {
-                tracing::debug!(job = %job.name, error = %e, "could not attach ahead of the tick");
-                let _ = ctx.engine.remove(&id).await;
-                None
-            }
-        }
-    };
-    // Bounded, so that a stuck engine never holds up the tick or a shutdown; a
-    // container created after this gave up is removed by the start-up repair.
-    let attached = tokio::time::timeout(Duration::from_secs(10), made)
-        .await
-        .ok()??;
-    Some(Prepared {
-        env,
-        spec,
-        attached,
-    })
 }
 
-/// Resume a run that was waiting to retry when the previous daemon stopped: its
-/// next attempt starts at its recorded due time (at once if that has passed), and
-/// its deadline counts from when the run started.
+/// Cancel `stops.replace` once another process asks, through the database, for
+/// run `run_id` to stop as replaced (checked every second while the run goes).
+fn watch_stop_requests(
+    ctx: &Context,
+    run_id: i64,
+    stops: &Stops,
+) -> tokio_util::task::AbortOnDropHandle<()> {
+    let (store, replace) = (ctx.store.clone(), stops.replace.clone());
+    tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if let Ok(Some(reason)) = store.stop_requested(run_id).await {
+                tracing::info!(
+                    run = run_id,
+                    reason,
+                    "another process asks this run to stop"
+                );
+                replace.cancel();
+                return;
+            }
+        }
+    }))
+}
+
+/// Resume a run the previous daemon left running with no attempt going (it was
+/// waiting for a slot, for a run it replaced, or to retry): queued again, its
+/// next attempt at its recorded due time (at once if that has passed or it has
+/// none), its deadline counting from when the run started and, if it never made
+/// an attempt, its `starting_deadline` from its tick. `queued` is told once its
+/// first slot request is in line, so that runs resumed one after the other keep
+/// their order.
 pub async fn resume(
     ctx: &Context,
     job: &Job,
-    pending: &PendingRetry,
+    pending: &PendingRun,
+    replaces: Vec<Predecessor>,
     stops: &Stops,
+    queued: Option<oneshot::Sender<()>>,
 ) -> Result<RunReport, StoreError> {
     let now = ctx.clock.now();
-    let delay = clock::until(now, pending.retry_at);
     tracing::info!(
-        job = %job.name, run = pending.run_id, attempt = pending.attempts + 1, due = %pending.retry_at,
-        "resuming a pending retry"
+        job = %job.name, run = pending.run_id, attempt = pending.attempts + 1,
+        due = %pending.retry_at.unwrap_or(now),
+        "repair: resuming a run that was waiting when the previous daemon stopped"
     );
+    let trigger = Trigger::from_name(&pending.trigger).unwrap_or(Trigger::Manual);
+    let first = pending.attempts == 0;
+    let _watch = ctx
+        .watch_stop_requests
+        .then(|| watch_stop_requests(ctx, pending.run_id, stops));
     let run = Run {
         id: pending.run_id,
-        first_attempt: pending.attempts.saturating_add(1),
-        delay: Some(delay),
+        next_attempt: pending.attempts.saturating_add(1),
+        delay: pending.retry_at.map(|at| clock::until(now, at)),
         elapsed: clock::until(pending.started_at, now),
-        start_by: None,
+        start_by: start_by(job, trigger, pending.scheduled_at).filter(|_| first),
         adopt: None,
         prepared: &mut None,
+        replaces: if first { replaces } else { Vec::new() },
+        queued,
     };
     detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
 }
@@ -269,16 +274,18 @@ pub async fn adopt(
     adoption: Adoption,
     stops: &Stops,
 ) -> Result<RunReport, StoreError> {
-    tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container_id, "adopting a container left by the previous daemon");
+    tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container, "adopting a container left by the previous daemon");
     let run_id = adoption.run_id;
     let run = Run {
         id: run_id,
-        first_attempt: adoption.attempt,
+        next_attempt: adoption.attempt,
         delay: None,
         elapsed: clock::until(adoption.run_started_at, ctx.clock.now()),
         start_by: None,
         adopt: Some(adoption),
         prepared: &mut None,
+        replaces: Vec::new(),
+        queued: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops).await
 }
@@ -293,7 +300,7 @@ async fn detachable(
     tokio::select! {
         report = drive => report,
         _ = stops.detach.cancelled() => {
-            tracing::info!(run = run_id, "detached: the run goes on without this daemon; the next one adopts it");
+            tracing::info!(run = run_id, "detached: the run goes on without this daemon; the next one adopts or resumes it");
             Ok(RunReport { run_id, status: None, exit_code: None, attempts: 0 })
         }
     }
@@ -301,18 +308,23 @@ async fn detachable(
 
 struct Run<'a> {
     id: i64,
-    first_attempt: u32,
-    /// Wait this long before the first attempt (a resumed retry).
+    /// The number of the next attempt.
+    next_attempt: u32,
+    /// Wait this long before the next attempt (a resumed retry).
     delay: Option<Duration>,
     /// How much of the deadline is already used.
     elapsed: Duration,
     /// The first attempt must get its slot by then, else the run is missed.
     start_by: Option<DateTime<Utc>>,
-    /// The first attempt is one a previous daemon started: take over its container.
+    /// The next attempt is one a previous daemon started: take over its container.
     adopt: Option<Adoption>,
     /// The first attempt's container, being made ready ahead of the tick. Taken
     /// when used; what is left is removed by the caller.
     prepared: &'a mut Option<Preparation>,
+    /// Runs this one replaces: its first attempt waits until they have ended.
+    replaces: Vec<Predecessor>,
+    /// Told once the first slot request is in line.
+    queued: Option<oneshot::Sender<()>>,
 }
 
 /// An attempt whose container a previous daemon left running (or exited).
@@ -321,9 +333,20 @@ pub struct Adoption {
     pub run_id: i64,
     pub attempt_id: i64,
     pub attempt: u32,
-    pub container_id: String,
+    /// The container's id, or its name when its id was never recorded.
+    pub container: String,
+    /// Whether the attempt recorded the container's id (if not, and the engine
+    /// does not know the name, the container was never created).
+    pub container_recorded: bool,
     pub run_started_at: DateTime<Utc>,
     pub attempt_started_at: DateTime<Utc>,
+}
+
+/// What stops a run's waiting, and what it becomes.
+enum Waited {
+    /// Its first attempt could not start before its `starting_deadline`.
+    Missed(&'static str),
+    Stopped(Interruption),
 }
 
 async fn drive(
@@ -333,43 +356,40 @@ async fn drive(
     stops: &Stops,
 ) -> Result<RunReport, StoreError> {
     let run_id = run.id;
-    let retry = job.retry_policy();
     let mut deadline: Sleep = match job.deadline {
         Some(deadline) => ctx.clock.sleep(deadline.saturating_sub(run.elapsed)),
         None => Box::pin(std::future::pending()),
     };
-    let mut attempt = run.first_attempt;
+    let mut attempt = run.next_attempt;
     let mut exit_code = None;
-    let report = |status: Option<RunStatus>, exit_code: Option<i64>, attempts: u32| RunReport {
+    let ends = Ends {
+        ctx,
+        job,
         run_id,
-        status,
-        exit_code,
-        attempts,
-    };
-    let finish = |status: RunStatus,
-                  reason: Option<String>,
-                  exit_code: Option<i64>,
-                  attempts: u32| async move {
-        let now = ctx.clock.now();
-        persist(ctx, stops, "recording the end of a run", None, || {
-            ctx.store.finish_run(run_id, status, now, reason.as_deref())
-        })
-        .await?;
-        tracing::info!(job = %job.name, run = run_id, status = status.as_str(), attempts, reason = reason.as_deref().unwrap_or(""), "run finished");
-        Ok::<_, StoreError>(report(Some(status), exit_code, attempts))
+        stops,
     };
 
-    if let Some(delay) = run.delay {
-        if let Err(why) = wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
-            return match interrupted_while_waiting(ctx, why, run_id).await? {
-                Some((status, reason)) => finish(status, Some(reason), None, attempt - 1).await,
-                None => Ok(report(None, None, attempt - 1)),
-            };
+    if let Some(delay) = run.delay.take()
+        && let Err(why) = wait(ctx.clock.sleep(delay), &mut deadline, stops).await
+    {
+        return ends.stopped_waiting(why, None, attempt - 1).await;
+    }
+    let replaces = std::mem::take(&mut run.replaces);
+    if !replaces.is_empty() {
+        let waited = wait_replaced(
+            ctx,
+            job,
+            run_id,
+            replaces,
+            run.start_by,
+            &mut deadline,
+            stops,
+        );
+        match waited.await {
+            Ok(()) => {}
+            Err(Waited::Missed(reason)) => return ends.missed(reason).await,
+            Err(Waited::Stopped(why)) => return ends.stopped_waiting(why, None, 0).await,
         }
-        persist(ctx, stops, "clearing a pending retry", None, || {
-            ctx.store.set_retry_at(run_id, None)
-        })
-        .await?;
     }
 
     // Environment and mounted files are read per run, so editing them needs no reload.
@@ -377,55 +397,14 @@ async fn drive(
         Ok(env) => env,
         Err(reason) => {
             tracing::error!(job = %job.name, run = run_id, "{reason}");
-            return finish(RunStatus::Failed, Some(reason), None, attempt - 1).await;
+            return ends
+                .finish(RunStatus::Failed, Some(reason), None, attempt - 1)
+                .await;
         }
     };
 
     loop {
-        // A slot of [daemon] max_concurrent, in arrival order.
-        let queued = tokio::time::Instant::now();
-        let permit: Option<tokio::sync::OwnedSemaphorePermit> = match &ctx.slots {
-            Some(slots) => {
-                let start_by = match run.start_by.filter(|_| attempt == run.first_attempt) {
-                    Some(at) => ctx.clock.sleep(clock::until(ctx.clock.now(), at)),
-                    None => Box::pin(std::future::pending()),
-                };
-                let acquire = Box::pin(async move {
-                    tokio::select! {
-                        permit = slots.clone().acquire_owned() => Some(permit),
-                        _ = start_by => None,
-                    }
-                });
-                match wait(acquire, &mut deadline, stops).await {
-                    // The semaphore is never closed.
-                    Ok(Some(permit)) => permit.ok(),
-                    Ok(None) => {
-                        let reason = "waited for a max_concurrent slot past its starting_deadline; not started late";
-                        tracing::warn!(job = %job.name, run = run_id, "{reason}");
-                        let now = ctx.clock.now();
-                        persist(ctx, stops, "recording a missed run", None, || {
-                            ctx.store.mark_missed(run_id, now, reason)
-                        })
-                        .await?;
-                        return Ok(report(Some(RunStatus::Missed), None, 0));
-                    }
-                    Err(why) => {
-                        return match interrupted_while_waiting(ctx, why, run_id).await? {
-                            Some((status, reason)) => {
-                                finish(status, Some(reason), exit_code, attempt - 1).await
-                            }
-                            None => Ok(report(None, exit_code, attempt - 1)),
-                        };
-                    }
-                }
-            }
-            None => None,
-        };
-        let waited = queued.elapsed();
-        if waited > Duration::from_millis(100) {
-            tracing::info!(job = %job.name, run = run_id, attempt, waited_ms = waited.as_millis() as u64, "waited for a max_concurrent slot");
-        }
-        let (attempt_id, (end, record)) = match run.adopt.take() {
+        let (attempt_id, ended) = match run.adopt.take() {
             Some(adopted) => {
                 // Stored again from the start: what was stored before is replaced.
                 persist(
@@ -436,133 +415,421 @@ async fn drive(
                     || ctx.store.clear_output(adopted.attempt_id),
                 )
                 .await?;
-                let used = clock::until(adopted.attempt_started_at, ctx.clock.now());
-                let timeout = job.timeout.map(|t| t.saturating_sub(used));
-                let launch = Launch::Adopt(&adopted.container_id, timeout);
-                (
-                    adopted.attempt_id,
-                    contain(ctx, job, adopted.attempt_id, launch, &mut deadline, stops).await,
-                )
+                // It runs already: it takes a slot if one is free, and never waits for one.
+                let _permit = ctx
+                    .slots
+                    .as_ref()
+                    .and_then(|s| s.clone().try_acquire_owned().ok());
+                let ended = attempt::run_adopted(ctx, job, &adopted, &mut deadline, stops).await;
+                if matches!(ended, Ended::NeverCreated) {
+                    tracing::warn!(job = %job.name, run = run_id, attempt, "repair: the attempt's container was never created; making the attempt again");
+                    persist(
+                        ctx,
+                        stops,
+                        "forgetting an attempt that never started",
+                        None,
+                        || ctx.store.discard_unstarted_attempt(adopted.attempt_id),
+                    )
+                    .await?;
+                    continue;
+                }
+                (adopted.attempt_id, ended)
             }
             None => {
-                // The container made ready ahead of the tick, if there is one and
-                // the environment read now is the one it was made with.
-                let prepared = match run.prepared.take() {
-                    Some(preparation) => match preparation.await {
-                        Some(prepared) if prepared.env == env => Some(prepared),
-                        Some(stale) => {
-                            remove_prepared(ctx, stale).await;
-                            None
+                let first = attempt == run.next_attempt;
+                let start_by = run.start_by.filter(|_| first);
+                let queued = if first { run.queued.take() } else { None };
+                let (permit, waited) =
+                    match take_slot(ctx, start_by, queued, &mut deadline, stops).await {
+                        Ok(slot) => slot,
+                        Err(Waited::Missed(reason)) => return ends.missed(reason).await,
+                        Err(Waited::Stopped(why)) => {
+                            return ends.stopped_waiting(why, exit_code, attempt - 1).await;
                         }
-                        None => None,
-                    },
-                    None => None,
-                };
-                // No container starts before its attempt is recorded.
-                let now = ctx.clock.now();
-                let attempt_id = persist(ctx, stops, "recording a new attempt", None, || {
-                    ctx.store
-                        .start_attempt(run_id, attempt, &job.image, now, waited)
-                })
-                .await;
-                let attempt_id = match attempt_id {
-                    Ok(attempt_id) => attempt_id,
-                    Err(e) => {
-                        if let Some(prepared) = prepared {
-                            remove_prepared(ctx, prepared).await;
-                        }
-                        return Err(e);
-                    }
-                };
-                // The container's id is recorded before it starts, or it is not used:
-                // a prepared container's name does not lead back to its attempt.
-                let prepared = match prepared {
-                    Some(prepared) => {
-                        // A crash here leaves what a crash before a create leaves on
-                        // the usual path: an attempt with no container of its own (the
-                        // start-up repair removes the unused one and retries).
-                        crate::failpoint::pause("before-create").await;
-                        match ctx
-                            .store
-                            .set_container(attempt_id, &prepared.attached.id)
-                            .await
-                        {
-                            Ok(()) => Some(prepared),
-                            Err(e) => {
-                                tracing::error!(job = %job.name, error = %e, "could not record the id of the container made ready; creating another");
-                                remove_prepared(ctx, prepared).await;
-                                None
-                            }
-                        }
-                    }
-                    None => None,
-                };
-                let end = match prepared {
-                    Some(prepared) => {
-                        run_prepared(ctx, job, attempt_id, prepared, &mut deadline, stops).await
-                    }
-                    None => {
-                        run_attempt(
-                            ctx,
-                            job,
-                            &env,
-                            run_id,
-                            attempt,
-                            attempt_id,
-                            &mut deadline,
-                            stops,
-                        )
-                        .await
-                    }
-                };
-                (attempt_id, end)
+                    };
+                let (attempt_id, ended) = start_attempt(
+                    ctx,
+                    job,
+                    &env,
+                    run_id,
+                    attempt,
+                    waited,
+                    run.prepared,
+                    &mut deadline,
+                    stops,
+                )
+                .await?;
+                drop(permit);
+                (attempt_id, ended)
             }
         };
-        drop(permit);
-        persist(ctx, stops, "recording the end of an attempt", None, || {
-            ctx.store.finish_attempt(attempt_id, &record)
-        })
-        .await?;
+        let Ended::Attempt {
+            end,
+            record,
+            container,
+        } = ended
+        else {
+            // The engine cannot say how the container ended and the daemon shuts
+            // down: the attempt stays running for the next start to adopt.
+            return Ok(ends.report(None, exit_code, attempt));
+        };
         if record.exit_code.is_some() {
             exit_code = record.exit_code;
         }
+        let decision = job.retry_policy().decide(attempt, end);
+        let reason = match decision {
+            Decision::Fail => Some(failure_reason(&record, attempt)),
+            Decision::Interrupt => Some("the daemon shut down during the attempt".to_owned()),
+            Decision::Succeed | Decision::Retry(_) => None,
+        };
+        let now = ctx.clock.now();
+        let next = match decision {
+            Decision::Retry(delay) => RunNext::RetryAt(
+                now + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX),
+            ),
+            Decision::Succeed => RunNext::Finish {
+                status: RunStatus::Succeeded,
+                at: now,
+                reason: None,
+            },
+            Decision::Fail => RunNext::Finish {
+                status: RunStatus::Failed,
+                at: now,
+                reason: reason.as_deref(),
+            },
+            Decision::Interrupt => RunNext::Finish {
+                status: RunStatus::Interrupted,
+                at: now,
+                reason: reason.as_deref(),
+            },
+        };
+        ends.record_attempt(attempt_id, attempt, &record, next)
+            .await?;
+        crate::failpoint::pause("after-record").await;
+        if let Some(id) = container {
+            if let Err(e) = ctx.engine.remove(&id).await {
+                tracing::warn!(job = %job.name, run = run_id, container = %id, error = %e, "could not remove the attempt's container; the next start removes it");
+            }
+            crate::failpoint::pause("after-remove").await;
+        }
+        let (Decision::Retry(delay), RunNext::RetryAt(_)) = (decision, next) else {
+            let status = match next {
+                RunNext::Finish { status, .. } => status,
+                RunNext::RetryAt(_) => RunStatus::Failed,
+            };
+            return Ok(ends.report(Some(status), exit_code, attempt));
+        };
+        tracing::info!(job = %job.name, run = run_id, attempt, delay = %humantime::format_duration(delay), "retrying after backoff");
+        if let Err(why) = wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
+            return ends.stopped_waiting(why, exit_code, attempt).await;
+        }
+        attempt += 1;
+    }
+}
+
+/// Record a new attempt, then make it: in the container made ready ahead of
+/// the tick if there is one and the environment read now is the one it was made
+/// with, else on the usual path. Returns the attempt's id and how it ended.
+#[allow(clippy::too_many_arguments)]
+async fn start_attempt(
+    ctx: &Context,
+    job: &Job,
+    env: &[String],
+    run_id: i64,
+    attempt: u32,
+    waited: Duration,
+    prepared: &mut Option<Preparation>,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> Result<(i64, Ended), StoreError> {
+    let prepared = match prepared.take() {
+        Some(preparation) => match preparation.await {
+            Some(prepared) if prepared.env == env => Some(prepared),
+            Some(stale) => {
+                attempt::remove_prepared(ctx, stale).await;
+                None
+            }
+            None => None,
+        },
+        None => None,
+    };
+    // No container starts before its attempt is recorded.
+    let now = ctx.clock.now();
+    let attempt_id = persist(ctx, stops, "recording a new attempt", None, || {
+        ctx.store
+            .start_attempt(run_id, attempt, &job.image, now, waited)
+    })
+    .await;
+    let attempt_id = match attempt_id {
+        Ok(attempt_id) => attempt_id,
+        Err(e) => {
+            if let Some(prepared) = prepared {
+                attempt::remove_prepared(ctx, prepared).await;
+            }
+            return Err(e);
+        }
+    };
+    // A prepared container's id is recorded before it starts, or it is not used:
+    // its name does not lead back to its attempt.
+    let prepared = match prepared {
+        Some(prepared) => {
+            // A crash here leaves what a crash before a create leaves on the usual
+            // path: an attempt with no container of its own (the start-up repair
+            // removes the unused one and makes the attempt again).
+            crate::failpoint::pause("before-create").await;
+            match ctx.store.set_container(attempt_id, prepared.id()).await {
+                Ok(()) => Some(prepared),
+                Err(e) => {
+                    tracing::error!(job = %job.name, error = %e, "could not record the id of the container made ready; creating another");
+                    attempt::remove_prepared(ctx, prepared).await;
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let ended = match prepared {
+        Some(prepared) => {
+            attempt::run_prepared(ctx, job, attempt_id, prepared, deadline, stops).await
+        }
+        None => {
+            attempt::run_attempt(ctx, job, env, run_id, attempt, attempt_id, deadline, stops).await
+        }
+    };
+    Ok((attempt_id, ended))
+}
+
+/// A slot of `[daemon] max_concurrent`, in arrival order, and how long it took.
+/// `start_by`: the slot must come by then (a first attempt's
+/// `starting_deadline`). `queued` is told once the request is in line.
+async fn take_slot(
+    ctx: &Context,
+    start_by: Option<DateTime<Utc>>,
+    queued: Option<oneshot::Sender<()>>,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> Result<(Option<tokio::sync::OwnedSemaphorePermit>, Duration), Waited> {
+    const LATE: &str =
+        "waited for a max_concurrent slot past its starting_deadline; not started late";
+    let began = tokio::time::Instant::now();
+    let Some(slots) = &ctx.slots else {
+        return Ok((None, Duration::ZERO));
+    };
+    if start_by.is_some_and(|at| at <= ctx.clock.now()) {
+        return Err(Waited::Missed(LATE));
+    }
+    let limit = match start_by {
+        Some(at) => ctx.clock.sleep(clock::until(ctx.clock.now(), at)),
+        None => Box::pin(std::future::pending()),
+    };
+    let mut acquire = Box::pin(slots.clone().acquire_owned());
+    // Polled once, the request takes its place in the semaphore's queue.
+    let first = futures_util::poll!(acquire.as_mut());
+    if let Some(queued) = queued {
+        let _ = queued.send(());
+    }
+    let permit = match first {
+        std::task::Poll::Ready(permit) => permit.ok(),
+        std::task::Poll::Pending => {
+            let acquire = async {
+                tokio::select! {
+                    permit = acquire => Some(permit.ok()),
+                    _ = limit => None,
+                }
+            };
+            match wait(Box::pin(acquire), deadline, stops).await {
+                Ok(Some(permit)) => permit,
+                Ok(None) => return Err(Waited::Missed(LATE)),
+                Err(why) => return Err(Waited::Stopped(why)),
+            }
+        }
+    };
+    let waited = began.elapsed();
+    if waited > Duration::from_millis(100) {
+        tracing::info!(
+            waited_ms = waited.as_millis() as u64,
+            "waited for a max_concurrent slot"
+        );
+    }
+    Ok((permit, waited))
+}
+
+/// Wait until every run this one replaces has ended (`concurrency = "replace"`:
+/// the new container starts only once the replaced one has exited). Bounded by
+/// `start_by` (the wait counts against `starting_deadline`), the deadline and
+/// the run's own stops.
+async fn wait_replaced(
+    ctx: &Context,
+    job: &Job,
+    run_id: i64,
+    replaces: Vec<Predecessor>,
+    start_by: Option<DateTime<Utc>>,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> Result<(), Waited> {
+    const LATE: &str =
+        "waited for the run it replaces to stop past its starting_deadline; not started late";
+    let limit = match start_by {
+        Some(at) => ctx.clock.sleep(clock::until(ctx.clock.now(), at)),
+        None => Box::pin(std::future::pending()),
+    };
+    let ended = async {
+        for predecessor in &replaces {
+            match predecessor {
+                Predecessor::Local(finished) => finished.cancelled().await,
+                Predecessor::Foreign { run_id, pid } => {
+                    foreign_run_ended(&ctx.store, *run_id, *pid).await;
+                }
+            }
+        }
+    };
+    let bounded = Box::pin(async {
+        tokio::select! {
+            () = ended => true,
+            _ = limit => false,
+        }
+    });
+    tracing::info!(job = %job.name, run = run_id, "waiting for the replaced run to stop before starting");
+    match wait(bounded, deadline, stops).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Waited::Missed(LATE)),
+        Err(why) => Err(Waited::Stopped(why)),
+    }
+}
+
+/// Returns once run `run_id`, supervised by process `pid`, is no longer
+/// running in the database, or that process is gone (checked every 250 ms).
+async fn foreign_run_ended(store: &Store, run_id: i64, pid: u32) {
+    loop {
+        match store.run_status(run_id).await {
+            Ok(Some(status)) if status == "running" => {}
+            Ok(_) => return,
+            Err(e) => {
+                tracing::debug!(run = run_id, error = %e, "cannot read the replaced run's status; asking again")
+            }
+        }
+        if !super::process_alive(pid) {
+            tracing::warn!(
+                run = run_id,
+                pid,
+                "the process supervising the replaced run is gone; the next start-up repair settles the run"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The end of a run, recorded with retries while the database refuses writes.
+struct Ends<'a> {
+    ctx: &'a Context,
+    job: &'a Job,
+    run_id: i64,
+    stops: &'a Stops,
+}
+
+impl Ends<'_> {
+    fn report(
+        &self,
+        status: Option<RunStatus>,
+        exit_code: Option<i64>,
+        attempts: u32,
+    ) -> RunReport {
+        RunReport {
+            run_id: self.run_id,
+            status,
+            exit_code,
+            attempts,
+        }
+    }
+
+    async fn finish(
+        &self,
+        status: RunStatus,
+        reason: Option<String>,
+        exit_code: Option<i64>,
+        attempts: u32,
+    ) -> Result<RunReport, StoreError> {
+        let (ctx, run_id) = (self.ctx, self.run_id);
+        let now = ctx.clock.now();
+        persist(ctx, self.stops, "recording the end of a run", None, || {
+            ctx.store.finish_run(run_id, status, now, reason.as_deref())
+        })
+        .await?;
+        self.log_end(status, reason.as_deref(), attempts);
+        Ok(self.report(Some(status), exit_code, attempts))
+    }
+
+    fn log_end(&self, status: RunStatus, reason: Option<&str>, attempts: u32) {
+        tracing::info!(job = %self.job.name, run = self.run_id, status = status.as_str(), attempts, reason = reason.unwrap_or(""), "run finished");
+    }
+
+    /// Record an attempt's end and what becomes of its run, together.
+    async fn record_attempt(
+        &self,
+        attempt_id: i64,
+        attempt: u32,
+        record: &store::AttemptEnd,
+        next: RunNext<'_>,
+    ) -> Result<(), StoreError> {
+        let (ctx, job, run_id) = (self.ctx, self.job, self.run_id);
         tracing::info!(
             job = %job.name, run = run_id, attempt, outcome = record.outcome,
             exit_code = ?record.exit_code, error = record.error.as_deref().unwrap_or(""),
             "attempt finished"
         );
-        let (status, reason) = match retry.decide(attempt, end) {
-            Decision::Retry(delay) => {
-                let due = ctx.clock.now()
-                    + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX);
-                persist(ctx, stops, "recording a pending retry", None, || {
-                    ctx.store.set_retry_at(run_id, Some(due))
-                })
-                .await?;
-                tracing::info!(job = %job.name, run = run_id, attempt, delay = %humantime::format_duration(delay), "retrying after backoff");
-                match wait(ctx.clock.sleep(delay), &mut deadline, stops).await {
-                    Ok(()) => {
-                        persist(ctx, stops, "clearing a pending retry", None, || {
-                            ctx.store.set_retry_at(run_id, None)
-                        })
-                        .await?;
-                        attempt += 1;
-                        continue;
-                    }
-                    Err(why) => match interrupted_while_waiting(ctx, why, run_id).await? {
-                        Some((status, reason)) => (status, Some(reason)),
-                        None => return Ok(report(None, exit_code, attempt)),
-                    },
-                }
-            }
-            Decision::Succeed => (RunStatus::Succeeded, None),
-            Decision::Fail => (RunStatus::Failed, Some(failure_reason(&record, attempt))),
-            Decision::Interrupt => (
-                RunStatus::Interrupted,
-                Some("the daemon shut down during the attempt".to_owned()),
+        persist(
+            ctx,
+            self.stops,
+            "recording the end of an attempt",
+            None,
+            || ctx.store.end_attempt(run_id, attempt_id, record, next),
+        )
+        .await?;
+        if let RunNext::Finish { status, reason, .. } = next {
+            self.log_end(status, reason, attempt);
+        }
+        Ok(())
+    }
+
+    /// The run's first attempt could not start before its `starting_deadline`.
+    async fn missed(&self, reason: &str) -> Result<RunReport, StoreError> {
+        let (ctx, run_id) = (self.ctx, self.run_id);
+        tracing::warn!(job = %self.job.name, run = run_id, "{reason}");
+        let now = ctx.clock.now();
+        persist(ctx, self.stops, "recording a missed run", None, || {
+            ctx.store.mark_missed(run_id, now, reason)
+        })
+        .await?;
+        Ok(self.report(Some(RunStatus::Missed), None, 0))
+    }
+
+    /// What a run stopped while it waited (for a retry, a slot, or a run it
+    /// replaces) becomes. On a daemon's shutdown, nothing is written: the run
+    /// stays as it is and the next daemon resumes it.
+    async fn stopped_waiting(
+        &self,
+        why: Interruption,
+        exit_code: Option<i64>,
+        attempts: u32,
+    ) -> Result<RunReport, StoreError> {
+        let (status, reason) = match why {
+            Interruption::Deadline => (
+                RunStatus::Failed,
+                "deadline passed while the run waited; no further attempt",
             ),
+            Interruption::Replaced => (RunStatus::Failed, REPLACED),
+            Interruption::Shutdown if self.ctx.resume_later => {
+                tracing::info!(
+                    run = self.run_id,
+                    "shutdown: the run stays pending; the next daemon resumes it"
+                );
+                return Ok(self.report(None, exit_code, attempts));
+            }
+            Interruption::Shutdown => (RunStatus::Interrupted, "interrupted while the run waited"),
         };
-        return finish(status, reason, exit_code, attempt).await;
+        self.finish(status, Some(reason.to_owned()), exit_code, attempts)
+            .await
     }
 }
 
@@ -627,45 +894,6 @@ async fn wait<F: std::future::Future + Unpin>(
     }
 }
 
-/// What a run that was stopped while waiting (for a slot or a retry) becomes:
-/// `None` leaves it pending for the next daemon.
-async fn interrupted_while_waiting(
-    ctx: &Context,
-    why: Interruption,
-    run_id: i64,
-) -> Result<Option<(RunStatus, String)>, StoreError> {
-    Ok(Some(match why {
-        Interruption::Deadline => (
-            RunStatus::Failed,
-            "deadline passed while the run waited; no further attempt".to_owned(),
-        ),
-        Interruption::Replaced => (RunStatus::Failed, REPLACED.to_owned()),
-        Interruption::Shutdown if ctx.resume_later => {
-            // Keep (or set) the due time so the next daemon resumes the run then.
-            if ctx
-                .store
-                .pending_retries()
-                .await?
-                .iter()
-                .all(|p| p.run_id != run_id)
-            {
-                ctx.store
-                    .set_retry_at(run_id, Some(ctx.clock.now()))
-                    .await?;
-            }
-            tracing::info!(
-                run = run_id,
-                "shutdown: the run stays pending; the next daemon resumes it"
-            );
-            return Ok(None);
-        }
-        Interruption::Shutdown => (
-            RunStatus::Interrupted,
-            "interrupted while the run waited".to_owned(),
-        ),
-    }))
-}
-
 fn failure_reason(record: &store::AttemptEnd, attempts: u32) -> String {
     match record.outcome {
         "replaced" => return REPLACED.to_owned(),
@@ -683,671 +911,44 @@ fn failure_reason(record: &store::AttemptEnd, attempts: u32) -> String {
     format!("{attempts} attempt(s) failed; the last: {last}")
 }
 
-/// The name of the container of one attempt: unique per database, run and attempt.
-pub fn container_name(database: &std::path::Path, job: &str, run_id: i64, attempt: u32) -> String {
-    format!(
-        "cronbox-{job}-{run_id}-{attempt}-{:08x}",
-        database_tag(database)
-    )
-}
-
-/// The name of the container made ready for `job`'s run at `tick`, before the
-/// run has an id: `cronbox-JOB-tUNIXTIME-TAG`.
-pub fn prepared_container_name(
-    database: &std::path::Path,
-    job: &str,
-    tick: DateTime<Utc>,
-) -> String {
-    format!(
-        "cronbox-{job}-t{}-{:08x}",
-        tick.timestamp(),
-        database_tag(database)
-    )
-}
-
-/// FNV-1a of the database's path: a stable short tag, so two daemons never share names.
-fn database_tag(database: &std::path::Path) -> u32 {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in database.as_os_str().as_encoded_bytes() {
-        hash ^= u32::from(*byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash
-}
-
-/// The job's environment (`env_file` under `env`) and a check that every host
-/// path it mounts exists. The error never contains a value from the files.
-fn prepare(job: &Job) -> Result<Vec<String>, String> {
-    let mut env: Vec<(String, String)> = Vec::new();
-    if let Some(path) = &job.env_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cannot read env_file {}: {e}; create it or fix the path",
-                path.display()
-            )
-        })?;
-        let pairs = dotenv::parse(&text).map_err(|problems| {
-            let lines: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{}:{}: {}", path.display(), p.line, p.message))
-                .collect();
-            format!("env_file is malformed: {}", lines.join("; "))
-        })?;
-        env.extend(pairs);
-    }
-    env.extend(job.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    for volume in &job.volumes {
-        if !volume.host.exists() {
-            return Err(format!(
-                "volume host path {} does not exist; create it or fix the volume",
-                volume.host.display()
-            ));
-        }
-    }
-    for (name, path) in &job.secrets {
-        if !path.is_file() {
-            return Err(format!(
-                "secret {name}: {} is not a readable file; create it or fix the path",
-                path.display()
-            ));
-        }
-    }
-    Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
-}
-
-/// Which attempt a container is for, as its name and labels say.
-#[derive(Debug, Clone, Copy)]
-enum Identity {
-    /// This attempt of this run.
-    Attempt(i64, u32),
-    /// The first attempt of the run of this tick, made ready before the run exists.
-    Tick(DateTime<Utc>),
-}
-
-fn container_spec(ctx: &Context, job: &Job, env: &[String], identity: Identity) -> ContainerSpec {
-    let database = ctx.store.path();
-    let mut labels: HashMap<String, String> = job
-        .labels
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    labels.extend([
-        (engine::LABEL_JOB.to_owned(), job.name.clone()),
-        (engine::LABEL_DB.to_owned(), database.display().to_string()),
-    ]);
-    let name = match identity {
-        Identity::Attempt(run_id, attempt) => {
-            labels.extend([
-                (engine::LABEL_RUN.to_owned(), run_id.to_string()),
-                (engine::LABEL_ATTEMPT.to_owned(), attempt.to_string()),
-            ]);
-            container_name(database, &job.name, run_id, attempt)
-        }
-        Identity::Tick(tick) => {
-            labels.insert(engine::LABEL_TICK.to_owned(), tick.to_rfc3339());
-            prepared_container_name(database, &job.name, tick)
-        }
-    };
-    let mut binds: Vec<String> = job.volumes.iter().map(|v| v.to_bind()).collect();
-    binds.extend(
-        job.secrets
-            .iter()
-            .map(|(name, path)| format!("{}:/run/secrets/{name}:ro", path.display())),
-    );
-    ContainerSpec {
-        name,
-        image: job.image.clone(),
-        command: job.command.clone(),
-        entrypoint: job.entrypoint.clone(),
-        env: env.to_vec(),
-        binds,
-        labels,
-        user: job.user.clone(),
-        workdir: job.workdir.clone(),
-        hostname: job.hostname.clone(),
-        stop_signal: job.stop_signal.clone(),
-        stop_grace: job.stop_grace,
-        memory: job.memory,
-        cpus: job.cpus,
-        pids_limit: job.pids_limit,
-        read_only: job.read_only,
-        tmpfs: job.tmpfs.clone(),
-        network: job.network.clone(),
-        cap_add: job.cap_add.clone(),
-        cap_drop: job.cap_drop.clone(),
-        privileged: job.privileged,
-        swap_accounted: true,
-    }
-}
-
-/// The limits `job` asks for that the engine's host cannot enforce (empty when it
-/// asks for none, or when the engine cannot be asked).
-pub async fn unenforceable_limits(
-    engine: &Engine,
-    job: &Job,
-) -> Result<Vec<&'static str>, EngineError> {
-    let requested = job.limits_requested();
-    if requested.is_empty() {
-        return Ok(Vec::new());
-    }
-    let capabilities: Capabilities = engine.capabilities().await?;
-    Ok(capabilities.unenforceable(&requested))
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_attempt(
-    ctx: &Context,
-    job: &Job,
-    env: &[String],
-    run_id: i64,
-    attempt: u32,
-    attempt_id: i64,
-    deadline: &mut Sleep,
-    stops: &Stops,
-) -> (policy::AttemptEnd, store::AttemptEnd) {
-    let ended = |outcome: &'static str,
-                 exit_code: Option<i64>,
-                 oom: Option<bool>,
-                 error: Option<String>| store::AttemptEnd {
-        finished_at: ctx.clock.now(),
-        exit_code,
-        oom_killed: oom,
-        outcome,
-        error,
-    };
-    let interrupted = |why: Interruption| match why {
-        Interruption::Deadline => (
-            policy::AttemptEnd::DeadlineExceeded,
-            ended("deadline", None, None, None),
-        ),
-        Interruption::Shutdown => (
-            policy::AttemptEnd::Interrupted,
-            ended("interrupted", None, None, None),
-        ),
-        Interruption::Replaced => (
-            policy::AttemptEnd::Replaced,
-            ended("replaced", None, None, None),
-        ),
-    };
-    let image_failed = |error: EngineError| match error {
-        EngineError::ImageMissing { .. } => (
-            policy::AttemptEnd::Unrunnable,
-            ended("image-missing", None, None, Some(error.to_string())),
-        ),
-        _ => (
-            policy::AttemptEnd::EngineError,
-            ended("engine-error", None, None, Some(error.to_string())),
-        ),
-    };
-    let prepare = async {
-        // pull = "always" pulls before every attempt; "missing" and "never" create
-        // first and look at the image only when the engine has none (below).
-        if job.pull == PullPolicy::Always {
-            ctx.engine
-                .ensure_image(&job.image, job.pull)
-                .await
-                .map_err(image_failed)?;
-        }
-        let requested = job.limits_requested();
-        if requested.is_empty() {
-            return Ok(true);
-        }
-        let capabilities = ctx.engine.capabilities().await.map_err(|error| {
-            (
-                policy::AttemptEnd::EngineError,
-                ended("engine-error", None, None, Some(error.to_string())),
-            )
-        })?;
-        let missing = capabilities.unenforceable(&requested);
-        if !missing.is_empty() {
-            let message = format!(
-                "the Docker host cannot enforce {} for job {} (on Raspberry Pi OS enable the memory cgroup: add cgroup_enable=memory to the kernel command line)",
-                missing.join(", "),
-                job.name
-            );
-            if ctx.require_limits {
-                let error =
-                    format!("{message}; refusing to run it because [daemon] require_limits = true");
-                return Err((
-                    policy::AttemptEnd::Unrunnable,
-                    ended("engine-error", None, None, Some(error)),
-                ));
-            }
-            tracing::warn!(job = %job.name, "{message}; running it anyway (set [daemon] require_limits = true to refuse)");
-        }
-        Ok(capabilities.swap)
-    };
-    // Pulling can take long: a shutdown, a replacement or the deadline cuts it short,
-    // and no container is created after any of them.
-    let swap_accounted = match until_stopped(deadline, stops, prepare).await {
-        Ok(Ok(swap_accounted)) => swap_accounted,
-        Ok(Err(failed)) => return failed,
-        Err(why) => return interrupted(why),
-    };
-
-    let mut spec = container_spec(ctx, job, env, Identity::Attempt(run_id, attempt));
-    spec.swap_accounted = swap_accounted;
-    let mut pulled = job.pull == PullPolicy::Always;
-    crate::failpoint::pause("before-create").await;
-    let id = loop {
-        match ctx.engine.create(&spec).await {
-            Ok(Some(id)) => break id,
-            Ok(None) if !pulled => {
-                pulled = true;
-                // The engine has no such image: pull = "missing" pulls it now,
-                // "never" ends the attempt as image-missing.
-                match until_stopped(
-                    deadline,
-                    stops,
-                    ctx.engine.ensure_image(&job.image, job.pull),
-                )
-                .await
-                {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => return image_failed(error),
-                    Err(why) => return interrupted(why),
-                }
-            }
-            Ok(None) => {
-                let error = format!(
-                    "Docker engine: creating container {} failed: image {} is still not present after pulling it; check that nothing removes it (docker image prune) and that the tag is right",
-                    spec.name, job.image
-                );
-                return (
-                    policy::AttemptEnd::EngineError,
-                    ended("engine-error", None, None, Some(error)),
-                );
-            }
-            Err(error) => {
-                return (
-                    policy::AttemptEnd::EngineError,
-                    ended("engine-error", None, None, Some(error.to_string())),
-                );
-            }
-        }
-    };
-    if let Err(e) = ctx.store.set_container(attempt_id, &id).await {
-        tracing::error!(job = %job.name, error = %e, "could not record the container id");
-    }
-    contain(
-        ctx,
-        job,
-        attempt_id,
-        Launch::Created(&id, &spec, job.timeout),
-        deadline,
-        stops,
-    )
-    .await
-}
-
-/// Run an attempt in the container made ready ahead of the tick (its id is
-/// recorded): start it and see it to its end.
-async fn run_prepared(
-    ctx: &Context,
-    job: &Job,
-    attempt_id: i64,
-    prepared: Prepared,
-    deadline: &mut Sleep,
-    stops: &Stops,
-) -> (policy::AttemptEnd, store::AttemptEnd) {
-    let Prepared { spec, attached, .. } = prepared;
-    contain(
-        ctx,
-        job,
-        attempt_id,
-        Launch::Attached(attached, &spec, job.timeout),
-        deadline,
-        stops,
-    )
-    .await
-}
-
-/// `work`, unless a shutdown, a replacement or the deadline comes first.
-async fn until_stopped<T>(
-    deadline: &mut Sleep,
-    stops: &Stops,
-    work: impl std::future::Future<Output = T>,
-) -> Result<T, Interruption> {
-    tokio::select! {
-        biased;
-        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
-        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
-        _ = &mut *deadline => Err(Interruption::Deadline),
-        done = work => Ok(done),
-    }
-}
-
-/// How an attempt's container comes to be supervised.
-enum Launch<'a> {
-    /// Start this container, just created from the spec, with this timeout.
-    Created(&'a str, &'a ContainerSpec, Option<Duration>),
-    /// Start this container, created and attached ahead of the tick, with this timeout.
-    Attached(engine::Attached, &'a ContainerSpec, Option<Duration>),
-    /// Take over this container from a previous daemon, with what is left of the timeout.
-    Adopt(&'a str, Option<Duration>),
-}
-
-/// Supervise one attempt's container to its end, stopping it when the deadline
-/// passes, the daemon shuts down or the run is replaced, while its output is
-/// recorded; then classify how it ended.
-async fn contain(
-    ctx: &Context,
-    job: &Job,
-    attempt_id: i64,
-    launch: Launch<'_>,
-    deadline: &mut Sleep,
-    stops: &Stops,
-) -> (policy::AttemptEnd, store::AttemptEnd) {
-    let ended = |outcome: &'static str,
-                 exit_code: Option<i64>,
-                 oom: Option<bool>,
-                 error: Option<String>| store::AttemptEnd {
-        finished_at: ctx.clock.now(),
-        exit_code,
-        oom_killed: oom,
-        outcome,
-        error,
-    };
-    let (tx, rx) = mpsc::channel(64);
-    let stop = CancellationToken::new();
-    let container = async {
-        let tx = tx;
-        let mut why = None;
-        let result = {
-            let run: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
-                match launch {
-                    Launch::Created(id, spec, timeout) => {
-                        Box::pin(ctx.engine.run_created(id, spec, &tx, &stop, timeout))
-                    }
-                    Launch::Attached(attached, spec, timeout) => {
-                        Box::pin(ctx.engine.run_attached(attached, spec, &tx, &stop, timeout))
-                    }
-                    Launch::Adopt(id, timeout) => {
-                        Box::pin(ctx.engine.adopt(id, job.stop_grace, &tx, &stop, timeout))
-                    }
-                };
-            tokio::pin!(run);
-            loop {
-                tokio::select! {
-                    result = &mut run => break result,
-                    _ = &mut *deadline, if why.is_none() => why = Some(Interruption::Deadline),
-                    _ = stops.shutdown.cancelled(), if why.is_none() => why = Some(Interruption::Shutdown),
-                    _ = stops.replace.cancelled(), if why.is_none() => why = Some(Interruption::Replaced),
-                }
-                if why.is_some() {
-                    stop.cancel();
-                }
-            }
-        };
-        // The output recorder finishes once the sender is gone.
-        drop(tx);
-        (result, why)
-    };
-    let ((result, why), ()) = tokio::join!(container, record_output(ctx, job, attempt_id, rx));
-    let exit = match result {
-        Ok(exit) => exit,
-        Err(error) => {
-            return (
-                policy::AttemptEnd::EngineError,
-                ended("engine-error", None, None, Some(error.to_string())),
-            );
-        }
-    };
-    let (code, oom) = (Some(exit.exit_code), Some(exit.oom_killed));
-    match (exit.stopped, why) {
-        (true, Some(Interruption::Deadline)) => (
-            policy::AttemptEnd::DeadlineExceeded,
-            ended("deadline", code, oom, None),
-        ),
-        (true, Some(Interruption::Shutdown)) => (
-            policy::AttemptEnd::Interrupted,
-            ended("interrupted", code, oom, None),
-        ),
-        (true, Some(Interruption::Replaced)) => (
-            policy::AttemptEnd::Replaced,
-            ended("replaced", code, oom, None),
-        ),
-        _ if exit.timed_out => (
-            policy::AttemptEnd::TimedOut,
-            ended("timeout", code, oom, None),
-        ),
-        _ if exit.oom_killed && !job.retry_policy().is_success(exit.exit_code) => (
-            policy::AttemptEnd::Exited(exit.exit_code),
-            ended("oom", code, oom, None),
-        ),
-        _ => (
-            policy::AttemptEnd::Exited(exit.exit_code),
-            ended("exited", code, oom, None),
-        ),
-    }
-}
-
-/// One stream's output as it is kept: the first half of `max_output` goes to the
-/// database as it arrives, the last half is held in a ring and written at the
-/// end, and what falls between is counted and dropped as it arrives.
-struct Capped {
-    stream: Stream,
-    head_left: usize,
-    tail: VecDeque<u8>,
-    tail_max: usize,
-    pending: Vec<u8>,
-    seq: i64,
-    dropped: u64,
-}
-
-impl Capped {
-    fn new(stream: Stream, max_output: u64) -> Capped {
-        let max = usize::try_from(max_output).unwrap_or(usize::MAX);
-        let head = max / 2;
-        Capped {
-            stream,
-            head_left: head,
-            tail: VecDeque::new(),
-            tail_max: max - head,
-            pending: Vec::new(),
-            seq: 0,
-            dropped: 0,
-        }
-    }
-
-    fn push(&mut self, mut data: &[u8]) {
-        let head = data.len().min(self.head_left);
-        self.pending.extend_from_slice(&data[..head]);
-        self.head_left -= head;
-        data = &data[head..];
-        if data.is_empty() {
-            return;
-        }
-        if data.len() >= self.tail_max {
-            self.dropped += (self.tail.len() + data.len() - self.tail_max) as u64;
-            self.tail.clear();
-            self.tail.extend(&data[data.len() - self.tail_max..]);
-            return;
-        }
-        let overflow = (self.tail.len() + data.len()).saturating_sub(self.tail_max);
-        self.tail.drain(..overflow);
-        self.dropped += overflow as u64;
-        self.tail.extend(data);
-    }
-
-    async fn flush(&mut self, ctx: &Context, job: &Job, attempt_id: i64) {
-        if self.pending.is_empty() {
-            return;
-        }
-        if let Err(e) = ctx
-            .store
-            .append_output(
-                attempt_id,
-                self.stream,
-                self.seq,
-                ctx.clock.now(),
-                &self.pending,
-            )
-            .await
-        {
-            tracing::error!(job = %job.name, attempt = attempt_id, error = %e, "could not store output");
-        }
-        self.seq += 1;
-        self.pending.clear();
-    }
-
-    async fn finish(&mut self, ctx: &Context, job: &Job, attempt_id: i64) {
-        self.flush(ctx, job, attempt_id).await;
-        if self.dropped > 0 {
-            let marker = format!(
-                "\n[cronbox: {} bytes of {} dropped here: max_output = {} keeps the head and the tail]\n",
-                self.dropped,
-                self.stream.as_str(),
-                job.max_output
-            );
-            self.pending.extend_from_slice(marker.as_bytes());
-            self.flush(ctx, job, attempt_id).await;
-            if let Err(e) = ctx
-                .store
-                .set_dropped(attempt_id, self.stream, self.dropped)
-                .await
-            {
-                tracing::error!(job = %job.name, error = %e, "could not record dropped output");
-            }
-        }
-        let tail: Vec<u8> = self.tail.drain(..).collect();
-        for chunk in tail.chunks(CHUNK_BYTES) {
-            self.pending.extend_from_slice(chunk);
-            self.flush(ctx, job, attempt_id).await;
-        }
-    }
-}
-
-/// Keeps each stream within `max_output` and writes it to the database in chunks
-/// while the container runs. A database error is logged and the output dropped;
-/// the container is never held up by it.
-async fn record_output(ctx: &Context, job: &Job, attempt_id: i64, mut rx: mpsc::Receiver<Event>) {
-    let mut streams = [
-        Capped::new(Stream::Stdout, job.max_output),
-        Capped::new(Stream::Stderr, job.max_output),
-    ];
-    let mut flush = tokio::time::interval(FLUSH_EVERY);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut echo_live = ctx.echo;
-    loop {
-        let event = tokio::select! {
-            event = rx.recv() => event,
-            _ = flush.tick() => {
-                for capped in &mut streams {
-                    capped.flush(ctx, job, attempt_id).await;
-                }
-                continue;
-            }
-        };
-        match event {
-            Some(Event::Output(stream, data)) => {
-                if echo_live {
-                    echo(stream, &data);
-                }
-                let capped = &mut streams[usize::from(stream == Stream::Stderr)];
-                capped.push(&data);
-                if capped.pending.len() >= CHUNK_BYTES {
-                    capped.flush(ctx, job, attempt_id).await;
-                }
-            }
-            Some(Event::Restart) => {
-                // Already shown live: do not echo it twice.
-                echo_live = false;
-                if let Err(e) = ctx.store.clear_output(attempt_id).await {
-                    tracing::error!(job = %job.name, error = %e, "could not clear output before storing it again");
-                }
-                streams = [
-                    Capped::new(Stream::Stdout, job.max_output),
-                    Capped::new(Stream::Stderr, job.max_output),
-                ];
-            }
-            None => break,
-        }
-    }
-    for capped in &mut streams {
-        capped.finish(ctx, job, attempt_id).await;
-    }
-}
-
-fn echo(stream: Stream, data: &Bytes) {
-    let result = match stream {
-        Stream::Stdout => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(data).and_then(|()| out.flush())
-        }
-        Stream::Stderr => std::io::stderr().lock().write_all(data),
-    };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "could not echo output");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn container_names_differ_per_database_run_and_attempt() {
-        let a = container_name(
-            std::path::Path::new("/var/lib/cronbox/cronbox.db"),
-            "backup",
-            7,
-            1,
-        );
-        assert!(a.starts_with("cronbox-backup-7-1-"), "{a}");
-        assert_ne!(
-            a,
-            container_name(std::path::Path::new("/tmp/other.db"), "backup", 7, 1)
-        );
-        assert_ne!(
-            a,
-            container_name(
-                std::path::Path::new("/var/lib/cronbox/cronbox.db"),
-                "backup",
-                7,
-                2
-            )
-        );
-        assert_eq!(
-            a,
-            container_name(
-                std::path::Path::new("/var/lib/cronbox/cronbox.db"),
-                "backup",
-                7,
-                1
-            )
-        );
-    }
-
-    #[test]
-    fn capped_output_keeps_head_and_tail_and_counts_the_rest() {
-        // (max_output, pushes, head kept, tail kept, dropped)
-        type Case<'a> = (u64, &'a [&'a [u8]], &'a [u8], &'a [u8], u64);
-        let cases: [Case; 5] = [
-            (8, &[b"abc"], b"abc", b"", 0),
-            (8, &[b"abcdefgh"], b"abcd", b"efgh", 0),
-            (8, &[b"abcdefghij"], b"abcd", b"ghij", 2),
+    fn a_failed_runs_reason_names_its_last_attempt() {
+        let end = |outcome, exit_code, error: Option<&str>| store::AttemptEnd {
+            finished_at: DateTime::<Utc>::UNIX_EPOCH,
+            exit_code,
+            oom_killed: None,
+            outcome,
+            error: error.map(str::to_owned),
+        };
+        let cases = [
             (
-                8,
-                &[b"ab", b"cd", b"ef", b"gh", b"ij", b"kl"],
-                b"abcd",
-                b"ijkl",
-                4,
+                end("exited", Some(3), None),
+                2,
+                "2 attempt(s) failed; the last: exited with exit code 3",
             ),
-            (8, &[b"abcd", b"0123456789", b"xy"], b"abcd", b"89xy", 8),
+            (
+                end("oom", Some(137), None),
+                1,
+                "1 attempt(s) failed; the last: oom with exit code 137",
+            ),
+            (
+                end("engine-error", None, Some("gone")),
+                1,
+                "1 attempt(s) failed; the last: gone",
+            ),
+            (
+                end("timeout", None, None),
+                1,
+                "1 attempt(s) failed; the last: timeout",
+            ),
+            (end("replaced", Some(143), None), 1, REPLACED),
         ];
-        for (max, pushes, head, tail, dropped) in cases {
-            let mut capped = Capped::new(Stream::Stdout, max);
-            for push in pushes {
-                capped.push(push);
-            }
-            assert_eq!(capped.pending, head, "{pushes:?}");
-            assert_eq!(
-                capped.tail.iter().copied().collect::<Vec<u8>>(),
-                tail,
-                "{pushes:?}"
-            );
-            assert_eq!(capped.dropped, dropped, "{pushes:?}");
+        for (record, attempts, want) in cases {
+            assert_eq!(failure_reason(&record, attempts), want, "{record:?}");
         }
     }
 }

@@ -12,20 +12,19 @@ use bollard::container::LogOutput;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
-    InspectContainerOptions, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::config::PullPolicy;
 use crate::store::Stream;
+
+mod supervise;
+pub use supervise::{Presence, Watch};
 
 /// Label naming the job a container belongs to.
 pub const LABEL_JOB: &str = "cronbox.job";
@@ -61,9 +60,24 @@ pub enum EngineError {
     /// Any other engine operation failed.
     #[error("Docker engine: {action} failed: {message}")]
     Operation { action: String, message: String },
+    /// The engine answers but no longer knows a container cronbox supervises.
+    #[error(
+        "the Docker engine no longer knows container {container}: it was removed outside cronbox (docker rm), or the engine lost its state (dockerd killed and its data reset); its exit code is unknown"
+    )]
+    Lost { container: String },
+    /// The engine did not answer, and cronbox stopped asking because it shuts down.
+    #[error(
+        "gave up asking the Docker engine how container {container} ended because cronbox is shutting down; the next start asks again"
+    )]
+    Abandoned { container: String },
 }
 
 impl EngineError {
+    /// Whether the engine could not be reached (as opposed to answering with an error).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, EngineError::Unreachable { .. })
+    }
+
     fn from_bollard(action: impl Into<String>, error: bollard::errors::Error) -> EngineError {
         use bollard::errors::Error as E;
         match error {
@@ -91,7 +105,8 @@ impl EngineError {
     }
 }
 
-/// Something that happened while a container ran ([`Engine::run_created`], [`Engine::adopt`]), sent to the caller as it happens.
+/// Something that happened while a container ran ([`Engine::run_created`],
+/// [`Engine::adopt`]), sent to the caller as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The container wrote this chunk to a stream.
@@ -108,9 +123,10 @@ pub struct Exit {
     pub exit_code: i64,
     /// `State.OOMKilled`.
     pub oom_killed: bool,
-    /// Whether cronbox stopped it (the `stop` token) before it exited by itself.
+    /// Whether cronbox stopped it (the `stop` token) while it was still running;
+    /// `false` when it had ended by itself first.
     pub stopped: bool,
-    /// Whether cronbox stopped it because it ran past its timeout.
+    /// Whether cronbox stopped it, still running, because it ran past its timeout.
     pub timed_out: bool,
 }
 
@@ -561,347 +577,6 @@ impl Engine {
             id: id.to_owned(),
             output,
         })
-    }
-
-    /// Run the container `id` that [`Engine::create`] made from `spec` to its end:
-    /// attach, start, register the wait, stream output as [`Event`]s, inspect, and
-    /// remove it (always, even on error).
-    ///
-    /// When `stop` fires, or the container runs longer than `timeout` (counted
-    /// from its start), it is stopped: its stop signal, then SIGKILL after its
-    /// grace; the result says `stopped` or `timed_out`.
-    pub async fn run_created(
-        &self,
-        id: &str,
-        spec: &ContainerSpec,
-        events: &mpsc::Sender<Event>,
-        stop: &CancellationToken,
-        timeout: Option<Duration>,
-    ) -> Result<Exit, EngineError> {
-        let attached = match self.attach(id, &spec.name).await {
-            Ok(attached) => attached,
-            Err(e) => {
-                if let Err(e) = self.remove(id).await {
-                    tracing::warn!(container = %spec.name, error = %e, "could not remove container");
-                }
-                return Err(e);
-            }
-        };
-        self.run_attached(attached, spec, events, stop, timeout)
-            .await
-    }
-
-    /// [`Engine::run_created`] for a container already attached to.
-    pub async fn run_attached(
-        &self,
-        attached: Attached,
-        spec: &ContainerSpec,
-        events: &mpsc::Sender<Event>,
-        stop: &CancellationToken,
-        timeout: Option<Duration>,
-    ) -> Result<Exit, EngineError> {
-        let Attached { id, output } = attached;
-        let result = self
-            .supervise(
-                &id,
-                &spec.name,
-                spec.stop_grace,
-                Some((output, &spec.image)),
-                events,
-                stop,
-                timeout,
-            )
-            .await;
-        if let Err(e) = self.remove(&id).await {
-            tracing::warn!(container = %spec.name, error = %e, "could not remove container");
-        }
-        result
-    }
-
-    /// Take over a container a previous daemon started (running or already
-    /// exited): its whole output from the start is sent again as [`Event`]s (the
-    /// caller replaces what it had stored), then its end is awaited, inspected and
-    /// the container removed, as for [`Engine::run_created`].
-    pub async fn adopt(
-        &self,
-        id: &str,
-        grace: Duration,
-        events: &mpsc::Sender<Event>,
-        stop: &CancellationToken,
-        timeout: Option<Duration>,
-    ) -> Result<Exit, EngineError> {
-        // A container created but never started (the daemon died in between) is
-        // started now: the attempt runs as it was meant to.
-        let docker = self.docker().await?;
-        let inspect = docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-            .map_err(|e| EngineError::from_bollard(format!("inspecting container {id}"), e))?;
-        let created = matches!(
-            inspect.state.and_then(|s| s.status),
-            Some(bollard::models::ContainerStateStatusEnum::CREATED)
-        );
-        let image = inspect.config.and_then(|c| c.image).unwrap_or_default();
-        let result = async {
-            let attached = match created {
-                true => Some((self.attach(id, id).await?.output, image.as_str())),
-                false => None,
-            };
-            self.supervise(id, id, grace, attached, events, stop, timeout)
-                .await
-        }
-        .await;
-        if let Err(e) = self.remove(id).await {
-            tracing::warn!(container = %id, error = %e, "could not remove container");
-        }
-        result
-    }
-
-    /// Whether the container `id_or_name` exists, and if so whether it runs.
-    pub async fn container_state(
-        &self,
-        id_or_name: &str,
-    ) -> Result<Option<(String, bool)>, EngineError> {
-        let docker = self.docker().await?;
-        match docker
-            .inspect_container(id_or_name, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(inspect) => Ok(Some((
-                inspect.id.unwrap_or_else(|| id_or_name.to_owned()),
-                inspect.state.and_then(|s| s.running).unwrap_or(false),
-            ))),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
-            Err(e) => Err(EngineError::from_bollard(
-                format!("inspecting container {id_or_name}"),
-                e,
-            )),
-        }
-    }
-
-    /// Stream a container's output and await its end. With `attached`, the
-    /// container was just created and is started here (attached first, so no
-    /// output is missed); without, it was started earlier and is followed through
-    /// its logs.
-    #[allow(clippy::too_many_arguments)]
-    async fn supervise(
-        &self,
-        id: &str,
-        name: &str,
-        grace: Duration,
-        attached: Option<(Output, &str)>,
-        events: &mpsc::Sender<Event>,
-        stop: &CancellationToken,
-        timeout: Option<Duration>,
-    ) -> Result<Exit, EngineError> {
-        let docker = self.docker().await?;
-        let (mut output, image): (Output, _) = match attached {
-            Some((output, image)) => (output, Some(image)),
-            None => {
-                let logs = LogsOptionsBuilder::default()
-                    .follow(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .build();
-                (Box::pin(docker.logs(id, Some(logs))), None)
-            }
-        };
-
-        if let Some(image) = image {
-            crate::failpoint::pause("after-create").await;
-            docker
-                .start_container(id, None::<bollard::query_parameters::StartContainerOptions>)
-                .await
-                .map_err(|e| {
-                    EngineError::from_bollard(
-                        format!("starting container {name} (image {image})"),
-                        e,
-                    )
-                })?;
-            crate::failpoint::pause("after-start").await;
-        }
-
-        // Registered after the start, "not-running" cannot miss the exit: cronbox
-        // never sets AutoRemove, so a container that has already exited is still
-        // there and answers at once. (A "next-exit" wait sent before the start is
-        // not ordered with it: it may reach the engine after a quick exit.)
-        let wait_options = WaitContainerOptionsBuilder::default()
-            .condition("not-running")
-            .build();
-        let mut wait = Box::pin(docker.wait_container(id, Some(wait_options)));
-        let (wait_tx, mut wait_rx) = tokio::sync::oneshot::channel::<bool>();
-        let _waiter = tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
-            // A non-zero exit arrives as a DockerContainerWaitError: the container ended
-            // either way. Any other error says nothing about the container.
-            let exited = matches!(
-                wait.next().await,
-                Some(Ok(_)) | Some(Err(bollard::errors::Error::DockerContainerWaitError { .. }))
-            );
-            let _ = wait_tx.send(exited);
-        }));
-
-        let mut stopped = false;
-        let mut timed_out = false;
-        let mut stopping: Option<tokio::task::JoinHandle<()>> = None;
-        // Monotonic: setting the wall clock does not move a timeout.
-        let expiry = tokio::time::sleep(
-            timeout
-                .unwrap_or(Duration::MAX)
-                .min(Duration::from_secs(100 * 365 * 86_400)),
-        );
-        tokio::pin!(expiry);
-        let mut output_open = true;
-        let mut output_broken = false;
-        let mut exited = false;
-        let mut wait_open = true;
-        // The backstop below asks the engine directly once the output has closed
-        // and the wait has not answered within a second (it normally answers in a
-        // few ms), or at once when the wait broke; then less and less often (the
-        // engine may be away), doubling to 2 s.
-        let mut poll_every = Duration::from_secs(1);
-        let poll = tokio::time::sleep(poll_every);
-        tokio::pin!(poll);
-        while output_open || !exited {
-            tokio::select! {
-                item = output.next(), if output_open => match item {
-                    Some(Ok(LogOutput::StdOut { message })) => {
-                        let _ = events.send(Event::Output(Stream::Stdout, message)).await;
-                    }
-                    Some(Ok(LogOutput::StdErr { message })) => {
-                        let _ = events.send(Event::Output(Stream::Stderr, message)).await;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        tracing::warn!(container = %name, error = %e, "output stream broke; waiting for the exit");
-                        output_open = false;
-                        output_broken = true;
-                        poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
-                    }
-                    None => {
-                        output_open = false;
-                        poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
-                    }
-                },
-                result = &mut wait_rx, if wait_open => {
-                    wait_open = false;
-                    exited = result.unwrap_or(false);
-                    if !exited {
-                        // The connection to the engine broke: the live output may
-                        // have ended with it, without an error.
-                        tracing::warn!(container = %name, "lost the engine while waiting for the container; asking again");
-                        output_broken = true;
-                        poll_every = Duration::from_millis(100);
-                        poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
-                    }
-                }
-                _ = stop.cancelled(), if !stopped && !timed_out && !exited => {
-                    stopped = true;
-                    stopping = Some(self.stop_in_background(&docker, id, grace));
-                }
-                _ = &mut expiry, if timeout.is_some() && !stopped && !timed_out && !exited => {
-                    timed_out = true;
-                    tracing::info!(container = %name, "timeout reached; stopping the container");
-                    stopping = Some(self.stop_in_background(&docker, id, grace));
-                }
-                // Backstop: once the output is closed or the wait gone, and the wait
-                // has not told the end, ask the engine directly.
-                _ = &mut poll, if (!output_open || !wait_open) && !exited => {
-                    match self.is_running(id).await {
-                        Ok(running) => exited = !running,
-                        Err(e) => tracing::warn!(container = %name, error = %e, "cannot tell whether the container still runs; asking again"),
-                    }
-                    poll_every = (poll_every * 2).min(Duration::from_secs(2));
-                    poll.as_mut().reset(tokio::time::Instant::now() + poll_every);
-                }
-            }
-        }
-        if let Some(stopping) = stopping {
-            let _ = stopping.await;
-        }
-        crate::failpoint::pause("after-exit").await;
-        if output_broken {
-            // What the container printed while the stream was down is in the
-            // engine's logs: send the whole output again.
-            tracing::info!(container = %name, "reading the container's whole output again from its logs");
-            let _ = events.send(Event::Restart).await;
-            let logs = LogsOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .build();
-            let mut logs = docker.logs(id, Some(logs));
-            while let Some(item) = logs.next().await {
-                match item {
-                    Ok(LogOutput::StdOut { message }) => {
-                        let _ = events.send(Event::Output(Stream::Stdout, message)).await;
-                    }
-                    Ok(LogOutput::StdErr { message }) => {
-                        let _ = events.send(Event::Output(Stream::Stderr, message)).await;
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(container = %name, error = %e, "could not read the container's logs again; its output may be incomplete");
-                        break;
-                    }
-                }
-            }
-        }
-        let inspect = docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-            .map_err(|e| EngineError::from_bollard(format!("inspecting container {name}"), e))?;
-        let state = inspect.state.unwrap_or_default();
-        if state.running == Some(true) {
-            return Err(EngineError::Operation {
-                action: format!("waiting for container {name}"),
-                message: "the engine reports it still running after its exit was seen".into(),
-            });
-        }
-        let exit_code = state.exit_code.ok_or_else(|| EngineError::Operation {
-            action: format!("inspecting container {name}"),
-            message: "the engine reported no exit code".into(),
-        })?;
-        Ok(Exit {
-            exit_code,
-            oom_killed: state.oom_killed.unwrap_or(false),
-            stopped,
-            timed_out,
-        })
-    }
-
-    /// `docker stop`: the container's stop signal, then SIGKILL after `grace`. If the
-    /// stop itself fails, kill at once.
-    fn stop_in_background(
-        &self,
-        docker: &Docker,
-        id: &str,
-        grace: Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        let docker = docker.clone();
-        let id = id.to_owned();
-        let secs = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
-        tokio::spawn(async move {
-            let options = StopContainerOptionsBuilder::default().t(secs).build();
-            if let Err(e) = docker.stop_container(&id, Some(options)).await {
-                tracing::warn!(container = %id, error = %e, "stopping the container failed; killing it");
-                let kill = KillContainerOptionsBuilder::default()
-                    .signal("SIGKILL")
-                    .build();
-                if let Err(e) = docker.kill_container(&id, Some(kill)).await {
-                    tracing::error!(container = %id, error = %e, "killing the container failed");
-                }
-            }
-        })
-    }
-
-    async fn is_running(&self, id: &str) -> Result<bool, EngineError> {
-        let docker = self.docker().await?;
-        let inspect = docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-            .map_err(|e| EngineError::from_bollard(format!("inspecting container {id}"), e))?;
-        Ok(inspect.state.and_then(|s| s.running).unwrap_or(false))
     }
 
     /// Remove a container, forcing it if it still runs. A container already gone is fine.

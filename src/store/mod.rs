@@ -5,7 +5,10 @@
 //! `migrations/` applied at open, and one small named function per query. Callers
 //! never see SQL. Timestamps go in as ISO-8601 UTC text with milliseconds.
 
+mod lifecycle;
 mod retention;
+
+pub use lifecycle::{PendingRun, RunNext, UnfinishedRun};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -14,7 +17,6 @@ use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,6 +70,13 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::CatchUp => "catch-up",
         }
+    }
+
+    /// The trigger stored as `name` in `runs.trigger`.
+    pub fn from_name(name: &str) -> Option<Trigger> {
+        [Trigger::Schedule, Trigger::Manual, Trigger::CatchUp]
+            .into_iter()
+            .find(|t| t.as_str() == name)
     }
 }
 
@@ -165,19 +174,6 @@ pub struct StaleAttempt {
     pub container_id: Option<String>,
 }
 
-/// A run waiting to retry, as left in the database.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingRetry {
-    pub run_id: i64,
-    pub job: String,
-    pub trigger: String,
-    pub scheduled_at: DateTime<Utc>,
-    pub started_at: DateTime<Utc>,
-    pub retry_at: DateTime<Utc>,
-    /// How many attempts the run has made so far.
-    pub attempts: u32,
-}
-
 /// The id of the row an `INSERT ... ON CONFLICT DO NOTHING` added, or `None`.
 ///
 /// `execute` rather than `RETURNING`: a row fetched from RETURNING is reported
@@ -199,6 +195,13 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// Pages the write-ahead log may hold before a writer checkpoints it into the
+/// database (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000).
+pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 256;
+/// The size in bytes a write-ahead log is cut back to after a checkpoint
+/// (`PRAGMA journal_size_limit`).
+pub const WAL_SIZE_LIMIT_BYTES: u64 = 1 << 20;
+
 /// The history database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -217,9 +220,12 @@ impl Store {
             // pages back (retention); an older file is converted by its first prune.
             .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
-            // After a checkpoint, cut a WAL that grew (a large prune, a long
-            // reader) back to 32 MiB instead of keeping it at its largest.
-            .pragma("journal_size_limit", "33554432")
+            // A small SD card, or a disk that was full and has a little space
+            // again: checkpoint every 256 pages (1 MiB with 4 KiB pages) rather
+            // than SQLite's 1,000, and after a checkpoint cut the WAL back to
+            // 1 MiB, so the WAL never takes much of what space there is.
+            .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string())
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string())
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
@@ -274,273 +280,6 @@ impl Store {
         }
     }
 
-    /// Record a new run as `running`. Returns `None` when this scheduled tick is
-    /// already recorded (a tick's identity is its job and instant).
-    pub async fn insert_run(
-        &self,
-        job: &str,
-        trigger: Trigger,
-        scheduled_at: DateTime<Utc>,
-        started_at: DateTime<Utc>,
-    ) -> Result<Option<i64>, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid)
-             VALUES (?1, ?2, ?3, 'running', ?4, ?5)
-             ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
-             ",
-        )
-        .bind(job)
-        .bind(trigger.as_str())
-        .bind(timestamp(scheduled_at))
-        .bind(timestamp(started_at))
-        .bind(std::process::id())
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("recording a new run"))?;
-        Ok(inserted_id(&done))
-    }
-
-    /// Record the end of a run.
-    pub async fn finish_run(
-        &self,
-        run_id: i64,
-        status: RunStatus,
-        finished_at: DateTime<Utc>,
-        reason: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = ?2, finished_at = ?3, reason = ?4, retry_at = NULL WHERE id = ?1")
-            .bind(run_id)
-            .bind(status.as_str())
-            .bind(timestamp(finished_at))
-            .bind(reason)
-            .execute(&self.pool)
-            .await
-            .map_err(self.err("recording the end of a run"))?;
-        Ok(())
-    }
-
-    /// Record a tick that was not run, with the reason. Returns `None` when this
-    /// scheduled tick is already recorded.
-    pub async fn insert_skipped_run(
-        &self,
-        job: &str,
-        trigger: Trigger,
-        scheduled_at: DateTime<Utc>,
-        now: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason)
-             VALUES (?1, ?2, ?3, 'skipped', ?4, ?4, ?5)
-             ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
-             ",
-        )
-        .bind(job)
-        .bind(trigger.as_str())
-        .bind(timestamp(scheduled_at))
-        .bind(timestamp(now))
-        .bind(reason)
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("recording a skipped run"))?;
-        Ok(inserted_id(&done))
-    }
-
-    /// Record ticks of `job` that were missed: one row for the span, whose
-    /// `scheduled_at` is the last of them. `None` when that tick is already recorded.
-    pub async fn insert_missed(
-        &self,
-        job: &str,
-        first: DateTime<Utc>,
-        last: DateTime<Utc>,
-        count: u64,
-        now: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<Option<i64>, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at, reason, missed_count, missed_first)
-             VALUES (?1, 'schedule', ?2, 'missed', ?3, ?3, ?4, ?5, ?6)
-             ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING
-             ",
-        )
-        .bind(job)
-        .bind(timestamp(last))
-        .bind(timestamp(now))
-        .bind(reason)
-        .bind(i64::try_from(count).unwrap_or(i64::MAX))
-        .bind(timestamp(first))
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("recording missed ticks"))?;
-        Ok(inserted_id(&done))
-    }
-
-    /// Record a run that never started because it could not start before its
-    /// `starting_deadline`: status `missed`, one tick.
-    pub async fn mark_missed(
-        &self,
-        run_id: i64,
-        now: DateTime<Utc>,
-        reason: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET status = 'missed', finished_at = ?2, reason = ?3, retry_at = NULL,
-                    missed_count = 1, missed_first = scheduled_at
-             WHERE id = ?1",
-        )
-        .bind(run_id)
-        .bind(timestamp(now))
-        .bind(reason)
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("recording a missed run"))?;
-        Ok(())
-    }
-
-    /// Every job's horizon: the instant up to which its ticks are accounted for.
-    pub async fn horizons(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let rows = sqlx::query("SELECT job, horizon FROM schedule_state")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err("reading the schedule state"))?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|row| Some((row.get::<String, _>(0), parse_timestamp(row.get(1))?)))
-            .collect())
-    }
-
-    /// Move the horizon of each of `jobs` to `at` (never backwards).
-    pub async fn set_horizon(&self, jobs: &[&str], at: DateTime<Utc>) -> Result<(), StoreError> {
-        // One autocommit statement per job, no explicit transaction: a write that
-        // fails (a full disk) can leave nothing open behind it.
-        for job in jobs {
-            sqlx::query(
-                "INSERT INTO schedule_state (job, horizon) VALUES (?1, ?2)
-                 ON CONFLICT (job) DO UPDATE SET horizon = max(horizon, excluded.horizon)",
-            )
-            .bind(job)
-            .bind(timestamp(at))
-            .execute(&self.pool)
-            .await
-            .map_err(self.err("saving the schedule state"))?;
-        }
-        Ok(())
-    }
-
-    /// The unfinished runs of `job` (running, or waiting to retry), oldest first.
-    pub async fn unfinished_runs(&self, job: &str) -> Result<Vec<i64>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id FROM runs WHERE job = ?1 AND status = 'running' ORDER BY id")
-                .bind(job)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.err("looking for unfinished runs"))?;
-        Ok(rows.into_iter().map(|row| row.get(0)).collect())
-    }
-
-    /// Record when a run's next attempt is due (`None`: no retry pending).
-    pub async fn set_retry_at(
-        &self,
-        run_id: i64,
-        retry_at: Option<DateTime<Utc>>,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET retry_at = ?2 WHERE id = ?1")
-            .bind(run_id)
-            .bind(retry_at.map(timestamp))
-            .execute(&self.pool)
-            .await
-            .map_err(self.err("recording a pending retry"))?;
-        Ok(())
-    }
-
-    /// Runs waiting to retry (no attempt running), oldest first.
-    pub async fn pending_retries(&self) -> Result<Vec<PendingRetry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.job, r.trigger, r.scheduled_at, r.started_at, r.retry_at,
-                    (SELECT count(*) FROM attempts a WHERE a.run_id = r.id)
-             FROM runs r
-             WHERE r.status = 'running' AND r.retry_at IS NOT NULL
-               AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.id AND a.outcome = 'running')
-             ORDER BY r.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.err("listing pending retries"))?;
-        let mut pending = Vec::new();
-        for row in rows {
-            let times = (
-                parse_timestamp(row.get(3)),
-                parse_timestamp(row.get(4)),
-                parse_timestamp(row.get(5)),
-            );
-            let (Some(scheduled_at), Some(started_at), Some(retry_at)) = times else {
-                tracing::warn!(
-                    run = row.get::<i64, _>(0),
-                    "pending retry with an unreadable timestamp; skipped"
-                );
-                continue;
-            };
-            pending.push(PendingRetry {
-                run_id: row.get(0),
-                job: row.get(1),
-                trigger: row.get(2),
-                scheduled_at,
-                started_at,
-                retry_at,
-                attempts: u32::try_from(row.get::<i64, _>(6)).unwrap_or(u32::MAX),
-            });
-        }
-        Ok(pending)
-    }
-
-    /// Record the start of attempt number `attempt` of a run, after waiting
-    /// `waited` for a concurrency slot; returns its id.
-    pub async fn start_attempt(
-        &self,
-        run_id: i64,
-        attempt: u32,
-        image: &str,
-        started_at: DateTime<Utc>,
-        waited: std::time::Duration,
-    ) -> Result<i64, StoreError> {
-        sqlx::query(
-            "INSERT INTO attempts (run_id, attempt, image, started_at, outcome, waited_ms)
-             VALUES (?1, ?2, ?3, ?4, 'running', ?5)
-             ON CONFLICT (run_id, attempt) DO UPDATE SET started_at = excluded.started_at, waited_ms = excluded.waited_ms",
-        )
-        .bind(run_id)
-        .bind(attempt)
-        .bind(image)
-        .bind(timestamp(started_at))
-        .bind(i64::try_from(waited.as_millis()).unwrap_or(i64::MAX))
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("recording a new attempt"))?;
-        // Idempotent: a retry after a write whose success was not reported finds the row.
-        let row = sqlx::query("SELECT id FROM attempts WHERE run_id = ?1 AND attempt = ?2")
-            .bind(run_id)
-            .bind(attempt)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(self.err("recording a new attempt"))?;
-        Ok(row.get::<i64, _>(0))
-    }
-
-    /// Record the container an attempt runs in.
-    pub async fn set_container(
-        &self,
-        attempt_id: i64,
-        container_id: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE attempts SET container_id = ?2 WHERE id = ?1")
-            .bind(attempt_id)
-            .bind(container_id)
-            .execute(&self.pool)
-            .await
-            .map_err(self.err("recording an attempt's container"))?;
-        Ok(())
-    }
-
     /// Store one chunk of an attempt's output.
     pub async fn append_output(
         &self,
@@ -592,74 +331,6 @@ impl Store {
             .await
             .map_err(self.err("clearing output"))?;
         Ok(())
-    }
-
-    /// Record how an attempt ended.
-    pub async fn finish_attempt(
-        &self,
-        attempt_id: i64,
-        end: &AttemptEnd,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE attempts SET finished_at = ?2, exit_code = ?3, oom_killed = ?4, outcome = ?5, error = ?6
-             WHERE id = ?1",
-        )
-        .bind(attempt_id)
-        .bind(timestamp(end.finished_at))
-        .bind(end.exit_code)
-        .bind(end.oom_killed)
-        .bind(end.outcome)
-        .bind(end.error.as_deref())
-        .execute(&self.pool)
-        .await
-        .map_err(self.err("recording the end of an attempt"))?;
-        Ok(())
-    }
-
-    /// Attempts still marked running, oldest first.
-    pub async fn running_attempts(&self) -> Result<Vec<StaleAttempt>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT a.id, a.run_id, r.job, a.attempt, a.container_id, r.pid, r.started_at, a.started_at
-             FROM attempts a JOIN runs r ON r.id = a.run_id
-             WHERE a.outcome = 'running' ORDER BY a.id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.err("listing running attempts"))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| StaleAttempt {
-                attempt_id: row.get(0),
-                run_id: row.get(1),
-                job: row.get(2),
-                attempt: row.get(3),
-                container_id: row.get(4),
-                pid: row
-                    .get::<Option<i64>, _>(5)
-                    .and_then(|p| u32::try_from(p).ok()),
-                run_started_at: parse_timestamp(row.get(6)).unwrap_or_default(),
-                attempt_started_at: parse_timestamp(row.get(7)).unwrap_or_default(),
-            })
-            .collect())
-    }
-
-    /// Runs still marked running and not waiting to retry: `(run_id, job, pid)`, oldest first.
-    pub async fn running_runs(&self) -> Result<Vec<(i64, String, Option<u32>)>, StoreError> {
-        let rows = sqlx::query("SELECT id, job, pid FROM runs WHERE status = 'running' AND retry_at IS NULL ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.err("listing running runs"))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                (
-                    row.get(0),
-                    row.get(1),
-                    row.get::<Option<i64>, _>(2)
-                        .and_then(|p| u32::try_from(p).ok()),
-                )
-            })
-            .collect())
     }
 
     /// The last `limit` runs (of `job`, or of every job), newest first, one row per attempt.

@@ -107,6 +107,7 @@ impl TestEnv {
             require_limits: false,
             resume_later: false,
             echo: false,
+            watch_stop_requests: false,
         }
     }
 

@@ -1,0 +1,125 @@
+//! The runs this daemon supervises, per job, for the concurrency policies: what
+//! replaces each (`concurrency = "replace"`), and what says it has ended, so a
+//! run that replaces another starts only once the other is over.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
+
+use super::supervisor::{Predecessor, Stops};
+
+struct Entry {
+    serial: u64,
+    replace: CancellationToken,
+    finished: CancellationToken,
+}
+
+/// The runs of this daemon, per job. Cheap to clone.
+#[derive(Clone, Default)]
+pub(super) struct Running {
+    runs: Arc<Mutex<HashMap<String, Vec<Entry>>>>,
+    serial: Arc<AtomicU64>,
+}
+
+/// A run's place in [`Running`]; dropping it (when the run's task ends, even by
+/// a panic) removes it and tells whoever waits for the run that it has ended.
+pub(super) struct Registration {
+    running: Running,
+    job: String,
+    serial: u64,
+    finished: CancellationToken,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut runs = self.running.lock();
+        if let Some(entries) = runs.get_mut(&self.job) {
+            entries.retain(|e| e.serial != self.serial);
+            if entries.is_empty() {
+                runs.remove(&self.job);
+            }
+        }
+        self.finished.cancel();
+    }
+}
+
+impl Running {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Entry>>> {
+        self.runs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Register a new run of `job`: its stops are the daemon's shutdown and
+    /// detach, and a replace of its own.
+    pub(super) fn register(&self, job: &str, daemon: &Stops) -> (Stops, Registration) {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let stops = Stops {
+            shutdown: daemon.shutdown.clone(),
+            replace: CancellationToken::new(),
+            detach: daemon.detach.clone(),
+        };
+        let finished = CancellationToken::new();
+        self.lock().entry(job.to_owned()).or_default().push(Entry {
+            serial,
+            replace: stops.replace.clone(),
+            finished: finished.clone(),
+        });
+        let registration = Registration {
+            running: self.clone(),
+            job: job.to_owned(),
+            serial,
+            finished,
+        };
+        (stops, registration)
+    }
+
+    /// Tell every run of `job` that a newer run replaces it; the newer run
+    /// waits for the returned predecessors to end.
+    pub(super) fn replace_all(&self, job: &str) -> Vec<Predecessor> {
+        let runs = self.lock();
+        let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
+        for entry in entries {
+            entry.replace.cancel();
+        }
+        entries
+            .iter()
+            .map(|e| Predecessor::Local(e.finished.clone()))
+            .collect()
+    }
+
+    /// Whether a run of `job` goes in this daemon.
+    pub(super) fn any(&self, job: &str) -> bool {
+        self.lock().contains_key(job)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_run_is_told_and_its_end_is_seen_when_its_registration_drops() {
+        let running = Running::default();
+        let daemon = Stops::default();
+        let (old_stops, old) = running.register("backup", &daemon);
+        let (other_stops, _other) = running.register("report", &daemon);
+        let predecessors = running.replace_all("backup");
+        assert!(old_stops.replace.is_cancelled());
+        assert!(
+            !other_stops.replace.is_cancelled(),
+            "only the job's own runs"
+        );
+        let [Predecessor::Local(finished)] = predecessors.as_slice() else {
+            panic!("one local predecessor: {predecessors:?}");
+        };
+        assert!(!finished.is_cancelled());
+        assert!(running.any("backup"));
+        drop(old);
+        assert!(
+            finished.is_cancelled(),
+            "ended once its registration is gone"
+        );
+        assert!(!running.any("backup"));
+        assert!(running.replace_all("backup").is_empty());
+    }
+}
