@@ -755,7 +755,8 @@ async fn a_locked_database_is_said_once_with_advice_about_the_lock() {
     env.store().await.close().await;
     let db = env.db_path.to_str().expect("utf-8");
     // A sqlite3 shell holding an exclusive lock (exclusive locking mode: in WAL
-    // mode only that keeps readers out), until its stdin closes.
+    // mode only that keeps readers out), until its stdin closes. It waits for
+    // the probes below to let go rather than fail to take the lock.
     let mut holder = Command::new("sqlite3")
         .arg(db)
         .stdin(Stdio::piped())
@@ -767,7 +768,7 @@ async fn a_locked_database_is_said_once_with_advice_about_the_lock() {
         let stdin = holder.stdin.as_mut().expect("stdin");
         stdin
             .write_all(
-                b"PRAGMA locking_mode=EXCLUSIVE;\nBEGIN EXCLUSIVE;\nSELECT count(*) FROM runs;\n",
+                b".timeout 60000\nPRAGMA locking_mode=EXCLUSIVE;\nBEGIN EXCLUSIVE;\nSELECT count(*) FROM runs;\n",
             )
             .expect("write to sqlite3");
         stdin.flush().expect("flush");
