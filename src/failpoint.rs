@@ -15,7 +15,7 @@ pub async fn pause(point: &str) {
         .as_deref()
         == Some(point)
     {
-        eprintln!("cronbox: test pause at {point}");
+        crate::cli::note(&format!("cronbox: test pause at {point}"));
         std::future::pending::<()>().await;
     }
 }

@@ -14,7 +14,9 @@
 //!   retention and incremental vacuum).
 //! - [`daemon`]: the scheduler loop, run supervisors, missed ticks, adoption of
 //!   containers at start-up, shutdown (detach or stop), history pruning.
-//! - [`cli`]: one file per subcommand; `main.rs` only parses and maps exit codes.
+//! - [`cli`]: one file per subcommand, plus `output` (writes to stdout and stderr
+//!   that never panic) and `logging` (the log filter no user setting can loosen);
+//!   `main.rs` only parses and maps exit codes.
 //! - [`failpoint`]: crash points that tests reach through an environment variable.
 
 pub mod cli;

@@ -1,10 +1,13 @@
 //! The `cronbox` binary as an operator uses it: `run` exit codes and live output,
-//! `check` and `next` on good and bad files, `history` and `logs` reading the database.
+//! `check` and `next` on good and bad files, `history` and `logs` reading the
+//! database (also as a user who cannot write it, and while it is locked), output
+//! that cannot be written (`/dev/full`, a closed pipe), and log filters that must
+//! never show a job's environment.
 
 mod common;
 
 use common::TestEnv;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn cronbox(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cronbox"))
@@ -410,4 +413,432 @@ command = ["sh", "-c", "echo one; sleep 3; echo two"]
         .expect("wait");
     assert!(status.success());
     run.await.expect("join").expect("store").expect("run");
+}
+
+/// Where a child's stdout or stderr goes in [`cronbox_to`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sink {
+    /// Read by the test.
+    Captured,
+    /// `/dev/full`: every write fails with ENOSPC.
+    Full,
+    /// A pipe whose reader is already gone: every write fails with EPIPE.
+    Closed,
+}
+
+impl Sink {
+    fn stdio(self) -> Stdio {
+        match self {
+            Sink::Captured => Stdio::piped(),
+            Sink::Full => std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .expect("open /dev/full")
+                .into(),
+            Sink::Closed => {
+                let (reader, writer) = std::io::pipe().expect("pipe");
+                drop(reader);
+                writer.into()
+            }
+        }
+    }
+}
+
+/// Run cronbox with its stdout and stderr sent to `stdout` and `stderr`, and
+/// `envs` added to its environment.
+fn cronbox_to(args: &[&str], stdout: Sink, stderr: Sink, envs: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(args)
+        .env_remove("CRONBOX_CONFIG")
+        .env_remove("CRONBOX_DATABASE")
+        .env_remove("CRONBOX_LOG")
+        .envs(envs.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(stdout.stdio())
+        .stderr(stderr.stdio())
+        .output()
+        .expect("run cronbox")
+}
+
+/// Regression (issue 8, item 11): a 65,536-character image or schedule panicked
+/// the table printer (`{:<width$}` takes at most 65,535); cells of several bytes
+/// per character must print whole too.
+#[test]
+fn check_prints_huge_and_multi_byte_cells_whole() {
+    let image = format!("registry.example/{}:1", "a".repeat(65_536 - 19));
+    assert_eq!(image.chars().count(), 65_536);
+    // A valid minute list of 65,529 characters, then the 4 other fields.
+    let schedule = format!("{}0 3 * * *", "0,".repeat(32_764));
+    let env = TestEnv::new(&format!(
+        r#"
+[jobs.huge-image]
+schedule = "@daily"
+image = "{image}"
+
+[jobs.huge-schedule]
+schedule = "{schedule}"
+image = "IMAGE"
+
+[jobs.multi-byte]
+schedule = "@daily"
+image = "café.example/🐳/été:ünï"
+"#
+    ));
+    let out = cronbox(&[
+        "check",
+        "--config",
+        env.config_path.to_str().expect("utf-8"),
+    ]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Piped: every column whole.
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("huge-image") && l.contains(&image)),
+        "{}",
+        &stdout[..stdout.len().min(300)]
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("huge-schedule") && l.contains(&schedule))
+    );
+    let multi = stdout
+        .lines()
+        .find(|l| l.starts_with("multi-byte"))
+        .expect("the multi-byte job's row");
+    assert!(multi.contains("café.example/🐳/été:ünï"), "{multi}");
+}
+
+/// Issue 8, item 11: `println!` and `eprintln!` panic when the stream cannot be
+/// written. Every command exits with its code instead: a closed stdout is a
+/// reader that stopped early (exit 0, nothing said), any other stdout failure is
+/// exit 1 said on stderr, and a stderr that fails changes nothing but what is said.
+#[tokio::test]
+async fn no_command_panics_when_stdout_or_stderr_cannot_be_written() {
+    common::engine().await;
+    // Much more than a pipe's buffer, and more than max_output (kept in part).
+    let env = TestEnv::new(
+        r#"
+[jobs.talker]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sh", "-c", "seq 1 200000; echo done >&2"]
+"#,
+    );
+    let config = env.config_path.to_str().expect("utf-8");
+    let db = env.db_path.to_str().expect("utf-8");
+    use Sink::{Captured, Closed, Full};
+
+    // `run`: the output it cannot show is still recorded; the code is the job's.
+    for (stdout, stderr) in [
+        (Closed, Captured),
+        (Full, Captured),
+        (Captured, Full),
+        (Full, Full),
+        (Closed, Closed),
+    ] {
+        let out = cronbox_to(&["run", "talker", "--config", config], stdout, stderr, &[]);
+        let said = text(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run, stdout {stdout:?}, stderr {stderr:?}: {said}"
+        );
+        assert!(!said.contains("panicked"), "{said}");
+    }
+    let runs = env.sql("SELECT count(*) FROM runs WHERE status = 'succeeded'");
+    assert_eq!(runs, "5\n");
+    let logs = cronbox(&["logs", "1", "--database", db]);
+    assert!(
+        text(&logs.stdout).ends_with("200000\n"),
+        "the end of the output is stored"
+    );
+
+    let commands: [&[&str]; 5] = [
+        &["check", "--config", config],
+        &["history", "--database", db],
+        &["history", "--json", "--database", db],
+        &["logs", "1", "--database", db],
+        &["--help"],
+    ];
+    for args in commands {
+        let what = args.join(" ");
+        // A reader that went away: stop quietly, exit 0.
+        let closed = cronbox_to(args, Closed, Captured, &[]);
+        let said = text(&closed.stderr);
+        assert_eq!(closed.status.code(), Some(0), "{what} | (closed): {said}");
+        assert!(
+            !said.contains("panicked") && !said.contains("cannot write"),
+            "{what}: {said}"
+        );
+        // A full disk: exit 1, and say so.
+        let full = cronbox_to(args, Full, Captured, &[]);
+        let said = text(&full.stderr);
+        assert_eq!(full.status.code(), Some(1), "{what} > /dev/full: {said}");
+        assert!(
+            said.contains("cannot write to standard output"),
+            "{what}: {said}"
+        );
+        assert!(!said.contains("panicked"), "{what}: {said}");
+        // Nowhere to say it: the exit code still tells.
+        for stderr in [Full, Closed] {
+            let both = cronbox_to(args, Full, stderr, &[]);
+            assert_eq!(
+                both.status.code(),
+                Some(1),
+                "{what} > /dev/full, stderr {stderr:?}"
+            );
+        }
+        // stderr failing alone changes nothing for the output (logs writes the
+        // job's stderr there: that is output it could not write, exit 1).
+        for stderr in [Full, Closed] {
+            let out = cronbox_to(args, Captured, stderr, &[]);
+            let want = if args[0] == "logs" { 1 } else { 0 };
+            assert_eq!(out.status.code(), Some(want), "{what} 2> {stderr:?}");
+            assert!(
+                !out.stdout.is_empty(),
+                "{what} 2> {stderr:?}: stdout still written"
+            );
+        }
+    }
+    // An error that cannot be said still exits with its code.
+    for stderr in [Full, Closed] {
+        let missing = cronbox_to(
+            &["check", "--config", "/nonexistent/cronbox.toml"],
+            Captured,
+            stderr,
+            &[],
+        );
+        assert_eq!(missing.status.code(), Some(2), "stderr {stderr:?}");
+        let usage = cronbox_to(&["history", "--limit", "many"], Captured, stderr, &[]);
+        assert_eq!(usage.status.code(), Some(2), "stderr {stderr:?}");
+    }
+    assert!(env.containers().await.is_empty());
+}
+
+/// Issue 8, item 17: `CRONBOX_LOG=bollard::docker=debug` is more specific than a
+/// built-in `bollard=info` and used to log container bodies with the job's
+/// environment. No filter may let bollard log below info.
+#[tokio::test]
+async fn no_log_filter_shows_a_jobs_environment() {
+    common::engine().await;
+    let secret = "s3cr3t-value-8e1f";
+    let env = TestEnv::new(&format!(
+        r#"
+[jobs.quiet]
+schedule = "@daily"
+image = "IMAGE"
+command = ["true"]
+env = {{ API_TOKEN = "{secret}" }}
+"#
+    ));
+    let config = env.config_path.to_str().expect("utf-8");
+    for filter in [
+        "bollard::docker=debug,trace",
+        "bollard=trace,bollard::docker=trace,bollard::read=trace,trace",
+        "trace",
+    ] {
+        let out = cronbox_to(
+            &["run", "quiet", "--config", config],
+            Sink::Captured,
+            Sink::Captured,
+            &[("CRONBOX_LOG", filter)],
+        );
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "CRONBOX_LOG={filter}: {stderr}");
+        // The filter was in force: trace events of other crates were written.
+        assert!(stderr.contains("TRACE"), "CRONBOX_LOG={filter}: {stderr}");
+        assert!(
+            !stderr.contains(secret) && !stdout.contains(secret),
+            "CRONBOX_LOG={filter} logged the job's environment"
+        );
+    }
+    assert!(env.containers().await.is_empty());
+}
+
+/// `cronbox ARGS` as the unprivileged user nobody (uid and gid 65534, no groups).
+fn cronbox_as_nobody(args: &[&str]) -> Output {
+    assert!(
+        Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout == b"0\n"),
+        "this test switches to an unprivileged user: run it as root"
+    );
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_cronbox"))
+        .args(args)
+        .env_remove("CRONBOX_CONFIG")
+        .env_remove("CRONBOX_DATABASE")
+        .env_remove("CRONBOX_LOG")
+        .output()
+        .expect("run setpriv (util-linux)")
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// Issue 8, item 19: a user who may read the database but not write it or its
+/// directory reads `history` and `logs`, whether the daemon has the file open
+/// (its -wal and -shm exist) or not (they do not, and cannot be created).
+#[tokio::test]
+async fn history_and_logs_work_for_a_user_who_cannot_write_the_database() {
+    let env = TestEnv::new(
+        r#"
+[jobs.hello]
+schedule = "@daily"
+image = "IMAGE"
+command = ["echo", "hello from the job"]
+"#,
+    );
+    let ctx = env.context().await;
+    common::run_once_in(&env, &ctx).await;
+    ctx.store.close().await;
+    let db = env.db_path.to_str().expect("utf-8");
+    let side = |suffix: &str| std::path::PathBuf::from(format!("{db}{suffix}"));
+    assert!(
+        !side("-wal").exists() && !side("-shm").exists(),
+        "closed: no -wal, no -shm"
+    );
+    // Readable by all, writable by root only: the file and its directory.
+    chmod(env.dir.path(), 0o755);
+    chmod(&env.db_path, 0o644);
+    let before = std::fs::read(&env.db_path).expect("db");
+
+    let read_all = |when: &str| {
+        let history = cronbox_as_nobody(&["history", "--database", db]);
+        let said = text(&history.stderr);
+        assert_eq!(history.status.code(), Some(0), "{when}: {said}");
+        assert!(
+            text(&history.stdout)
+                .lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("hello") && l.contains("succeeded")),
+            "{when}: {}",
+            text(&history.stdout)
+        );
+        let logs = cronbox_as_nobody(&["logs", "1", "--database", db]);
+        assert_eq!(
+            logs.status.code(),
+            Some(0),
+            "{when}: {}",
+            text(&logs.stderr)
+        );
+        assert_eq!(text(&logs.stdout), "hello from the job\n", "{when}");
+    };
+    read_all("no writer");
+    assert!(!side("-wal").exists(), "the reader created nothing");
+    assert!(
+        std::fs::read(&env.db_path).expect("db") == before,
+        "the reader changed nothing"
+    );
+
+    // A writer has the file open, as the daemon does: -wal and -shm exist (root's, 0644).
+    let writer = env.store().await;
+    assert!(writer.history(None, 1).await.expect("read").len() == 1);
+    assert!(side("-shm").exists(), "a writer's -shm");
+    read_all("while a writer has it open");
+    writer.close().await;
+}
+
+/// Issue 8, item 19: a locked database says SQLite's message once, and advice
+/// about the lock rather than about the directory.
+#[tokio::test]
+async fn a_locked_database_is_said_once_with_advice_about_the_lock() {
+    let env = TestEnv::new("");
+    env.store().await.close().await;
+    let db = env.db_path.to_str().expect("utf-8");
+    // A sqlite3 shell holding an exclusive lock (exclusive locking mode: in WAL
+    // mode only that keeps readers out), until its stdin closes. It waits for
+    // the probes below to let go rather than fail to take the lock.
+    let mut holder = Command::new("sqlite3")
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("sqlite3");
+    {
+        use std::io::Write;
+        let stdin = holder.stdin.as_mut().expect("stdin");
+        stdin
+            .write_all(
+                b".timeout 60000\nPRAGMA locking_mode=EXCLUSIVE;\nBEGIN EXCLUSIVE;\nSELECT count(*) FROM runs;\n",
+            )
+            .expect("write to sqlite3");
+        stdin.flush().expect("flush");
+    }
+    // Wait (bounded) until another reader finds the lock.
+    let locked = (0..600).any(|_| {
+        let probe = Command::new("sqlite3")
+            .args(["-cmd", ".timeout 0", db, "SELECT count(*) FROM runs"])
+            .output()
+            .expect("sqlite3");
+        let busy = text(&probe.stderr).contains("locked");
+        if !busy {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        busy
+    });
+    assert!(locked, "sqlite3 never took the lock");
+
+    let history = cronbox(&["history", "--database", db]);
+    drop(holder.stdin.take());
+    let status = holder.wait().expect("sqlite3 ends");
+    assert!(status.success());
+    let said = text(&history.stderr);
+    assert_eq!(history.status.code(), Some(1), "{said}");
+    assert_eq!(said.matches("database is locked").count(), 1, "{said}");
+    assert!(said.contains("another process holds a lock"), "{said}");
+    assert!(!said.contains("directory"), "{said}");
+}
+
+/// Issue 8, item 20: `run` exits 0 when the run succeeded, a code listed in
+/// success_exit_codes included; else with the last attempt's own exit code; and
+/// 1 when the last attempt has none of its own (a timeout).
+#[tokio::test]
+async fn run_exits_0_for_a_success_code_the_jobs_code_on_failure_and_1_on_timeout() {
+    common::engine().await;
+    let env = TestEnv::new(
+        r#"
+[jobs.listed]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sh", "-c", "exit 3"]
+success_exit_codes = [3]
+
+[jobs.five]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sh", "-c", "exit 5"]
+success_exit_codes = [3]
+
+[jobs.slow]
+schedule = "@daily"
+image = "IMAGE"
+command = ["sleep", "600"]
+timeout = "1s"
+stop_grace = "1s"
+"#,
+    );
+    let config = env.config_path.to_str().expect("utf-8");
+    for (job, want) in [("listed", 0), ("five", 5), ("slow", 1)] {
+        let out = cronbox(&["run", job, "--config", config]);
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{job}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        env.sql("SELECT job, status, outcome, exit_code IS NOT NULL FROM history ORDER BY run_id"),
+        "listed|succeeded|exited|1\nfive|failed|exited|1\nslow|failed|timeout|1\n"
+    );
+    assert!(env.containers().await.is_empty());
 }

@@ -73,10 +73,10 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
     }
     for job in config.jobs.iter().filter(|j| j.privileged) {
-        eprintln!(
+        super::note(&format!(
             "{path}: warning: job \"{}\" runs privileged: its container has every capability and all host devices; drop privileged unless it is truly needed",
             job.name
-        );
+        ));
     }
     let engine = Engine::connect();
     match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
@@ -86,9 +86,9 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             {
                 Ok(unenforceable) => unenforceable,
                 Err(e) => {
-                    eprintln!(
+                    super::note(&format!(
                         "{path}: warning: cannot read the Docker host's capabilities ({e}); limits not checked"
-                    );
+                    ));
                     Vec::new()
                 }
             };
@@ -107,20 +107,20 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                         snippet: None,
                     });
                 } else {
-                    eprintln!(
+                    super::note(&format!(
                         "{path}: warning: job \"{}\": {message}; Docker would ignore them",
                         job.name
-                    );
+                    ));
                 }
             }
         }
-        Ok(Err(e)) => {
-            eprintln!("{path}: warning: {e}; resource limits not checked against the host")
-        }
-        Err(_) => eprintln!(
+        Ok(Err(e)) => super::note(&format!(
+            "{path}: warning: {e}; resource limits not checked against the host"
+        )),
+        Err(_) => super::note(&format!(
             "{path}: warning: the Docker engine did not answer within {}s; resource limits not checked",
             ENGINE_WAIT.as_secs()
-        ),
+        )),
     }
     // A path inherited from [defaults] is reported once, at its place in [defaults].
     let mut seen = std::collections::HashSet::new();

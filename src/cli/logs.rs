@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use super::DatabaseArg;
+use super::output::{stderr_error, stdout_error};
 use crate::store::{Store, Stream};
 
 /// How often `--follow` looks for new output.
@@ -91,23 +92,23 @@ impl Printer {
                 let chunks = store.output_since(attempt_id, stream, from).await?;
                 for (seq, data) in chunks {
                     if several && self.header_for != Some(number) {
-                        stdout.flush()?;
-                        writeln!(stderr, "--- attempt {number} ---")?;
+                        stdout.flush().map_err(stdout_error)?;
+                        writeln!(stderr, "--- attempt {number} ---").map_err(stderr_error)?;
                         self.header_for = Some(number);
                     }
                     match stream {
-                        Stream::Stdout => stdout.write_all(&data)?,
+                        Stream::Stdout => stdout.write_all(&data).map_err(stdout_error)?,
                         Stream::Stderr => {
                             // Keep the order of the two streams on a terminal.
-                            stdout.flush()?;
-                            stderr.write_all(&data)?;
+                            stdout.flush().map_err(stdout_error)?;
+                            stderr.write_all(&data).map_err(stderr_error)?;
                         }
                     }
                     self.next_seq.insert((attempt_id, stream), seq + 1);
                 }
             }
         }
-        stdout.flush()?;
+        stdout.flush().map_err(stdout_error)?;
         Ok(())
     }
 }

@@ -5,9 +5,13 @@
 pub mod check;
 pub mod daemon;
 pub mod history;
+pub mod logging;
 pub mod logs;
 pub mod next;
+pub mod output;
 pub mod run;
+
+pub use output::{OutputError, note, print_out};
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -32,7 +36,16 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Print the next fire times of the jobs.
     Next(next::NextArgs),
-    /// Run one job now, in the foreground, and exit with its exit code.
+    /// Run one job now, in the foreground; exit 0 if the run succeeded, else with its exit code.
+    ///
+    /// The run follows the job's configuration (retries included), shows the
+    /// job's output live and is recorded with trigger `manual`.
+    ///
+    /// Exit code: 0 when the run succeeded (its last attempt exited 0 or with a
+    /// code listed in `success_exit_codes`); otherwise the last attempt's own exit
+    /// code when its container exited by itself; otherwise 1 (a timeout, the
+    /// deadline, an interruption, a missing image, an engine error); 2 for an
+    /// unknown job or an invalid schedule file.
     Run(run::RunArgs),
     /// Show recent runs and attempts from the database.
     History(history::HistoryArgs),
@@ -126,9 +139,13 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The exit code for an error: 2 for bad usage or configuration, 1 otherwise.
+/// The exit code for an error: 0 when stdout's reader went away (`| head`:
+/// nothing went wrong), 2 for bad usage or configuration, 1 otherwise.
 pub fn exit_code_for(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<ConfigError>().is_some() || error.downcast_ref::<UsageError>().is_some()
+    if matches!(error.downcast_ref(), Some(OutputError::Closed)) {
+        0
+    } else if error.downcast_ref::<ConfigError>().is_some()
+        || error.downcast_ref::<UsageError>().is_some()
     {
         2
     } else {
@@ -136,17 +153,30 @@ pub fn exit_code_for(error: &anyhow::Error) -> u8 {
     }
 }
 
-/// Write `text` to stdout. A reader that went away (`| head`) is not an error.
-pub fn print_out(text: &str) -> std::io::Result<()> {
+/// Print what clap has to say (`--help`, `--version`, or a usage error) and
+/// return the exit code: 0 for help and version, 2 for a usage error. Help that
+/// cannot be written is an error like any output (see [`output`]).
+pub fn usage(error: &clap::Error) -> ExitCode {
     use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+    if error.use_stderr() {
+        // A usage error goes to stderr; if stderr cannot take it, the code still tells.
+        let _ = error.print();
+        return ExitCode::from(2);
     }
+    match error.print().and_then(|()| std::io::stdout().flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&output::stdout_error(e).into()),
+    }
+}
+
+/// Say what went wrong on stderr (the error and its causes, once; nothing when
+/// stdout's reader merely went away) and return the exit code for it.
+pub fn fail(error: &anyhow::Error) -> ExitCode {
+    let code = exit_code_for(error);
+    if code != 0 {
+        note(&format!("cronbox: {error:#}"));
+    }
+    ExitCode::from(code)
 }
 
 /// "no job NAME in FILE; jobs: a, b" for a job name the schedule does not have.
@@ -200,7 +230,8 @@ fn terminal_width() -> Option<usize> {
 
 /// Fit a table into `width` columns of text: leave out the columns `drop_first`
 /// names (by index, in that order) while it is too wide, then cut the last
-/// column's cells short with `…`. `--json` always has everything.
+/// column's cells short with `…`, and if that is not enough, the widest of the
+/// others (see [`column_caps`]). `--json` always has everything.
 pub fn fit(
     header: &[&str],
     rows: &[Vec<String>],
@@ -236,30 +267,51 @@ pub fn fit(
                 .collect()
         })
         .collect();
-    let over = total(&keep).saturating_sub(width);
-    if let Some(&last) = keep.last() {
-        let room = cell_width(last)
-            .saturating_sub(over)
-            .max(header.last().map_or(1, |h| h.chars().count()));
-        let cut = |cell: &mut String| {
-            if cell.chars().count() > room {
-                *cell = cell
-                    .chars()
-                    .take(room.saturating_sub(1))
-                    .chain(['…'])
-                    .collect();
-            }
-        };
-        for row in &mut rows {
-            if let Some(cell) = row.last_mut() {
-                cut(cell);
-            }
-        }
-        if let Some(cell) = header.last_mut() {
-            cut(cell);
+    let widths: Vec<usize> = keep.iter().map(|&i| cell_width(i)).collect();
+    let heads: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    let room = width.saturating_sub(2 * keep.len().saturating_sub(1));
+    let caps = column_caps(&widths, &heads, room);
+    for row in &mut rows {
+        for (cell, &cap) in row.iter_mut().zip(&caps) {
+            cut(cell, cap);
         }
     }
+    for (cell, &cap) in header.iter_mut().zip(&caps) {
+        cut(cell, cap);
+    }
     (header, rows)
+}
+
+/// How many characters each column may have so that together they take at most
+/// `room` (gaps excluded). The last column gives way first, then the widest of
+/// the others, level by level; no column goes below its header's width
+/// (`heads`), so a terminal narrower than the headers gets a wider table.
+fn column_caps(widths: &[usize], heads: &[usize], room: usize) -> Vec<usize> {
+    let mut caps = widths.to_vec();
+    let Some(last) = caps.len().checked_sub(1) else {
+        return caps;
+    };
+    let over = caps.iter().sum::<usize>().saturating_sub(room);
+    caps[last] = caps[last].saturating_sub(over).max(heads[last]);
+    let mut level = caps[..last].iter().copied().max().unwrap_or(0);
+    while level > 0 && caps.iter().sum::<usize>() > room {
+        level -= 1;
+        for (cap, (&width, &head)) in caps[..last].iter_mut().zip(widths.iter().zip(heads)) {
+            *cap = width.min(level.max(head));
+        }
+    }
+    caps
+}
+
+/// Cut `cell` to `cap` characters, its last one `…`, when it is longer.
+fn cut(cell: &mut String, cap: usize) {
+    if cell.chars().count() > cap {
+        *cell = cell
+            .chars()
+            .take(cap.saturating_sub(1))
+            .chain(['…'])
+            .collect();
+    }
 }
 
 fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -275,10 +327,11 @@ fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut line = |cells: Vec<&str>| {
         let mut text = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            text.push_str(cell);
+            if i + 1 < cells.len() {
+                // Padded by hand: a `{:<width$}` wider than 65,535 panics.
+                let pad = widths[i].saturating_sub(cell.chars().count()) + 2;
+                text.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push_str(text.trim_end());
@@ -294,6 +347,53 @@ fn aligned(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: a cell of 65,536 characters panicked (`{:<width$}` takes at
+    /// most 65,535), and cells of several bytes per character must neither panic
+    /// nor be cut inside a character.
+    #[test]
+    fn long_and_multi_byte_cells_neither_panic_nor_split_characters() {
+        let long = "a".repeat(65_536);
+        let header = ["JOB", "IMAGE", "NEXT"];
+        let rows = vec![
+            vec!["é-job".to_owned(), long.clone(), "never".to_owned()],
+            vec![
+                "🦀".to_owned(),
+                "café/🐳:1".to_owned(),
+                "ünïcödé…".to_owned(),
+            ],
+        ];
+        let text = aligned(&header, &rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        // Columns line up by character: NEXT starts at the same character everywhere.
+        let next_at = |line: &str, word: &str| line.find(word).map(|b| line[..b].chars().count());
+        assert_eq!(next_at(lines[0], "NEXT"), Some(5 + 2 + 65_536 + 2));
+        assert_eq!(next_at(lines[1], "never"), Some(5 + 2 + 65_536 + 2));
+        assert_eq!(next_at(lines[2], "ünïcödé…"), Some(5 + 2 + 65_536 + 2));
+        for width in [0, 1, 5, 12, 40, 80, 70_000] {
+            let (got_header, got_rows) = fit(&header, &rows, &[1], width);
+            let text = aligned(
+                &got_header.iter().map(String::as_str).collect::<Vec<_>>(),
+                &got_rows,
+            );
+            assert_eq!(text.lines().count(), 3, "width {width}:\n{text}");
+            // Fits whenever the headers do ("JOB  NEXT" once IMAGE is dropped).
+            if width >= 9 {
+                assert!(
+                    text.lines().all(|l| l.chars().count() <= width),
+                    "width {width}:\n{text}"
+                );
+            }
+        }
+        // A long column that is not the last is cut too, after the last one.
+        let (_, got) = fit(&header, &rows, &[], 40);
+        assert_eq!(got[0][2], "nev…");
+        assert!(got[0][1].ends_with('…') && got[0][1].chars().count() == 40 - 5 - 4 - 4);
+        // The last column is cut by character, never inside one.
+        let (_, cut) = fit(&["IMAGE"], &[vec!["🐳".repeat(100)]], &[], 10);
+        assert_eq!(cut[0][0], format!("{}…", "🐳".repeat(9)));
+    }
 
     #[test]
     fn tables_fit_the_terminal() {

@@ -1,5 +1,7 @@
 //! `cronbox run JOB`: run one job now in the foreground with its configuration,
-//! show its output live, record it with trigger `manual`, and exit with its code.
+//! show its output live, record it with trigger `manual`, and exit with the
+//! code [`exit_code`] gives. Output that cannot be shown (stdout or stderr full
+//! or closed) does not stop the run: it is still recorded in full.
 
 use clap::Args;
 use std::process::ExitCode;
@@ -49,30 +51,89 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
             }
-            eprintln!("cronbox: interrupted; stopping the container");
+            super::note("cronbox: interrupted; stopping the container");
             cancel.cancel();
         })
     };
     let report = supervisor::execute(&ctx, job, Trigger::Manual, clock.now(), &stops).await;
     ctrl_c.abort();
+    let last = match &report {
+        Ok(Some(report)) => store.last_attempt(report.run_id).await,
+        _ => Ok(None),
+    };
     store.close().await;
     let Some(report) = report? else {
         anyhow::bail!("the run was not recorded");
     };
-    let code = match (report.status, report.exit_code) {
-        (Some(RunStatus::Succeeded), _) => 0,
-        (_, Some(code)) if (1..=255).contains(&code) => code as u8,
-        _ => 1,
-    };
+    let last = last?;
     if report.status != Some(RunStatus::Succeeded) {
-        eprintln!(
+        super::note(&format!(
             "cronbox: run {} of job {} {} after {} attempt(s); see `cronbox logs {}`",
             report.run_id,
             job.name,
             report.status.map_or("pending", RunStatus::as_str),
             report.attempts,
             report.run_id
-        );
+        ));
     }
-    Ok(ExitCode::from(code))
+    let last = last
+        .as_ref()
+        .map(|(outcome, code)| (outcome.as_str(), *code));
+    Ok(ExitCode::from(exit_code(report.status, last)))
+}
+
+/// The exit code of `cronbox run` for a run that ended with `status`, whose last
+/// attempt ended with `last` (`(outcome, exit code)` as in the `attempts` table):
+///
+/// - 0 when the run succeeded: its last attempt exited 0 or with a code listed
+///   in `success_exit_codes` (so `success_exit_codes = [0, 3]` and an exit 3 give 0);
+/// - otherwise the last attempt's own exit code, when its container exited by
+///   itself (outcome `exited`, or `oom`: killed for memory, usually 137) with a
+///   code from 1 to 255;
+/// - otherwise 1: the last attempt timed out, passed the deadline, was
+///   interrupted, had no image or met an engine error, or exited 0 where 0 is not
+///   a success code.
+pub fn exit_code(status: Option<RunStatus>, last: Option<(&str, Option<i64>)>) -> u8 {
+    if status == Some(RunStatus::Succeeded) {
+        return 0;
+    }
+    match last {
+        Some(("exited" | "oom", Some(code))) => u8::try_from(code)
+            .ok()
+            .filter(|code| *code != 0)
+            .unwrap_or(1),
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_exits_0_on_success_else_the_last_attempts_own_code_else_1() {
+        use RunStatus::{Failed, Interrupted, Succeeded};
+        // (run status, last attempt's outcome and exit code, `run`'s exit code)
+        type Case = (Option<RunStatus>, Option<(&'static str, Option<i64>)>, u8);
+        let cases: [Case; 12] = [
+            (Some(Succeeded), Some(("exited", Some(0))), 0),
+            // A code listed in success_exit_codes.
+            (Some(Succeeded), Some(("exited", Some(3))), 0),
+            (Some(Failed), Some(("exited", Some(5))), 5),
+            (Some(Failed), Some(("exited", Some(255))), 255),
+            (Some(Failed), Some(("oom", Some(137))), 137),
+            // 0 is not a success code for this job: still a failure.
+            (Some(Failed), Some(("exited", Some(0))), 1),
+            // Killed by cronbox at the timeout: not the job's own code.
+            (Some(Failed), Some(("timeout", Some(143))), 1),
+            (Some(Failed), Some(("deadline", None)), 1),
+            (Some(Interrupted), Some(("interrupted", Some(143))), 1),
+            (Some(Failed), Some(("engine-error", None)), 1),
+            (Some(Failed), Some(("exited", Some(-1))), 1),
+            (Some(Failed), None, 1),
+        ];
+        for (status, last, want) in cases {
+            assert_eq!(exit_code(status, last), want, "{status:?} {last:?}");
+        }
+    }
 }

@@ -5,9 +5,11 @@
 //! `migrations/` applied at open, and one small named function per query. Callers
 //! never see SQL. Timestamps go in as ISO-8601 UTC text with milliseconds.
 
+mod error;
 mod lifecycle;
 mod retention;
 
+pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -19,37 +21,6 @@ use sqlx::sqlite::{
 };
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// A failure of the history database, with the file concerned.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The file could not be opened or created.
-    #[error(
-        "cannot open the history database {path}: {source}; check that the directory exists and is writable, or set [daemon] database"
-    )]
-    Open {
-        path: PathBuf,
-        #[source]
-        source: sqlx::Error,
-    },
-    /// The schema migrations failed.
-    #[error(
-        "cannot bring the history database {path} up to date: {source}; was it written by a newer cronbox?"
-    )]
-    Migrate {
-        path: PathBuf,
-        #[source]
-        source: sqlx::migrate::MigrateError,
-    },
-    /// A query failed.
-    #[error("history database {path}: {what} failed")]
-    Query {
-        path: PathBuf,
-        what: &'static str,
-        #[source]
-        source: sqlx::Error,
-    },
-}
 
 /// What fired a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +173,13 @@ pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 256;
 /// (`PRAGMA journal_size_limit`).
 pub const WAL_SIZE_LIMIT_BYTES: u64 = 1 << 20;
 
+/// The write-ahead log SQLite keeps next to `db` in WAL mode: `db` + `-wal`.
+fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
+}
+
 /// The history database.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -233,16 +211,16 @@ impl Store {
             .max_connections(4)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
+            .map_err(|error| StoreError::Open {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
-            .map_err(|source| StoreError::Migrate {
+            .map_err(|error| StoreError::Migrate {
                 path: path.to_owned(),
-                source,
+                error,
             })?;
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Ok(Store { pool, path })
@@ -250,21 +228,50 @@ impl Store {
 
     /// Open an existing database for reading only (`history`, `logs`): nothing is
     /// created or migrated, and the daemon may write meanwhile.
+    ///
+    /// It works for a user who may read the file but not write it or its
+    /// directory. While the daemon (or any writer) has the file open, its `-wal`
+    /// and `-shm` files exist and SQLite reads through them read-only. When they
+    /// do not exist and this user cannot create them (SQLite then says "attempt
+    /// to write a readonly database"), nobody is writing, everything is in the
+    /// file itself, and it is opened `immutable` (no locks, no WAL): a writer that
+    /// starts during this short read could make it fail or miss that writer's
+    /// newest rows, never change the file.
     pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .read_only(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
+        let open_error = |error| StoreError::Open {
+            path: path.to_owned(),
+            error,
+        };
+        let pool = Self::reader_pool(options.clone())
+            .await
+            .map_err(open_error)?;
+        let pool = match sqlx::query("SELECT count(*) FROM sqlite_master")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(_) => pool,
+            Err(error) if error::cannot_create_wal(&error) && !wal_path(path).exists() => {
+                pool.close().await;
+                tracing::debug!(database = %path.display(), "no -wal file and no right to create one: reading the database as immutable");
+                Self::reader_pool(options.immutable(true))
+                    .await
+                    .map_err(open_error)?
+            }
+            Err(error) => return Err(open_error(error)),
+        };
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        Ok(Store { pool, path })
+    }
+
+    async fn reader_pool(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {
+        SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(options)
             .await
-            .map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Ok(Store { pool, path })
     }
 
     /// The database file (absolute when it could be made so).
@@ -273,10 +280,10 @@ impl Store {
     }
 
     fn err(&self, what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-        move |source| StoreError::Query {
+        move |error| StoreError::Query {
             path: self.path.clone(),
             what,
-            source,
+            error,
         }
     }
 
@@ -434,6 +441,22 @@ impl Store {
             .into_iter()
             .map(|row| (row.get(0), row.get(1)))
             .collect())
+    }
+
+    /// How the last attempt of a run ended: its `outcome` and `exit_code`, or
+    /// `None` when the run has no attempt.
+    pub async fn last_attempt(
+        &self,
+        run_id: i64,
+    ) -> Result<Option<(String, Option<i64>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT outcome, exit_code FROM attempts WHERE run_id = ?1 ORDER BY attempt DESC LIMIT 1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(self.err("reading the last attempt of a run"))?;
+        Ok(row.map(|row| (row.get(0), row.get(1))))
     }
 
     /// The chunks of one attempt's stream from sequence number `from_seq` on.
