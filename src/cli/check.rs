@@ -13,6 +13,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Problem, dotenv};
 use crate::daemon::supervisor;
 use crate::engine::Engine;
+use crate::schedule;
 
 /// How long `check` waits for the engine before it skips the limits check.
 const ENGINE_WAIT: Duration = Duration::from_secs(5);
@@ -135,10 +136,20 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .jobs
         .iter()
         .map(|job| {
-            let next = job.schedule.next_after(now).map_or_else(
-                || "never".to_owned(),
-                |t| t.with_timezone(&job.timezone).to_rfc3339(),
-            );
+            let next = job
+                .schedule
+                .next_or_end(now)
+                .and_then(|t| schedule::local_time(job.timezone, t))
+                .map_or_else(
+                    |end| {
+                        eprintln!(
+                            "{path}: warning: job \"{}\" has no fire time after now and will not run: {end}",
+                            job.name
+                        );
+                        "none".to_owned()
+                    },
+                    |t| t.to_rfc3339(),
+                );
             vec![
                 job.name.clone(),
                 job.schedule.expression().to_owned(),
@@ -164,3 +175,4 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     super::print_out(&out)?;
     Ok(ExitCode::SUCCESS)
 }
+

@@ -108,10 +108,23 @@ fn plan(
             Planned {
                 job: Arc::new(job.clone()),
                 horizon,
-                next: job.schedule.next_after(horizon),
+                next: next_tick(job, horizon),
             }
         })
         .collect()
+}
+
+/// The job's first tick after `after`; `None`, logged with the reason, when it
+/// has none cronbox can compute (past the year 5000, or past the end of its
+/// zone's known offsets): the job then stays idle, without a wake-up of its own.
+fn next_tick(job: &Job, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match job.schedule.next_or_end(after) {
+        Ok(next) => Some(next),
+        Err(end) => {
+            tracing::warn!(job = %job.name, after = %after, "the job has no fire time left and will not run: {end}");
+            None
+        }
+    }
 }
 
 /// The runs this daemon supervises, per job, with the token that replaces each.
@@ -227,7 +240,7 @@ pub async fn run(
             }
             let span = p.job.schedule.ticks_between(p.horizon, now);
             p.horizon = now;
-            p.next = p.job.schedule.next_after(now);
+            p.next = next_tick(&p.job, now);
             handled.push(p.job.clone());
             let ready = preparing.remove(&p.job.name);
             if let Some(span) = span {
