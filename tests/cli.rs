@@ -172,6 +172,98 @@ image = "IMAGE"
     );
 }
 
+/// A schedule file whose job `noon` names no zone, nor does `[daemon]`: it
+/// runs in the default zone, which comes from the environment.
+fn file_without_zones(dir: &tempfile::TempDir) -> String {
+    let path = dir.path().join("cronbox.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[daemon]\ndatabase = \"{}\"\n\n[jobs.noon]\nschedule = \"0 12 * * *\"\nimage = \"x\"\n",
+            dir.path().join("cronbox.db").display()
+        ),
+    )
+    .expect("write");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+#[test]
+fn the_default_zone_follows_tz_as_the_c_library_reads_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = file_without_zones(&dir);
+    let next = |tz: &str| {
+        command(&[
+            "next",
+            "--config",
+            &config,
+            "--count",
+            "1",
+            "--from",
+            "2025-06-01T00:00:00Z",
+        ])
+        .env("TZ", tz)
+        .output()
+        .expect("run cronbox")
+    };
+    // (TZ, the line printed)
+    let cases = [
+        ("Europe/Stockholm", "2025-06-01T12:00:00+02:00  noon\n"),
+        (":Europe/Stockholm", "2025-06-01T12:00:00+02:00  noon\n"),
+        (
+            ":/usr/share/zoneinfo/America/New_York",
+            "2025-06-01T12:00:00-04:00  noon\n",
+        ),
+        ("", "2025-06-01T12:00:00+00:00  noon\n"),
+        ("UTC0", "2025-06-01T12:00:00+00:00  noon\n"),
+    ];
+    for (tz, line) in cases {
+        let out = next(tz);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "TZ={tz:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout), line, "TZ={tz:?}");
+    }
+
+    // A POSIX rule names no zone cronbox reads: the job needing it is refused.
+    let rule = next("CET-1CEST,M3.5.0,M10.5.0/3");
+    assert_eq!(rule.status.code(), Some(2));
+    let message = text(&rule.stderr);
+    assert!(
+        message.contains("job \"noon\"")
+            && message.contains("POSIX TZ rule")
+            && message.contains("set timezone in [daemon]"),
+        "{message}"
+    );
+
+    // check says where the default zone came from.
+    let check = |tz: Option<&str>| {
+        let mut check = command(&["check", "--config", &config]);
+        match tz {
+            Some(tz) => check.env("TZ", tz),
+            None => check.env_remove("TZ"),
+        };
+        let out = check.output().expect("run cronbox");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let out = check(Some("Europe/Stockholm"));
+    assert!(
+        out.lines()
+            .any(|l| l == "default zone Europe/Stockholm (from TZ=\"Europe/Stockholm\")"),
+        "{out}"
+    );
+    // Without TZ, the system's zone (or UTC when it cannot be read).
+    let out = check(None);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("default zone ") && l.contains("/etc/localtime")),
+        "{out}"
+    );
+}
+
 #[test]
 fn next_past_2099_keeps_the_zones_dst_rule_and_never_falls_silent() {
     let env = TestEnv::new(

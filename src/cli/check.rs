@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::ConfigArg;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Problem, dotenv};
+use crate::config::{DaemonConfig, ZoneSource};
 use crate::daemon::supervisor;
 use crate::engine::Engine;
 use crate::schedule;
@@ -160,9 +161,10 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let mut out = format!(
-        "{path}: OK, {} job(s), database {}\n",
+        "{path}: OK, {} job(s), database {}\n{}\n",
         config.jobs.len(),
-        config.daemon.database.display()
+        config.daemon.database.display(),
+        default_zone(&config.daemon)
     );
     if !rows.is_empty() {
         out.push_str(&super::table(
@@ -176,3 +178,13 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// "default zone Europe/Paris (from TZ=\"Europe/Paris\")": the zone of jobs
+/// that set none, and where it comes from.
+fn default_zone(daemon: &DaemonConfig) -> String {
+    match &daemon.timezone_source {
+        ZoneSource::Unusable(why) => {
+            format!("no default zone ({why}); every job sets its own timezone")
+        }
+        source => format!("default zone {} ({source})", daemon.timezone.name()),
+    }
+}

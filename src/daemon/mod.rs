@@ -218,7 +218,13 @@ pub async fn run(
     save_horizons(&ctx, &new, clock.now()).await;
     let mut first_wake = true;
     let mut last_wake = clock.now();
-    tracing::info!(jobs = planned.len(), config = %current.path.display(), "scheduler started");
+    tracing::info!(
+        jobs = planned.len(),
+        config = %current.path.display(),
+        default_zone = %current.daemon.timezone.name(),
+        zone_source = %current.daemon.timezone_source,
+        "scheduler started"
+    );
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled().map(|interval| interval / 2);
     let mut config_open = true;
