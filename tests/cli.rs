@@ -10,12 +10,17 @@ use common::TestEnv;
 use std::process::{Command, Output, Stdio};
 
 fn cronbox(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cronbox"))
+    command(args).output().expect("run cronbox")
+}
+
+/// The binary with `args`, without the variables that would pick another file.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cronbox"));
+    command
         .args(args)
         .env_remove("CRONBOX_CONFIG")
-        .env_remove("CRONBOX_DATABASE")
-        .output()
-        .expect("run cronbox")
+        .env_remove("CRONBOX_DATABASE");
+    command
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -168,6 +173,200 @@ image = "IMAGE"
         text(&next.stdout),
         "2025-03-30T03:00:00+02:00  paris\n2025-03-31T02:30:00+02:00  paris\n"
     );
+}
+
+/// A schedule file whose job `noon` names no zone, nor does `[daemon]`: it
+/// runs in the default zone, which comes from the environment.
+fn file_without_zones(dir: &tempfile::TempDir) -> String {
+    let path = dir.path().join("cronbox.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[daemon]\ndatabase = \"{}\"\n\n[jobs.noon]\nschedule = \"0 12 * * *\"\nimage = \"x\"\n",
+            dir.path().join("cronbox.db").display()
+        ),
+    )
+    .expect("write");
+    path.to_str().expect("utf-8").to_owned()
+}
+
+#[test]
+fn the_default_zone_follows_tz_as_the_c_library_reads_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = file_without_zones(&dir);
+    let next = |tz: &str| {
+        command(&[
+            "next",
+            "--config",
+            &config,
+            "--count",
+            "1",
+            "--from",
+            "2025-06-01T00:00:00Z",
+        ])
+        .env("TZ", tz)
+        .output()
+        .expect("run cronbox")
+    };
+    // (TZ, the line printed)
+    let cases = [
+        ("Europe/Stockholm", "2025-06-01T12:00:00+02:00  noon\n"),
+        (":Europe/Stockholm", "2025-06-01T12:00:00+02:00  noon\n"),
+        (
+            ":/usr/share/zoneinfo/America/New_York",
+            "2025-06-01T12:00:00-04:00  noon\n",
+        ),
+        ("", "2025-06-01T12:00:00+00:00  noon\n"),
+        ("UTC0", "2025-06-01T12:00:00+00:00  noon\n"),
+    ];
+    for (tz, line) in cases {
+        let out = next(tz);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "TZ={tz:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout), line, "TZ={tz:?}");
+    }
+
+    // A POSIX rule names no zone cronbox reads: the job needing it is refused.
+    let rule = next("CET-1CEST,M3.5.0,M10.5.0/3");
+    assert_eq!(rule.status.code(), Some(2));
+    let message = text(&rule.stderr);
+    assert!(
+        message.contains("job \"noon\"")
+            && message.contains("POSIX TZ rule")
+            && message.contains("set timezone in [daemon]"),
+        "{message}"
+    );
+
+    // check says where the default zone came from.
+    let check = |tz: Option<&str>| {
+        let mut check = command(&["check", "--config", &config]);
+        match tz {
+            Some(tz) => check.env("TZ", tz),
+            None => check.env_remove("TZ"),
+        };
+        let out = check.output().expect("run cronbox");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let out = check(Some("Europe/Stockholm"));
+    assert!(
+        out.lines()
+            .any(|l| l == "default zone Europe/Stockholm (from TZ=\"Europe/Stockholm\")"),
+        "{out}"
+    );
+    // Without TZ, the system's zone (or UTC when it cannot be read).
+    let out = check(None);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("default zone ") && l.contains("/etc/localtime")),
+        "{out}"
+    );
+}
+
+#[test]
+fn next_past_2099_keeps_the_zones_dst_rule_and_never_falls_silent() {
+    let env = TestEnv::new(
+        r#"
+[jobs.la]
+schedule = "30 2 * * *"
+timezone = "America/Los_Angeles"
+image = "IMAGE"
+"#,
+    );
+    let config = env.config_path.to_str().expect("utf-8");
+    let next = |from: &str, count: &str| {
+        cronbox(&["next", "--config", config, "--count", count, "--from", from])
+    };
+    // Summer time in 2100, where chrono-tz's table has already ended.
+    let summer = next("2100-06-30T12:00:00-07:00", "1");
+    assert_eq!(summer.status.code(), Some(0), "{}", text(&summer.stderr));
+    assert_eq!(text(&summer.stdout), "2100-07-01T02:30:00-07:00  la\n");
+
+    // Cron fire times end at the year 5000: what there is, then why not more.
+    let end = next("4999-12-30T12:00:00Z", "3");
+    assert_eq!(end.status.code(), Some(1));
+    assert_eq!(text(&end.stdout), "4999-12-31T02:30:00-08:00  la\n");
+    let message = text(&end.stderr);
+    assert!(
+        message.contains("job \"la\" has no fire time after 4999-12-31T02:30:00-08:00")
+            && message.contains("1 of 3 printed")
+            && message.contains("year 5000"),
+        "{message}"
+    );
+    let none = next("5000-01-01T00:00:00Z", "1");
+    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(text(&none.stdout), "");
+    assert!(text(&none.stderr).contains("job \"la\" has no fire time"));
+    assert!(!text(&none.stderr).contains("panicked"));
+}
+
+#[test]
+fn next_bounds_count_and_reports_write_errors() {
+    let env = TestEnv::new(JOBS);
+    let config = env.config_path.to_str().expect("utf-8");
+    let huge = cronbox(&["next", "--config", config, "--count", "100000000"]);
+    assert_eq!(huge.status.code(), Some(2));
+    let message = text(&huge.stderr);
+    assert!(message.contains("from 1 to 1000000"), "{message}");
+    assert_eq!(text(&huge.stdout), "");
+
+    // Streamed: with the largest count, the first line comes while memory is
+    // still small (holding two million fire times and their lines before
+    // printing the first took well over 100 MB), and a reader that stops
+    // early (`| head`) ends it without an error.
+    let mut child = command(&["next", "--config", config, "--count", "1000000"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn cronbox");
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().expect("stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .expect("a line");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .expect("the child's /proc status");
+        let peak_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM");
+        assert!(
+            peak_kib < 40 * 1024,
+            "peak memory {peak_kib} KiB at the first line"
+        );
+    } // stdout closed here: the reader went away
+    let status = child.wait().expect("wait");
+    assert!(
+        first.ends_with("  ok\n") || first.ends_with("  three\n"),
+        "{first}"
+    );
+    assert_eq!(status.code(), Some(0));
+
+    // A full disk (or any write error) is an error with a message, not a panic.
+    for json in [false, true] {
+        let mut args = vec!["next", "--config", config, "--count", "1000"];
+        if json {
+            args.push("--json");
+        }
+        let full = command(&args)
+            .stdout(std::fs::File::create("/dev/full").expect("/dev/full"))
+            .output()
+            .expect("run cronbox");
+        assert_eq!(full.status.code(), Some(1));
+        let message = text(&full.stderr);
+        assert!(
+            message.contains("cannot write the fire times to stdout")
+                && message.contains("No space left on device"),
+            "{message}"
+        );
+        assert!(!message.contains("panicked"), "{message}");
+    }
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The daemon in-process, driven by the test clock minute by minute through both
 //! daylight-saving transitions of Europe/Berlin, running real containers: which
-//! ticks fire, once each, for a fixed-time job and an hourly job.
+//! ticks fire, once each, for a fixed-time job and an hourly job; the same past
+//! 2099, where the zone data's table ends; and a job with no fire time left
+//! (the year 5000), which stays idle without the loop spinning.
 
 mod common;
 
@@ -59,6 +61,12 @@ async fn drive(env: &TestEnv, start: &str, minutes: u32) -> String {
             .await
             .expect(asleep);
     }
+    // A few sleeps a minute (a tick, a container made ready ahead of it), not a spin.
+    let sleeps = clock.sleeps();
+    assert!(
+        sleeps <= 1 + 4 * u64::from(minutes),
+        "{sleeps} sleeps in {minutes} minutes"
+    );
     // Let the runs finish (real containers), then stop.
     for _ in 0..600 {
         if env.sql("SELECT count(*) FROM runs WHERE status = 'running'") == "0\n" {
@@ -105,4 +113,33 @@ async fn fall_back_in_berlin() {
          nightly|2025-10-26T00:30:00.000Z|succeeded\n",
         "hourly fires every real hour, 02:00 twice (CEST then CET); nightly runs once, at 02:30 CEST"
     );
+}
+
+#[tokio::test]
+async fn spring_forward_in_berlin_in_2100() {
+    let env = TestEnv::new(JOBS);
+    // Past chrono-tz's table, the EU rule goes on: on 2100-03-28 (the last
+    // Sunday of March) 02:00 CET becomes 03:00 CEST (01:00 UTC).
+    let rows = drive(&env, "2100-03-27T22:30:00Z", 270).await;
+    assert_eq!(
+        rows,
+        "hourly|2100-03-27T23:00:00.000Z|succeeded\n\
+         hourly|2100-03-28T00:00:00.000Z|succeeded\n\
+         hourly|2100-03-28T01:00:00.000Z|succeeded\n\
+         hourly|2100-03-28T02:00:00.000Z|succeeded\n\
+         hourly|2100-03-28T03:00:00.000Z|succeeded\n\
+         nightly|2100-03-28T01:00:00.000Z|succeeded\n",
+        "as in 2025: nightly's 02:30 falls in the gap and runs once at 03:00 CEST"
+    );
+}
+
+#[tokio::test]
+async fn a_job_with_no_fire_time_left_stays_idle() {
+    // Cron fire times are computed up to the end of 4999, and in Berlin the
+    // year 5000 has begun: neither job has a fire time left. The daemon logs
+    // it, runs nothing, and sleeps a minute at a time (drive checks it does
+    // not spin).
+    let env = TestEnv::new(JOBS);
+    let rows = drive(&env, "4999-12-31T23:55:00Z", 10).await;
+    assert_eq!(rows, "");
 }

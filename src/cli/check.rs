@@ -11,8 +11,10 @@ use std::time::Duration;
 use super::ConfigArg;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Problem, dotenv};
+use crate::config::{DaemonConfig, ZoneSource};
 use crate::daemon::supervisor;
 use crate::engine::Engine;
+use crate::schedule;
 
 /// How long `check` waits for the engine before it skips the limits check.
 const ENGINE_WAIT: Duration = Duration::from_secs(5);
@@ -134,10 +136,20 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .jobs
         .iter()
         .map(|job| {
-            let next = job.schedule.next_after(now).map_or_else(
-                || "never".to_owned(),
-                |t| t.with_timezone(&job.timezone).to_rfc3339(),
-            );
+            let next = job
+                .schedule
+                .next_or_end(now)
+                .and_then(|t| schedule::local_time(job.timezone, t))
+                .map_or_else(
+                    |end| {
+                        eprintln!(
+                            "{path}: warning: job \"{}\" has no fire time after now and will not run: {end}",
+                            job.name
+                        );
+                        "none".to_owned()
+                    },
+                    |t| t.to_rfc3339(),
+                );
             vec![
                 job.name.clone(),
                 job.schedule.expression().to_owned(),
@@ -148,9 +160,10 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let mut out = format!(
-        "{path}: OK, {} job(s), database {}\n",
+        "{path}: OK, {} job(s), database {}\n{}\n",
         config.jobs.len(),
-        config.daemon.database.display()
+        config.daemon.database.display(),
+        default_zone(&config.daemon)
     );
     if !rows.is_empty() {
         out.push_str(&super::table(
@@ -162,4 +175,15 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     super::print_out(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// "default zone Europe/Paris (from TZ=\"Europe/Paris\")": the zone of jobs
+/// that set none, and where it comes from.
+fn default_zone(daemon: &DaemonConfig) -> String {
+    match &daemon.timezone_source {
+        ZoneSource::Unusable(why) => {
+            format!("no default zone ({why}); every job sets its own timezone")
+        }
+        source => format!("default zone {} ({source})", daemon.timezone.name()),
+    }
 }

@@ -74,19 +74,29 @@ impl ConfigArg {
 }
 
 /// What the schedule file's defaults depend on, read from this process: the first
-/// path of `$STATE_DIRECTORY` (systemd separates several with `:`), the system's
-/// zone (UTC when unknown), and the CPUs available (1 when unknown).
+/// path of `$STATE_DIRECTORY` (systemd separates several with `:`), the default
+/// zone as the C library picks it (`TZ`, else `/etc/localtime`, else UTC; see
+/// [`config::default_zone`]), and the CPUs available (1 when unknown).
 pub fn environment() -> Environment {
     let state_directory = std::env::var_os("STATE_DIRECTORY")
         .and_then(|value| std::env::split_paths(&value).find(|path| !path.as_os_str().is_empty()));
-    let local_timezone = iana_time_zone::get_timezone()
-        .ok()
-        .and_then(|name| name.parse::<chrono_tz::Tz>().ok())
-        .unwrap_or(chrono_tz::Tz::UTC);
+    let tz = std::env::var_os("TZ").map(|value| value.to_string_lossy().into_owned());
+    let system = iana_time_zone::get_timezone().map_err(|e| e.to_string());
+    let canonical = |path: &str| {
+        std::fs::canonicalize(path)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+    };
+    let (local_timezone, local_timezone_source) = config::default_zone(
+        tz.as_deref(),
+        canonical,
+        system.as_deref().map_err(Clone::clone),
+    );
     let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     Environment {
         state_directory,
         local_timezone,
+        local_timezone_source,
         cpus,
     }
 }

@@ -1,11 +1,23 @@
-//! `cronbox next`: the next fire times of the jobs, in each job's zone.
+//! `cronbox next`: the next fire times of the jobs, in each job's zone, merged
+//! in time order and written as they are computed (memory does not grow with
+//! `--count`). A job that runs out of fire times before `--count` (past what
+//! cronbox can compute: see [`End`]) is named on stderr and the exit code is 1.
 
 use chrono::{DateTime, Utc};
 use clap::Args;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Write;
 use std::process::ExitCode;
 
 use super::{ConfigArg, UsageError};
 use crate::clock::{Clock, SystemClock};
+use crate::config::Job;
+use crate::schedule::{End, local_time};
+
+/// The most fire times `--count` may ask for, per job: a year of an
+/// every-minute job (525,600) fits.
+pub const MAX_COUNT: u32 = 1_000_000;
 
 #[derive(Debug, Args)]
 pub struct NextArgs {
@@ -14,9 +26,9 @@ pub struct NextArgs {
     /// Only this job.
     #[arg(long)]
     pub job: Option<String>,
-    /// How many fire times per job.
-    #[arg(long, default_value_t = 5)]
-    pub count: usize,
+    /// How many fire times per job, from 1 to 1000000.
+    #[arg(long, default_value_t = 5, value_parser = parse_count)]
+    pub count: u32,
     /// Start from this instant (RFC 3339, e.g. 2025-03-30T00:00:00+01:00); times are strictly after it. Default: now.
     #[arg(long)]
     pub from: Option<String>,
@@ -24,6 +36,21 @@ pub struct NextArgs {
     #[arg(long)]
     pub json: bool,
 }
+
+/// `--count`: a whole number from 1 to [`MAX_COUNT`].
+fn parse_count(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(count) if (1..=MAX_COUNT).contains(&count) => Ok(count),
+        _ => Err(format!(
+            "expected a whole number from 1 to {MAX_COUNT} (fire times per job); for more, run `cronbox next` again with --from set to the last time printed"
+        )),
+    }
+}
+
+/// A job that ran out of fire times before `--count`.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.join("; "))]
+pub struct NoMoreFireTimes(Vec<String>);
 
 pub fn execute(args: NextArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
@@ -33,39 +60,105 @@ pub fn execute(args: NextArgs) -> anyhow::Result<ExitCode> {
             .with_timezone(&Utc),
         None => SystemClock.now(),
     };
-    let jobs: Vec<_> = match &args.job {
-        Some(name) => vec![config.job(name).ok_or_else(|| {
-            let names: Vec<&str> = config.jobs.iter().map(|j| j.name.as_str()).collect();
-            UsageError(format!(
-                "no job {name:?} in {}; jobs: {}",
-                config.path.display(),
-                names.join(", ")
-            ))
-        })?],
+    let jobs: Vec<&Job> = match &args.job {
+        Some(name) => vec![
+            config
+                .job(name)
+                .ok_or_else(|| super::no_such_job(&config, name))?,
+        ],
         None => config.jobs.iter().collect(),
     };
-    let mut times = Vec::new();
-    for job in jobs {
-        let mut at = from;
-        for _ in 0..args.count {
-            let Some(next) = job.schedule.next_after(at) else {
-                break;
-            };
-            times.push((next, job));
-            at = next;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = write_times(&mut out, &jobs, from, args.count, args.json).and_then(|ended| {
+        out.flush()?;
+        Ok(ended)
+    });
+    let ended = match written {
+        Ok(ended) => ended,
+        // A reader that went away (`| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("cannot write the fire times to stdout"));
+        }
+    };
+    if ended.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        Err(NoMoreFireTimes(ended).into())
+    }
+}
+
+/// Where one job is in the merge.
+struct Cursor<'a> {
+    job: &'a Job,
+    /// Fire times still to write.
+    left: u32,
+    /// The last time written, as written; `None` before the first.
+    last: Option<String>,
+}
+
+/// Write up to `count` fire times of each job after `from`, merged in time
+/// order (ties by job name), one line each, as they are computed. Returns a
+/// line for each job that ran out before `count`: what it is and why.
+fn write_times(
+    out: &mut impl Write,
+    jobs: &[&Job],
+    from: DateTime<Utc>,
+    count: u32,
+    json: bool,
+) -> std::io::Result<Vec<String>> {
+    let mut cursors: Vec<Cursor<'_>> = jobs
+        .iter()
+        .map(|job| Cursor {
+            job,
+            left: count,
+            last: None,
+        })
+        .collect();
+    let mut ended = Vec::new();
+    // (next fire time, job index): the smallest comes out first.
+    let mut queue = BinaryHeap::new();
+    for (index, cursor) in cursors.iter().enumerate() {
+        match cursor.job.schedule.next_or_end(from) {
+            Ok(at) => queue.push(Reverse((at, index))),
+            Err(end) => ended.push(ran_out(cursor, from, count, end)),
         }
     }
-    times.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-    let mut out = String::new();
-    for (at, job) in times {
-        let local = at.with_timezone(&job.timezone).to_rfc3339();
-        if args.json {
-            out.push_str(&serde_json::json!({ "job": job.name, "time": local }).to_string());
-            out.push('\n');
+    while let Some(Reverse((at, index))) = queue.pop() {
+        let cursor = &mut cursors[index];
+        let job = cursor.job;
+        let local = match local_time(job.timezone, at) {
+            Ok(local) => local.to_rfc3339(),
+            Err(end) => {
+                ended.push(ran_out(cursor, from, count, end));
+                continue;
+            }
+        };
+        if json {
+            let line = serde_json::json!({ "job": job.name, "time": local });
+            writeln!(out, "{line}")?;
         } else {
-            out.push_str(&format!("{local}  {}\n", job.name));
+            writeln!(out, "{local}  {}", job.name)?;
+        }
+        cursor.left -= 1;
+        cursor.last = Some(local);
+        if cursor.left == 0 {
+            continue;
+        }
+        match job.schedule.next_or_end(at) {
+            Ok(next) => queue.push(Reverse((next, index))),
+            Err(end) => ended.push(ran_out(cursor, from, count, end)),
         }
     }
-    super::print_out(&out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(ended)
+}
+
+/// "job "x" has no fire time after T (2 of 5 printed): why".
+fn ran_out(cursor: &Cursor<'_>, from: DateTime<Utc>, count: u32, end: End) -> String {
+    let after = cursor.last.clone().unwrap_or_else(|| from.to_rfc3339());
+    format!(
+        "job {:?} has no fire time after {after} ({} of {count} printed): {end}",
+        cursor.job.name,
+        count - cursor.left
+    )
 }

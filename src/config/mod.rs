@@ -18,6 +18,7 @@
 mod error;
 mod validate;
 mod values;
+mod zone_source;
 
 pub mod dotenv;
 
@@ -34,6 +35,7 @@ use chrono_tz::Tz;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, Location, Problem};
+pub use zone_source::{ZoneSource, default_zone};
 
 /// File name of the database when `[daemon] database` is not set.
 pub const DEFAULT_DATABASE_NAME: &str = "cronbox.db";
@@ -147,8 +149,12 @@ pub struct DaemonConfig {
     /// systemd gives a state directory, else `./cronbox.db` (relative to the daemon's
     /// working directory).
     pub database: PathBuf,
-    /// Default zone for jobs that set none; default: the system's local zone.
+    /// Default zone for jobs that set none; default: [`Environment::local_timezone`]
+    /// (`TZ`, else the system's zone, else UTC). Meaningless when `timezone_source`
+    /// is [`ZoneSource::Unusable`] (then every job has a zone of its own).
     pub timezone: Tz,
+    /// Where `timezone` comes from: the file's key or the environment.
+    pub timezone_source: ZoneSource,
     /// At most this many containers run at once; at least 1. Default: the number of
     /// CPUs ([`Environment::cpus`]).
     pub max_concurrent: usize,
@@ -512,8 +518,13 @@ impl fmt::Display for PullPolicy {
 pub struct Environment {
     /// systemd's `$STATE_DIRECTORY`, if any: the default database lives there.
     pub state_directory: Option<PathBuf>,
-    /// The system's zone: the default for `[daemon] timezone`.
+    /// The zone the C library would use (`TZ`, else `/etc/localtime`, else UTC;
+    /// see [`default_zone`]): the default for `[daemon] timezone`. Meaningless
+    /// when `local_timezone_source` is [`ZoneSource::Unusable`].
     pub local_timezone: Tz,
+    /// Where `local_timezone` comes from; [`ZoneSource::Unusable`] when `TZ`
+    /// names no zone cronbox can use (then a job that needs it is refused).
+    pub local_timezone_source: ZoneSource,
     /// The number of CPUs: the default for `[daemon] max_concurrent` (0 counts as 1).
     pub cpus: usize,
 }

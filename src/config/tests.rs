@@ -13,6 +13,7 @@ fn utc_env() -> Environment {
     Environment {
         state_directory: None,
         local_timezone: Tz::UTC,
+        local_timezone_source: ZoneSource::Tz(String::new()),
         cpus: 4,
     }
 }
@@ -102,6 +103,7 @@ fn full_example() {
         DaemonConfig {
             database: PathBuf::from("/var/lib/cronbox/cronbox.db"),
             timezone: Tz::Europe__Paris,
+            timezone_source: ZoneSource::DaemonKey,
             max_concurrent: 4,
             require_limits: false,
             on_shutdown: OnShutdown::Detach,
@@ -249,8 +251,7 @@ fn jobs_are_sorted_and_found_by_name() {
 fn database_paths() {
     let state = Environment {
         state_directory: Some(PathBuf::from("/var/lib/cronbox")),
-        local_timezone: Tz::UTC,
-        cpus: 1,
+        ..utc_env()
     };
     // (config path, text, environment, expected database)
     let cases: &[(&str, &str, &Environment, &str)] = &[
@@ -300,12 +301,13 @@ fn database_paths() {
 #[test]
 fn timezones_are_inherited() {
     let env = Environment {
-        state_directory: None,
         local_timezone: Tz::Asia__Tokyo,
-        cpus: 1,
+        local_timezone_source: ZoneSource::System,
+        ..utc_env()
     };
     let no_daemon = parse_ok_with(MINIMAL, &env);
     assert_eq!(no_daemon.daemon.timezone, Tz::Asia__Tokyo);
+    assert_eq!(no_daemon.daemon.timezone_source, ZoneSource::System);
     assert_eq!(no_daemon.jobs[0].timezone, Tz::Asia__Tokyo);
     assert_eq!(no_daemon.jobs[0].schedule.timezone(), Tz::Asia__Tokyo);
 
@@ -314,12 +316,69 @@ fn timezones_are_inherited() {
     );
     let config = parse_ok_with(&text, &env);
     assert_eq!(config.daemon.timezone, Tz::Europe__Paris);
+    assert_eq!(config.daemon.timezone_source, ZoneSource::DaemonKey);
     let tick = config.job("tick").expect("tick");
     assert_eq!(tick.timezone, Tz::Europe__Paris);
     assert_eq!(tick.schedule.timezone(), Tz::Europe__Paris);
     let own = config.job("own").expect("own");
     assert_eq!(own.timezone, Tz::America__New_York);
     assert_eq!(own.schedule.timezone(), Tz::America__New_York);
+}
+
+#[test]
+fn a_tz_naming_no_zone_refuses_only_the_jobs_that_need_the_default() {
+    let why = "TZ=\"CET-1CEST,M3.5.0,M10.5.0/3\" is a POSIX TZ rule";
+    let env = Environment {
+        local_timezone: Tz::UTC,
+        local_timezone_source: ZoneSource::Unusable(why.to_owned()),
+        ..utc_env()
+    };
+    let job = |name: &str, zone: &str| {
+        format!("[jobs.{name}]\nschedule = '@daily'\nimage = 'x'\n{zone}\n")
+    };
+    let own_zone = job("own", "timezone = 'Europe/Paris'");
+    let no_zone = job("plain", "");
+    // (file, the jobs refused, each at its [jobs.NAME] line)
+    let cases: Vec<(String, &[(&str, usize)])> = vec![
+        (own_zone.clone(), &[]),
+        (format!("[daemon]\ntimezone = 'UTC'\n{no_zone}"), &[]),
+        (format!("[defaults]\ntimezone = 'UTC'\n{no_zone}"), &[]),
+        (no_zone.clone(), &[("plain", 1)]),
+        (format!("{own_zone}{no_zone}"), &[("plain", 5)]),
+    ];
+    for (text, refused) in cases {
+        match parse(Path::new(PATH), &text, &env) {
+            Ok(config) => {
+                assert!(refused.is_empty(), "{text}: accepted");
+                let source = &config.daemon.timezone_source;
+                if text.contains("[daemon]") {
+                    assert_eq!(source, &ZoneSource::DaemonKey, "{text}");
+                } else {
+                    assert_eq!(source, &ZoneSource::Unusable(why.to_owned()), "{text}");
+                }
+            }
+            Err(error) => {
+                let got: Vec<(&str, usize)> = error
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        assert!(
+                            p.message
+                                .contains("sets no timezone and there is no default zone")
+                                && p.message.contains(why),
+                            "{}",
+                            p.message
+                        );
+                        (
+                            p.job.as_deref().unwrap_or("-"),
+                            p.location.map_or(0, |l| l.line),
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, refused, "{text}");
+            }
+        }
+    }
 }
 
 #[test]

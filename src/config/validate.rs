@@ -29,7 +29,8 @@ use super::{
     DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL, DEFAULT_SUCCESS_EXIT_CODES, DaemonConfig, Environment,
     HostPathEntry, Job, Locations, MAX_CPUS, MAX_JOB_NAME_LEN, MAX_MAX_OUTPUT, MAX_STOP_GRACE,
     MAX_TIME_LIMIT, MIN_CPUS, MIN_HISTORY_MAX_AGE, MIN_MAX_OUTPUT, MIN_MEMORY, MIN_STOP_GRACE,
-    OnShutdown, PullPolicy, RESERVED_LABEL_PREFIX, SECRETS_DIR, Volume, is_valid_job_name,
+    OnShutdown, PullPolicy, RESERVED_LABEL_PREFIX, SECRETS_DIR, Volume, ZoneSource,
+    is_valid_job_name,
 };
 use crate::schedule::{Schedule, parse_duration};
 
@@ -216,6 +217,9 @@ struct Checker<'t> {
     reported: usize,
     /// While set, problems are counted but not recorded (inherited `[defaults]` values).
     muted: bool,
+    /// Why there is no default zone (`TZ` names none cronbox can use and
+    /// `[daemon] timezone` is unset): a job without a zone of its own is refused.
+    no_default_zone: Option<String>,
 }
 
 impl<'t> Checker<'t> {
@@ -229,6 +233,7 @@ impl<'t> Checker<'t> {
             problems: Vec::new(),
             reported: 0,
             muted: false,
+            no_default_zone: None,
         }
     }
 
@@ -410,6 +415,9 @@ impl<'t> Checker<'t> {
             }
         }
         let daemon = self.daemon(path, daemon, env);
+        if let ZoneSource::Unusable(why) = &daemon.timezone_source {
+            self.no_default_zone = Some(why.clone());
+        }
         let defaults = self.defaults(defaults, daemon.timezone);
         let jobs = self.jobs(jobs, &defaults, daemon.timezone);
         (daemon, jobs)
@@ -468,6 +476,11 @@ impl<'t> Checker<'t> {
                 None => Path::new(".").join(DEFAULT_DATABASE_NAME),
             }),
             timezone: timezone.unwrap_or(env.local_timezone),
+            timezone_source: if timezone.is_some() {
+                ZoneSource::DaemonKey
+            } else {
+                env.local_timezone_source.clone()
+            },
             max_concurrent: max_concurrent.unwrap_or(env.cpus.max(1)),
             require_limits: require_limits.unwrap_or(false),
             on_shutdown: on_shutdown.unwrap_or_default(),
@@ -597,6 +610,25 @@ impl<'t> Checker<'t> {
             ),
         };
         self.report(value.span(), None, problem);
+        None
+    }
+
+    /// The zone of a job that sets none (nor does `[defaults]`): `default_tz`,
+    /// unless there is no default zone, which is then reported at the job.
+    fn default_zone(
+        &mut self,
+        job_span: Option<Range<usize>>,
+        job: Option<&str>,
+        default_tz: Tz,
+    ) -> Option<Tz> {
+        let (Some(why), Some(span)) = (self.no_default_zone.clone(), job_span) else {
+            return Some(default_tz);
+        };
+        self.report(
+            span,
+            job,
+            format!("the job sets no timezone and there is no default zone: {why}"),
+        );
         None
     }
 
@@ -768,9 +800,10 @@ impl<'t> Checker<'t> {
         };
         let loc = &mut loc;
 
-        let timezone = self
-            .setting(src, "timezone", name, loc, &Self::timezone)
-            .map(|tz| tz.unwrap_or(default_tz));
+        let timezone = match self.setting(src, "timezone", name, loc, &Self::timezone) {
+            Some(None) => self.default_zone(key_span.clone(), name, default_tz),
+            set => set.flatten(),
+        };
         let schedule = match (src.get("schedule"), &key_span) {
             (Some(entry), _) => {
                 loc.values
@@ -2258,7 +2291,8 @@ fn closest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<
         .map(|(_, candidate)| candidate)
 }
 
-fn timezone_suggestion(name: &str) -> Option<&'static str> {
+/// The zone name `name` was probably meant to be (case, a bare city, a typo).
+pub(super) fn timezone_suggestion(name: &str) -> Option<&'static str> {
     let wanted = name.trim().replace(' ', "_");
     let names = || chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
     names()

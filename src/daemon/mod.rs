@@ -111,10 +111,23 @@ fn plan(
             Planned {
                 job: Arc::new(job.clone()),
                 horizon,
-                next: job.schedule.next_after(horizon),
+                next: next_tick(job, horizon),
             }
         })
         .collect()
+}
+
+/// The job's first tick after `after`; `None`, logged with the reason, when it
+/// has none cronbox can compute (past the year 5000, or past the end of its
+/// zone's known offsets): the job then stays idle, without a wake-up of its own.
+fn next_tick(job: &Job, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match job.schedule.next_or_end(after) {
+        Ok(next) => Some(next),
+        Err(end) => {
+            tracing::warn!(job = %job.name, after = %after, "the job has no fire time left and will not run: {end}");
+            None
+        }
+    }
 }
 
 /// What the loop starts runs with.
@@ -251,7 +264,13 @@ pub async fn run(
     save_horizons(&scheduler, new, clock.now());
     let mut first_wake = true;
     let mut last_wake = clock.now();
-    tracing::info!(jobs = planned.len(), config = %current.path.display(), "scheduler started");
+    tracing::info!(
+        jobs = planned.len(),
+        config = %current.path.display(),
+        default_zone = %current.daemon.timezone.name(),
+        zone_source = %current.daemon.timezone_source,
+        "scheduler started"
+    );
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled().map(|interval| interval / 2);
     let mut config_open = true;
@@ -348,7 +367,7 @@ async fn fire_due(
         }
         let span = p.job.schedule.ticks_between(p.horizon, now);
         p.horizon = now;
-        p.next = p.job.schedule.next_after(now);
+        p.next = next_tick(&p.job, now);
         let ready = preparing.remove(&p.job.name);
         match span {
             // Each tick's record saves the job's horizon with it.

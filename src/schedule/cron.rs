@@ -19,7 +19,7 @@
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 /// No fire time is looked for from this year on (croner's own limit).
-const YEAR_LIMIT: i32 = 5000;
+pub(super) const YEAR_LIMIT: i32 = 5000;
 
 /// A parsed five-field cron expression.
 #[derive(Debug, Clone)]

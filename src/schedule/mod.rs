@@ -4,8 +4,8 @@
 //! a schedule string and the instants it yields, nothing more: it is pure. It
 //! must not do IO, use tokio, read the clock (no `Utc::now`, no
 //! `SystemTime::now`: callers pass the instant to count from), or panic on
-//! any input; a bad expression is a [`ScheduleError`] and an instant past the
-//! end of the calendar is `None`.
+//! any input; a bad expression is a [`ScheduleError`], and when there is no
+//! fire time to give, [`Schedule::next_or_end`] says why ([`End`]).
 //!
 //! # Semantics
 //!
@@ -21,13 +21,18 @@
 //!   gap runs once, at the first instant after the gap; in a fall-back overlap
 //!   it runs once, at the first occurrence. Other cron jobs follow real time:
 //!   nothing in the gap, both passes of the overlap.
+//! * Offsets past 2099, where chrono-tz's tables end, follow the zone's
+//!   recurring daylight-saving rule (see `offsets.rs`); in a zone without one,
+//!   no instant from 2100 on is given ([`End::ZoneData`]). Cron fire times are
+//!   looked for only before the year 5000 ([`End::YearLimit`]).
 
 mod cron;
+mod offsets;
 #[cfg(test)]
 mod tests;
 mod zone;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
 use std::fmt;
 use std::time::Duration;
@@ -39,6 +44,62 @@ use cron::CronSpec;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ScheduleError(pub String);
+
+/// Why a schedule gives no (more) fire times: the end of what cronbox can
+/// compute. Display is one line saying so, without the job's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Cron fire times are looked for only before this year (5000).
+    YearLimit(i32),
+    /// The zone's UTC offsets are known only through `last_year`: the time-zone
+    /// data (chrono-tz) ends there, and the zone's last years follow no
+    /// recurring daylight-saving rule to carry on.
+    ZoneData { zone: Tz, last_year: i32 },
+    /// The calendar cronbox can represent ends (year 262143).
+    Calendar,
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            End::YearLimit(year) => write!(
+                f,
+                "cron fire times are computed only before the year {year}"
+            ),
+            End::ZoneData { zone, last_year } => write!(
+                f,
+                "the UTC offsets of {} are known only through {last_year}: the time-zone data ends there and the zone follows no recurring daylight-saving rule cronbox can carry on",
+                zone.name()
+            ),
+            End::Calendar => f.write_str("the calendar ends (year 262143)"),
+        }
+    }
+}
+
+/// `at` on the wall clock of `tz`, with the offset in force there (past 2099
+/// from the zone's recurring rule, which chrono-tz's own conversion does not
+/// know: use this, not `with_timezone`, to show an instant in a job's zone).
+/// An error when the zone's offset at `at` is not known.
+pub fn local_time(tz: Tz, at: DateTime<Utc>) -> Result<DateTime<FixedOffset>, End> {
+    let offset = zone::offset_at(tz, at.timestamp()).ok_or_else(|| zone_end(tz))?;
+    let offset = i32::try_from(offset)
+        .ok()
+        .and_then(FixedOffset::east_opt)
+        .ok_or(End::Calendar)?;
+    Ok(at.with_timezone(&offset))
+}
+
+/// The end of what is known of `tz`'s offsets (the calendar's when they are
+/// known for ever).
+fn zone_end(tz: Tz) -> End {
+    match offsets::last_known_year(tz) {
+        Some(last_year) => End::ZoneData {
+            zone: tz,
+            last_year,
+        },
+        None => End::Calendar,
+    }
+}
 
 /// A parsed schedule: a cron expression in a time zone, or a fixed period.
 #[derive(Debug, Clone)]
@@ -97,6 +158,22 @@ impl Schedule {
             Kind::Cron(spec) => zone::next_following_real_time(spec, self.tz, after_secs)?,
         };
         DateTime::from_timestamp(next, 0)
+    }
+
+    /// [`Schedule::next_after`], or why there is no fire time to give: for
+    /// cron, the end of the zone's known offsets or the year 5000 (whichever
+    /// comes first); for `@every`, the end of the calendar.
+    pub fn next_or_end(&self, after: DateTime<Utc>) -> Result<DateTime<Utc>, End> {
+        if let Some(next) = self.next_after(after) {
+            return Ok(next);
+        }
+        Err(match self.kind {
+            Kind::Every(_) => End::Calendar,
+            Kind::Cron(_) => match zone_end(self.tz) {
+                End::Calendar => End::YearLimit(cron::YEAR_LIMIT),
+                end => end,
+            },
+        })
     }
 
     /// The fire instants strictly after `after`, in increasing order. Handy

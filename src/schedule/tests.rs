@@ -19,9 +19,10 @@ fn zone(name: &str) -> Tz {
 }
 
 fn render(instant: DateTime<Utc>, tz: Tz) -> String {
-    instant
-        .with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::Secs, false)
+    local_time(tz, instant).map_or_else(
+        |end| format!("{instant} (no offset: {end})"),
+        |local| local.to_rfc3339_opts(SecondsFormat::Secs, false),
+    )
 }
 
 /// One table row: `expr` in `tz`, counting from `after`, fires at `expect`
@@ -1296,7 +1297,7 @@ fn next_after_is_strict_and_enumerates_an_increasing_sequence() {
 /// whole-minute offsets).
 fn wall(tz: Tz, instant: i64) -> NaiveDateTime {
     let utc = DateTime::from_timestamp(instant, 0).expect("in range");
-    utc.with_timezone(&tz).naive_local()
+    local_time(tz, utc).expect("a known offset").naive_local()
 }
 
 /// Brute force, minute by minute, straight from the rules in the spec.
@@ -1337,38 +1338,238 @@ fn oracle(spec: &CronSpec, tz: Tz, from: i64, to: i64) -> Vec<i64> {
 
 #[test]
 fn agrees_with_a_brute_force_oracle_around_every_transition() {
+    let failures: Vec<String> = TRANSITIONS
+        .iter()
+        .flat_map(|&(name, instant, _, _)| oracle_disagreements(name, instant))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+/// Where the schedules of [`PROPERTY_EXPRESSIONS`] in zone `name` disagree
+/// with the brute-force oracle within 36 hours of the transition at `instant`.
+fn oracle_disagreements(name: &str, instant: &str) -> Vec<String> {
     let mut failures = Vec::new();
-    for &(name, instant, _, _) in TRANSITIONS {
-        let tz = zone(name);
-        let change = at(instant).timestamp();
-        let (from, to) = (change - 36 * 3600, change + 36 * 3600);
-        for &expr in PROPERTY_EXPRESSIONS {
-            let schedule = Schedule::parse(expr, tz).expect(expr);
-            let Kind::Cron(spec) = &schedule.kind else {
-                unreachable!("cron expression")
+    let tz = zone(name);
+    let change = at(instant).timestamp();
+    let (from, to) = (change - 36 * 3600, change + 36 * 3600);
+    for &expr in PROPERTY_EXPRESSIONS {
+        let schedule = Schedule::parse(expr, tz).expect(expr);
+        let Kind::Cron(spec) = &schedule.kind else {
+            unreachable!("cron expression")
+        };
+        let expected = oracle(spec, tz, from, to);
+        let start = DateTime::from_timestamp(from, 0).expect("in range");
+        let actual: Vec<i64> = schedule
+            .iter_after(start)
+            .map(|t| t.timestamp())
+            .take_while(|&t| t <= to)
+            .collect();
+        if actual != expected {
+            let show = |v: &[i64]| -> Vec<String> {
+                v.iter()
+                    .map(|&s| render(DateTime::from_timestamp(s, 0).expect("in range"), tz))
+                    .collect()
             };
-            let expected = oracle(spec, tz, from, to);
-            let start = DateTime::from_timestamp(from, 0).expect("in range");
-            let actual: Vec<i64> = schedule
-                .iter_after(start)
-                .map(|t| t.timestamp())
-                .take_while(|&t| t <= to)
-                .collect();
-            if actual != expected {
-                let show = |v: &[i64]| -> Vec<String> {
-                    v.iter()
-                        .map(|&s| render(DateTime::from_timestamp(s, 0).expect("in range"), tz))
-                        .collect()
-                };
-                failures.push(format!(
-                    "{expr} [{name}] around {instant}:\n    oracle {:?}\n    actual {:?}",
-                    show(&expected),
-                    show(&actual)
-                ));
+            failures.push(format!(
+                "{expr} [{name}] around {instant}:\n    oracle {:?}\n    actual {:?}",
+                show(&expected),
+                show(&actual)
+            ));
+        }
+    }
+    failures
+}
+
+/// Transitions past chrono-tz's table (it ends with 2099), one table row per
+/// change: the zone, the instant written with the offset after it, and the
+/// offset before it, in seconds. The dates are those of the zones' rules in
+/// tzdata 2025b (as Python's zoneinfo gives them from the POSIX TZ strings in
+/// the system's zone files), covering the forms the rules take: nth and last
+/// weekdays, "Fri>=23", Egypt's "lastThu 24:00" (which is sometimes November
+/// 1st), changes at 23:00 the day before (Nuuk) and at midnight (Havana),
+/// half-hour (Lord Howe) and 45-minute (Chatham) offsets, southern summers.
+const FAR_TRANSITIONS: &[(&str, &str, i64)] = &[
+    ("America/Los_Angeles", "2100-03-14T03:00:00-07:00", -28_800),
+    ("America/Los_Angeles", "2100-11-07T01:00:00-08:00", -25_200),
+    ("America/Los_Angeles", "2437-03-08T03:00:00-07:00", -28_800),
+    ("America/Los_Angeles", "2437-11-01T01:00:00-08:00", -25_200),
+    ("Europe/Berlin", "2100-03-28T03:00:00+02:00", 3_600),
+    ("Europe/Berlin", "2100-10-31T02:00:00+01:00", 7_200),
+    ("Australia/Sydney", "2100-04-04T02:00:00+10:00", 39_600),
+    ("Australia/Sydney", "2100-10-03T03:00:00+11:00", 36_000),
+    ("Africa/Cairo", "2100-04-30T01:00:00+03:00", 7_200),
+    ("Africa/Cairo", "2100-10-28T23:00:00+02:00", 10_800),
+    ("Africa/Cairo", "2437-10-29T23:00:00+02:00", 10_800),
+    ("Asia/Jerusalem", "2100-03-26T03:00:00+03:00", 7_200),
+    ("America/Santiago", "2100-04-03T23:00:00-04:00", -10_800),
+    ("America/Santiago", "2100-09-05T01:00:00-03:00", -14_400),
+    ("America/Nuuk", "2100-03-28T00:00:00-01:00", -7_200),
+    ("America/Havana", "2100-03-14T01:00:00-04:00", -18_000),
+    ("America/Havana", "2100-11-07T00:00:00-05:00", -14_400),
+    ("Australia/Lord_Howe", "2100-04-04T01:30:00+10:30", 39_600),
+    ("Australia/Lord_Howe", "2100-10-03T02:30:00+11:00", 37_800),
+    ("Pacific/Chatham", "2100-09-26T03:45:00+13:45", 45_900),
+    ("Pacific/Auckland", "2437-09-27T03:00:00+13:00", 43_200),
+    ("Asia/Gaza", "2437-03-28T03:00:00+03:00", 7_200),
+];
+
+#[test]
+fn far_future_offsets_follow_the_zones_rule() {
+    let mut failures = Vec::new();
+    for &(name, written, before) in FAR_TRANSITIONS {
+        let tz = zone(name);
+        let change = at(written);
+        let secs = change.timestamp();
+        let after = i64::from(
+            DateTime::parse_from_rfc3339(written)
+                .expect("test instant")
+                .offset()
+                .local_minus_utc(),
+        );
+        let got = (
+            zone::offset_at(tz, secs - 1),
+            zone::offset_at(tz, secs),
+            render(change, tz),
+        );
+        let want = (Some(before), Some(after), written.to_owned());
+        if got != want {
+            failures.push(format!("{name} {written}: got {got:?}"));
+        }
+        // No other change within two weeks either side.
+        for day in 1..14 {
+            if zone::offset_at(tz, secs - day * 86_400) != Some(before)
+                || zone::offset_at(tz, secs + day * 86_400) != Some(after)
+            {
+                failures.push(format!("{name} {written}: another change {day} days off"));
             }
         }
     }
+    // A zone without daylight saving keeps its offset.
+    assert_eq!(
+        render(at("3100-07-01T00:00:00Z"), zone("Asia/Tokyo")),
+        "3100-07-01T09:00:00+09:00"
+    );
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn far_future_fire_times_follow_the_dst_rules() {
+    check(&[
+        // The case: summer time in Los Angeles in 2100.
+        Case {
+            expr: "30 2 * * *",
+            tz: "America/Los_Angeles",
+            after: "2100-06-30T12:00:00-07:00",
+            expect: &["2100-07-01T02:30:00-07:00"],
+        },
+        // Spring forward in 2100: the fixed-time job runs at the end of the gap.
+        Case {
+            expr: "30 2 * * *",
+            tz: "America/Los_Angeles",
+            after: "2100-03-13T12:00:00-08:00",
+            expect: &["2100-03-14T03:00:00-07:00", "2100-03-15T02:30:00-07:00"],
+        },
+        // Fall back in 2100: once, in the first pass; hourly jobs in both.
+        Case {
+            expr: "30 1 * * *",
+            tz: "America/Los_Angeles",
+            after: "2100-11-06T12:00:00-07:00",
+            expect: &["2100-11-07T01:30:00-07:00", "2100-11-08T01:30:00-08:00"],
+        },
+        Case {
+            expr: "0 * * * *",
+            tz: "America/Los_Angeles",
+            after: "2100-11-07T00:30:00-07:00",
+            expect: &[
+                "2100-11-07T01:00:00-07:00",
+                "2100-11-07T01:00:00-08:00",
+                "2100-11-07T02:00:00-08:00",
+            ],
+        },
+        Case {
+            expr: "0 3 * * *",
+            tz: "Europe/Berlin",
+            after: "4999-10-01T00:00:00Z",
+            expect: &["4999-10-01T03:00:00+02:00"],
+        },
+    ]);
+    // And the brute-force oracle agrees around every far transition.
+    let failures: Vec<String> = FAR_TRANSITIONS
+        .iter()
+        .flat_map(|&(name, written, _)| oracle_disagreements(name, written))
+        .collect();
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn next_or_end_says_why_there_is_none() {
+    // (expression, zone, after, the next fire time or the end)
+    let cases: [(&str, &str, &str, Result<&str, End>); 4] = [
+        (
+            "30 2 * * *",
+            "America/Los_Angeles",
+            "2100-06-30T12:00:00-07:00",
+            Ok("2100-07-01T02:30:00-07:00"),
+        ),
+        (
+            "0 0 * * *",
+            UTC,
+            "4999-12-31T00:00:00Z",
+            Err(End::YearLimit(5000)),
+        ),
+        (
+            "0 0 * * *",
+            BERLIN,
+            "4999-12-31T00:00:00+01:00",
+            Err(End::YearLimit(5000)),
+        ),
+        // @every has no year limit, and its ticks are shown in the job's zone.
+        (
+            "@every 1h",
+            BERLIN,
+            "6000-01-01T00:00:00Z",
+            Ok("6000-01-01T02:00:00+01:00"),
+        ),
+    ];
+    for (expr, name, after, want) in cases {
+        let tz = zone(name);
+        let schedule = Schedule::parse(expr, tz).expect(expr);
+        let got = schedule.next_or_end(at(after)).map(|t| render(t, tz));
+        let want = want.map(|t| render(at(t), tz));
+        assert_eq!(got, want, "{expr} [{name}]");
+    }
+    let every = Schedule::parse("@every 1s", zone(UTC)).expect("parse");
+    assert_eq!(
+        every.next_or_end(DateTime::<Utc>::MAX_UTC),
+        Err(End::Calendar)
+    );
+    // The message names the year.
+    assert_eq!(
+        End::YearLimit(5000).to_string(),
+        "cron fire times are computed only before the year 5000"
+    );
+    let end = End::ZoneData {
+        zone: zone("Asia/Gaza"),
+        last_year: 2099,
+    };
+    assert!(
+        end.to_string()
+            .contains("Asia/Gaza are known only through 2099"),
+        "{end}"
+    );
+}
+
+#[test]
+fn every_zone_is_carried_past_the_table() {
+    // With chrono-tz 0.10 (tzdata 2025b) every zone's last years follow a
+    // recurring rule or none; an update that breaks this makes such zones
+    // refuse instants from 2100 on (End::ZoneData), and this test says which.
+    let refused: Vec<&str> = chrono_tz::TZ_VARIANTS
+        .iter()
+        .filter(|tz| local_time(**tz, at("2100-07-01T00:00:00Z")).is_err())
+        .map(|tz| tz.name())
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
 }
 
 /// Expressions checked against both oracles on naive wall-clock time.

@@ -1,36 +1,25 @@
 //! Mapping naive cron matches onto real instants in a time zone, with
 //! cronie's daylight-saving rules. Instants are whole Unix seconds (`i64`);
 //! the caller converts to and from `DateTime<Utc>`. Pure: offsets come from
-//! the chrono-tz tables, never from the system or the clock.
-//!
-//! chrono-tz does not expose its transitions, so they are found by sampling
-//! the UTC offset once a day and bisecting to the second where it changes.
-//! In the chrono-tz 0.10 data no two changes of a zone's total UTC offset
-//! are closer than about seven days (America/Boa_Vista, October 2000), so a
-//! daily sample never steps over a pair of changes.
+//! [`super::offsets`] (chrono-tz's tables, carried on past their end by the
+//! zone's recurring rule), never from the system or the clock.
 
 use super::cron::CronSpec;
-use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeZone};
+use super::offsets::first_change;
+use chrono::{DateTime, NaiveDateTime};
 use chrono_tz::Tz;
 
-/// Sampling step when looking for an offset change.
-const SAMPLE_SECONDS: i64 = 86_400;
+pub(super) use super::offsets::offset_at;
+
 /// Wider than any UTC offset ever used (local mean times reach about ±16 h).
 const OFFSET_BOUND_SECONDS: i64 = 26 * 3600;
 /// Safety cap on offset segments crossed by one search. The naive search
-/// stops after about 400 years, which is far fewer segments than this.
-const MAX_SEGMENTS: usize = 4096;
+/// stops at the year 5000, and no zone changes its offset more than twice a
+/// year, so this is reached only by a search that has found nothing anyway.
+const MAX_SEGMENTS: usize = 8192;
 /// Safety cap on matches skipped by one fixed-time search; only matches
 /// inside a repeated (fall-back) hour are ever skipped.
 const MAX_SKIPPED_MATCHES: usize = 100_000;
-
-/// The total UTC offset in seconds at instant `secs`.
-pub(super) fn offset_at(tz: Tz, secs: i64) -> Option<i64> {
-    let utc = DateTime::from_timestamp(secs, 0)?.naive_utc();
-    Some(i64::from(
-        tz.offset_from_utc_datetime(&utc).fix().local_minus_utc(),
-    ))
-}
 
 /// The naive date-time whose "UTC reading" is `secs`.
 fn naive(secs: i64) -> Option<NaiveDateTime> {
@@ -46,31 +35,6 @@ fn wall_at(tz: Tz, secs: i64) -> Option<NaiveDateTime> {
     naive(secs.checked_add(offset_at(tz, secs)?)?)
 }
 
-/// The first instant in `(from, to]` whose offset differs from `offset`
-/// (the offset at `from`), or `Ok(None)` if the offset holds through `to`.
-/// `None` (outer) when the calendar runs out.
-fn first_change(tz: Tz, from: i64, to: i64, offset: i64) -> Option<Option<i64>> {
-    let mut previous = from;
-    while previous < to {
-        let sample = previous.saturating_add(SAMPLE_SECONDS).min(to);
-        if offset_at(tz, sample)? != offset {
-            // Bisect: `low` has the old offset, `high` a new one.
-            let (mut low, mut high) = (previous, sample);
-            while high - low > 1 {
-                let middle = low + (high - low) / 2;
-                if offset_at(tz, middle)? == offset {
-                    low = middle;
-                } else {
-                    high = middle;
-                }
-            }
-            return Some(Some(high));
-        }
-        previous = sample;
-    }
-    Some(None)
-}
-
 /// Next fire of a job that is not fixed-time: it follows real time. Walk the
 /// segments of constant offset from `after`; in each, the next naive match
 /// read with that segment's offset is the answer if it still lies inside the
@@ -82,7 +46,7 @@ pub(super) fn next_following_real_time(spec: &CronSpec, tz: Tz, after: i64) -> O
     let mut matched = spec.next_match_after(naive(start.checked_add(offset)?)?);
     for _ in 0..MAX_SEGMENTS {
         let candidate = seconds(matched?).checked_sub(offset)?;
-        match first_change(tz, start, candidate, offset)? {
+        match first_change(|secs| offset_at(tz, secs), start, candidate, offset)? {
             None => return Some(candidate),
             Some(change) => {
                 start = change;
@@ -114,12 +78,27 @@ pub(super) fn next_fixed_time(spec: &CronSpec, tz: Tz, after: i64) -> Option<i64
     None
 }
 
-/// The instant a fixed-time job with wall time `wall` runs at.
+/// The instant a fixed-time job with wall time `wall` runs at: the instant
+/// whose wall clock reads `wall`, the earlier of two when it is repeated, and
+/// the end of the gap when it is skipped. An instant reading `wall` is
+/// `wall - o` for an offset `o` in force within a day of it; offsets change at
+/// most once in such a window, so the offsets at its two ends are all there is.
 fn instant_of_wall_time(tz: Tz, wall: NaiveDateTime) -> Option<i64> {
-    match tz.from_local_datetime(&wall) {
-        LocalResult::Single(at) => Some(at.timestamp()),
-        LocalResult::Ambiguous(first, second) => Some(first.timestamp().min(second.timestamp())),
-        LocalResult::None => end_of_gap(tz, wall),
+    let target = seconds(wall);
+    let mut found: Option<i64> = None;
+    for probe in [
+        target.checked_sub(OFFSET_BOUND_SECONDS)?,
+        target.checked_add(OFFSET_BOUND_SECONDS)?,
+    ] {
+        let offset = offset_at(tz, probe)?;
+        let instant = target.checked_sub(offset)?;
+        if offset_at(tz, instant)? == offset && found.is_none_or(|f| instant < f) {
+            found = Some(instant);
+        }
+    }
+    match found {
+        Some(instant) => Some(instant),
+        None => end_of_gap(tz, wall),
     }
 }
 

@@ -89,6 +89,7 @@ impl TestEnv {
             cpus: 2,
             state_directory: None,
             local_timezone: chrono_tz::UTC,
+            local_timezone_source: config::ZoneSource::System,
         };
         config::load(&self.config_path, &env)
             .unwrap_or_else(|e| panic!("test config invalid:\n{e}"))
