@@ -142,10 +142,10 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 .and_then(|t| schedule::local_time(job.timezone, t))
                 .map_or_else(
                     |end| {
-                        eprintln!(
+                        super::note(&format!(
                             "{path}: warning: job \"{}\" has no fire time after now and will not run: {end}",
                             job.name
-                        );
+                        ));
                         "none".to_owned()
                     },
                     |t| t.to_rfc3339(),
