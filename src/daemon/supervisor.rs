@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{self, Clock, Sleep};
-use crate::config::{Job, PullPolicy, dotenv};
+use crate::config::{Job, MAX_ENV_FILE_SIZE, PullPolicy, dotenv, file};
 use crate::engine::{self, Capabilities, ContainerSpec, Engine, EngineError, Event};
 use crate::policy::{self, Decision};
 use crate::store::{self, PendingRetry, RunStatus, Store, StoreError, Stream, Trigger};
@@ -720,7 +720,7 @@ fn database_tag(database: &std::path::Path) -> u32 {
 fn prepare(job: &Job) -> Result<Vec<String>, String> {
     let mut env: Vec<(String, String)> = Vec::new();
     if let Some(path) = &job.env_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = file::read_to_string(path, MAX_ENV_FILE_SIZE).map_err(|e| {
             format!(
                 "cannot read env_file {}: {e}; create it or fix the path",
                 path.display()
