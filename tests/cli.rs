@@ -1,5 +1,7 @@
 //! The `cronbox` binary as an operator uses it: `run` exit codes and live output,
-//! `check` and `next` on good and bad files, `history` and `logs` reading the database.
+//! `check` and `next` on good and bad files, `history` and `logs` reading the database,
+//! and every command on hostile files (a FIFO, /dev/zero, too large, a megabyte of
+//! syntax errors, keys nested 200 deep, names holding newlines), never hanging.
 
 mod common;
 
@@ -410,4 +412,201 @@ command = ["sh", "-c", "echo one; sleep 3; echo two"]
         .expect("wait");
     assert!(status.success());
     run.await.expect("join").expect("store").expect("run");
+}
+
+/// `cronbox ARGS`, killed if it has not ended within a minute (a generous bound on a
+/// shared machine: these commands take well under a second): a hang is a failure,
+/// never a stuck test run.
+fn cronbox_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(args)
+        .env_remove("CRONBOX_CONFIG")
+        .env_remove("CRONBOX_DATABASE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cronbox");
+    for _ in 0..600 {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("cronbox {args:?} did not end within a minute");
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn every_command_refuses_a_schedule_that_is_not_a_regular_file_or_too_large() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.toml");
+    mkfifo(&fifo);
+    let big = dir.path().join("big.toml");
+    // A valid job, then comments up to 5 MiB: too large whatever it holds.
+    let job = "[jobs.a]\nschedule = \"@daily\"\nimage = \"x\"\n";
+    let comment = format!("# {}\n", "x".repeat(1000));
+    std::fs::write(&big, format!("{job}{}", comment.repeat(5 * 1024))).expect("write");
+    let cases = [
+        (
+            fifo.to_str().expect("utf-8"),
+            "it is a named pipe (FIFO), not a regular file",
+        ),
+        ("/dev/zero", "it is a character device, not a regular file"),
+        (
+            big.to_str().expect("utf-8"),
+            "it is larger than 4MiB, the most cronbox reads",
+        ),
+    ];
+    for (config, why) in cases {
+        for command in [
+            &["check"][..],
+            &["next"],
+            &["run", "a"],
+            &["daemon"],
+            &["history"],
+            &["logs", "1"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--config", config]);
+            let out = cronbox_bounded(&args);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{config}: cannot read the config file: {why}")),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_megabyte_of_syntax_errors_shows_the_first_ten_and_counts_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("errors.toml");
+    let line = "x = = 1\n";
+    std::fs::write(&path, line.repeat(1_000_000 / line.len())).expect("write");
+    let config = path.to_str().expect("utf-8");
+    let out = cronbox_bounded(&["check", "--config", config]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let placed = stderr
+        .lines()
+        .filter(|l| l.contains(&format!("{config}:")) && l.contains(": TOML syntax error:"))
+        .count();
+    assert_eq!(placed, 10, "{stderr}");
+    assert!(
+        stderr.contains("more TOML syntax error(s) not shown; fix the ones above first"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_table_nested_200_deep_is_placed_at_its_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("deep.toml");
+    let deep = vec!["a"; 200].join(".");
+    std::fs::write(
+        &path,
+        format!("[jobs.ok]\nschedule = \"@daily\"\nimage = \"x\"\n\n[{deep}]\nx = 1\n"),
+    )
+    .expect("write");
+    let config = path.to_str().expect("utf-8");
+    let out = cronbox_bounded(&["check", "--config", config]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{config}:5:2: TOML syntax error: a table header or dotted key nested 200 levels deep"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n5 | [a.a.a."), "{stderr}");
+}
+
+#[test]
+fn a_job_name_or_key_with_a_newline_is_quoted_and_prints_no_line_of_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("names.toml");
+    std::fs::write(
+        &path,
+        "[jobs.\"ok\\n/etc/cronbox/other.toml:1:1: fake problem\"]\nschedule = \"@daily\"\nimage = \"x\"\nenv = { \"X\\n/etc/cronbox/other.toml:2:1: fake\" = 1 }\n",
+    )
+    .expect("write");
+    let config = path.to_str().expect("utf-8");
+    let out = cronbox_bounded(&["check", "--config", config]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("job \"ok\\n/etc/cronbox/other.toml:1:1: fake problem\": invalid job name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("env.\"X\\n/etc/cronbox/other.toml:2:1: fake\" must be a string"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    assert!(
+        stderr.lines().all(|l| l.contains(&format!("{config}:"))),
+        "every line is a problem of this file:\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_env_file_that_is_a_fifo_fails_check_and_the_run_without_hanging() {
+    common::engine().await; // the image must exist
+    let env = TestEnv::new("");
+    let fifo = env.dir.path().join("fifo.env");
+    mkfifo(&fifo);
+    let jobs = format!(
+        "\n[jobs.piped]\nschedule = \"@daily\"\nimage = \"{}\"\ncommand = [\"true\"]\nenv_file = \"fifo.env\"\n",
+        common::IMAGE
+    );
+    let whole = std::fs::read_to_string(&env.config_path).expect("config") + &jobs;
+    std::fs::write(&env.config_path, &whole).expect("config");
+    let config = env.config_path.to_str().expect("utf-8");
+    let env_file_line = whole
+        .lines()
+        .position(|l| l.starts_with("env_file"))
+        .expect("the line")
+        + 1;
+
+    let check = tokio::task::spawn_blocking({
+        let config = config.to_owned();
+        move || cronbox_bounded(&["check", "--config", &config])
+    })
+    .await
+    .expect("join");
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cronbox.toml:{env_file_line}:12: job \"piped\": cannot read env_file"
+        )) && stderr.contains("it is a named pipe (FIFO), not a regular file"),
+        "{stderr}"
+    );
+
+    let run = tokio::task::spawn_blocking({
+        let config = config.to_owned();
+        move || cronbox_bounded(&["run", "piped", "--config", &config])
+    })
+    .await
+    .expect("join");
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let row = env.sql("SELECT status, reason FROM runs");
+    assert!(
+        row.starts_with("failed|cannot read env_file")
+            && row.contains("it is a named pipe (FIFO), not a regular file"),
+        "{row}"
+    );
+    assert!(env.containers().await.is_empty());
 }
