@@ -438,6 +438,17 @@ fn cronbox_bounded(args: &[&str]) -> Output {
     panic!("cronbox {args:?} did not end within a minute");
 }
 
+/// `cronbox check` on a schedule file holding `contents`: the file's path, the exit
+/// code and stderr.
+fn check_text(contents: &str) -> (String, Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cronbox.toml");
+    std::fs::write(&path, contents).expect("write");
+    let config = path.to_str().expect("utf-8").to_owned();
+    let out = cronbox_bounded(&["check", "--config", &config]);
+    (config, out.status.code(), text(&out.stderr))
+}
+
 fn mkfifo(path: &std::path::Path) {
     let status = Command::new("mkfifo")
         .arg(path)
@@ -491,14 +502,9 @@ fn every_command_refuses_a_schedule_that_is_not_a_regular_file_or_too_large() {
 
 #[test]
 fn a_megabyte_of_syntax_errors_shows_the_first_ten_and_counts_the_rest() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("errors.toml");
     let line = "x = = 1\n";
-    std::fs::write(&path, line.repeat(1_000_000 / line.len())).expect("write");
-    let config = path.to_str().expect("utf-8");
-    let out = cronbox_bounded(&["check", "--config", config]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    let (config, code, stderr) = check_text(&line.repeat(1_000_000 / line.len()));
+    assert_eq!(code, Some(2));
     let placed = stderr
         .lines()
         .filter(|l| l.contains(&format!("{config}:")) && l.contains(": TOML syntax error:"))
@@ -512,18 +518,11 @@ fn a_megabyte_of_syntax_errors_shows_the_first_ten_and_counts_the_rest() {
 
 #[test]
 fn a_table_nested_200_deep_is_placed_at_its_line() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("deep.toml");
     let deep = vec!["a"; 200].join(".");
-    std::fs::write(
-        &path,
-        format!("[jobs.ok]\nschedule = \"@daily\"\nimage = \"x\"\n\n[{deep}]\nx = 1\n"),
-    )
-    .expect("write");
-    let config = path.to_str().expect("utf-8");
-    let out = cronbox_bounded(&["check", "--config", config]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    let (config, code, stderr) = check_text(&format!(
+        "[jobs.ok]\nschedule = \"@daily\"\nimage = \"x\"\n\n[{deep}]\nx = 1\n"
+    ));
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains(&format!(
             "{config}:5:2: TOML syntax error: a table header or dotted key nested 200 levels deep"
@@ -535,17 +534,10 @@ fn a_table_nested_200_deep_is_placed_at_its_line() {
 
 #[test]
 fn a_job_name_or_key_with_a_newline_is_quoted_and_prints_no_line_of_its_own() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("names.toml");
-    std::fs::write(
-        &path,
+    let (config, code, stderr) = check_text(
         "[jobs.\"ok\\n/etc/cronbox/other.toml:1:1: fake problem\"]\nschedule = \"@daily\"\nimage = \"x\"\nenv = { \"X\\n/etc/cronbox/other.toml:2:1: fake\" = 1 }\n",
-    )
-    .expect("write");
-    let config = path.to_str().expect("utf-8");
-    let out = cronbox_bounded(&["check", "--config", config]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    );
+    assert_eq!(code, Some(2));
     assert!(
         stderr.contains("job \"ok\\n/etc/cronbox/other.toml:1:1: fake problem\": invalid job name"),
         "{stderr}"

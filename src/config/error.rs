@@ -173,16 +173,7 @@ impl fmt::Display for ConfigError {
             if let Some(job) = &problem.job {
                 write!(f, " job {}:", quote(job))?;
             }
-            // Messages are single lines; a control character from the file that
-            // slipped into one is shown escaped, so one problem prints one line.
-            f.write_str(" ")?;
-            for c in problem.message.chars() {
-                if c.is_control() {
-                    write!(f, "{}", c.escape_default())?;
-                } else {
-                    write!(f, "{c}")?;
-                }
-            }
+            write!(f, " {}", single_line(&problem.message))?;
             if let Some(snippet) = &problem.snippet {
                 write!(f, "\n{snippet}")?;
             }
@@ -192,6 +183,26 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// `message` with any control character escaped (`\n` as the two characters `\` `n`):
+/// messages are single lines, and a control character from the file that slipped into
+/// one must not start a line of its own that could pass for another problem.
+fn single_line(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.contains(char::is_control) {
+        return message.into();
+    }
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
 
 /// User text quoted in a message is cut to this many characters.
 const QUOTE_MAX_CHARS: usize = 60;

@@ -3618,23 +3618,25 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-fn mkfifo(path: &Path) {
+/// A temp dir for the test `name` (removed by the caller) holding a FIFO and a file
+/// one byte larger than `cap` that takes no room on disk.
+fn fifo_and_big_file(name: &str, cap: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let (fifo, big) = (dir.join("fifo"), dir.join("big"));
     let status = std::process::Command::new("mkfifo")
-        .arg(path)
+        .arg(&fifo)
         .status()
         .expect("run mkfifo");
-    assert!(status.success(), "mkfifo {}", path.display());
+    assert!(status.success(), "mkfifo {}", fifo.display());
+    std::fs::File::create(&big)
+        .and_then(|file| file.set_len(cap + 1))
+        .expect("a sparse file");
+    (dir, fifo, big)
 }
 
 #[test]
 fn load_reads_only_a_regular_file_of_at_most_the_size_cap() {
-    let dir = temp_dir("load");
-    let fifo = dir.join("fifo.toml");
-    mkfifo(&fifo);
-    let big = dir.join("big.toml");
-    std::fs::File::create(&big)
-        .and_then(|file| file.set_len(MAX_CONFIG_SIZE + 1))
-        .expect("a sparse file past the cap");
+    let (dir, fifo, big) = fifo_and_big_file("load", MAX_CONFIG_SIZE);
     let at_cap = dir.join("at-cap.toml");
     // Exactly the cap: a valid file padded with a comment.
     let head = "[jobs.a]\nschedule = '@daily'\nimage = 'x'\n#";
@@ -3678,13 +3680,7 @@ fn load_reads_only_a_regular_file_of_at_most_the_size_cap() {
 
 #[test]
 fn env_files_are_read_under_the_same_rule() {
-    let dir = temp_dir("env-file");
-    let fifo = dir.join("fifo.env");
-    mkfifo(&fifo);
-    let big = dir.join("big.env");
-    std::fs::File::create(&big)
-        .and_then(|file| file.set_len(MAX_ENV_FILE_SIZE + 1))
-        .expect("a sparse file past the cap");
+    let (dir, fifo, big) = fifo_and_big_file("env-file", MAX_ENV_FILE_SIZE);
     let latin1 = dir.join("latin1.env");
     std::fs::write(&latin1, b"A=caf\xe9\n").expect("write");
     let good = dir.join("good.env");
