@@ -105,7 +105,8 @@ pub struct Problem {
     /// What is wrong and what to do about it; a single line.
     pub message: String,
     /// For TOML syntax errors: the offending source line with carets under the error,
-    /// in the toml crate's style (several lines, no trailing newline).
+    /// in the toml crate's style (several lines, no trailing newline); values under
+    /// `env`, `env_file` or `secrets` on it are shown as `***`.
     pub snippet: Option<String>,
 }
 
@@ -128,7 +129,9 @@ impl Problem {
 ///
 /// Display prints one line per problem, `PATH:LINE:COL: job "NAME": message`
 /// (the job part only when the problem concerns a job; `PATH: message` when there is
-/// no position). A TOML syntax error is followed by its caret snippet.
+/// no position). A TOML syntax error is followed by its caret snippet. The job's name
+/// is quoted with escapes and control characters in a message are escaped, so nothing
+/// from the file starts a line of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub path: PathBuf,

@@ -7,8 +7,8 @@
 //! `PATH:LINE:COL`). Cron expressions and durations are parsed by `crate::schedule`; this
 //! module only places their errors in the file. It also owns the dotenv syntax of
 //! `env_file` ([`dotenv`], a pure parser whose messages never contain values), and the
-//! rule for reading a file a setting names ([`file`]: regular files only, with a size
-//! cap), which [`load`] follows for the schedule and the engine and `check` for
+//! rule for reading a file a setting names ([`mod@file`]: regular files only, with a size
+//! cap): [`load`] follows it for the schedule, the supervisor and `check` for
 //! `env_file`s. No message shows a value of `env`, `env_file` or `secrets`, nor the
 //! source line of one (a syntax error's snippet shows `***` in its place).
 //!
