@@ -1,8 +1,10 @@
 //! The `cronbox` binary as an operator uses it: `run` exit codes and live output,
 //! `check` and `next` on good and bad files, `history` and `logs` reading the
 //! database (also as a user who cannot write it, and while it is locked), output
-//! that cannot be written (`/dev/full`, a closed pipe), and log filters that must
-//! never show a job's environment.
+//! that cannot be written (`/dev/full`, a closed pipe), log filters that must
+//! never show a job's environment, and every command on hostile files (a FIFO,
+//! /dev/zero, too large, a megabyte of syntax errors, keys nested 200 deep, names
+//! holding newlines), never hanging.
 
 mod common;
 
@@ -1038,6 +1040,195 @@ stop_grace = "1s"
     assert_eq!(
         env.sql("SELECT job, status, outcome, exit_code IS NOT NULL FROM history ORDER BY run_id"),
         "listed|succeeded|exited|1\nfive|failed|exited|1\nslow|failed|timeout|1\n"
+    );
+    assert!(env.containers().await.is_empty());
+}
+
+/// `cronbox ARGS`, killed if it has not ended within a minute (a generous bound on a
+/// shared machine: these commands take well under a second): a hang is a failure,
+/// never a stuck test run.
+fn cronbox_bounded(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(args)
+        .env_remove("CRONBOX_CONFIG")
+        .env_remove("CRONBOX_DATABASE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run cronbox");
+    for _ in 0..600 {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("cronbox {args:?} did not end within a minute");
+}
+
+/// `cronbox check` on a schedule file holding `contents`: the file's path, the exit
+/// code and stderr.
+fn check_text(contents: &str) -> (String, Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("cronbox.toml");
+    std::fs::write(&path, contents).expect("write");
+    let config = path.to_str().expect("utf-8").to_owned();
+    let out = cronbox_bounded(&["check", "--config", &config]);
+    (config, out.status.code(), text(&out.stderr))
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn every_command_refuses_a_schedule_that_is_not_a_regular_file_or_too_large() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("fifo.toml");
+    mkfifo(&fifo);
+    let big = dir.path().join("big.toml");
+    // A valid job, then comments up to 5 MiB: too large whatever it holds.
+    let job = "[jobs.a]\nschedule = \"@daily\"\nimage = \"x\"\n";
+    let comment = format!("# {}\n", "x".repeat(1000));
+    std::fs::write(&big, format!("{job}{}", comment.repeat(5 * 1024))).expect("write");
+    let cases = [
+        (
+            fifo.to_str().expect("utf-8"),
+            "it is a named pipe (FIFO), not a regular file",
+        ),
+        ("/dev/zero", "it is a character device, not a regular file"),
+        (
+            big.to_str().expect("utf-8"),
+            "it is larger than 4MiB, the most cronbox reads",
+        ),
+    ];
+    for (config, why) in cases {
+        for command in [
+            &["check"][..],
+            &["next"],
+            &["run", "a"],
+            &["daemon"],
+            &["history"],
+            &["logs", "1"],
+        ] {
+            let mut args = command.to_vec();
+            args.extend(["--config", config]);
+            let out = cronbox_bounded(&args);
+            let stderr = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{config}: cannot read the config file: {why}")),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_megabyte_of_syntax_errors_shows_the_first_ten_and_counts_the_rest() {
+    let line = "x = = 1\n";
+    let (config, code, stderr) = check_text(&line.repeat(1_000_000 / line.len()));
+    assert_eq!(code, Some(2));
+    let placed = stderr
+        .lines()
+        .filter(|l| l.contains(&format!("{config}:")) && l.contains(": TOML syntax error:"))
+        .count();
+    assert_eq!(placed, 10, "{stderr}");
+    assert!(
+        stderr.contains("more TOML syntax error(s) not shown; fix the ones above first"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_table_nested_200_deep_is_placed_at_its_line() {
+    let deep = vec!["a"; 200].join(".");
+    let (config, code, stderr) = check_text(&format!(
+        "[jobs.ok]\nschedule = \"@daily\"\nimage = \"x\"\n\n[{deep}]\nx = 1\n"
+    ));
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains(&format!(
+            "{config}:5:2: TOML syntax error: a table header or dotted key nested 200 levels deep"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n5 | [a.a.a."), "{stderr}");
+}
+
+#[test]
+fn a_job_name_or_key_with_a_newline_is_quoted_and_prints_no_line_of_its_own() {
+    let (config, code, stderr) = check_text(
+        "[jobs.\"ok\\n/etc/cronbox/other.toml:1:1: fake problem\"]\nschedule = \"@daily\"\nimage = \"x\"\nenv = { \"X\\n/etc/cronbox/other.toml:2:1: fake\" = 1 }\n",
+    );
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("job \"ok\\n/etc/cronbox/other.toml:1:1: fake problem\": invalid job name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("env.\"X\\n/etc/cronbox/other.toml:2:1: fake\" must be a string"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 2, "{stderr}");
+    assert!(
+        stderr.lines().all(|l| l.contains(&format!("{config}:"))),
+        "every line is a problem of this file:\n{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_env_file_that_is_a_fifo_fails_check_and_the_run_without_hanging() {
+    common::engine().await; // the image must exist
+    let env = TestEnv::new("");
+    let fifo = env.dir.path().join("fifo.env");
+    mkfifo(&fifo);
+    let jobs = format!(
+        "\n[jobs.piped]\nschedule = \"@daily\"\nimage = \"{}\"\ncommand = [\"true\"]\nenv_file = \"fifo.env\"\n",
+        common::IMAGE
+    );
+    let whole = std::fs::read_to_string(&env.config_path).expect("config") + &jobs;
+    std::fs::write(&env.config_path, &whole).expect("config");
+    let config = env.config_path.to_str().expect("utf-8");
+    let env_file_line = whole
+        .lines()
+        .position(|l| l.starts_with("env_file"))
+        .expect("the line")
+        + 1;
+
+    let check = tokio::task::spawn_blocking({
+        let config = config.to_owned();
+        move || cronbox_bounded(&["check", "--config", &config])
+    })
+    .await
+    .expect("join");
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "cronbox.toml:{env_file_line}:12: job \"piped\": cannot read env_file"
+        )) && stderr.contains("it is a named pipe (FIFO), not a regular file"),
+        "{stderr}"
+    );
+
+    let run = tokio::task::spawn_blocking({
+        let config = config.to_owned();
+        move || cronbox_bounded(&["run", "piped", "--config", &config])
+    })
+    .await
+    .expect("join");
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+    let row = env.sql("SELECT status, reason FROM runs");
+    assert!(
+        row.starts_with("failed|cannot read env_file")
+            && row.contains("it is a named pipe (FIFO), not a regular file"),
+        "{row}"
     );
     assert!(env.containers().await.is_empty());
 }

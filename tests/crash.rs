@@ -113,21 +113,38 @@ async fn kill_and_recover(point: &'static str) -> Result<(), String> {
     let second_log = env.dir.path().join("second.log");
     let mut second = daemon(&env, None, &second_log);
     // The tick the killed daemon took ends: attempt 1 exits 3, attempt 2 exits 0.
-    wait_for_sql(&env, "SELECT count(*) FROM runs WHERE status = 'succeeded'", "1\n").await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM runs WHERE status = 'succeeded'",
+        "1\n",
+    )
+    .await;
     signal(&second, "-TERM");
     let status = second.wait().map_err(|e| e.to_string())?;
     let log = std::fs::read_to_string(&second_log).unwrap_or_default();
-    let check = |ok: bool, what: String| if ok { Ok(()) } else { Err(format!("{point}: {what}\nsecond daemon's log:\n{log}")) };
+    let check = |ok: bool, what: String| {
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{point}: {what}\nsecond daemon's log:\n{log}"))
+        }
+    };
     check(status.success(), "the second daemon failed".into())?;
     let runs = env.sql("SELECT id, status, trigger FROM runs ORDER BY id");
-    check(runs.lines().count() == 1, format!("one run for the tick, not {runs:?} (horizon after the kill: {tick_before:?})"))?;
+    check(
+        runs.lines().count() == 1,
+        format!("one run for the tick, not {runs:?} (horizon after the kill: {tick_before:?})"),
+    )?;
     let attempts = env.sql("SELECT attempt, outcome, exit_code FROM attempts ORDER BY attempt");
     check(
         attempts == "1|exited|3\n2|exited|0\n",
         format!("attempts {attempts:?}"),
     )?;
     let executions = lines(&count.join("runs"));
-    check(executions == 2, format!("the job executed {executions} times for two attempts"))?;
+    check(
+        executions == 2,
+        format!("the job executed {executions} times for two attempts"),
+    )?;
     for attempt in [1, 2] {
         let output = env.sql(&format!(
             "SELECT o.stream, CAST(group_concat(o.data, '') AS TEXT) FROM \

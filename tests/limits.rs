@@ -3,7 +3,7 @@
 //! changes one thing: the `/info` answer's `"MemoryLimit":true` becomes
 //! `"MemoryLimit":null` (same length, so the HTTP framing is untouched). Every
 //! other request reaches dockerd as it is. `cronbox check` warns, or refuses under
-//! `require_limits = true`; a run is refused under `require_limits` without
+//! `require_limits = true` (at the line of the limit); a run is refused under `require_limits` without
 //! creating a container, and runs (with a warning) without it.
 
 mod common;
@@ -135,6 +135,20 @@ async fn check_warns_about_a_limit_the_host_cannot_enforce_and_refuses_it_when_r
             && stderr.contains("require_limits = true refuses such a job"),
         "{stderr}"
     );
+    // Placed at the value of `memory`, as every other problem of the file is.
+    let text = std::fs::read_to_string(&env.config_path).expect("config");
+    let (index, line) = text
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("memory"))
+        .expect("the memory line");
+    let at = format!(
+        "{}:{}:{}: job \"hungry\": the Docker host cannot enforce memory",
+        env.config_path.display(),
+        index + 1,
+        line.find('"').expect("the value") + 1
+    );
+    assert!(stderr.contains(&at), "{at:?} missing from:\n{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,8 +1,8 @@
 //! Live reload of the real `cronbox daemon` binary, run as a subprocess on a real
 //! engine and database: SIGHUP applies a valid change, a file saved on disk is
 //! reloaded without a signal (debounced), an invalid file is refused with every
-//! problem at file:line:col, and running attempts keep the configuration they
-//! started with, also when their job is removed.
+//! problem at file:line:col (and no value of env, env_file or secrets), and running
+//! attempts keep the configuration they started with, also when their job is removed.
 
 mod common;
 
@@ -484,6 +484,66 @@ image = "IMAGE"
 
     daemon.stop().await;
     assert_no_container_left(&env).await;
+}
+
+#[tokio::test]
+async fn a_refused_reload_logs_no_value_of_env_env_file_or_secrets() {
+    let quiet = "\n[jobs.quiet]\nschedule = \"@yearly\"\nimage = \"IMAGE\"\n";
+    let env = TestEnv::with_daemon(DAEMON, quiet);
+    let daemon = Cronbox::start(&env).await;
+    // (what is wrong, the lines of the broken schedule, a needle its problem logs).
+    let broken = [
+        (
+            "TOML syntax errors on env lines",
+            r#"
+[jobs.dup]
+schedule = "@yearly"
+image = "IMAGE"
+env = { API_KEY = "s3cr3t-one", API_KEY = "s3cr3t-two" }
+
+[jobs.stray]
+schedule = "@yearly"
+image = "IMAGE"
+env = { API_KEY = "s3cr3t-three" }}
+"#,
+            "TOML syntax error: duplicate key",
+        ),
+        (
+            "values of the wrong type",
+            r#"
+[jobs.typed]
+schedule = "@yearly"
+image = "IMAGE"
+env = { PIN = 48151623 }
+env_file = 48151624
+secrets = { db = 48151625 }
+"#,
+            "env.PIN must be a string, found an integer",
+        ),
+    ];
+    for (times, (what, jobs, needle)) in broken.into_iter().enumerate() {
+        std::fs::write(
+            &env.config_path,
+            config_text(&env, &format!("{quiet}{jobs}")),
+        )
+        .expect("write the broken schedule");
+        daemon.signal("HUP");
+        daemon
+            .wait_for_log("reload (SIGHUP): schedule file refused", times + 1)
+            .await;
+        daemon.wait_for_log(needle, 1).await;
+        let log = daemon.log();
+        for secret in ["s3cr3t", "4815162"] {
+            assert!(!log.contains(secret), "{what}: {secret} logged:\n{log}");
+        }
+    }
+    let log = daemon.log();
+    assert!(
+        log.contains("env = { API_KEY = ***, API_KEY = *** }"),
+        "the line is shown masked:\n{log}"
+    );
+    assert!(log.contains("problems=3"), "{log}");
+    daemon.stop().await;
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::ConfigArg;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{ConfigError, Problem, dotenv};
+use crate::config::{ConfigError, Job, MAX_ENV_FILE_SIZE, Problem, dotenv, file};
 use crate::config::{DaemonConfig, ZoneSource};
 use crate::daemon::supervisor;
 use crate::engine::Engine;
@@ -23,6 +23,21 @@ const ENGINE_WAIT: Duration = Duration::from_secs(5);
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigArg,
+}
+
+/// The problem that `job` asks for the limits `missing` (keys such as "memory", in
+/// the order of [`Job::limits_requested`]), which the host cannot enforce: placed at
+/// the first of those keys in the file (in `[defaults]` when inherited).
+fn limit_problem(job: &Job, missing: &[&str], message: String) -> Problem {
+    Problem {
+        location: missing
+            .iter()
+            .find_map(|key| job.locations.get(key))
+            .or(job.locations.job()),
+        job: Some(job.name.clone()),
+        message,
+        snippet: None,
+    }
 }
 
 pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -49,7 +64,7 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             continue;
         }
         if host.key == "env_file" {
-            match std::fs::read_to_string(&host.path) {
+            match file::read_to_string(&host.path, MAX_ENV_FILE_SIZE) {
                 Ok(text) => {
                     if let Err(bad) = dotenv::parse(&text) {
                         for p in bad {
@@ -100,14 +115,9 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     missing.join(", ")
                 );
                 if config.daemon.require_limits {
-                    problems.push(Problem {
-                        location: None,
-                        job: Some(job.name.clone()),
-                        message: format!(
-                            "{message}; [daemon] require_limits = true refuses such a job"
-                        ),
-                        snippet: None,
-                    });
+                    let message =
+                        format!("{message}; [daemon] require_limits = true refuses such a job");
+                    problems.push(limit_problem(job, &missing, message));
                 } else {
                     super::note(&format!(
                         "{path}: warning: job \"{}\": {message}; Docker would ignore them",
@@ -124,9 +134,10 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ENGINE_WAIT.as_secs()
         )),
     }
-    // A path inherited from [defaults] is reported once, at its place in [defaults].
+    // A path inherited from [defaults] is reported once, at its place in [defaults]
+    // (without a job); a limit inherited from there once for each job.
     let mut seen = std::collections::HashSet::new();
-    problems.retain(|p| seen.insert((p.location.map(|l| (l.line, l.column)), p.message.clone())));
+    problems.retain(|p| seen.insert((p.location, p.job.clone(), p.message.clone())));
     if !problems.is_empty() {
         return Err(ConfigError::new(config.path.clone(), problems).into());
     }

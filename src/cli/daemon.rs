@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ConfigArg;
 use crate::clock::SystemClock;
-use crate::config::{Config, ConfigError, DaemonConfig};
+use crate::config::{self, Config, ConfigError, DaemonConfig, MAX_CONFIG_SIZE};
 use crate::engine::Engine;
 use crate::store::Store;
 
@@ -44,7 +44,7 @@ pub struct DaemonArgs {
 pub async fn execute(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     // Read before loading: if the file changes in between, the next change
     // notification finds it different and reloads it.
-    let seen = std::fs::read(&args.config.config).ok();
+    let seen = read_schedule(&args.config.config);
     let config = Arc::new(args.config.load()?);
     let store = Store::open(&config.daemon.database).await?;
     tracing::info!(database = %store.path().display(), "history database open");
@@ -145,7 +145,7 @@ struct Reloader {
 impl Reloader {
     fn reload(&mut self, cause: Cause) {
         let path = &self.arg.config;
-        let bytes = std::fs::read(path).ok();
+        let bytes = read_schedule(path);
         if cause == Cause::FileChanged && bytes == self.seen {
             tracing::debug!(config = %path.display(), "schedule file touched but its content is unchanged; nothing to reload");
             return;
@@ -176,6 +176,12 @@ impl Reloader {
             Err(e) => log_refused(cause, &e, current.jobs.len()),
         }
     }
+}
+
+/// The schedule file's bytes, read as [`crate::config::load`] reads them (a regular
+/// file of at most [`MAX_CONFIG_SIZE`] bytes: never blocking on a FIFO), or `None`.
+fn read_schedule(path: &Path) -> Option<Vec<u8>> {
+    config::file::read(path, MAX_CONFIG_SIZE).ok()
 }
 
 /// Log a refused file: a summary, then each problem on its own line as

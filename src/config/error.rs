@@ -1,6 +1,7 @@
 //! [`ConfigError`]: every problem found in a config file, each with its position.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A position in the config file, both numbers 1-based; `column` counts characters,
@@ -28,6 +29,65 @@ impl Location {
     }
 }
 
+/// The start of every line of a text, to turn byte offsets into [`Location`]s in
+/// logarithmic time (instead of counting lines from the start of the text each time,
+/// which makes a report on many problems quadratic in the size of the file).
+pub(crate) struct Lines<'t> {
+    text: &'t str,
+    /// Byte offset of the start of each line; the first is 0.
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    pub(crate) fn new(text: &'t str) -> Lines<'t> {
+        Lines {
+            text,
+            starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn text(&self) -> &'t str {
+        self.text
+    }
+
+    /// [`Location::of_offset`], in logarithmic time (plus the characters before
+    /// `offset` on its line).
+    pub(crate) fn locate(&self, offset: usize) -> Location {
+        let offset = self.clamp(offset);
+        let line = self.starts.partition_point(|&start| start <= offset);
+        let start = self.starts[line - 1];
+        Location {
+            line,
+            column: self.text[start..offset].chars().count() + 1,
+        }
+    }
+
+    /// The byte range of line `line` (1-based), without its `\n` nor a `\r` before it.
+    fn line(&self, line: usize) -> Range<usize> {
+        let start = self.starts[line.clamp(1, self.starts.len()) - 1];
+        let end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let end = if self.text[start..end].ends_with('\r') {
+            end - 1
+        } else {
+            end
+        };
+        start..end
+    }
+
+    /// `offset`, at most the text's length, moved back to a character boundary.
+    fn clamp(&self, offset: usize) -> usize {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        offset
+    }
+}
+
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.line, self.column)
@@ -45,7 +105,8 @@ pub struct Problem {
     /// What is wrong and what to do about it; a single line.
     pub message: String,
     /// For TOML syntax errors: the offending source line with carets under the error,
-    /// in the toml crate's style (several lines, no trailing newline).
+    /// in the toml crate's style (several lines, no trailing newline); values under
+    /// `env`, `env_file` or `secrets` on it are shown as `***`.
     pub snippet: Option<String>,
 }
 
@@ -68,7 +129,9 @@ impl Problem {
 ///
 /// Display prints one line per problem, `PATH:LINE:COL: job "NAME": message`
 /// (the job part only when the problem concerns a job; `PATH: message` when there is
-/// no position). A TOML syntax error is followed by its caret snippet.
+/// no position). A TOML syntax error is followed by its caret snippet. The job's name
+/// is quoted with escapes and control characters in a message are escaped, so nothing
+/// from the file starts a line of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub path: PathBuf,
@@ -111,9 +174,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "{location}:")?;
             }
             if let Some(job) = &problem.job {
-                write!(f, " job {job:?}:")?;
+                write!(f, " job {}:", quote(job))?;
             }
-            write!(f, " {}", problem.message)?;
+            write!(f, " {}", single_line(&problem.message))?;
             if let Some(snippet) = &problem.snippet {
                 write!(f, "\n{snippet}")?;
             }
@@ -124,8 +187,59 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// `message` with any control character escaped (`\n` as the two characters `\` `n`):
+/// messages are single lines, and a control character from the file that slipped into
+/// one must not start a line of its own that could pass for another problem.
+fn single_line(message: &str) -> std::borrow::Cow<'_, str> {
+    if !message.contains(char::is_control) {
+        return message.into();
+    }
+    message
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// User text quoted in a message is cut to this many characters.
+const QUOTE_MAX_CHARS: usize = 60;
+
+/// `text` in double quotes with Rust's escapes (so a newline or another control
+/// character shows as `\n`, `\u{1b}`, never raw), cut to [`QUOTE_MAX_CHARS`]
+/// characters with `...` after the closing quote.
+pub(crate) fn quote(text: &str) -> String {
+    if text.chars().count() > QUOTE_MAX_CHARS {
+        let cut: String = text.chars().take(QUOTE_MAX_CHARS).collect();
+        format!("{cut:?}...")
+    } else {
+        format!("{text:?}")
+    }
+}
+
+/// A name from the file (a key, a job's or a table's name) as messages show it, the
+/// way TOML writes a key: bare when it is a TOML bare key (`[A-Za-z0-9_-]+`) of at
+/// most [`QUOTE_MAX_CHARS`] characters, else [`quote`]d. So `env.PGUSER`, but
+/// `labels."com.example.team"` and `env."A\nB"`.
+pub(crate) fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name.len() <= QUOTE_MAX_CHARS
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare { name.to_owned() } else { quote(name) }
+}
+
 /// Characters of the source line shown in a snippet; longer lines are cut around the error.
 const SNIPPET_MAX_CHARS: usize = 120;
+
+/// What a masked part of a snippet shows.
+const MASK: &str = "***";
 
 /// Renders the line holding `span` with carets under it, like the toml crate does:
 ///
@@ -135,24 +249,17 @@ const SNIPPET_MAX_CHARS: usize = 120;
 ///   |           ^
 /// ```
 ///
-/// Tabs are shown as spaces so the carets line up; a long line is cut around the error
-/// with `...`.
-pub(crate) fn snippet(text: &str, span: std::ops::Range<usize>) -> String {
-    let start = Location::of_offset(text, span.start);
-    let end = Location::of_offset(text, span.end.max(span.start));
-    let line = text.split('\n').nth(start.line - 1).unwrap_or("");
-    let line: Vec<char> = line
-        .strip_suffix('\r')
-        .unwrap_or(line)
-        .chars()
-        .map(|c| if c == '\t' { ' ' } else { c })
-        .collect();
-    let column = start.column - 1;
-    let width = if end.line == start.line {
-        end.column.saturating_sub(start.column)
-    } else {
-        line.len().saturating_sub(column)
-    };
+/// The bytes in `masks` (sorted by start, not overlapping: values that must not be
+/// shown) appear as `***`. Tabs are shown as spaces so the carets line up, other
+/// control characters as `\u{fffd}`; a long line is cut around the error with `...`.
+pub(crate) fn snippet(lines: &Lines<'_>, span: Range<usize>, masks: &[Range<usize>]) -> String {
+    let (start, end) = (
+        lines.clamp(span.start),
+        lines.clamp(span.end.max(span.start)),
+    );
+    let number = lines.locate(start).line;
+    let (line, column, end_column) = shown_line(lines, number, (start, end), masks);
+    let width = end_column.saturating_sub(column);
     let from = if line.len() > SNIPPET_MAX_CHARS {
         column.saturating_sub(SNIPPET_MAX_CHARS / 3).min(line.len())
     } else {
@@ -170,11 +277,62 @@ pub(crate) fn snippet(text: &str, span: std::ops::Range<usize>) -> String {
         shown.push_str("...");
     }
     let width = width.min(to.saturating_sub(column)).max(1);
-    let gutter = " ".repeat(start.line.to_string().len());
+    let gutter = " ".repeat(number.to_string().len());
     format!(
-        "{gutter} |\n{} | {shown}\n{gutter} | {}{}",
-        start.line,
+        "{gutter} |\n{number} | {shown}\n{gutter} | {}{}",
         " ".repeat(caret_at),
         "^".repeat(width)
     )
+}
+
+/// Line `number` as a snippet shows it (masked parts as [`MASK`], tabs as spaces,
+/// control characters replaced), with the columns (0-based, in shown characters)
+/// where the error `start..end` begins and ends on it; an end past the line is its end.
+fn shown_line(
+    lines: &Lines<'_>,
+    number: usize,
+    (start, end): (usize, usize),
+    masks: &[Range<usize>],
+) -> (Vec<char>, usize, usize) {
+    let range = lines.line(number);
+    let mut masks = masks[masks.partition_point(|m| m.end <= range.start)..].iter();
+    let mut mask = masks.next();
+    let mut shown = Vec::new();
+    // The start of the mask being shown, and the column of its `***`.
+    let mut showing: Option<(usize, usize)> = None;
+    let (mut column, mut end_column) = (None, None);
+    for (i, c) in lines.text()[range.clone()].char_indices() {
+        let at = range.start + i;
+        while mask.is_some_and(|m| m.end <= at) {
+            mask = masks.next();
+        }
+        let inside = mask.filter(|m| m.start <= at);
+        let here = match (inside, showing) {
+            (Some(m), Some((from, here))) if from == m.start => here,
+            (Some(m), _) => {
+                showing = Some((m.start, shown.len()));
+                shown.extend(MASK.chars());
+                shown.len() - MASK.len()
+            }
+            (None, _) => {
+                shown.push(match c {
+                    '\t' => ' ',
+                    c if c.is_control() => '\u{fffd}',
+                    c => c,
+                });
+                shown.len() - 1
+            }
+        };
+        if column.is_none() && at >= start {
+            column = Some(here);
+        }
+        if end_column.is_none() && at >= end {
+            // An error that ends inside a masked value ends after its `***`.
+            let within = inside.is_some_and(|m| m.start < end);
+            end_column = Some(if within { here + MASK.len() } else { here });
+        }
+    }
+    let column = column.unwrap_or(shown.len());
+    let end_column = end_column.unwrap_or(shown.len()).max(column);
+    (shown, column, end_column)
 }

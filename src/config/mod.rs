@@ -6,7 +6,11 @@
 //! reads when the file is wrong ([`ConfigError`], which lists every problem at once with
 //! `PATH:LINE:COL`). Cron expressions and durations are parsed by `crate::schedule`; this
 //! module only places their errors in the file. It also owns the dotenv syntax of
-//! `env_file` ([`dotenv`], a pure parser whose messages never contain values).
+//! `env_file` ([`dotenv`], a pure parser whose messages never contain values), and the
+//! rule for reading a file a setting names ([`mod@file`]: regular files only, with a size
+//! cap): [`load`] follows it for the schedule, the supervisor and `check` for
+//! `env_file`s. No message shows a value of `env`, `env_file` or `secrets`, nor the
+//! source line of one (a syntax error's snippet shows `***` in its place).
 //!
 //! It must not touch the network, read the clock or environment variables (the caller
 //! passes an [`Environment`], built by the CLI from the process),
@@ -16,11 +20,13 @@
 //! every key is `config/reference.toml`.
 
 mod error;
+mod syntax;
 mod validate;
 mod values;
 mod zone_source;
 
 pub mod dotenv;
+pub mod file;
 
 #[cfg(test)]
 mod tests;
@@ -79,6 +85,13 @@ pub const DEFAULT_HISTORY_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 60 *
 pub const MIN_HISTORY_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 /// Finished runs kept per job when `[daemon] history_limit` is not set.
 pub const DEFAULT_HISTORY_LIMIT: u32 = 10_000;
+/// Largest schedule file [`load`] reads: 4 MiB. A schedule of 10,000 jobs takes
+/// about 2 MiB; a file larger than this is refused before it is read.
+pub const MAX_CONFIG_SIZE: u64 = 4 * MIB;
+/// Largest `env_file` read (by the supervisor at each run, and by `check`): 1 MiB.
+/// (By default Linux refuses to start a program whose arguments and environment
+/// together exceed 2 MiB.)
+pub const MAX_ENV_FILE_SIZE: u64 = MIB;
 /// Label keys starting with this are cronbox's own (`cronbox.job`, ...); jobs may not set them.
 pub const RESERVED_LABEL_PREFIX: &str = "cronbox.";
 
@@ -531,9 +544,11 @@ pub struct Environment {
 
 /// Reads and validates the config file at `path`.
 ///
-/// A file that cannot be read gives a single problem naming the OS error.
+/// Only a regular file of at most [`MAX_CONFIG_SIZE`] bytes is read (see [`file::read`]):
+/// a FIFO, a device or a directory is refused without blocking. A file that cannot be
+/// read gives a single problem naming the reason.
 pub fn load(path: &Path, env: &Environment) -> Result<Config, ConfigError> {
-    let bytes = std::fs::read(path).map_err(|err| {
+    let bytes = file::read(path, MAX_CONFIG_SIZE).map_err(|err| {
         ConfigError::single(
             path,
             None,

@@ -895,8 +895,8 @@ fn bad_files_report_position_job_and_advice() {
                     Some("a"),
                     &[
                         "env.PORT must be a string",
-                        "found an integer 5432",
-                        "quote it: PORT = \"5432\"",
+                        "found an integer (env values are never shown)",
+                        "quote the value: PORT = \"...\"",
                     ],
                 ),
                 (
@@ -1233,12 +1233,12 @@ fn load_reads_the_file() {
 #[test]
 fn snippets_align_and_stay_short() {
     assert_eq!(
-        error::snippet("a = 1\n\tb = x y\n", 11..12),
+        error::snippet(&error::Lines::new("a = 1\n\tb = x y\n"), 11..12, &[]),
         "  |\n2 |  b = x y\n  |      ^"
     );
     let long = format!("a = [{}x]", "1, ".repeat(100));
     let at = long.find('x').expect("x");
-    let shown = error::snippet(&long, at..at + 1);
+    let shown = error::snippet(&error::Lines::new(&long), at..at + 1, &[]);
     let lines: Vec<&str> = shown.lines().collect();
     assert!(
         lines[1].starts_with("1 | ...") && lines[1].len() < 140,
@@ -1248,7 +1248,7 @@ fn snippets_align_and_stay_short() {
     assert_eq!(&lines[1][caret..=caret], "x", "{shown}");
     // Past the end, at an empty span, across lines: still one caret or more, no panic.
     for (text, span) in [("", 0..0), ("a", 5..9), ("ab\ncd", 1..4), ("é", 1..1)] {
-        assert!(error::snippet(text, span).contains('^'));
+        assert!(error::snippet(&error::Lines::new(text), span, &[]).contains('^'));
     }
 }
 
@@ -3666,4 +3666,482 @@ fn fuzz_hostile_shapes() {
     }
     let config = parse_ok(&many_jobs);
     assert_eq!(config.jobs.len(), 2000);
+}
+
+// ---------------------------------------------------------------- hostile files
+
+/// A unique temp dir for one test, removed by the caller.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cronbox-config-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A temp dir for the test `name` (removed by the caller) holding a FIFO and a file
+/// one byte larger than `cap` that takes no room on disk.
+fn fifo_and_big_file(name: &str, cap: u64) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    let (fifo, big) = (dir.join("fifo"), dir.join("big"));
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success(), "mkfifo {}", fifo.display());
+    std::fs::File::create(&big)
+        .and_then(|file| file.set_len(cap + 1))
+        .expect("a sparse file");
+    (dir, fifo, big)
+}
+
+#[test]
+fn load_reads_only_a_regular_file_of_at_most_the_size_cap() {
+    let (dir, fifo, big) = fifo_and_big_file("load", MAX_CONFIG_SIZE);
+    let at_cap = dir.join("at-cap.toml");
+    // Exactly the cap: a valid file padded with a comment.
+    let head = "[jobs.a]\nschedule = '@daily'\nimage = 'x'\n#";
+    let padding = "x".repeat(MAX_CONFIG_SIZE as usize - head.len());
+    std::fs::write(&at_cap, format!("{head}{padding}")).expect("write");
+    // Opening a FIFO for reading would wait for a writer: nothing here may block.
+    let cases: [(&Path, &[&str]); 4] = [
+        (
+            &fifo,
+            &["it is a named pipe (FIFO), not a regular file", "--config"],
+        ),
+        (
+            Path::new("/dev/zero"),
+            &["it is a character device, not a regular file"],
+        ),
+        (&dir, &["it is a directory, not a regular file"]),
+        (
+            &big,
+            &["it is larger than 4MiB, the most cronbox reads", "--config"],
+        ),
+    ];
+    for (path, fragments) in cases {
+        let err = load(path, &utc_env()).expect_err("refused");
+        assert_eq!(err.problems.len(), 1, "{err}");
+        assert_eq!(err.problems[0].location, None, "{err}");
+        for fragment in fragments {
+            assert!(err.problems[0].message.contains(fragment), "{err}");
+        }
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{}: cannot read the config file: ",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+    let config = load(&at_cap, &utc_env()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.jobs.len(), 1);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn env_files_are_read_under_the_same_rule() {
+    let (dir, fifo, big) = fifo_and_big_file("env-file", MAX_ENV_FILE_SIZE);
+    let latin1 = dir.join("latin1.env");
+    std::fs::write(&latin1, b"A=caf\xe9\n").expect("write");
+    let good = dir.join("good.env");
+    std::fs::write(&good, "A=1\n").expect("write");
+    for (path, why) in [
+        (
+            fifo.as_path(),
+            "it is a named pipe (FIFO), not a regular file",
+        ),
+        (
+            Path::new("/dev/zero"),
+            "it is a character device, not a regular file",
+        ),
+        (
+            big.as_path(),
+            "it is larger than 1MiB, the most cronbox reads",
+        ),
+        (latin1.as_path(), "it is not UTF-8 text"),
+    ] {
+        let err = file::read_to_string(path, MAX_ENV_FILE_SIZE).expect_err("refused");
+        assert_eq!(err.to_string(), why, "{}", path.display());
+        // The reason never holds any of the file's bytes.
+        assert!(!err.to_string().contains("caf"), "{err}");
+    }
+    let missing =
+        file::read_to_string(&dir.join("missing.env"), MAX_ENV_FILE_SIZE).expect_err("missing");
+    assert!(missing.to_string().contains("os error 2"), "{missing}");
+    assert_eq!(
+        file::read_to_string(&good, MAX_ENV_FILE_SIZE).expect("read"),
+        "A=1\n"
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+/// The bench harness's largest schedule (benches/harness.rs, `big_schedule`: 10,000
+/// jobs) fits well under [`MAX_CONFIG_SIZE`].
+#[test]
+fn the_size_cap_leaves_room_for_ten_thousand_jobs() {
+    let text: String = (0..10_000)
+        .map(|i| {
+            format!(
+                "[jobs.job-{i:05}]\nschedule = \"15,45 {} * jan-jun *\"\ntimezone = \"Australia/Lord_Howe\"\nimage = \"cronbox-test/busybox:2\"\ncommand = [\"sh\", \"-c\", \"echo job {i}\"]\nretries = {}\nbackoff = \"30s\"\n\n",
+                i % 24,
+                i % 4
+            )
+        })
+        .collect();
+    assert!(
+        (text.len() as u64) < MAX_CONFIG_SIZE / 2,
+        "{} bytes",
+        text.len()
+    );
+    assert_eq!(parse_ok(&text).jobs.len(), 10_000);
+}
+
+#[test]
+fn a_large_file_of_syntax_errors_shows_the_first_ten_and_counts_the_rest() {
+    // About 200 KB, 25,000 lines with an error each (several on some): placing each
+    // error from the start of the file made this quadratic.
+    let line = "x = = 1\n";
+    let text = line.repeat(200_000 / line.len());
+    let err = parse_err(&text);
+    assert_eq!(err.problems.len(), 11, "{err}");
+    for (i, problem) in err.problems[..10].iter().enumerate() {
+        assert!(
+            problem.message.starts_with("TOML syntax error"),
+            "{problem:?}"
+        );
+        let location = problem.location.expect("placed");
+        assert!(location.line >= 1 && location.line <= i + 1, "{problem:?}");
+        assert!(problem.snippet.is_some(), "{problem:?}");
+    }
+    assert!(
+        err.problems
+            .windows(2)
+            .take(9)
+            .all(|w| w[0].location <= w[1].location)
+    );
+    let last = &err.problems[10];
+    assert_eq!(last.location, None);
+    let more: usize = last
+        .message
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count: {last:?}"));
+    assert!(more >= 25_000 - 10, "{last:?}");
+    assert!(
+        last.message
+            .ends_with("more TOML syntax error(s) not shown; fix the ones above first")
+    );
+
+    // One long line of errors: columns too are counted once, not from the line's start.
+    let text = format!("a = [{}]\n", ",".repeat(100_000));
+    let err = parse_err(&text);
+    assert!(err.problems.len() <= 11, "{err}");
+    assert_eq!(
+        err.problems[0].location,
+        Some(Location { line: 1, column: 6 })
+    );
+}
+
+#[test]
+fn keys_nested_too_deep_are_placed() {
+    let deep = |n: usize| vec!["a"; n].join(".");
+    let cases = [
+        ("header", format!("[{}]\nx = 1\n", deep(200)), 1, 2, 200),
+        ("array header", format!("[[{}]]\n", deep(90)), 1, 3, 90),
+        (
+            "dotted key",
+            format!("[jobs.a]\n{} = 1\n", deep(200)),
+            2,
+            1,
+            200,
+        ),
+        (
+            "in an inline table",
+            format!("x = 1\ny = {{ {} = 1 }}\n", deep(81)),
+            2,
+            7,
+            81,
+        ),
+        (
+            "spaced",
+            format!("\n\n[ {} ]\n", vec!["a"; 100].join(" . ")),
+            3,
+            3,
+            100,
+        ),
+    ];
+    for (name, text, line, column, parts) in cases {
+        let err = parse_err(&text);
+        let problem = &err.problems[0];
+        assert_eq!(
+            problem.location,
+            Some(Location { line, column }),
+            "{name}: {err}"
+        );
+        assert!(
+            problem
+                .message
+                .contains(&format!("nested {parts} levels deep, more than the 80")),
+            "{name}: {err}"
+        );
+        let snippet = problem.snippet.as_deref().expect("a snippet");
+        assert!(snippet.contains(&format!("{line} | ")), "{name}: {snippet}");
+        assert!(
+            err.problems.iter().all(|p| p.location.is_some()),
+            "{name}: {err}"
+        );
+    }
+    // Two deep keys: each at its own place.
+    let text = format!("[{}]\n[b.{}]\n", deep(100), deep(100));
+    let err = parse_err(&text);
+    let places: Vec<_> = err.problems.iter().map(|p| p.location).collect();
+    assert_eq!(
+        places,
+        [
+            Some(Location { line: 1, column: 2 }),
+            Some(Location { line: 2, column: 2 })
+        ],
+        "{err}"
+    );
+    // 80 parts is not too deep (the keys are then unknown, which is another matter).
+    let err = parse_err(&format!("[{}]\n", deep(80)));
+    assert!(!err.to_string().contains("levels deep"), "{err}");
+}
+
+#[test]
+fn values_of_env_env_file_and_secrets_never_appear_in_messages() {
+    // (case, text after a valid job head, the secret, the line of the first problem,
+    // whether a snippet is shown with *** in the secret's place).
+    let cases: [(&str, &str, &str, usize, bool); 18] = [
+        (
+            "duplicate key in an inline env",
+            "env = { API_KEY = \"s3cr3t-1\", API_KEY = \"s3cr3t-2\" }",
+            "s3cr3t",
+            4,
+            true,
+        ),
+        (
+            "stray brace",
+            "env = { API_KEY = \"s3cr3t\" }}",
+            "s3cr3t",
+            4,
+            true,
+        ),
+        (
+            "not a string",
+            "env = { PIN = 48151623 }",
+            "48151623",
+            4,
+            false,
+        ),
+        ("a float", "env = { PIN = 4815.1623 }", "4815", 4, false),
+        (
+            "a datetime",
+            "env = { DAY = 1979-05-27T07:32:00Z }",
+            "1979",
+            4,
+            false,
+        ),
+        (
+            "unquoted",
+            "[jobs.a.env]\nAPI_KEY = s3cr3t value",
+            "s3cr3t",
+            5,
+            true,
+        ),
+        (
+            "unterminated",
+            "[jobs.a.env]\nAPI_KEY = \"s3cr3t",
+            "s3cr3t",
+            5,
+            true,
+        ),
+        (
+            "a value alone on its line",
+            "[jobs.a.env]\ns3cr3t",
+            "s3cr3t",
+            5,
+            true,
+        ),
+        (
+            "dotted key",
+            "env.API_KEY = \"s3cr3t\" \"more\"",
+            "s3cr3t",
+            4,
+            true,
+        ),
+        (
+            "multi-line string",
+            "env = { A = \"\"\"s3cr3t-a\ns3cr3t-b\"\"\" }}",
+            "s3cr3t",
+            5,
+            true,
+        ),
+        (
+            "comment after it",
+            "env = { A = \"x\" } } # s3cr3t",
+            "s3cr3t",
+            4,
+            true,
+        ),
+        (
+            "env is a string",
+            "env = \"API_KEY=s3cr3t\"",
+            "s3cr3t",
+            4,
+            false,
+        ),
+        (
+            "env_file not a string",
+            "env_file = 48151623",
+            "48151623",
+            4,
+            false,
+        ),
+        (
+            "env_file with ~",
+            "env_file = \"~/s3cr3t.env\"",
+            "s3cr3t",
+            4,
+            false,
+        ),
+        (
+            "env_file syntax",
+            "env_file = \"s3cr3t\" x",
+            "s3cr3t",
+            4,
+            true,
+        ),
+        (
+            "secrets not a table",
+            "secrets = \"s3cr3t\"",
+            "s3cr3t",
+            4,
+            false,
+        ),
+        (
+            "a secret not a string",
+            "secrets = { db = 48151623 }",
+            "48151623",
+            4,
+            false,
+        ),
+        (
+            "a secret with ~",
+            "secrets = { db = \"~/s3cr3t\" }}",
+            "s3cr3t",
+            4,
+            true,
+        ),
+    ];
+    for (name, body, secret, line, masked_snippet) in cases {
+        let text = format!("{JOB_A}{body}\n");
+        let err = parse_err(&text);
+        let shown = err.to_string();
+        assert!(
+            !shown.contains(secret),
+            "{name}: the value is shown:\n{shown}"
+        );
+        assert_eq!(
+            err.problems[0].location.map(|l| l.line),
+            Some(line),
+            "{name}:\n{shown}"
+        );
+        let snippet = err.problems[0].snippet.as_deref();
+        assert_eq!(
+            snippet.is_some_and(|s| s.contains("***")),
+            masked_snippet,
+            "{name}:\n{shown}"
+        );
+    }
+    // The same in [defaults], where no job is named.
+    let err = parse_err("[defaults]\nenv = { TOKEN = \"s3cr3t\" }}\n");
+    assert!(!err.to_string().contains("s3cr3t"), "{err}");
+    // The carets stay under the error: here the second API_KEY, after a masked value.
+    let err = parse_err(&format!(
+        "{JOB_A}env = {{ API_KEY = \"s3cr3t\", API_KEY = \"x\" }}\n"
+    ));
+    assert_eq!(
+        err.problems[0].snippet.as_deref(),
+        Some("  |\n4 | env = { API_KEY = ***, API_KEY = *** }\n  |                        ^^^^^^^")
+    );
+    // A job named "env" is not a secret table, and other values are shown as before.
+    let err = parse_err("[jobs.env]\nimage = 'alpine\n");
+    assert!(err.to_string().contains("'alpine"), "{err}");
+    let err = parse_err(&format!("{JOB_A}labels = {{ team = \"ops\" }}}}\n"));
+    assert!(err.to_string().contains("\"ops\""), "{err}");
+}
+
+#[test]
+fn names_with_control_characters_are_quoted_and_each_problem_is_one_line() {
+    // (case, text, a fragment of the message as shown).
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            "job name",
+            "[jobs.\"a\\nb\"]\nschedule = '@daily'\nimage = 'x'\n",
+            "job \"a\\nb\": invalid job name",
+        ),
+        (
+            "job name that looks like another problem",
+            "[jobs.\"x\\n/etc/other.toml:1:1: fake\"]\nschedule = '@daily'\nimage = 'x'\n",
+            "job \"x\\n/etc/other.toml:1:1: fake\": invalid job name",
+        ),
+        (
+            "env key",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nenv = { \"A\\nB\" = 1 }\n",
+            "env.\"A\\nB\" must be a string",
+        ),
+        (
+            "label key",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nlabels = { \"a\\u001b[2Jb\" = 1 }\n",
+            "labels.\"a\\u{1b}[2Jb\" must be a string",
+        ),
+        (
+            "label with dots",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nlabels = { \"com.example\" = 1 }\n",
+            "labels.\"com.example\" must be a string",
+        ),
+        (
+            "secret name",
+            "[jobs.a]\nschedule = '@daily'\nimage = 'x'\nsecrets = { \"a\\rb\" = '' }\n",
+            "secrets.\"a\\rb\" must not be empty",
+        ),
+        (
+            "top-level table that looks like a job",
+            "[\"x\\ny\"]\nimage = 'x'\n",
+            "write [jobs.\"x\\ny\"]",
+        ),
+    ];
+    for (name, text, fragment) in cases {
+        let err = parse_err(text);
+        let shown = err.to_string();
+        assert!(
+            shown.contains(fragment),
+            "{name}: {fragment:?} missing in:\n{shown}"
+        );
+        // One line per problem, each starting with the path: nothing else is a line.
+        assert_eq!(
+            shown.lines().count(),
+            err.problems.len(),
+            "{name}:\n{shown}"
+        );
+        assert!(
+            shown.lines().all(|l| l.starts_with(PATH)),
+            "{name}:\n{shown}"
+        );
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{name}:\n{shown}"
+        );
+    }
+    // A plain name stays bare.
+    let err = parse_err("[jobs.a]\nschedule = '@daily'\nimage = 'x'\nenv = { PORT = 1 }\n");
+    assert!(
+        err.to_string().contains("env.PORT must be a string"),
+        "{err}"
+    );
+    // Control characters in a snippet's line are replaced, never printed.
+    let err = parse_err("a = 1 \u{1b}[2J\n");
+    let shown = err.to_string();
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
 }

@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use toml::Spanned;
 use toml::de::{DeString, DeTable, DeValue};
 
-use super::error::{Location, Problem, snippet};
+use super::error::{Lines, Location, Problem, quote, toml_key};
 use super::values::{
     CAPABILITIES, SIZE_UNITS, check_container_path, check_hostname, check_network,
     check_secret_name, check_user, format_size, mount_target, normalize_capability,
@@ -84,12 +84,6 @@ pub(super) const JOB_KEYS: &[&str] = &[
     "secrets",
     "max_output",
 ];
-/// Past this many TOML syntax errors the rest are summed up in one line: after a bad
-/// one, the parser's recovery can report follow-on errors that are only noise.
-const MAX_SYNTAX_PROBLEMS: usize = 10;
-/// User text quoted in a message is cut to this many characters.
-const QUOTE_MAX_CHARS: usize = 60;
-
 const SCHEDULE_EXAMPLES: &str =
     "5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\"";
 const DURATION_EXAMPLES: &str = "\"10s\", \"5m\" or \"1h30m\"";
@@ -107,10 +101,11 @@ type Check<'c, 't, T> = &'c dyn Fn(&mut Checker<'t>, &Value<'_>, Option<&str>) -
 /// Parses and checks `text`; the problems come back sorted by position.
 pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Config, Vec<Problem>> {
     let (root, errors) = DeTable::parse_recoverable(text);
+    let lines = Lines::new(text);
     if !errors.is_empty() {
-        return Err(syntax_problems(text, &errors));
+        return Err(super::syntax::problems(&lines, &errors));
     }
-    let mut checker = Checker::new(text, path);
+    let mut checker = Checker::new(lines, path);
     let (daemon, mut jobs) = checker.document(path, root.get_ref(), env);
     let mut problems = checker.problems;
     if problems.is_empty() {
@@ -124,38 +119,6 @@ pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Con
         problems.sort_by_key(|problem| problem.location);
         Err(problems)
     }
-}
-
-fn syntax_problems(text: &str, errors: &[toml::de::Error]) -> Vec<Problem> {
-    let mut problems: Vec<Problem> = errors
-        .iter()
-        .map(|error| {
-            let span = error.span();
-            Problem {
-                location: span
-                    .as_ref()
-                    .map(|span| Location::of_offset(text, span.start)),
-                job: None,
-                message: format!("TOML syntax error: {}", error.message().replace('\n', " ")),
-                snippet: span.map(|span| snippet(text, span)),
-            }
-        })
-        .collect();
-    problems.sort_by_key(|problem| problem.location);
-    problems.dedup_by(|a, b| a.location == b.location && a.message == b.message);
-    if problems.len() > MAX_SYNTAX_PROBLEMS {
-        let more = problems.len() - MAX_SYNTAX_PROBLEMS;
-        problems.truncate(MAX_SYNTAX_PROBLEMS);
-        problems.push(Problem {
-            location: None,
-            job: None,
-            message: format!(
-                "{more} more TOML syntax error(s) not shown; fix the ones above first"
-            ),
-            snippet: None,
-        });
-    }
-    problems
 }
 
 /// A value a job uses, and whether it comes from `[defaults]`.
@@ -207,9 +170,7 @@ fn job_key(name: &str) -> Option<&'static str> {
 }
 
 struct Checker<'t> {
-    text: &'t str,
-    /// Byte offset of the start of each line, for [`Checker::locate`].
-    line_starts: Vec<usize>,
+    lines: Lines<'t>,
     /// The config file's directory, against which relative paths resolve.
     config_dir: PathBuf,
     problems: Vec<Problem>,
@@ -223,12 +184,9 @@ struct Checker<'t> {
 }
 
 impl<'t> Checker<'t> {
-    fn new(text: &'t str, path: &Path) -> Checker<'t> {
+    fn new(lines: Lines<'t>, path: &Path) -> Checker<'t> {
         Checker {
-            text,
-            line_starts: std::iter::once(0)
-                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-                .collect(),
+            lines,
             config_dir: path.parent().unwrap_or(Path::new("")).to_path_buf(),
             problems: Vec::new(),
             reported: 0,
@@ -237,18 +195,8 @@ impl<'t> Checker<'t> {
         }
     }
 
-    /// [`Location::of_offset`], in logarithmic time.
     fn locate(&self, offset: usize) -> Location {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line = self.line_starts.partition_point(|&start| start <= offset);
-        let start = self.line_starts[line - 1];
-        Location {
-            line,
-            column: self.text[start..offset].chars().count() + 1,
-        }
+        self.lines.locate(offset)
     }
 
     fn report(&mut self, span: Range<usize>, job: Option<&str>, message: impl Into<String>) {
@@ -310,10 +258,15 @@ impl<'t> Checker<'t> {
         match value.get_ref() {
             DeValue::String(s) => Some(s.as_ref()),
             other => {
+                let found = if is_secret_key(key) {
+                    kind(other).to_owned()
+                } else {
+                    describe(other)
+                };
                 self.report(
                     value.span(),
                     job,
-                    format!("{key} must be {expected}, found {}", describe(other)),
+                    format!("{key} must be {expected}, found {found}"),
                 );
                 None
             }
@@ -406,7 +359,7 @@ impl<'t> Checker<'t> {
                         .as_table()
                         .is_some_and(|t| t.contains_key("image") || t.contains_key("schedule"));
                     let hint = if looks_like_job {
-                        format!("; to define a job, write [jobs.{other}]")
+                        format!("; to define a job, write [jobs.{}]", toml_key(other))
                     } else {
                         String::new()
                     };
@@ -757,7 +710,8 @@ impl<'t> Checker<'t> {
                 key.span(),
                 job,
                 format!(
-                    "a job must be a table, written [jobs.{name}], found {}",
+                    "a job must be a table, written [jobs.{}], found {}",
+                    toml_key(name),
                     describe(value.get_ref())
                 ),
             );
@@ -1413,7 +1367,7 @@ impl<'t> Checker<'t> {
                 job,
                 format!(
                     "env must be a table of strings such as {{ PGUSER = \"app\" }}, found {}",
-                    describe(value.get_ref())
+                    kind(value.get_ref())
                 ),
             );
             return None;
@@ -1437,7 +1391,8 @@ impl<'t> Checker<'t> {
                     value.span(),
                     job,
                     format!(
-                        "env.{name} contains a NUL character, which cannot be passed to a program"
+                        "env.{} contains a NUL character, which cannot be passed to a program",
+                        toml_key(name)
                     ),
                 ),
                 DeValue::String(s) => {
@@ -1449,8 +1404,7 @@ impl<'t> Checker<'t> {
                         | DeValue::Float(_)
                         | DeValue::Boolean(_)
                         | DeValue::Datetime(_) => {
-                            let shown = other_to_text(other);
-                            format!("; quote it: {name} = \"{shown}\"")
+                            format!("; quote the value: {} = \"...\"", toml_key(name))
                         }
                         _ => String::new(),
                     };
@@ -1458,8 +1412,9 @@ impl<'t> Checker<'t> {
                         value.span(),
                         job,
                         format!(
-                            "env.{name} must be a string, found {}{hint}",
-                            describe(other)
+                            "env.{} must be a string, found {} (env values are never shown){hint}",
+                            toml_key(name),
+                            kind(other)
                         ),
                     );
                 }
@@ -2033,7 +1988,7 @@ impl<'t> Checker<'t> {
                 DeValue::String(s) if s.contains('\0') => self.report(
                     value.span(),
                     job,
-                    format!("labels.{name} contains a NUL character"),
+                    format!("labels.{} contains a NUL character", toml_key(name)),
                 ),
                 DeValue::String(s) => {
                     labels.insert(name.to_owned(), s.to_string());
@@ -2042,7 +1997,9 @@ impl<'t> Checker<'t> {
                     value.span(),
                     job,
                     format!(
-                        "labels.{name} must be a string, found a table; a label name with dots must be quoted: labels = {{ \"{name}.x\" = \"...\" }}"
+                        "labels.{} must be a string, found a table; a label name with dots must be quoted: labels = {{ {} = \"...\" }}",
+                        toml_key(name),
+                        quote(&format!("{name}.x"))
                     ),
                 ),
                 other => {
@@ -2056,7 +2013,8 @@ impl<'t> Checker<'t> {
                         value.span(),
                         job,
                         format!(
-                            "labels.{name} must be a string, found {}{hint}",
+                            "labels.{} must be a string, found {}{hint}",
+                            toml_key(name),
                             describe(other)
                         ),
                     );
@@ -2078,10 +2036,8 @@ impl<'t> Checker<'t> {
         let problem = if text.trim().is_empty() {
             format!("{key} must not be empty; give a file path, or remove the line")
         } else if text.starts_with('~') {
-            format!(
-                "{key} path {} starts with \"~\", which is not expanded; write the full path",
-                quote(text)
-            )
+            // Not quoted: an env_file or secret path may be a pasted secret.
+            format!("{key} path starts with \"~\", which is not expanded; write the full path")
         } else if text.contains('\0') {
             format!("{key} path contains a NUL character")
         } else {
@@ -2102,7 +2058,7 @@ impl<'t> Checker<'t> {
                 job,
                 format!(
                     "secrets must be a table of NAME = \"host file\" such as {{ db_password = \"/etc/cronbox/db_password\" }}, found {}",
-                    describe(value.get_ref())
+                    kind(value.get_ref())
                 ),
             );
             return None;
@@ -2118,11 +2074,11 @@ impl<'t> Checker<'t> {
                     format!("invalid secret name {}: {why}", quote(name)),
                 );
             }
-            let key = format!("secrets.{name}");
+            let setting = format!("secrets.{}", toml_key(name));
             if let Some(path) = self.host_file(
                 value,
                 job,
-                &key,
+                &setting,
                 "a string with the path of a file on the host such as \"/etc/cronbox/db_password\"",
             ) {
                 secrets.insert(name.to_owned(), path);
@@ -2248,9 +2204,27 @@ fn describe(value: &DeValue<'_>) -> String {
         DeValue::Float(n) => format!("a float {n}"),
         DeValue::Boolean(b) => format!("a boolean {b}"),
         DeValue::Datetime(d) => format!("a datetime {d}"),
-        DeValue::Array(_) => "an array".to_owned(),
-        DeValue::Table(_) => "a table".to_owned(),
+        DeValue::Array(_) | DeValue::Table(_) => kind(value).to_owned(),
     }
+}
+
+/// A value's type alone, for "found ..." messages about a value that may be a secret.
+fn kind(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Whether the setting `key` (such as "env_file" or "secrets.db") holds values that
+/// may be secrets, which messages never show: `env`, `env_file`, `secrets`.
+fn is_secret_key(key: &str) -> bool {
+    matches!(key.split('.').next(), Some("env" | "env_file" | "secrets"))
 }
 
 fn other_to_text(value: &DeValue<'_>) -> String {
@@ -2260,16 +2234,6 @@ fn other_to_text(value: &DeValue<'_>) -> String {
         DeValue::Boolean(b) => b.to_string(),
         DeValue::Datetime(d) => d.to_string(),
         _ => String::new(),
-    }
-}
-
-/// `text` in double quotes with escapes, cut to [`QUOTE_MAX_CHARS`] characters.
-pub(super) fn quote(text: &str) -> String {
-    if text.chars().count() > QUOTE_MAX_CHARS {
-        let cut: String = text.chars().take(QUOTE_MAX_CHARS).collect();
-        format!("{cut:?}...")
-    } else {
-        format!("{text:?}")
     }
 }
 

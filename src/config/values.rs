@@ -3,7 +3,7 @@
 //! says what is wrong and what is accepted, and quotes the value only where the value
 //! is not a secret (none of these are).
 
-use super::validate::quote;
+use super::error::quote;
 
 const KIB: u128 = 1024;
 const MIB: u128 = 1024 * KIB;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use super::supervisor::Context;
-use crate::config::{Job, dotenv};
+use crate::config::{Job, MAX_ENV_FILE_SIZE, dotenv, file};
 use crate::engine::{self, Capabilities, ContainerSpec, Engine, EngineError};
 
 /// The name of the container of one attempt: unique per database, run and attempt.
@@ -46,7 +46,7 @@ fn database_tag(database: &std::path::Path) -> u32 {
 pub(super) fn prepare(job: &Job) -> Result<Vec<String>, String> {
     let mut env: Vec<(String, String)> = Vec::new();
     if let Some(path) = &job.env_file {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let text = file::read_to_string(path, MAX_ENV_FILE_SIZE).map_err(|e| {
             format!(
                 "cannot read env_file {}: {e}; create it or fix the path",
                 path.display()
