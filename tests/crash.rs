@@ -34,7 +34,7 @@ fn jobs(count: &Path) -> String {
 [jobs.backup]
 schedule = "@every 30s"
 image = "IMAGE"
-command = ["sh", "-c", "echo ran >> /count/runs; echo start; sleep 2; echo end >&2; [ $(wc -l < /count/runs) -gt 1 ]"]
+command = ["sh", "-c", "echo ran >> /count/runs; echo start; sleep 2; echo end >&2; [ $(wc -l < /count/runs) -gt 1 ] || exit 3"]
 volumes = ["{}:/count"]
 retries = 2
 backoff = "1s"

@@ -474,10 +474,12 @@ impl Engine {
         }
     }
 
-    /// Whether the kernel killed the container for memory. `State.OOMKilled`
-    /// first; for a memory-limited container that died of SIGKILL (137) without
-    /// it, the engine's `oom` event for the container since its start, then the
-    /// flag once more (on cgroup v1 the engine may set it after handling the exit).
+    /// Whether the kernel killed the container for memory (any of its processes:
+    /// a shell's child killed makes the shell fail with its own code, not 137).
+    /// `State.OOMKilled` first; for a memory-limited container that failed
+    /// without it, the engine's `oom` event for the container since its start,
+    /// then the flag once more (on cgroup v1 the engine may set it after it has
+    /// handled the exit).
     async fn oom_killed(
         &self,
         docker: &Docker,
@@ -493,7 +495,7 @@ impl Engine {
             .as_ref()
             .and_then(|h| h.memory)
             .is_some_and(|m| m > 0);
-        if state.exit_code != Some(137) || !limited {
+        if state.exit_code.is_none_or(|code| code == 0) || !limited {
             return false;
         }
         let since = state
@@ -501,18 +503,11 @@ impl Engine {
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
             .map_or(0, |t| t.timestamp());
-        for _ in 0..2 {
-            if self.oom_event_since(docker, id, since).await {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if let Ok(Some(again)) = self.inspect(id).await
-                && again.state.and_then(|s| s.oom_killed) == Some(true)
-            {
-                return true;
-            }
+        if self.oom_event_since(docker, id, since).await {
+            tracing::info!(container = %id, "OOM kill confirmed by the engine's oom event (State.OOMKilled was not set)");
+            return true;
         }
-        false
+        matches!(self.inspect(id).await, Ok(Some(again)) if again.state.as_ref().and_then(|s| s.oom_killed) == Some(true))
     }
 
     /// Whether the engine logged an `oom` event for the container since the
