@@ -174,8 +174,15 @@ impl Scheduler {
         for found in repaired.adopt {
             let (tx, rx) = tokio::sync::oneshot::channel::<()>();
             let adoption = found.adoption;
+            // Its container runs already: it takes a slot if one is free, before
+            // any resumed run can, and never waits for one.
+            let slot = self
+                .ctx
+                .slots
+                .as_ref()
+                .and_then(|s| s.clone().try_acquire_owned().ok());
             self.spawn_run(&found.job, "an adopted run", |ctx, job, stops| async move {
-                let report = supervisor::adopt(&ctx, &job, adoption, &stops).await;
+                let report = supervisor::adopt(&ctx, &job, adoption, slot, &stops).await;
                 drop(tx);
                 report.map(drop)
             });

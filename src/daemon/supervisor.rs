@@ -272,6 +272,7 @@ pub async fn adopt(
     ctx: &Context,
     job: &Job,
     adoption: Adoption,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
     stops: &Stops,
 ) -> Result<RunReport, StoreError> {
     tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container, "adopting a container left by the previous daemon");
@@ -282,7 +283,7 @@ pub async fn adopt(
         delay: None,
         elapsed: clock::until(adoption.run_started_at, ctx.clock.now()),
         start_by: None,
-        adopt: Some(adoption),
+        adopt: Some((adoption, slot)),
         prepared: &mut None,
         replaces: Vec::new(),
         queued: None,
@@ -316,8 +317,10 @@ struct Run<'a> {
     elapsed: Duration,
     /// The first attempt must get its slot by then, else the run is missed.
     start_by: Option<DateTime<Utc>>,
-    /// The next attempt is one a previous daemon started: take over its container.
-    adopt: Option<Adoption>,
+    /// The next attempt is one a previous daemon started: take over its
+    /// container, holding the `max_concurrent` slot it was given, if any (it
+    /// runs already: it never waits for one).
+    adopt: Option<(Adoption, Option<tokio::sync::OwnedSemaphorePermit>)>,
     /// The first attempt's container, being made ready ahead of the tick. Taken
     /// when used; what is left is removed by the caller.
     prepared: &'a mut Option<Preparation>,
@@ -405,7 +408,7 @@ async fn drive(
 
     loop {
         let (attempt_id, ended) = match run.adopt.take() {
-            Some(adopted) => {
+            Some((adopted, slot)) => {
                 // Stored again from the start: what was stored before is replaced.
                 persist(
                     ctx,
@@ -415,12 +418,8 @@ async fn drive(
                     || ctx.store.clear_output(adopted.attempt_id),
                 )
                 .await?;
-                // It runs already: it takes a slot if one is free, and never waits for one.
-                let _permit = ctx
-                    .slots
-                    .as_ref()
-                    .and_then(|s| s.clone().try_acquire_owned().ok());
                 let ended = attempt::run_adopted(ctx, job, &adopted, &mut deadline, stops).await;
+                drop(slot);
                 if matches!(ended, Ended::NeverCreated) {
                     tracing::warn!(job = %job.name, run = run_id, attempt, "repair: the attempt's container was never created; making the attempt again");
                     persist(
