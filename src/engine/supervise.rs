@@ -474,33 +474,21 @@ impl Engine {
         }
     }
 
-    /// Whether the kernel killed the container for memory. `State.OOMKilled`
-    /// first; for a memory-limited container that died of SIGKILL (137) without
-    /// it, the engine's `oom` event for the container since its start, then the
-    /// flag once more (on cgroup v1 the engine may set it after handling the exit).
+    /// Whether the kernel killed the container for memory: what its inspect
+    /// says (see [`oom_says`]), else, asked, the engine's `oom` event for the
+    /// container since its start, then the flag once more (on cgroup v1 the
+    /// engine may set it after handling the exit).
     async fn oom_killed(
         &self,
         docker: &Docker,
         id: &str,
         inspect: &ContainerInspectResponse,
     ) -> bool {
-        let state = inspect.state.clone().unwrap_or_default();
-        if state.oom_killed == Some(true) {
-            return true;
-        }
-        let limited = inspect
-            .host_config
-            .as_ref()
-            .and_then(|h| h.memory)
-            .is_some_and(|m| m > 0);
-        if state.exit_code != Some(137) || !limited {
-            return false;
-        }
-        let since = state
-            .started_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or(0, |t| t.timestamp());
+        let since = match oom_says(inspect) {
+            OomSays::Killed => return true,
+            OomSays::NotKilled => return false,
+            OomSays::Ask { since } => since,
+        };
         for _ in 0..2 {
             if self.oom_event_since(docker, id, since).await {
                 return true;
@@ -542,6 +530,40 @@ impl Engine {
     }
 }
 
+/// What a container's inspect says of an OOM kill.
+#[derive(Debug, PartialEq, Eq)]
+enum OomSays {
+    /// `State.OOMKilled` is set.
+    Killed,
+    /// Not an OOM kill: no memory limit, or it did not die of SIGKILL (137).
+    NotKilled,
+    /// A memory-limited container that died of SIGKILL without the flag: the
+    /// flag is unreliable on cgroup v1, so ask the engine's events since this
+    /// Unix time (the container's start; 0 when unknown).
+    Ask { since: i64 },
+}
+
+fn oom_says(inspect: &ContainerInspectResponse) -> OomSays {
+    let state = inspect.state.clone().unwrap_or_default();
+    if state.oom_killed == Some(true) {
+        return OomSays::Killed;
+    }
+    let limited = inspect
+        .host_config
+        .as_ref()
+        .and_then(|h| h.memory)
+        .is_some_and(|m| m > 0);
+    if state.exit_code != Some(137) || !limited {
+        return OomSays::NotKilled;
+    }
+    let since = state
+        .started_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0, |t| t.timestamp());
+    OomSays::Ask { since }
+}
+
 /// Pass one item of a container's output on.
 async fn send_output(events: &mpsc::Sender<Event>, item: LogOutput) {
     let event = match item {
@@ -551,4 +573,78 @@ async fn send_output(events: &mpsc::Sender<Event>, item: LogOutput) {
     };
     // The receiver going away only means nobody records; the container runs on.
     let _ = events.send(event).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerState, HostConfig};
+
+    #[test]
+    fn only_a_memory_limited_sigkill_without_the_flag_asks_for_a_second_signal() {
+        let inspect =
+            |flag: Option<bool>, exit: i64, memory: Option<i64>, started: Option<&str>| {
+                ContainerInspectResponse {
+                    state: Some(ContainerState {
+                        oom_killed: flag,
+                        exit_code: Some(exit),
+                        started_at: started.map(str::to_owned),
+                        ..Default::default()
+                    }),
+                    host_config: Some(HostConfig {
+                        memory,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            };
+        let start = Some("2026-11-29T22:05:00.123456789Z");
+        let cases = [
+            // The flag alone is enough, whatever the exit.
+            (
+                inspect(Some(true), 137, Some(16 << 20), start),
+                OomSays::Killed,
+            ),
+            (
+                inspect(Some(true), 1, Some(16 << 20), start),
+                OomSays::Killed,
+            ),
+            // SIGKILL under a memory limit without the flag: ask, since its start.
+            (
+                inspect(Some(false), 137, Some(16 << 20), start),
+                OomSays::Ask {
+                    since: 1_795_989_900,
+                },
+            ),
+            (
+                inspect(None, 137, Some(16 << 20), start),
+                OomSays::Ask {
+                    since: 1_795_989_900,
+                },
+            ),
+            (
+                inspect(None, 137, Some(16 << 20), Some("not a time")),
+                OomSays::Ask { since: 0 },
+            ),
+            // No memory limit: the kernel's memory killer is not the container's.
+            (inspect(Some(false), 137, None, start), OomSays::NotKilled),
+            (
+                inspect(Some(false), 137, Some(0), start),
+                OomSays::NotKilled,
+            ),
+            // Another exit is the job's own.
+            (
+                inspect(Some(false), 143, Some(16 << 20), start),
+                OomSays::NotKilled,
+            ),
+            (
+                inspect(Some(false), 0, Some(16 << 20), start),
+                OomSays::NotKilled,
+            ),
+            (ContainerInspectResponse::default(), OomSays::NotKilled),
+        ];
+        for (inspect, want) in cases {
+            assert_eq!(oom_says(&inspect), want, "{:?}", inspect.state);
+        }
+    }
 }
