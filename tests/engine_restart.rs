@@ -70,7 +70,9 @@ fn stdout_of(env: &TestEnv, id: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_engine_stop_records_the_exit_the_engine_recorded_and_removes_the_container() {
-    let mut dockerd = PrivateDockerd::start().await;
+    let Some(mut dockerd) = PrivateDockerd::start().await else {
+        return;
+    };
     let env = TestEnv::new(LONG);
     let run = run_in_background(&env, dockerd.engine()).await;
     wait_for_sql(
@@ -105,7 +107,9 @@ async fn a_graceful_engine_stop_records_the_exit_the_engine_recorded_and_removes
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_back_without_the_container_ends_the_attempt_engine_error_and_the_run_retries() {
-    let mut dockerd = PrivateDockerd::start().await;
+    let Some(mut dockerd) = PrivateDockerd::start().await else {
+        return;
+    };
     // The first attempt leaves a mark and runs long; the second sees it and succeeds.
     let mark = tempfile::tempdir().expect("tempdir");
     let env = TestEnv::new(&format!(
@@ -157,7 +161,9 @@ backoff = "1s"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_while_the_engine_is_away_leaves_the_attempt_running_for_the_next_start() {
-    let mut dockerd = PrivateDockerd::start().await;
+    let Some(mut dockerd) = PrivateDockerd::start().await else {
+        return;
+    };
     let env = TestEnv::with_daemon(
         r#"on_shutdown = "stop""#,
         &LONG.replace("@daily", "@every 1s"),

@@ -10,6 +10,7 @@
 //! must use `network = "none"`. Its containers' cgroups sit under a parent of
 //! their own, so nothing is mixed with the shared engine's.
 //!
+//! It needs root (the tests that use it say so and check nothing otherwise).
 //! Dropping it (pass or fail) stops dockerd (SIGTERM, then SIGKILL), kills
 //! every process that names DIR (containerd, shims) and the containers under
 //! those shims, unmounts everything under DIR (dockerd bind-mounts its data
@@ -34,8 +35,16 @@ pub struct PrivateDockerd {
 }
 
 impl PrivateDockerd {
-    /// Start a dockerd on fresh roots, with the test image imported.
-    pub async fn start() -> PrivateDockerd {
+    /// Start a dockerd on fresh roots, with the test image imported. `None`
+    /// (said on stderr) when this process is not root: only root starts dockerd.
+    pub async fn start() -> Option<PrivateDockerd> {
+        // SAFETY: geteuid(2) takes nothing and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!(
+                "SKIPPED: this test starts a private dockerd, which needs root; run it as root (scripts/dev.sh test as root) to check the engine restarts"
+            );
+            return None;
+        }
         let dir = tempfile::Builder::new()
             .prefix("cbx-dockerd-")
             .tempdir_in("/tmp")
@@ -49,7 +58,7 @@ impl PrivateDockerd {
         };
         dockerd.generation = dockerd.seed_generation().await;
         dockerd.process = Some(dockerd.launch().await);
-        dockerd
+        Some(dockerd)
     }
 
     /// The engine's address, `unix://DIR/docker.sock`.
