@@ -137,11 +137,11 @@ impl Clock for TestClock {
     }
 }
 
-/// The system's wall clock as Unix seconds, for questions to other systems
+/// The system's wall clock as Unix milliseconds, for questions to other systems
 /// that keep that clock (the Docker engine's event log), never for scheduling:
 /// the daemon's own time goes through a [`Clock`].
-pub fn unix_now() -> i64 {
-    Utc::now().timestamp()
+pub fn unix_now_millis() -> i64 {
+    Utc::now().timestamp_millis()
 }
 
 /// How long from `now` until `at`, zero if `at` is not in the future.

@@ -7,88 +7,26 @@
 //! creating a container, and runs (with a warning) without it.
 
 mod common;
+#[path = "support/rewrite_proxy.rs"]
+mod rewrite_proxy;
 
 use common::TestEnv;
 use cronbox::engine::Engine;
 use cronbox::store::RunStatus;
+use rewrite_proxy::Rewrite;
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
 
-const FOUND: &[u8] = b"\"MemoryLimit\":true";
-const HIDDEN: &[u8] = b"\"MemoryLimit\":null";
-const ABSENT: &[u8] = b"\"MemoryLimit\":false";
+/// The `/info` answer's memory limit support, hidden.
+const HIDE_MEMORY_LIMIT: Rewrite = Rewrite {
+    request: |line| line.contains("/info "),
+    found: b"\"MemoryLimit\":true",
+    replaced: b"\"MemoryLimit\":null",
+    absent: b"\"MemoryLimit\":false",
+};
 
 /// Serve `path` until the test ends, forwarding to dockerd and hiding its memory limits.
 fn proxy(path: &Path) -> PathBuf {
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).expect("bind the proxy socket");
-    tokio::spawn(async move {
-        while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(forward(client));
-        }
-    });
-    path.to_owned()
-}
-
-async fn forward(client: UnixStream) {
-    let Ok(engine) = UnixStream::connect("/var/run/docker.sock").await else {
-        return;
-    };
-    let (mut client_read, mut client_write) = client.into_split();
-    let (mut engine_read, mut engine_write) = engine.into_split();
-    // The request line says whether this is the `/info` request (one request per
-    // connection: cronbox's client does not reuse them).
-    let mut first = vec![0u8; 16 * 1024];
-    let n = match client_read.read(&mut first).await {
-        Ok(0) | Err(_) => return,
-        Ok(n) => n,
-    };
-    let line_end = first[..n].iter().position(|&b| b == b'\n').unwrap_or(n);
-    let is_info = String::from_utf8_lossy(&first[..line_end]).contains("/info ");
-    if engine_write.write_all(&first[..n]).await.is_err() {
-        return;
-    }
-    let up = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut client_read, &mut engine_write).await;
-        let _ = engine_write.shutdown().await;
-    });
-    // Down: in the `/info` answer, hold back the last bytes that could start the
-    // pattern until it is found (or its `false` form is); the rest passes through.
-    let mut held: Vec<u8> = Vec::new();
-    let mut settled = !is_info;
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match engine_read.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if settled {
-            if client_write.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-            continue;
-        }
-        held.extend_from_slice(&buf[..n]);
-        if let Some(at) = held.windows(FOUND.len()).position(|w| w == FOUND) {
-            held[at..at + HIDDEN.len()].copy_from_slice(HIDDEN);
-            settled = true;
-        } else if held.windows(ABSENT.len()).any(|w| w == ABSENT) {
-            settled = true;
-        }
-        let keep = if settled {
-            0
-        } else {
-            held.len().min(FOUND.len() - 1)
-        };
-        let out: Vec<u8> = held.drain(..held.len() - keep).collect();
-        if client_write.write_all(&out).await.is_err() {
-            break;
-        }
-    }
-    let _ = client_write.write_all(&held).await;
-    let _ = client_write.shutdown().await;
-    up.abort();
+    rewrite_proxy::serve(path, HIDE_MEMORY_LIMIT)
 }
 
 const JOB: &str = r#"

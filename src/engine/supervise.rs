@@ -15,8 +15,8 @@
 //!   what is recorded. An engine that answers but no longer knows the container
 //!   (its state was lost) ends the attempt with [`EngineError::Lost`].
 //! - An OOM kill is confirmed from more than one signal: `State.OOMKilled`, and
-//!   for a memory-limited container killed by SIGKILL, the engine's `oom` event
-//!   and a second inspect (on cgroup v1 the flag may be set after the exit).
+//!   for a memory-limited container that failed without it, the engine's `oom`
+//!   event and a second inspect (on cgroup v1 the flag may be set after the exit).
 
 use bollard::Docker;
 use bollard::container::LogOutput;
@@ -334,7 +334,9 @@ impl Engine {
                             if engine_away {
                                 tracing::info!(container = %name, "the Docker engine answers again; the container still runs");
                                 engine_away = false;
-                                // Listen again: the wait and the output broke with the engine.
+                            }
+                            if !wait_open {
+                                // Listen again: the wait broke (with the engine, or alone).
                                 wait = self.wait_for_exit(&docker, id);
                                 wait_open = true;
                             }
@@ -474,35 +476,21 @@ impl Engine {
         }
     }
 
-    /// Whether the kernel killed the container for memory (any of its processes:
-    /// a shell's child killed makes the shell fail with its own code, not 137).
-    /// `State.OOMKilled` first; for a memory-limited container that failed
-    /// without it, the engine's `oom` event for the container since its start,
-    /// then the flag once more (on cgroup v1 the engine may set it after it has
-    /// handled the exit).
+    /// Whether the kernel killed the container for memory: what its inspect
+    /// says (see [`oom_says`]), else, asked, the engine's `oom` event for the
+    /// container since its start, then the flag once more (on cgroup v1 the
+    /// engine may set it after handling the exit).
     async fn oom_killed(
         &self,
         docker: &Docker,
         id: &str,
         inspect: &ContainerInspectResponse,
     ) -> bool {
-        let state = inspect.state.clone().unwrap_or_default();
-        if state.oom_killed == Some(true) {
-            return true;
-        }
-        let limited = inspect
-            .host_config
-            .as_ref()
-            .and_then(|h| h.memory)
-            .is_some_and(|m| m > 0);
-        if state.exit_code.is_none_or(|code| code == 0) || !limited {
-            return false;
-        }
-        let since = state
-            .started_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map_or(0, |t| t.timestamp());
+        let since = match oom_says(inspect) {
+            OomSays::Killed => return true,
+            OomSays::NotKilled => return false,
+            OomSays::Ask { since } => since,
+        };
         if self.oom_event_since(docker, id, since).await {
             tracing::info!(container = %id, "OOM kill confirmed by the engine's oom event (State.OOMKilled was not set)");
             return true;
@@ -513,10 +501,16 @@ impl Engine {
     /// Whether the engine logged an `oom` event for the container since the
     /// Unix time `since` (the engine keeps recent events; bounded to 3 s).
     async fn oom_event_since(&self, docker: &Docker, id: &str, since: i64) -> bool {
-        let until = crate::clock::unix_now().saturating_add(1);
+        // Half a second ahead (the engine takes fractional seconds): the events
+        // the engine has not logged yet get that long, and the answer ends then.
+        let until = crate::clock::unix_now_millis().saturating_add(500);
         let options = EventsOptions {
             since: Some(since.to_string()),
-            until: Some(until.to_string()),
+            until: Some(format!(
+                "{}.{:03}",
+                until.div_euclid(1000),
+                until.rem_euclid(1000)
+            )),
             filters: Some(HashMap::from([
                 ("container".to_owned(), vec![id.to_owned()]),
                 ("event".to_owned(), vec!["oom".to_owned()]),
@@ -537,6 +531,42 @@ impl Engine {
     }
 }
 
+/// What a container's inspect says of an OOM kill.
+#[derive(Debug, PartialEq, Eq)]
+enum OomSays {
+    /// `State.OOMKilled` is set.
+    Killed,
+    /// Not an OOM kill: no memory limit, or it succeeded.
+    NotKilled,
+    /// A memory-limited container that failed without the flag: the
+    /// flag is unreliable on cgroup v1, so ask the engine's events since this
+    /// Unix time (the container's start; 0 when unknown).
+    Ask { since: i64 },
+}
+
+fn oom_says(inspect: &ContainerInspectResponse) -> OomSays {
+    let state = inspect.state.clone().unwrap_or_default();
+    if state.oom_killed == Some(true) {
+        return OomSays::Killed;
+    }
+    let limited = inspect
+        .host_config
+        .as_ref()
+        .and_then(|h| h.memory)
+        .is_some_and(|m| m > 0);
+    // Any failure: the kernel may kill a child (a shell then fails with its own
+    // code), not only the container's main process (137).
+    if state.exit_code.is_none_or(|code| code == 0) || !limited {
+        return OomSays::NotKilled;
+    }
+    let since = state
+        .started_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0, |t| t.timestamp());
+    OomSays::Ask { since }
+}
+
 /// Pass one item of a container's output on.
 async fn send_output(events: &mpsc::Sender<Event>, item: LogOutput) {
     let event = match item {
@@ -546,4 +576,87 @@ async fn send_output(events: &mpsc::Sender<Event>, item: LogOutput) {
     };
     // The receiver going away only means nobody records; the container runs on.
     let _ = events.send(event).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bollard::models::{ContainerState, HostConfig};
+
+    #[test]
+    fn only_a_memory_limited_failure_without_the_flag_asks_for_a_second_signal() {
+        let inspect =
+            |flag: Option<bool>, exit: i64, memory: Option<i64>, started: Option<&str>| {
+                ContainerInspectResponse {
+                    state: Some(ContainerState {
+                        oom_killed: flag,
+                        exit_code: Some(exit),
+                        started_at: started.map(str::to_owned),
+                        ..Default::default()
+                    }),
+                    host_config: Some(HostConfig {
+                        memory,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }
+            };
+        let start = Some("2026-11-29T22:05:00.123456789Z");
+        let cases = [
+            // The flag alone is enough, whatever the exit.
+            (
+                inspect(Some(true), 137, Some(16 << 20), start),
+                OomSays::Killed,
+            ),
+            (
+                inspect(Some(true), 1, Some(16 << 20), start),
+                OomSays::Killed,
+            ),
+            // SIGKILL under a memory limit without the flag: ask, since its start.
+            (
+                inspect(Some(false), 137, Some(16 << 20), start),
+                OomSays::Ask {
+                    since: 1_795_989_900,
+                },
+            ),
+            (
+                inspect(None, 137, Some(16 << 20), start),
+                OomSays::Ask {
+                    since: 1_795_989_900,
+                },
+            ),
+            (
+                inspect(None, 137, Some(16 << 20), Some("not a time")),
+                OomSays::Ask { since: 0 },
+            ),
+            // No memory limit: the kernel's memory killer is not the container's.
+            (inspect(Some(false), 137, None, start), OomSays::NotKilled),
+            (
+                inspect(Some(false), 137, Some(0), start),
+                OomSays::NotKilled,
+            ),
+            // Any failure may hide an OOM kill (a shell whose child was killed exits 1).
+            (
+                inspect(Some(false), 1, Some(16 << 20), start),
+                OomSays::Ask {
+                    since: 1_795_989_900,
+                },
+            ),
+            (
+                inspect(Some(false), 143, Some(16 << 20), start),
+                OomSays::Ask {
+                    since: 1_795_989_900,
+                },
+            ),
+            // A success is the job's own.
+            (
+                inspect(Some(false), 0, Some(16 << 20), start),
+                OomSays::NotKilled,
+            ),
+            (ContainerInspectResponse::default(), OomSays::NotKilled),
+        ];
+        for (inspect, want) in cases {
+            assert_eq!(oom_says(&inspect), want, "{:?}", inspect.state);
+        }
+    }
 }
