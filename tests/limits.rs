@@ -119,3 +119,83 @@ async fn a_run_whose_limit_cannot_be_enforced_is_refused_under_require_limits_an
         assert!(env.containers().await.is_empty(), "no container left");
     }
 }
+
+/// `count` jobs that each set a memory limit, scheduled once a year, and `extra`.
+fn limited_jobs(count: usize, prefix: &str, extra: &str) -> String {
+    let mut jobs = String::from(extra);
+    for i in 0..count {
+        jobs.push_str(&format!(
+            "\n[jobs.{prefix}-{i}]\nschedule = \"0 0 1 1 *\"\nimage = \"IMAGE\"\nmemory = \"64MiB\"\n"
+        ));
+    }
+    jobs
+}
+
+fn info_requests(log: &rewrite_proxy::RequestLog) -> usize {
+    log.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|line| line.contains("/info "))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_asks_the_engine_once_however_many_jobs_set_limits() {
+    common::engine().await;
+    let env = TestEnv::new(&limited_jobs(500, "job", ""));
+    let (socket, log) =
+        rewrite_proxy::serve_logged(&env.dir.path().join("docker.sock"), HIDE_MEMORY_LIMIT);
+    let out = tokio::task::block_in_place(|| check(&env, &socket));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "warnings only:\n{stderr}");
+    assert_eq!(
+        stderr.matches("cannot enforce memory").count(),
+        500,
+        "each job is warned about"
+    );
+    assert_eq!(info_requests(&log), 1, "one /info request for 500 jobs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_of_thousands_of_jobs_asks_the_engine_once_and_holds_no_tick_up() {
+    common::engine().await;
+    // Overlapping allowed: a slow container on a busy machine skips no tick.
+    let tick = "[jobs.tick]\nschedule = \"@every 1s\"\nimage = \"IMAGE\"\ncommand = [\"true\"]\nconcurrency = \"allow\"\n";
+    let env = TestEnv::with_daemon(r#"on_shutdown = "stop""#, &limited_jobs(2000, "a", tick));
+    let (socket, log) =
+        rewrite_proxy::serve_logged(&env.dir.path().join("docker.sock"), HIDE_MEMORY_LIMIT);
+    let engine = Engine::connect_to(&format!("unix://{}", socket.display()));
+    let daemon = common::Daemon::start_with(
+        &env,
+        std::sync::Arc::new(cronbox::clock::SystemClock),
+        engine,
+    )
+    .await;
+    common::wait_for_sql(
+        &env,
+        "SELECT count(*) >= 2 FROM runs WHERE status = 'succeeded'",
+        "1\n",
+    )
+    .await;
+    let before = info_requests(&log);
+    // Reload twice, with 2,000 other jobs each time, while the tick job ticks.
+    let text = std::fs::read_to_string(&env.config_path).expect("config");
+    let header = &text[..text.find("[jobs.").expect("jobs")];
+    for prefix in ["b", "c"] {
+        let jobs = limited_jobs(2000, prefix, tick).replace("IMAGE", common::IMAGE);
+        std::fs::write(&env.config_path, format!("{header}{jobs}")).expect("rewrite the schedule");
+        let _ = daemon.updates.send(std::sync::Arc::new(env.config()));
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    }
+    daemon.stop().await;
+    assert_eq!(
+        info_requests(&log) - before,
+        2,
+        "one /info request per reload"
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM runs WHERE job = 'tick' AND status NOT IN ('succeeded', 'running')"),
+        "0\n",
+        "no tick missed, skipped or failed during the reloads"
+    );
+}

@@ -32,8 +32,21 @@ pub struct Rewrite {
     pub absent: &'static [u8],
 }
 
+/// The request lines the proxy has forwarded, in order (`GET /v1.41/info HTTP/1.1`).
+pub type RequestLog = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// [`serve`], also keeping every request line in the returned log.
+pub fn serve_logged(path: &Path, rewrite: Rewrite) -> (PathBuf, RequestLog) {
+    let log = RequestLog::default();
+    (listen(path, rewrite, Some(log.clone())), log)
+}
+
 /// Serve `path` until the test ends, forwarding to the engine and applying `rewrite`.
 pub fn serve(path: &Path, rewrite: Rewrite) -> PathBuf {
+    listen(path, rewrite, None)
+}
+
+fn listen(path: &Path, rewrite: Rewrite, log: Option<RequestLog>) -> PathBuf {
     assert_eq!(
         rewrite.found.len(),
         rewrite.replaced.len(),
@@ -43,13 +56,13 @@ pub fn serve(path: &Path, rewrite: Rewrite) -> PathBuf {
     let listener = UnixListener::bind(path).expect("bind the proxy socket");
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
-            tokio::spawn(forward(client, rewrite));
+            tokio::spawn(forward(client, rewrite, log.clone()));
         }
     });
     path.to_owned()
 }
 
-async fn forward(client: UnixStream, rewrite: Rewrite) {
+async fn forward(client: UnixStream, rewrite: Rewrite, log: Option<RequestLog>) {
     let Ok(engine) = UnixStream::connect(ENGINE).await else {
         return;
     };
@@ -61,7 +74,13 @@ async fn forward(client: UnixStream, rewrite: Rewrite) {
         Ok(n) => n,
     };
     let line_end = first[..n].iter().position(|&b| b == b'\n').unwrap_or(n);
-    let picked = (rewrite.request)(&String::from_utf8_lossy(&first[..line_end]));
+    let line = String::from_utf8_lossy(&first[..line_end])
+        .trim_end()
+        .to_owned();
+    let picked = (rewrite.request)(&line);
+    if let Some(log) = &log {
+        log.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+    }
     if engine_write.write_all(&first[..n]).await.is_err() {
         return;
     }
