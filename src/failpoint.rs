@@ -1,9 +1,15 @@
 //! Crash points for tests. With `CRONBOX_TEST_PAUSE_AT=POINT` in its environment
 //! the process stops dead when it reaches POINT (it says so on stderr, then waits
 //! forever), so a test can SIGKILL it exactly there and check what a restart
-//! repairs. Points: `before-create`, `after-create`, `after-start`, `after-exit`
-//! (the container ended; nothing recorded or removed yet). Unset, this costs one
-//! cached environment read.
+//! repairs. Points, in the order a run meets them: `before-run` (a tick's run is
+//! about to be recorded), `after-run` (recorded; no attempt yet),
+//! `before-create` (the attempt is recorded; no container of its own yet),
+//! `after-create` (created, not started), `after-start`, `after-exit` (the
+//! container ended; nothing recorded or removed yet), `after-record` (the
+//! attempt's end and its run's next state are recorded; the container is still
+//! there), `after-remove` (the container is removed). Only the pausing task
+//! stops; the rest of the process goes on. Unset, this costs one cached
+//! environment read.
 
 use std::sync::OnceLock;
 
