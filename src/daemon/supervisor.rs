@@ -379,6 +379,9 @@ async fn drive(
     }
     let replaces = std::mem::take(&mut run.replaces);
     if !replaces.is_empty() {
+        // Its place in line is behind the runs it replaces: whoever waits for it
+        // to be in line need not wait for them.
+        drop(run.queued.take());
         let waited = wait_replaced(
             ctx,
             job,
