@@ -572,6 +572,13 @@ pub fn load(path: &Path, env: &Environment) -> Result<Config, ConfigError> {
 /// Validates `text` as the contents of the config file at `path` (used for messages and
 /// to resolve a relative `database`). Pure: does not touch the disk.
 pub fn parse(path: &Path, text: &str, env: &Environment) -> Result<Config, ConfigError> {
+    // A flood of syntax errors is reported without parsing the whole file.
+    if let Some(problems) = syntax::flood(text) {
+        return Err(ConfigError {
+            path: path.to_path_buf(),
+            problems,
+        });
+    }
     validate::validate(path, text, env).map_err(|problems| ConfigError {
         path: path.to_path_buf(),
         problems,

@@ -32,6 +32,72 @@ const SECRET_KEYS: [&str; 3] = ["env", "env_file", "secrets"];
 /// The problems for `errors`, the syntax errors of the text of `lines`: sorted by
 /// position, duplicates removed, at most [`MAX_SYNTAX_PROBLEMS`] and a summary line.
 pub(super) fn problems(lines: &Lines<'_>, errors: &[toml::de::Error]) -> Vec<Problem> {
+    problems_of(lines, errors, None)
+}
+
+/// More syntax errors than this in a file, and only the start of it (up to the
+/// part holding its first [`MAX_SYNTAX_PROBLEMS`] errors) is parsed whole for
+/// the messages shown; the rest are only counted. The toml crate keeps a few
+/// hundred bytes for every error: a 4 MiB file of errors would take over a GiB,
+/// enough to get the daemon killed on a Raspberry Pi when it reloads such a file.
+pub(super) const ERROR_FLOOD: usize = 1_000;
+/// A file this size or smaller is parsed whole however many errors it holds
+/// (at worst a few tens of MiB).
+const FLOOD_CHECK_ABOVE: usize = 256 * 1024;
+/// The pieces a large file is counted in: memory stays that of one piece.
+const FLOOD_PIECE: usize = 64 * 1024;
+
+/// When `text` is large and holds more than [`ERROR_FLOOD`] syntax errors, its
+/// problems (the first ones, then about how many more), found with memory
+/// bounded by [`FLOOD_PIECE`]; `None` otherwise (the caller parses it whole).
+/// The count parses the file in pieces cut at line ends, so a value spread over
+/// a cut may count an error or two that is not one: hence "about".
+pub(super) fn flood(text: &str) -> Option<Vec<Problem>> {
+    if text.len() <= FLOOD_CHECK_ABOVE {
+        return None;
+    }
+    let mut count = 0usize;
+    let mut head_end = None;
+    let mut start = 0;
+    while start < text.len() {
+        let end = piece_end(text, start);
+        let (_, errors) = toml::de::DeTable::parse_recoverable(&text[start..end]);
+        count += errors.len();
+        if head_end.is_none() && count >= MAX_SYNTAX_PROBLEMS {
+            head_end = Some(end);
+        }
+        start = end;
+    }
+    if count <= ERROR_FLOOD {
+        return None;
+    }
+    let head = &text[..head_end.unwrap_or(text.len())];
+    let (_, errors) = toml::de::DeTable::parse_recoverable(head);
+    Some(problems_of(&Lines::new(head), &errors, Some(count)))
+}
+
+/// The end of the piece of `text` starting at `start`: the end of the line
+/// after [`FLOOD_PIECE`] bytes, or that many bytes (at a character boundary)
+/// when the line goes on much longer.
+fn piece_end(text: &str, start: usize) -> usize {
+    let mut end = (start + FLOOD_PIECE).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    let line_end = text[end..]
+        .find('\n')
+        .filter(|i| *i < FLOOD_PIECE)
+        .map(|i| end + i + 1);
+    line_end.unwrap_or(end)
+}
+
+/// [`problems`], the summary counting `total` errors when the errors given are
+/// only those of the start of the file.
+fn problems_of(
+    lines: &Lines<'_>,
+    errors: &[toml::de::Error],
+    total: Option<usize>,
+) -> Vec<Problem> {
     let scan = scan(lines.text());
     let mut deep_keys = scan.deep_keys.iter();
     let mut found: Vec<(Option<Range<usize>>, String)> = errors
@@ -50,8 +116,9 @@ pub(super) fn problems(lines: &Lines<'_>, errors: &[toml::de::Error]) -> Vec<Pro
     found.dedup_by(|a, b| {
         a.0.as_ref().map(|s| s.start) == b.0.as_ref().map(|s| s.start) && a.1 == b.1
     });
-    let more = found.len().saturating_sub(MAX_SYNTAX_PROBLEMS);
+    let distinct = found.len();
     found.truncate(MAX_SYNTAX_PROBLEMS);
+    let more = total.unwrap_or(distinct).saturating_sub(found.len());
     let mut problems: Vec<Problem> = found
         .into_iter()
         .map(|(span, message)| Problem {
@@ -62,11 +129,12 @@ pub(super) fn problems(lines: &Lines<'_>, errors: &[toml::de::Error]) -> Vec<Pro
         })
         .collect();
     if more > 0 {
+        let about = if total.is_some() { "about " } else { "" };
         problems.push(Problem {
             location: None,
             job: None,
             message: format!(
-                "{more} more TOML syntax error(s) not shown; fix the ones above first"
+                "{about}{more} more TOML syntax error(s) not shown; fix the ones above first"
             ),
             snippet: None,
         });
@@ -104,8 +172,7 @@ fn scan(text: &str) -> Scan {
         let mut receiver = |event: Event| walk.event(text, &event);
         let mut guard = RecursionGuard::new(&mut receiver, MAX_DEPTH as u32);
         // The toml crate reports these errors; only the events matter here.
-        let mut ignored: Vec<toml_parser::ParseError> = Vec::new();
-        toml_parser::parser::parse_document(&tokens, &mut guard, &mut ignored);
+        toml_parser::parser::parse_document(&tokens, &mut guard, &mut ());
     }
     walk.end_key();
     walk.end_of_line();
@@ -288,5 +355,59 @@ impl Walk {
 
     fn hide(&mut self, span: Range<usize>) {
         self.scan.secrets.push(span);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_errors_in_a_large_file_is_counted_in_pieces() {
+        let flood_of =
+            |text: &str| flood(text).map(|problems| problems.last().map(|p| p.message.clone()));
+        let jobs: String = (0..10_000)
+            .map(|i| format!("[jobs.j{i}]\nschedule = \"@daily\"\nimage = \"busybox\"\n\n"))
+            .collect();
+        // (text, at least how many errors the summary counts; None: parsed whole by the caller)
+        let cases: Vec<(String, Option<u64>)> = vec![
+            // Small: parsed whole, however many errors.
+            ("= \n".repeat(50_000), None),
+            // Large and valid, or with a few errors: parsed whole.
+            (jobs, None),
+            (
+                format!("{}= \n= \n", "# a comment line\n".repeat(30_000)),
+                None,
+            ),
+            // Large and a flood: the first ten, then about how many more.
+            ("= \n".repeat(400_000), Some(399_990)),
+            ("a\n".repeat(400_000), Some(399_990)),
+        ];
+        for (text, want) in cases {
+            let got = flood_of(&text);
+            match want {
+                None => assert_eq!(got, None, "{} bytes", text.len()),
+                Some(least) => {
+                    let last = got.flatten().unwrap_or_default();
+                    let more: u64 = last
+                        .strip_prefix("about ")
+                        .and_then(|rest| rest.split(' ').next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0);
+                    assert!(more >= least, "{} bytes: {last}", text.len());
+                }
+            }
+        }
+        let problems = flood(&"= \n".repeat(400_000)).unwrap_or_default();
+        assert_eq!(
+            problems.len(),
+            MAX_SYNTAX_PROBLEMS + 1,
+            "ten shown and the count"
+        );
+        assert_eq!(
+            problems.first().and_then(|p| p.location).map(|l| l.line),
+            Some(1),
+            "placed from the start of the file"
+        );
     }
 }
