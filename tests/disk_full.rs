@@ -48,6 +48,27 @@ fn fill(path: &Path) {
     {}
 }
 
+/// Move `env`'s database to the file system at `small`, start the daemon on
+/// it, and wait for two runs to succeed there.
+async fn start_on(env: &mut TestEnv, small: &Path) -> Daemon {
+    let config = std::fs::read_to_string(&env.config_path).expect("config");
+    let db = small.join("cronbox.db");
+    let config = config.replace(
+        &env.db_path.display().to_string(),
+        &db.display().to_string(),
+    );
+    std::fs::write(&env.config_path, config).expect("config");
+    env.db_path = db;
+    let daemon = Daemon::start(env).await;
+    wait_for_sql(
+        env,
+        "SELECT count(*) >= 2 FROM runs WHERE status = 'succeeded'",
+        "1\n",
+    )
+    .await;
+    daemon
+}
+
 #[tokio::test]
 async fn a_full_disk_stops_new_runs_until_space_returns_and_loses_nothing_recorded() {
     let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
@@ -70,23 +91,7 @@ volumes = ["{}:/marks"]
             marks.display()
         ),
     );
-    // The test's database lives on the tiny tmpfs.
-    let config = std::fs::read_to_string(&env.config_path).expect("config");
-    let db = small.join("cronbox.db");
-    let config = config.replace(
-        &env.db_path.display().to_string(),
-        &db.display().to_string(),
-    );
-    std::fs::write(&env.config_path, config).expect("config");
-    env.db_path = db.clone();
-
-    let daemon = Daemon::start(&env).await;
-    wait_for_sql(
-        &env,
-        "SELECT count(*) >= 2 FROM runs WHERE status = 'succeeded'",
-        "1\n",
-    )
-    .await;
+    let daemon = start_on(&mut env, &small).await;
 
     fill(&small.join("filler"));
     let ran_when_full = std::fs::read_to_string(marks.join("runs"))
@@ -160,22 +165,7 @@ image = "IMAGE"
 command = ["echo", "tock"]
 "#,
     );
-    let config = std::fs::read_to_string(&env.config_path).expect("config");
-    let db = small.join("cronbox.db");
-    let config = config.replace(
-        &env.db_path.display().to_string(),
-        &db.display().to_string(),
-    );
-    std::fs::write(&env.config_path, config).expect("config");
-    env.db_path = db.clone();
-
-    let daemon = Daemon::start(&env).await;
-    wait_for_sql(
-        &env,
-        "SELECT count(*) >= 2 FROM runs WHERE status = 'succeeded'",
-        "1\n",
-    )
-    .await;
+    let daemon = start_on(&mut env, &small).await;
     let filler = small.join("filler");
     fill(&filler);
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;

@@ -11,6 +11,8 @@
 //! what its answer is. A pattern split by a chunk boundary of a chunked answer
 //! would not be seen; the patterns used sit in the first few KiB of the answer.
 
+#![allow(dead_code)] // each test binary uses its part
+
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
