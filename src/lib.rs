@@ -10,6 +10,7 @@
 //! - [`policy`]: retry, backoff and exit-code rules. Pure.
 //! - [`clock`]: the one place that reads wall time; a test clock.
 //! - [`engine`]: the only module that speaks Docker (bollard).
+//! - [`events`]: the lifecycle events the daemon publishes (a broadcast).
 //! - [`store`]: the only module that speaks SQL (sqlx, SQLite, migrations,
 //!   retention and incremental vacuum).
 //! - [`daemon`]: the scheduler loop, run supervisors, missed ticks, adoption of
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod events;
 pub mod failpoint;
 pub mod policy;
 pub mod schedule;

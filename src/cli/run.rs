@@ -39,6 +39,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         resume_later: false,
         echo: true,
         watch_stop_requests: true,
+        events: Default::default(),
     };
     let stops = Stops::default();
     let cancel = stops.shutdown.clone();

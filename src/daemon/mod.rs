@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{self, Clock};
 use crate::config::{CatchUp, Concurrency, Config, Job, OnShutdown};
 use crate::engine::Engine;
+use crate::events::Event;
 use crate::schedule::TickSpan;
 use crate::store::{Store, StoreError, Trigger};
 use running::Running;
@@ -231,6 +232,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     let current = config.borrow_and_update().clone();
+    let events = crate::events::Events::default();
     let ctx = Context {
         store,
         engine: engine.clone(),
@@ -242,6 +244,7 @@ pub async fn run(
         resume_later: true,
         echo: false,
         watch_stop_requests: false,
+        events: events.clone(),
     };
     let scheduler = Scheduler {
         ctx: ctx.clone(),
@@ -478,7 +481,7 @@ async fn handle_ticks(
         tracing::warn!(job = %job.name, ticks = missed.count, first = %missed.first, last = %missed.last, "missed ticks: {reason}");
         // A tick still to run keeps the horizon before it until its run is recorded.
         let horizon = if run.is_some() { missed.last } else { now };
-        if let Err(e) = ctx
+        let recorded = ctx
             .store
             .insert_missed(
                 &job.name,
@@ -489,9 +492,17 @@ async fn handle_ticks(
                 horizon,
                 &reason,
             )
-            .await
-        {
-            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record missed ticks");
+            .await;
+        match recorded {
+            Ok(Some(run_id)) => ctx.events.publish(Event::Missed {
+                run_id,
+                job: job.name.clone(),
+                ticks: missed.count,
+            }),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record missed ticks");
+            }
         }
     }
     match run {
@@ -569,12 +580,19 @@ async fn fire(
                     ids.join(", ")
                 );
                 tracing::warn!(job = %job.name, tick = %tick, "tick skipped: {reason}");
-                if let Err(e) = ctx
+                let recorded = ctx
                     .store
                     .insert_skipped_run(&job.name, trigger, tick, now, &reason)
-                    .await
-                {
-                    tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record a skipped tick");
+                    .await;
+                match recorded {
+                    Ok(Some(run_id)) => ctx.events.publish(Event::Skipped {
+                        run_id,
+                        job: job.name.clone(),
+                    }),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record a skipped tick");
+                    }
                 }
                 return discard(ready);
             }
@@ -626,7 +644,11 @@ async fn foreign_predecessors(ctx: &Context, job: &Job) -> Vec<Predecessor> {
     }
     let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
     tracing::info!(job = %job.name, runs = ?ids, "replacing runs that another process supervises (cronbox run)");
-    if let Err(e) = ctx.store.request_stop(&ids, "replaced").await {
+    if let Err(e) = ctx
+        .store
+        .request_stop(&ids, supervisor::STOP_REQUEST_REPLACED)
+        .await
+    {
         tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not ask the other process to stop its run");
     }
     foreign

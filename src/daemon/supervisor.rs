@@ -21,6 +21,7 @@ use super::attempt::{self, Ended};
 use super::container::prepare;
 use crate::clock::{self, Clock, Sleep};
 use crate::config::Job;
+use crate::events::Event;
 use crate::policy::Decision;
 use crate::store::{self, PendingRun, RunNext, RunStatus, Store, StoreError, Trigger};
 
@@ -46,6 +47,8 @@ pub struct Context {
     /// Look in the database, every second, for another process asking this
     /// process's run to stop (a daemon replacing a `cronbox run`).
     pub watch_stop_requests: bool,
+    /// Where the run's lifecycle is published.
+    pub events: crate::events::Events,
 }
 
 /// What may stop a run from outside.
@@ -57,6 +60,22 @@ pub struct Stops {
     pub replace: CancellationToken,
     /// The daemon exits leaving its containers running (`on_shutdown = "detach"`).
     pub detach: CancellationToken,
+    /// An operator stops the run (`cronbox stop`, the API): no further attempt.
+    pub stop: CancellationToken,
+    /// The run's id once it has one, for whoever would stop it by id.
+    pub run_id: Arc<std::sync::OnceLock<i64>>,
+}
+
+impl Stops {
+    /// The first reason from outside to stop the run, once there is one.
+    pub(super) async fn stopped(&self) -> Interruption {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => Interruption::Shutdown,
+            _ = self.stop.cancelled() => Interruption::Stopped,
+            _ = self.replace.cancelled() => Interruption::Replaced,
+        }
+    }
 }
 
 /// How a run ended.
@@ -72,6 +91,12 @@ pub struct RunReport {
 
 /// The reason recorded for a run a newer run replaced.
 pub const REPLACED: &str = "replaced by a newer run (concurrency = \"replace\")";
+/// `runs.stop_requested` when a daemon replaces a `cronbox run`'s run.
+pub const STOP_REQUEST_REPLACED: &str = "replaced";
+/// `runs.stop_requested` when an operator stops a `cronbox run`'s run through the daemon.
+pub const STOP_REQUEST_STOPPED: &str = "stopped";
+/// The reason recorded for a run an operator stopped.
+pub const STOPPED: &str = "stopped by an operator (cronbox stop, or the API)";
 
 /// Why a run was stopped from outside or by its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +104,8 @@ pub(super) enum Interruption {
     Deadline,
     Shutdown,
     Replaced,
+    /// An operator stopped the run.
+    Stopped,
 }
 
 /// A run that a new run of the same job replaces (`concurrency = "replace"`):
@@ -169,7 +196,13 @@ async fn record_and_drive(
         tracing::info!(job = %job.name, tick = %scheduled_at, "tick already recorded; not running it again");
         return Ok(None);
     };
+    let _ = stops.run_id.set(run_id);
     tracing::info!(job = %job.name, run = run_id, trigger = trigger.as_str(), "run started");
+    ctx.events.publish(Event::RunStarted {
+        run_id,
+        job: job.name.clone(),
+        trigger: trigger.as_str().to_owned(),
+    });
     crate::failpoint::pause("after-run").await;
     let _watch = ctx
         .watch_stop_requests
@@ -201,14 +234,16 @@ fn start_by(job: &Job, trigger: Trigger, scheduled_at: DateTime<Utc>) -> Option<
     }
 }
 
-/// Cancel `stops.replace` once another process asks, through the database, for
-/// run `run_id` to stop as replaced (checked every second while the run goes).
+/// Stop run `run_id` once another process asks for it through the database
+/// (`runs.stop_requested`, checked every second while the run goes): as
+/// replaced (`replaced`: a daemon's tick of a `replace` job), or as stopped by an
+/// operator (`stopped`: the daemon's API).
 fn watch_stop_requests(
     ctx: &Context,
     run_id: i64,
     stops: &Stops,
 ) -> tokio_util::task::AbortOnDropHandle<()> {
-    let (store, replace) = (ctx.store.clone(), stops.replace.clone());
+    let (store, stops) = (ctx.store.clone(), stops.clone());
     tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -218,7 +253,10 @@ fn watch_stop_requests(
                     reason,
                     "another process asks this run to stop"
                 );
-                replace.cancel();
+                match reason.as_str() {
+                    STOP_REQUEST_REPLACED => stops.replace.cancel(),
+                    _ => stops.stop.cancel(),
+                }
                 return;
             }
         }
@@ -246,6 +284,7 @@ pub async fn resume(
         due = %pending.retry_at.unwrap_or(now),
         "repair: resuming a run that was waiting when the previous daemon stopped"
     );
+    let _ = stops.run_id.set(pending.run_id);
     let trigger = Trigger::from_name(&pending.trigger).unwrap_or(Trigger::Manual);
     let first = pending.attempts == 0;
     let _watch = ctx
@@ -277,6 +316,7 @@ pub async fn adopt(
 ) -> Result<RunReport, StoreError> {
     tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container, "adopting a container left by the previous daemon");
     let run_id = adoption.run_id;
+    let _ = stops.run_id.set(run_id);
     let run = Run {
         id: run_id,
         next_attempt: adoption.attempt,
@@ -479,28 +519,19 @@ async fn drive(
             exit_code = record.exit_code;
         }
         let decision = job.retry_policy().decide(attempt, end);
+        let now = ctx.clock.now();
         let reason = match decision {
             Decision::Fail => Some(failure_reason(&record, attempt)),
             Decision::Interrupt => Some("the daemon shut down during the attempt".to_owned()),
+            Decision::Stop => Some(STOPPED.to_owned()),
             Decision::Succeed | Decision::Retry(_) => None,
         };
-        let now = ctx.clock.now();
         let next = match decision {
             Decision::Retry(delay) => RunNext::RetryAt(
                 now + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX),
             ),
-            Decision::Succeed => RunNext::Finish {
-                status: RunStatus::Succeeded,
-                at: now,
-                reason: None,
-            },
-            Decision::Fail => RunNext::Finish {
-                status: RunStatus::Failed,
-                at: now,
-                reason: reason.as_deref(),
-            },
-            Decision::Interrupt => RunNext::Finish {
-                status: RunStatus::Interrupted,
+            _ => RunNext::Finish {
+                status: final_status(decision),
                 at: now,
                 reason: reason.as_deref(),
             },
@@ -758,12 +789,18 @@ impl Ends<'_> {
             ctx.store.finish_run(run_id, status, now, reason.as_deref())
         })
         .await?;
-        self.log_end(status, reason.as_deref(), attempts);
+        self.ended(status, reason.as_deref(), attempts);
         Ok(self.report(Some(status), exit_code, attempts))
     }
 
-    fn log_end(&self, status: RunStatus, reason: Option<&str>, attempts: u32) {
+    /// Log and publish the end of the run, once recorded.
+    fn ended(&self, status: RunStatus, reason: Option<&str>, attempts: u32) {
         tracing::info!(job = %self.job.name, run = self.run_id, status = status.as_str(), attempts, reason = reason.unwrap_or(""), "run finished");
+        self.ctx.events.publish(Event::RunFinished {
+            run_id: self.run_id,
+            job: self.job.name.clone(),
+            status: status.as_str().to_owned(),
+        });
     }
 
     /// Record an attempt's end and what becomes of its run, together.
@@ -788,8 +825,15 @@ impl Ends<'_> {
             || ctx.store.end_attempt(run_id, attempt_id, record, next),
         )
         .await?;
+        ctx.events.publish(Event::AttemptFinished {
+            run_id,
+            job: job.name.clone(),
+            attempt,
+            outcome: record.outcome.to_owned(),
+            exit_code: record.exit_code,
+        });
         if let RunNext::Finish { status, reason, .. } = next {
-            self.log_end(status, reason, attempt);
+            self.ended(status, reason, attempt);
         }
         Ok(())
     }
@@ -803,6 +847,7 @@ impl Ends<'_> {
             ctx.store.mark_missed(run_id, now, reason)
         })
         .await?;
+        self.ended(RunStatus::Missed, Some(reason), 0);
         Ok(self.report(Some(RunStatus::Missed), None, 0))
     }
 
@@ -821,6 +866,7 @@ impl Ends<'_> {
                 "deadline passed while the run waited; no further attempt",
             ),
             Interruption::Replaced => (RunStatus::Failed, REPLACED),
+            Interruption::Stopped => (RunStatus::Stopped, STOPPED),
             Interruption::Shutdown if self.ctx.resume_later => {
                 tracing::info!(
                     run = self.run_id,
@@ -891,8 +937,18 @@ async fn wait<F: std::future::Future + Unpin>(
     tokio::select! {
         output = until => Ok(output),
         _ = deadline => Err(Interruption::Deadline),
-        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
-        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
+        why = stops.stopped() => Err(why),
+    }
+}
+
+/// The status a run ends with after `decision` (a retry is not an end: it
+/// counts as failed only if asked, which the supervisor never does).
+fn final_status(decision: Decision) -> RunStatus {
+    match decision {
+        Decision::Succeed => RunStatus::Succeeded,
+        Decision::Interrupt => RunStatus::Interrupted,
+        Decision::Stop => RunStatus::Stopped,
+        Decision::Fail | Decision::Retry(_) => RunStatus::Failed,
     }
 }
 

@@ -62,6 +62,8 @@ pub enum RunStatus {
     /// Not run: ticks missed while the daemon was down, or a start too late for
     /// `starting_deadline`.
     Missed,
+    /// An operator stopped it (`cronbox stop`, the API).
+    Stopped,
 }
 
 impl RunStatus {
@@ -73,6 +75,7 @@ impl RunStatus {
             RunStatus::Interrupted => "interrupted",
             RunStatus::Skipped => "skipped",
             RunStatus::Missed => "missed",
+            RunStatus::Stopped => "stopped",
         }
     }
 }

@@ -109,6 +109,7 @@ impl TestEnv {
             resume_later: false,
             echo: false,
             watch_stop_requests: false,
+            events: Default::default(),
         }
     }
 
