@@ -49,6 +49,13 @@ pub enum Event {
         job: String,
         ticks: u64,
     },
+    /// Ticks of a paused job were accounted to its pause's run `run_id`
+    /// (status `paused`): `ticks` more of them.
+    Paused {
+        run_id: i64,
+        job: String,
+        ticks: u64,
+    },
 }
 
 /// Where events are published. Cheap to clone; every clone publishes to the

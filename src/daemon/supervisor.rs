@@ -121,7 +121,7 @@ pub enum Predecessor {
 }
 
 /// What starts a new run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Start {
     pub trigger: Trigger,
     /// The tick's instant; for a manual run, when it was asked for.
@@ -131,6 +131,11 @@ pub struct Start {
     pub horizon: Option<DateTime<Utc>>,
     /// The runs it replaces.
     pub replaces: Vec<Predecessor>,
+    /// Environment variables added for this run only (the API's `params`,
+    /// already checked against the job's), recorded with the run.
+    pub params: Vec<(String, String)>,
+    /// Told the run's id once it is recorded, or why it could not be.
+    pub recorded: Option<tokio::sync::oneshot::Sender<Result<i64, String>>>,
 }
 
 /// Run `job` once for `trigger` at `scheduled_at`, with retries. Returns `None` when
@@ -147,6 +152,8 @@ pub async fn execute(
         scheduled_at,
         horizon: None,
         replaces: Vec::new(),
+        params: Vec::new(),
+        recorded: None,
     };
     execute_prepared(ctx, job, start, stops, None).await
 }
@@ -181,17 +188,33 @@ async fn record_and_drive(
         scheduled_at,
         horizon,
         replaces,
+        params,
+        recorded,
     } = start;
+    let params_json = (!params.is_empty()).then(|| store::params_to_json(&params));
     let started = ctx.clock.now();
     crate::failpoint::pause("before-run").await;
     // A run that cannot be recorded is not started. While the database refuses
     // writes (a full disk), keep trying for as long as the tick is on time.
     let give_up = scheduled_at.max(started) + crate::daemon::LATE;
     let inserted = persist(ctx, stops, "recording a new run", Some(give_up), || {
-        ctx.store
-            .insert_run(&job.name, trigger, scheduled_at, started, horizon)
+        ctx.store.insert_run(
+            &job.name,
+            trigger,
+            scheduled_at,
+            started,
+            horizon,
+            params_json.clone(),
+        )
     })
     .await;
+    if let Some(recorded) = recorded {
+        let _ = recorded.send(match &inserted {
+            Ok(Some(run_id)) => Ok(*run_id),
+            Ok(None) => Err("this tick is already recorded".to_owned()),
+            Err(e) => Err(chain(e)),
+        });
+    }
     let Some(run_id) = inserted? else {
         tracing::info!(job = %job.name, tick = %scheduled_at, "tick already recorded; not running it again");
         return Ok(None);
@@ -217,6 +240,7 @@ async fn record_and_drive(
         prepared: preparation,
         replaces,
         queued: None,
+        params,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops)
         .await
@@ -300,6 +324,7 @@ pub async fn resume(
         prepared: &mut None,
         replaces: if first { replaces } else { Vec::new() },
         queued,
+        params: pending.params.clone(),
     };
     detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
 }
@@ -317,6 +342,8 @@ pub async fn adopt(
     tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container, "adopting a container left by the previous daemon");
     let run_id = adoption.run_id;
     let _ = stops.run_id.set(run_id);
+    // Its retries, if any, get the parameters it was started with.
+    let params = ctx.store.run_params(run_id).await?;
     let run = Run {
         id: run_id,
         next_attempt: adoption.attempt,
@@ -327,6 +354,7 @@ pub async fn adopt(
         prepared: &mut None,
         replaces: Vec::new(),
         queued: None,
+        params,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops).await
 }
@@ -368,6 +396,8 @@ struct Run<'a> {
     replaces: Vec<Predecessor>,
     /// Told once the first slot request is in line.
     queued: Option<oneshot::Sender<()>>,
+    /// Environment variables added for this run only (the API's `params`).
+    params: Vec<(String, String)>,
 }
 
 /// An attempt whose container a previous daemon left running (or exited).
@@ -440,7 +470,7 @@ async fn drive(
 
     // Environment and mounted files are read per run, so editing them needs no reload.
     let env = match prepare(job) {
-        Ok(env) => env,
+        Ok(env) => with_params(env, &run.params),
         Err(reason) => {
             tracing::error!(job = %job.name, run = run_id, "{reason}");
             return ends
@@ -939,6 +969,20 @@ async fn wait<F: std::future::Future + Unpin>(
         _ = deadline => Err(Interruption::Deadline),
         why = stops.stopped() => Err(why),
     }
+}
+
+/// The job's environment (`KEY=value` entries) with a run's parameters added,
+/// each replacing the job's own value of the same variable.
+fn with_params(mut env: Vec<String>, params: &[(String, String)]) -> Vec<String> {
+    if params.is_empty() {
+        return env;
+    }
+    env.retain(|entry| {
+        let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
+        !params.iter().any(|(name, _)| name == key)
+    });
+    env.extend(params.iter().map(|(k, v)| format!("{k}={v}")));
+    env
 }
 
 /// The status a run ends with after `decision` (a retry is not an end: it

@@ -7,10 +7,11 @@
 
 mod error;
 mod lifecycle;
+mod pause;
 mod retention;
 
 pub use error::StoreError;
-pub use lifecycle::{PendingRun, RunNext, UnfinishedRun};
+pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -31,6 +32,8 @@ pub enum Trigger {
     Manual,
     /// The most recent of the ticks missed while the daemon was down or asleep.
     CatchUp,
+    /// Started through the daemon's HTTP API (or `cronbox run --detach`).
+    Api,
 }
 
 impl Trigger {
@@ -40,14 +43,20 @@ impl Trigger {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
             Trigger::CatchUp => "catch-up",
+            Trigger::Api => "api",
         }
     }
 
     /// The trigger stored as `name` in `runs.trigger`.
     pub fn from_name(name: &str) -> Option<Trigger> {
-        [Trigger::Schedule, Trigger::Manual, Trigger::CatchUp]
-            .into_iter()
-            .find(|t| t.as_str() == name)
+        [
+            Trigger::Schedule,
+            Trigger::Manual,
+            Trigger::CatchUp,
+            Trigger::Api,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
     }
 }
 
@@ -64,6 +73,8 @@ pub enum RunStatus {
     Missed,
     /// An operator stopped it (`cronbox stop`, the API).
     Stopped,
+    /// Not run: the job was paused (one run stands for every tick of a pause).
+    Paused,
 }
 
 impl RunStatus {
@@ -76,6 +87,7 @@ impl RunStatus {
             RunStatus::Skipped => "skipped",
             RunStatus::Missed => "missed",
             RunStatus::Stopped => "stopped",
+            RunStatus::Paused => "paused",
         }
     }
 }

@@ -230,6 +230,31 @@ impl Daemon {
         }
     }
 
+    /// [`Daemon::start_with`], also returning the handle to control it.
+    pub async fn start_controlled(
+        env: &TestEnv,
+        clock: Arc<dyn cronbox::clock::Clock>,
+        engine: Engine,
+    ) -> (Daemon, cronbox::daemon::Handle) {
+        let (updates, config) = tokio::sync::watch::channel(Arc::new(env.config()));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (handle, controls) = cronbox::daemon::control::channel();
+        let daemon = tokio::spawn(cronbox::daemon::run_with(
+            config,
+            env.store().await,
+            engine,
+            clock,
+            shutdown.clone(),
+            controls,
+        ));
+        let daemon = Daemon {
+            shutdown,
+            updates,
+            handle: daemon,
+        };
+        (daemon, handle)
+    }
+
     /// Start the daemon on `env` with the real clock and engine.
     pub async fn start(env: &TestEnv) -> Daemon {
         Daemon::start_with(env, Arc::new(SystemClock), engine().await).await
