@@ -24,6 +24,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod export;
 pub mod failpoint;
 pub mod policy;
 pub mod schedule;

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod daemon;
+pub mod export;
 pub mod history;
 pub mod logging;
 pub mod logs;
@@ -51,6 +52,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Print the output of a run.
     Logs(logs::LogsArgs),
+    /// Write the schedule in another system's format (Kubernetes CronJobs).
+    Export(export::ExportArgs),
 }
 
 /// Where the schedule file is.
@@ -146,6 +149,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::execute(args).await,
         Command::History(args) => history::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
+        Command::Export(args) => export::execute(args),
     }
 }
 

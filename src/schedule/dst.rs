@@ -95,11 +95,14 @@ mod tests {
             .expect("valid date")
     }
 
-    /// (expression, zone, the changes of 2025 it conflicts with, first wall time).
+    /// The changes a schedule conflicts with, and its first wall time there.
+    type Conflicts = &'static [(DstChange, &'static str)];
+
+    /// (expression, zone, the changes of 2025 it conflicts with).
     #[test]
     fn fixed_time_jobs_in_a_transition_hour_conflict_and_others_do_not() {
         let berlin = Tz::Europe__Berlin;
-        let cases: [(&str, Tz, &[(DstChange, &str)]); 9] = [
+        let cases: [(&str, Tz, Conflicts); 9] = [
             // 02:30 is skipped in March and repeated in October.
             (
                 "30 2 * * *",
