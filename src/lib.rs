@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod engine;
 pub mod export;
 pub mod failpoint;
+pub mod import;
 pub mod policy;
 pub mod schedule;
 pub mod store;

@@ -6,6 +6,7 @@ pub mod check;
 pub mod daemon;
 pub mod export;
 pub mod history;
+pub mod import;
 pub mod logging;
 pub mod logs;
 pub mod next;
@@ -54,6 +55,8 @@ pub enum Command {
     Logs(logs::LogsArgs),
     /// Write the schedule in another system's format (Kubernetes CronJobs).
     Export(export::ExportArgs),
+    /// Turn another scheduler's file (Ofelia, a crontab of docker run lines) into a cronbox schedule.
+    Import(import::ImportArgs),
 }
 
 /// Where the schedule file is.
@@ -150,6 +153,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => history::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
         Command::Export(args) => export::execute(args),
+        Command::Import(args) => import::execute(args),
     }
 }
 

@@ -323,6 +323,15 @@ fn go_every(text: &str) -> Result<(String, Option<String>), String> {
     Ok((every, rounded))
 }
 
+/// A Go duration string (`time.ParseDuration`'s syntax, without a sign:
+/// `90s`, `1h30m`, `1.5h`, `500ms`); `None` when it is not one.
+pub fn go_duration(text: &str) -> Option<Duration> {
+    let nanos = go_duration_nanos(text)?;
+    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
+    // The remainder is below 10^9: it fits.
+    Some(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+}
+
 /// Nanoseconds in a Go duration string (`time.ParseDuration`'s syntax, without
 /// a sign): decimal numbers each followed by a unit.
 fn go_duration_nanos(text: &str) -> Option<u128> {
