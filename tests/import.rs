@@ -298,4 +298,7 @@ fn a_file_that_imports_whole_exits_0() {
     let missing = cronbox(dir.path(), &["import", "ofelia", "no-such.ini"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("cannot import no-such.ini"));
+    let device = cronbox(dir.path(), &["import", "crontab", "/dev/zero"]);
+    assert_eq!(device.status.code(), Some(2));
+    assert!(text(&device.stderr).contains("cannot import /dev/zero: not a regular file"));
 }

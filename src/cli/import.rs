@@ -71,11 +71,12 @@ pub fn execute(args: ImportArgs) -> anyhow::Result<ExitCode> {
 /// [`MAX_SIZE`] bytes; anything else is a usage error naming it.
 fn read(path: &Path) -> Result<String, UsageError> {
     let fail = |why: String| UsageError(format!("cannot import {}: {why}", path.display()));
-    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-    let meta = file.metadata().map_err(|e| fail(e.to_string()))?;
+    // Looked at before opening: opening a named pipe would wait for a writer.
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
     if !meta.is_file() {
         return Err(fail("not a regular file".to_owned()));
     }
+    let file = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
     let mut bytes = Vec::new();
     file.take(MAX_SIZE + 1)
         .read_to_end(&mut bytes)

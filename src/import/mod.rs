@@ -74,7 +74,11 @@ pub(crate) fn finish(translation: Translation, header: &str) -> Imported {
         mut notes,
         preamble,
     } = translation;
-    let mut toml = format!("{header}\n{preamble}");
+    let mut toml = format!("{header}\n");
+    if !preamble.is_empty() {
+        toml.push('\n');
+        toml.push_str(&preamble);
+    }
     let mut names: Vec<String> = Vec::new();
     for draft in drafts {
         let Some(draft) = draft::checked(draft, &mut skipped) else {
