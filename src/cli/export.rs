@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use super::{ConfigArg, note};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, Job};
+use crate::config::Config;
 use crate::export::kubernetes::{self, Options};
 
 #[derive(Debug, Args)]
@@ -46,14 +46,7 @@ pub fn execute(args: ExportArgs) -> anyhow::Result<ExitCode> {
 
 fn kubernetes(args: &KubernetesArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    let jobs: Vec<&Job> = match &args.job {
-        Some(name) => vec![
-            config
-                .job(name)
-                .ok_or_else(|| super::no_such_job(&config, name))?,
-        ],
-        None => config.jobs.iter().collect(),
-    };
+    let jobs = super::selected_jobs(&config, args.job.as_deref())?;
     let daemon_keys = daemon_keys(&config);
     let options = Options {
         namespace: args.namespace.as_deref(),

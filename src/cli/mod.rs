@@ -19,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::{self, Config, ConfigError, Environment};
+use crate::config::{self, Config, ConfigError, Environment, Job};
 use crate::store::Store;
 
 /// cronbox: run scheduled jobs as Docker containers and keep their history in SQLite.
@@ -209,6 +209,20 @@ pub fn no_such_job(config: &Config, name: &str) -> UsageError {
         "no job {name:?} in {}; jobs: {names}",
         config.path.display()
     ))
+}
+
+/// The job `--job NAME` names (an error listing the jobs if there is none),
+/// or every job when it is not given.
+pub fn selected_jobs<'c>(
+    config: &'c Config,
+    job: Option<&str>,
+) -> Result<Vec<&'c Job>, UsageError> {
+    match job {
+        Some(name) => Ok(vec![
+            config.job(name).ok_or_else(|| no_such_job(config, name))?,
+        ]),
+        None => Ok(config.jobs.iter().collect()),
+    }
 }
 
 /// Rows as aligned columns (no colour; plain text is easy to grep). When stdout

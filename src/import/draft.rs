@@ -111,18 +111,31 @@ fn problems(settings: &str) -> Option<String> {
         text.push_str("image = \"busybox\"\n");
     }
     text.push_str(settings);
-    let env = Environment {
-        state_directory: None,
-        local_timezone: Tz::UTC,
-        local_timezone_source: ZoneSource::Tz("UTC".to_owned()),
-        cpus: 1,
-    };
-    match config::parse(Path::new("imported.toml"), &text, &env) {
+    match config::parse(Path::new("imported.toml"), &text, &validation_env()) {
         Ok(_) => None,
         Err(error) => {
             let messages: Vec<String> = error.problems.iter().map(|p| p.message.clone()).collect();
             Some(messages.join("; "))
         }
+    }
+}
+
+/// What the checks assume of the machine: UTC as the default zone (every
+/// zone a job names is its own), one CPU.
+pub(crate) fn validation_env() -> Environment {
+    Environment {
+        state_directory: None,
+        local_timezone: Tz::UTC,
+        local_timezone_source: ZoneSource::Tz("UTC".to_owned()),
+        cpus: 1,
+    }
+}
+
+/// Panics unless cronbox's validation accepts `toml` as a whole file.
+#[cfg(test)]
+pub(crate) fn assert_valid(toml: &str) {
+    if let Err(e) = config::parse(Path::new("imported.toml"), toml, &validation_env()) {
+        panic!("{e}\n{toml}");
     }
 }
 

@@ -2,19 +2,7 @@
 //! and the lines reported.
 
 use super::*;
-use crate::config::{Environment, ZoneSource};
-use std::path::Path;
-
-fn valid(toml: &str) {
-    let env = Environment {
-        state_directory: None,
-        local_timezone: Tz::UTC,
-        local_timezone_source: ZoneSource::Tz(String::new()),
-        cpus: 1,
-    };
-    crate::config::parse(Path::new("imported.toml"), toml, &env)
-        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
-}
+use crate::import::draft::assert_valid as valid;
 
 #[test]
 fn lines_become_jobs_with_their_zone_and_options() {

@@ -1,20 +1,7 @@
 //! Ofelia sections and keys: what each becomes, and the lines reported.
 
 use super::*;
-use crate::config::{Environment, ZoneSource};
-use chrono_tz::Tz;
-use std::path::Path;
-
-fn valid(toml: &str) {
-    let env = Environment {
-        state_directory: None,
-        local_timezone: Tz::UTC,
-        local_timezone_source: ZoneSource::Tz(String::new()),
-        cpus: 1,
-    };
-    crate::config::parse(Path::new("imported.toml"), toml, &env)
-        .unwrap_or_else(|e| panic!("{e}\n{toml}"));
-}
+use crate::import::draft::assert_valid as valid;
 
 /// The `[jobs.x]` table imported from a `[job-run "x"]` with `keys`.
 fn job_of(keys: &str) -> (String, Vec<String>) {
