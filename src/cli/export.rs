@@ -11,18 +11,21 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::export::kubernetes::{self, Options};
 
+/// `cronbox export TARGET`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(subcommand)]
     pub target: Target,
 }
 
+/// The formats `export` writes.
 #[derive(Debug, Subcommand)]
 pub enum Target {
     /// Print a batch/v1 CronJob per job (YAML); warn on stderr about each setting Kubernetes cannot express the same way.
     Kubernetes(KubernetesArgs),
 }
 
+/// `cronbox export kubernetes`'s options.
 #[derive(Debug, Args)]
 pub struct KubernetesArgs {
     #[command(flatten)]
@@ -38,6 +41,7 @@ pub struct KubernetesArgs {
     pub strict: bool,
 }
 
+/// Run `cronbox export`: the exit code as the module says.
 pub fn execute(args: ExportArgs) -> anyhow::Result<ExitCode> {
     match args.target {
         Target::Kubernetes(args) => kubernetes(&args),

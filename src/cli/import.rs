@@ -15,12 +15,14 @@ use crate::import::{self, Imported};
 /// Largest file read: the same bound as the schedule file's.
 const MAX_SIZE: u64 = crate::config::MAX_CONFIG_SIZE;
 
+/// `cronbox import SOURCE FILE`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     #[command(subcommand)]
     pub source: Source,
 }
 
+/// The formats `import` reads.
 #[derive(Debug, Subcommand)]
 pub enum Source {
     /// An Ofelia INI file ([job-run "NAME"] sections); 6-field schedules have seconds first.
@@ -29,12 +31,14 @@ pub enum Source {
     Crontab(FileArg),
 }
 
+/// The file an import reads.
 #[derive(Debug, Args)]
 pub struct FileArg {
     /// The file to import.
     pub file: PathBuf,
 }
 
+/// Run `cronbox import`: the exit code as the module says.
 pub fn execute(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let (file, translate): (&Path, fn(&str, &str) -> Imported) = match &args.source {
         Source::Ofelia(arg) => (&arg.file, import::ofelia::import),

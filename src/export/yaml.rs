@@ -15,10 +15,14 @@ use std::fmt::Write;
 /// A YAML value. Mappings keep their keys in the order given.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
+    /// A string, quoted when a YAML reader could take it for anything else.
     Str(String),
+    /// An integer (Kubernetes' int32 and int64 fields).
     Int(i64),
     Bool(bool),
+    /// A mapping, its keys in this order.
     Map(Vec<(String, Node)>),
+    /// A sequence.
     List(Vec<Node>),
 }
 

@@ -26,6 +26,7 @@ pub enum DstChange {
 pub struct DstConflict {
     /// The instant of the change.
     pub at: DateTime<Utc>,
+    /// Whether the change skips or repeats wall times.
     pub change: DstChange,
     /// The job's first wall time (on the zone's clock) that the change skips
     /// or repeats.

@@ -60,6 +60,7 @@ pub struct Manifest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot export to Kubernetes: {}", .problems.join("; "))]
 pub struct ExportError {
+    /// One line each, naming the job (or the namespace) and the reason.
     pub problems: Vec<String>,
 }
 
