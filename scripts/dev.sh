@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for cronbox and run it. Installs what is missing
-# (Debian's docker.io and busybox-static, a C compiler for SQLite), starts dockerd
+# (Debian's docker.io and busybox-static, a C compiler for SQLite; for the tests,
+# PyPI's kubernetes-validate in target/kubernetes-validate), starts dockerd
 # when no engine answers, and then:
 #   scripts/dev.sh test     runs the whole test suite (cargo test)
 #   scripts/dev.sh daemon   imports the offline example image and runs the daemon
@@ -30,6 +31,22 @@ install_packages() {
     if ! command -v cargo >/dev/null 2>&1; then
         echo "dev.sh: cargo not found; install Rust with rustup (https://rustup.rs) and run this again" >&2
         exit 1
+    fi
+}
+
+# The Kubernetes schema validator tests/export.rs runs (PyPI's kubernetes-validate,
+# which ships the OpenAPI schemas), in a venv under target/ rather than system-wide.
+# If it cannot be installed, say so and go on: those tests then fail saying how to get it.
+install_kubernetes_validate() {
+    local venv=target/kubernetes-validate
+    [ -x "$venv/bin/kubernetes-validate" ] && return 0
+    if ! command -v python3 >/dev/null 2>&1 || ! python3 -m venv --help >/dev/null 2>&1; then
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3 python3-venv >/dev/null
+    fi
+    echo "dev.sh: installing kubernetes-validate into $venv" >&2
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q kubernetes-validate; }; then
+        echo "dev.sh: could not install kubernetes-validate from PyPI; tests/export.rs will fail" >&2
     fi
 }
 
@@ -85,6 +102,7 @@ in_docker_group() {
 case "${1:-}" in
     test)
         install_packages
+        install_kubernetes_validate
         start_docker
         # Every test binary runs even after a failure, so one run shows every failing test.
         in_docker_group cargo test --locked --no-fail-fast

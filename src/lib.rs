@@ -15,6 +15,15 @@
 //!   retention and incremental vacuum).
 //! - [`daemon`]: the scheduler loop, run supervisors, missed ticks, adoption of
 //!   containers at start-up, shutdown (detach or stop), history pruning.
+//! - [`export`]: pure translation of a validated config into other systems'
+//!   formats: Kubernetes CronJobs (YAML, with warnings for what does not carry
+//!   over). No disk, network or clock (the instant comes in).
+//! - [`import`]: pure translation of other schedulers' files (Ofelia INI, a
+//!   crontab of `docker run` lines) into a cronbox schedule, each setting
+//!   checked by `config`'s validation. (A sibling of `export`, not inside it:
+//!   text in, text out, the other way round.) The cron dialect of Go's
+//!   robfig/cron, which both Kubernetes and Ofelia read, is
+//!   `schedule::robfig`.
 //! - [`cli`]: one file per subcommand, plus `output` (writes to stdout and stderr
 //!   that never panic) and `logging` (the log filter no user setting can loosen);
 //!   `main.rs` only parses and maps exit codes.
@@ -26,7 +35,9 @@ pub mod config;
 pub mod daemon;
 pub mod engine;
 pub mod events;
+pub mod export;
 pub mod failpoint;
+pub mod import;
 pub mod policy;
 pub mod schedule;
 pub mod store;

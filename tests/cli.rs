@@ -74,7 +74,7 @@ async fn run_exits_with_the_jobs_code_and_shows_output_live() {
         env.sql("SELECT job, trigger, status, exit_code FROM history ORDER BY run_id"),
         "ok|manual|succeeded|0\nthree|manual|failed|3\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 
     // history reads them back, as a table and as JSON lines.
     let history = cronbox(&["history", "--config", config]);
@@ -817,7 +817,7 @@ command = ["sh", "-c", "seq 1 200000; echo done >&2"]
         let usage = cronbox_to(&["history", "--limit", "many"], Captured, stderr, &[]);
         assert_eq!(usage.status.code(), Some(2), "stderr {stderr:?}");
     }
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 /// Issue 8, item 17: `CRONBOX_LOG=bollard::docker=debug` is more specific than a
@@ -857,7 +857,7 @@ env = {{ API_TOKEN = "{secret}" }}
             "CRONBOX_LOG={filter} logged the job's environment"
         );
     }
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 /// `cronbox ARGS` as the unprivileged user nobody (uid and gid 65534, no groups).
@@ -1041,7 +1041,7 @@ stop_grace = "1s"
         env.sql("SELECT job, status, outcome, exit_code IS NOT NULL FROM history ORDER BY run_id"),
         "listed|succeeded|exited|1\nfive|failed|exited|1\nslow|failed|timeout|1\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 /// `cronbox ARGS`, killed if it has not ended within a minute (a generous bound on a
@@ -1230,5 +1230,5 @@ async fn an_env_file_that_is_a_fifo_fails_check_and_the_run_without_hanging() {
             && row.contains("it is a named pipe (FIFO), not a regular file"),
         "{row}"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }

@@ -50,7 +50,7 @@ command = ["sleep", "600"]
         reasons.contains("was still going (concurrency = \"forbid\")"),
         "{reasons}"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]
@@ -77,7 +77,7 @@ concurrency = "allow"
         env.sql("SELECT count(*) FROM runs WHERE status = 'skipped'"),
         "0\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]
@@ -109,7 +109,7 @@ concurrency = "replace"
         replaced.ends_with("|143\n"),
         "stopped with SIGTERM: {replaced}"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]

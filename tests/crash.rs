@@ -162,7 +162,7 @@ async fn kill_and_recover(point: &'static str) -> Result<(), String> {
     );
     check(left == "0\n", "something is left running".into())?;
     check(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "a container was left behind".into(),
     )?;
     let _ = std::fs::remove_dir_all(count.parent().unwrap_or(&count));

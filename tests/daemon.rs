@@ -51,7 +51,7 @@ command = ["sh", "-c", "echo tick"]
         "0\n"
     );
     assert!(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "no container left after shutdown"
     );
 }
@@ -83,7 +83,7 @@ command = ["sleep", "600"]
     let rows = env.sql("SELECT status, outcome, exit_code FROM history WHERE attempt IS NOT NULL");
     assert_eq!(rows, "interrupted|interrupted|143\n");
     assert!(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "no container left after shutdown"
     );
 }
@@ -155,7 +155,7 @@ image = "IMAGE"
         })
     };
     for _ in 0..600 {
-        if !env.containers().await.is_empty() {
+        if !env.containers_gone().await {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -185,7 +185,7 @@ image = "IMAGE"
         "engine-error|1|1\n"
     );
     assert!(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "the leftover container was removed"
     );
 }
@@ -235,7 +235,7 @@ command = ["sh", "-c", "echo before; sleep 4; echo after; exit 7"]
         "before\nafter\n\n"
     );
     assert!(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "the adopted container was removed"
     );
 }

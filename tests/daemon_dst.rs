@@ -76,7 +76,7 @@ async fn drive(env: &TestEnv, start: &str, minutes: u32) -> String {
     }
     shutdown.cancel();
     daemon.await.expect("join").expect("daemon");
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
     env.sql("SELECT job, scheduled_at, status FROM runs ORDER BY job, scheduled_at")
 }
 

@@ -142,7 +142,7 @@ volumes = ["{}:/marks"]
         env.sql("SELECT count(*) FROM attempts WHERE outcome = 'running'"),
         "0\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]

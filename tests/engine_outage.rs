@@ -104,7 +104,7 @@ command = ["sh", "-c", "echo before; sleep 4; echo during; sleep 2; echo after; 
     );
     daemon.stop().await;
     proxy.sever().await;
-    assert!(env.containers().await.is_empty(), "no container left");
+    assert!(env.containers_gone().await, "no container left");
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@ backoff = "1s"
         env.sql("SELECT attempt, outcome, exit_code FROM attempts ORDER BY attempt"),
         "1|timeout|143\n2|timeout|143\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]
@@ -152,10 +152,7 @@ memory = "16MiB"
                 && error.contains("require_limits = true"),
             "{error}"
         );
-        assert!(
-            env.containers().await.is_empty(),
-            "no container was created"
-        );
+        assert!(env.containers_gone().await, "no container was created");
         return;
     }
     let report = common::run_once(&env).await;
@@ -450,5 +447,5 @@ labels = { purpose = "test" }
     );
     stops.shutdown.cancel();
     run.await.expect("join").expect("store").expect("run");
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }

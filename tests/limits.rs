@@ -116,7 +116,7 @@ async fn a_run_whose_limit_cannot_be_enforced_is_refused_under_require_limits_an
                 "ran\n\n"
             );
         }
-        assert!(env.containers().await.is_empty(), "no container left");
+        assert!(env.containers_gone().await, "no container left");
     }
 }
 

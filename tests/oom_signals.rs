@@ -95,7 +95,7 @@ network = "none"
         "oom|137|1\n",
         "the kernel's kill is recorded as such although the engine's flag was hidden"
     );
-    assert!(env.containers().await.is_empty(), "no container left");
+    assert!(env.containers_gone().await, "no container left");
 }
 
 /// The proxy does hide the flag: an OOM-killed container is flagged by the

@@ -105,7 +105,7 @@ async fn the_ticks_attempt_starts_the_container_made_ready_for_it() {
         "its output, once"
     );
     daemon.stop().await;
-    assert!(env.containers().await.is_empty(), "no container left");
+    assert!(env.containers_gone().await, "no container left");
 }
 
 #[tokio::test]
@@ -119,7 +119,7 @@ async fn a_container_made_ready_is_removed_when_the_daemon_stops() {
         let found = made_ready(&env).await;
         daemon.stop().await;
         assert!(
-            env.containers().await.is_empty(),
+            env.containers_gone().await,
             "on_shutdown = {on_shutdown}: {} was left",
             found.name
         );
@@ -159,7 +159,7 @@ async fn a_reload_replaces_the_container_made_ready_with_the_new_configuration()
     );
     assert!(used.ends_with("|new\n\n"), "{used}");
     daemon.stop().await;
-    assert!(env.containers().await.is_empty(), "no container left");
+    assert!(env.containers_gone().await, "no container left");
 }
 
 #[tokio::test]
@@ -199,7 +199,7 @@ async fn an_env_file_changed_after_the_container_was_made_ready_is_read_at_the_t
         "the container made with the old environment was not used"
     );
     daemon.stop().await;
-    assert!(env.containers().await.is_empty(), "no container left");
+    assert!(env.containers_gone().await, "no container left");
 }
 
 #[tokio::test]
@@ -249,5 +249,5 @@ async fn after_a_sigkill_the_repair_removes_a_container_made_ready_and_the_tick_
     )
     .await;
     daemon.stop().await;
-    assert!(env.containers().await.is_empty(), "no container left");
+    assert!(env.containers_gone().await, "no container left");
 }

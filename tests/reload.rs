@@ -255,7 +255,7 @@ async fn assert_stopped_firing(env: &TestEnv, removed: &str, beat: &str) {
 
 async fn assert_no_container_left(env: &TestEnv) {
     assert!(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "no container is left after the daemon stops"
     );
 }

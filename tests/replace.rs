@@ -69,7 +69,7 @@ async fn replace_with(command: &str, extra: &str) {
         reasons,
         "replaced by a newer run (concurrency = \"replace\")\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]
@@ -104,7 +104,7 @@ async fn waiting_for_the_replaced_run_counts_against_starting_deadline() {
     );
     let (_, overlapping) = overlaps(&env);
     assert!(overlapping.is_empty(), "{overlapping:?}");
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 fn cronbox_run(env: &TestEnv, job: &str) -> Child {
@@ -161,7 +161,7 @@ async fn a_tick_replaces_a_running_cronbox_run_once_it_has_stopped() {
     let (pairs, overlapping) = overlaps(&env);
     assert!(pairs >= 1);
     assert!(overlapping.is_empty(), "{overlapping:?}");
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]

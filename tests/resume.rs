@@ -88,7 +88,7 @@ async fn runs_waiting_for_a_slot_are_resumed_in_their_order_after_a_restart() {
         waiting.lines().collect::<Vec<_>>(),
         "the waiting runs kept their order ({first} ran first)"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 /// A job that ends by itself after `seconds`, and a daemon that leaves it (on
@@ -136,7 +136,7 @@ async fn a_container_that_exited_while_the_daemon_was_away_keeps_its_exit_past_i
             "done\n\n",
             "{keys}"
         );
-        assert!(env.containers().await.is_empty(), "{keys}");
+        assert!(env.containers_gone().await, "{keys}");
     }
 }
 
@@ -147,7 +147,7 @@ async fn a_container_still_running_past_its_timeout_when_adopted_is_stopped() {
         env.sql("SELECT r.status, a.outcome FROM runs r JOIN attempts a ON a.run_id = r.id"),
         "failed|timeout\n"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]
@@ -179,5 +179,5 @@ concurrency = "forbid"
     )
     .await;
     daemon.stop().await;
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }

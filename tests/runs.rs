@@ -45,7 +45,7 @@ env = { GREETING = "cronbox" }
     let attempt = env.sql("SELECT image, oom_killed, container_id IS NOT NULL, finished_at >= started_at FROM attempts");
     assert_eq!(attempt, format!("{IMAGE}|0|1|1\n"));
     assert!(
-        env.containers().await.is_empty(),
+        env.containers_gone().await,
         "the container must be removed after the run"
     );
 }
@@ -96,7 +96,7 @@ backoff_max = "10s"
         gap2 >= chrono::TimeDelta::seconds(2),
         "second retry came after {gap2}"
     );
-    assert!(env.containers().await.is_empty());
+    assert!(env.containers_gone().await);
 }
 
 #[tokio::test]
@@ -198,10 +198,7 @@ command = ["sh", "-c", "echo first; sleep 30; echo second"]
     assert_eq!(report.status, Some(RunStatus::Interrupted));
     assert_eq!(env.sql("SELECT outcome FROM attempts"), "interrupted\n");
     assert_eq!(env.sql("SELECT status FROM runs"), "interrupted\n");
-    assert!(
-        env.containers().await.is_empty(),
-        "stopped container removed"
-    );
+    assert!(env.containers_gone().await, "stopped container removed");
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 
 pub mod check;
 pub mod daemon;
+pub mod export;
 pub mod history;
+pub mod import;
 pub mod logging;
 pub mod logs;
 pub mod next;
@@ -17,7 +19,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::{self, Config, ConfigError, Environment};
+use crate::config::{self, Config, ConfigError, Environment, Job};
 use crate::store::Store;
 
 /// cronbox: run scheduled jobs as Docker containers and keep their history in SQLite.
@@ -51,6 +53,10 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Print the output of a run.
     Logs(logs::LogsArgs),
+    /// Write the schedule in another system's format (Kubernetes CronJobs).
+    Export(export::ExportArgs),
+    /// Turn another scheduler's file (Ofelia, a crontab of docker run lines) into a cronbox schedule.
+    Import(import::ImportArgs),
 }
 
 /// Where the schedule file is.
@@ -146,6 +152,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::execute(args).await,
         Command::History(args) => history::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
+        Command::Export(args) => export::execute(args),
+        Command::Import(args) => import::execute(args),
     }
 }
 
@@ -201,6 +209,20 @@ pub fn no_such_job(config: &Config, name: &str) -> UsageError {
         "no job {name:?} in {}; jobs: {names}",
         config.path.display()
     ))
+}
+
+/// The job `--job NAME` names (an error listing the jobs if there is none),
+/// or every job when it is not given.
+pub fn selected_jobs<'c>(
+    config: &'c Config,
+    job: Option<&str>,
+) -> Result<Vec<&'c Job>, UsageError> {
+    match job {
+        Some(name) => Ok(vec![
+            config.job(name).ok_or_else(|| no_such_job(config, name))?,
+        ]),
+        None => Ok(config.jobs.iter().collect()),
+    }
 }
 
 /// Rows as aligned columns (no colour; plain text is easy to grep). When stdout

@@ -60,14 +60,7 @@ pub fn execute(args: NextArgs) -> anyhow::Result<ExitCode> {
             .with_timezone(&Utc),
         None => SystemClock.now(),
     };
-    let jobs: Vec<&Job> = match &args.job {
-        Some(name) => vec![
-            config
-                .job(name)
-                .ok_or_else(|| super::no_such_job(&config, name))?,
-        ],
-        None => config.jobs.iter().collect(),
-    };
+    let jobs = super::selected_jobs(&config, args.job.as_deref())?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = write_times(&mut out, &jobs, from, args.count, args.json).and_then(|ended| {
         out.flush()?;

@@ -120,20 +120,32 @@ async fn run_now(
 }
 
 /// Account for the ticks `span` of paused `job`, found at `now`, to its pause's
-/// run (status `paused`), and publish it.
-pub(super) async fn record_paused(ctx: &Context, job: &Job, span: &TickSpan, now: DateTime<Utc>) {
+/// run (status `paused`), and publish it. `false` when the database says the job
+/// is not paused after all (another process resumed it): the ticks are then
+/// the caller's to handle.
+pub(super) async fn record_paused(
+    ctx: &Context,
+    job: &Job,
+    span: &TickSpan,
+    now: DateTime<Utc>,
+) -> bool {
     match ctx
         .store
         .record_paused(&job.name, span.first, span.last, span.count, now)
         .await
     {
-        Ok(run_id) => ctx.events.publish(Event::Paused {
-            run_id,
-            job: job.name.clone(),
-            ticks: span.count,
-        }),
+        Ok(Some(run_id)) => {
+            ctx.events.publish(Event::Paused {
+                run_id,
+                job: job.name.clone(),
+                ticks: span.count,
+            });
+            true
+        }
+        Ok(None) => false,
         Err(e) => {
             tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record the ticks of a paused job");
+            true
         }
     }
 }

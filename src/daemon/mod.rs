@@ -337,7 +337,7 @@ pub async fn run_with(
         fire_due(
             &scheduler,
             &mut planned,
-            &paused,
+            &mut paused,
             &mut preparing,
             now,
             first_wake,
@@ -379,6 +379,11 @@ pub async fn run_with(
                     // thousands of jobs never holds a tick up.
                     save_horizons(&scheduler, fresh, now);
                     tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
+                    // Pauses written by another process (cronbox pause with no API) apply now.
+                    match ctx.store.paused_jobs().await {
+                        Ok(now_paused) => paused = now_paused,
+                        Err(e) => tracing::error!(error = %supervisor::chain(&e), "could not read the paused jobs; keeping those known"),
+                    }
                     tracing::info!(jobs = planned.len(), "schedule reloaded");
                 }
                 Err(_) => config_open = false,
@@ -422,7 +427,7 @@ pub async fn run_with(
 async fn fire_due(
     scheduler: &Scheduler,
     planned: &mut [Planned],
-    paused: &HashSet<String>,
+    paused: &mut HashSet<String>,
     preparing: &mut HashMap<String, Preparing>,
     now: DateTime<Utc>,
     after_start: bool,
@@ -435,13 +440,18 @@ async fn fire_due(
         p.horizon = now;
         p.next = next_tick(&p.job, now);
         let ready = preparing.remove(&p.job.name);
-        if paused.contains(&p.job.name) {
+        let ready = if paused.contains(&p.job.name) {
             scheduler.discard(ready);
-            if let Some(span) = span {
-                commands::record_paused(&scheduler.ctx, &p.job, &span, now).await;
+            let Some(span) = span else { continue };
+            if commands::record_paused(&scheduler.ctx, &p.job, &span, now).await {
+                continue;
             }
-            continue;
-        }
+            // Resumed by another process meanwhile: its ticks run.
+            paused.remove(&p.job.name);
+            None
+        } else {
+            ready
+        };
         match span {
             // Each tick's record saves the job's horizon with it.
             Some(span) => handle_ticks(scheduler, &p.job, span, now, after_start, ready).await,

@@ -570,9 +570,7 @@ async fn drive(
             .await?;
         crate::failpoint::pause("after-record").await;
         if let Some(id) = container {
-            if let Err(e) = ctx.engine.remove(&id).await {
-                tracing::warn!(job = %job.name, run = run_id, container = %id, error = %e, "could not remove the attempt's container; the next start removes it");
-            }
+            remove_recorded(ctx, job, run_id, id).await;
             crate::failpoint::pause("after-remove").await;
         }
         let (Decision::Retry(delay), RunNext::RetryAt(_)) = (decision, next) else {
@@ -588,6 +586,19 @@ async fn drive(
         }
         attempt += 1;
     }
+}
+
+/// Remove the container of an attempt whose end is recorded. In a task of its
+/// own, so that a daemon detaching at that moment (which drops the run's
+/// supervision) still removes it rather than leave it to the next start.
+async fn remove_recorded(ctx: &Context, job: &Job, run_id: i64, id: String) {
+    let (engine, name) = (ctx.engine.clone(), job.name.clone());
+    let removal = tokio::spawn(async move {
+        if let Err(e) = engine.remove(&id).await {
+            tracing::warn!(job = %name, run = run_id, container = %id, error = %e, "could not remove the attempt's container; the next start removes it");
+        }
+    });
+    let _ = removal.await;
 }
 
 /// Record a new attempt, then make it: in the container made ready ahead of

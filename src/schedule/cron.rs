@@ -124,6 +124,12 @@ impl CronSpec {
         })
     }
 
+    /// The weekdays that match: bit `w` for weekday `w` (0 = Sunday .. 6; a
+    /// 7 in the field is Sunday's bit 0).
+    pub(super) fn weekdays(&self) -> u8 {
+        self.weekdays
+    }
+
     /// cronie's fixed-time rule: neither the minute nor the hour field
     /// starts with `*`. Such a job gets the gap and overlap treatment.
     pub(super) fn is_fixed_time(&self) -> bool {

@@ -27,7 +27,9 @@
 //!   looked for only before the year 5000 ([`End::YearLimit`]).
 
 mod cron;
+mod dst;
 mod offsets;
+pub mod robfig;
 #[cfg(test)]
 mod tests;
 mod zone;
@@ -38,6 +40,8 @@ use std::fmt;
 use std::time::Duration;
 
 use cron::CronSpec;
+
+pub use dst::{DstChange, DstConflict};
 
 /// Why an expression was refused. Display is a one-line message without
 /// location (config adds file:line:col and the job name).
@@ -204,6 +208,21 @@ impl Schedule {
         }
     }
 
+    /// The five cron fields (minute hour day-of-month month day-of-week) as
+    /// written, a nickname replaced by the fields it stands for (`@daily` is
+    /// `0 0 * * *`); `None` for `@every`.
+    pub fn cron_fields(&self) -> Option<[String; 5]> {
+        if !matches!(self.kind, Kind::Cron(_)) {
+            return None;
+        }
+        let expr = self.expression.trim();
+        let fields: Vec<String> = match nickname_fields(&expr.to_ascii_lowercase()) {
+            Some(fields) => fields.iter().map(|f| (*f).to_owned()).collect(),
+            None => expr.split_whitespace().map(str::to_owned).collect(),
+        };
+        fields.try_into().ok()
+    }
+
     /// The `@every` period, or `None` for a cron schedule.
     pub fn every_period(&self) -> Option<Duration> {
         match self.kind {
@@ -319,14 +338,10 @@ fn parse_nickname(expr: &str) -> Result<Kind, String> {
         None => (expr, ""),
     };
     let lower = name.to_ascii_lowercase();
-    let fields: [&str; 5] = match lower.as_str() {
-        "@every" => return parse_every(rest).map(Kind::Every),
-        "@yearly" | "@annually" => ["0", "0", "1", "1", "*"],
-        "@monthly" => ["0", "0", "1", "*", "*"],
-        "@weekly" => ["0", "0", "*", "*", "0"],
-        "@daily" | "@midnight" => ["0", "0", "*", "*", "*"],
-        "@hourly" => ["0", "*", "*", "*", "*"],
-        "@reboot" => {
+    let fields: [&str; 5] = match (lower.as_str(), nickname_fields(&lower)) {
+        ("@every", _) => return parse_every(rest).map(Kind::Every),
+        (_, Some(fields)) => fields,
+        ("@reboot", _) => {
             return Err(
                 "@reboot is not supported: cronbox runs recurring schedules only; \
                  use a cron expression or @every DURATION"
@@ -347,6 +362,18 @@ fn parse_nickname(expr: &str) -> Result<Kind, String> {
         ));
     }
     CronSpec::parse(fields).map(|spec| Kind::Cron(Box::new(spec)))
+}
+
+/// The five fields a nickname (`@daily`, lower case) stands for.
+fn nickname_fields(lower: &str) -> Option<[&'static str; 5]> {
+    Some(match lower {
+        "@yearly" | "@annually" => ["0", "0", "1", "1", "*"],
+        "@monthly" => ["0", "0", "1", "*", "*"],
+        "@weekly" => ["0", "0", "*", "*", "0"],
+        "@daily" | "@midnight" => ["0", "0", "*", "*", "*"],
+        "@hourly" => ["0", "*", "*", "*", "*"],
+        _ => return None,
+    })
 }
 
 /// The `@every` period in whole seconds.

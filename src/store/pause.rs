@@ -45,7 +45,9 @@ impl Store {
 
     /// Account for `count` ticks of paused `job`, from `first` to `last`, found
     /// at `now`: the pause's run (status `paused`) is made, or grows to cover
-    /// them; the job's horizon moves to `now`, in the same transaction.
+    /// them; the job's horizon moves to `now`, in the same transaction. `None`
+    /// (and nothing written) when the job is not paused in the database (it was
+    /// resumed by another process): its ticks are the caller's to run.
     pub async fn record_paused(
         &self,
         job: &str,
@@ -53,15 +55,18 @@ impl Store {
         last: DateTime<Utc>,
         count: u64,
         now: DateTime<Utc>,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<Option<i64>, StoreError> {
         let job = job.to_owned();
         let count = i64::try_from(count).unwrap_or(i64::MAX);
         self.in_transaction("recording ticks of a paused job", move |conn| {
             Box::pin(async move {
                 let row = sqlx::query("SELECT since, run_id FROM paused_jobs WHERE job = ?1")
                     .bind(&job)
-                    .fetch_one(&mut *conn)
+                    .fetch_optional(&mut *conn)
                     .await?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
                 let since: String = row.get(0);
                 let run_id = match row.get::<Option<i64>, _>(1) {
                     Some(run_id) => {
@@ -101,7 +106,7 @@ impl Store {
                     }
                 };
                 super::lifecycle::advance_horizon(conn, &job, now).await?;
-                Ok(run_id)
+                Ok(Some(run_id))
             })
         })
         .await

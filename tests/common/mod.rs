@@ -121,6 +121,19 @@ impl TestEnv {
             .to_string()
     }
 
+    /// Whether every container of this test is gone, waiting a little for it
+    /// (bounded: 10 s): a run's container is removed just after its end is
+    /// recorded, so a test that saw the record may look a moment too early.
+    pub async fn containers_gone(&self) -> bool {
+        for _ in 0..100 {
+            if self.containers().await.is_empty() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
+    }
+
     /// Containers still on the engine that carry this test's database label.
     pub async fn containers(&self) -> Vec<engine::Found> {
         engine()

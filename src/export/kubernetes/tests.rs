@@ -1,0 +1,439 @@
+//! Each cronbox key and the CronJob field it becomes (a table), the warnings
+//! for what does not carry over, names and collisions, refusals.
+
+use super::*;
+use crate::config::{Environment, ZoneSource};
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use std::path::Path;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn env() -> Environment {
+    Environment {
+        state_directory: None,
+        local_timezone: Tz::UTC,
+        local_timezone_source: ZoneSource::Tz(String::new()),
+        cpus: 2,
+    }
+}
+
+fn config(text: &str) -> Config {
+    crate::config::parse(Path::new("/etc/cronbox/cronbox.toml"), text, &env())
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// 2025-06-01: the year after it has both of Europe's changes.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0)
+        .single()
+        .expect("date")
+}
+
+fn run(text: &str, daemon_keys: &[String]) -> Result<Manifest, ExportError> {
+    let config = config(text);
+    let jobs: Vec<&Job> = config.jobs.iter().collect();
+    export(
+        &config,
+        &jobs,
+        &Options {
+            namespace: Some("batch"),
+            now: now(),
+            daemon_keys,
+        },
+    )
+}
+
+/// The CronJob of the job `x` whose extra settings are `settings`.
+fn cronjob_of(settings: &str) -> (Yaml, Vec<Warning>) {
+    let text = format!("[jobs.x]\nschedule = \"0 4 * * *\"\nimage = \"alpine:3\"\n{settings}\n");
+    let manifest = run(&text, &[]).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let docs = YamlLoader::load_from_str(&manifest.yaml).expect("valid YAML");
+    assert_eq!(docs.len(), 1);
+    (docs[0].clone(), manifest.warnings)
+}
+
+/// The node at a dotted path (`spec.jobTemplate.spec.template`), list items
+/// by index; `~` stands for the container, `@` for the pod.
+fn at<'a>(doc: &'a Yaml, path: &str) -> &'a Yaml {
+    let path = path
+        .replace('~', "spec.jobTemplate.spec.template.spec.containers.0")
+        .replace('@', "spec.jobTemplate.spec.template.spec");
+    path.split('.')
+        .fold(doc, |node, step| match step.parse::<usize>() {
+            Ok(i) => &node[i],
+            Err(_) => &node[step],
+        })
+}
+
+fn s(text: &str) -> Yaml {
+    Yaml::String(text.to_owned())
+}
+
+fn strings(items: &[&str]) -> Yaml {
+    Yaml::Array(items.iter().map(|i| s(i)).collect())
+}
+
+#[test]
+fn each_key_maps_to_its_field() {
+    let i = Yaml::Integer;
+    let cases: Vec<(&str, &str, Yaml)> = vec![
+        ("", "apiVersion", s("batch/v1")),
+        ("", "kind", s("CronJob")),
+        ("", "metadata.name", s("x")),
+        ("", "metadata.namespace", s("batch")),
+        ("", "spec.schedule", s("0 4 * * *")),
+        ("", "spec.timeZone", s("UTC")),
+        ("", "spec.concurrencyPolicy", s("Forbid")),
+        ("", "spec.suspend", Yaml::Boolean(false)),
+        ("", "spec.successfulJobsHistoryLimit", i(10)),
+        ("", "spec.failedJobsHistoryLimit", i(10)),
+        ("", "spec.jobTemplate.spec.backoffLimit", i(0)),
+        (
+            "",
+            "spec.jobTemplate.spec.ttlSecondsAfterFinished",
+            i(90 * 86_400),
+        ),
+        ("", "@.restartPolicy", s("Never")),
+        ("", "@.terminationGracePeriodSeconds", i(10)),
+        ("", "~.name", s("x")),
+        ("", "~.image", s("alpine:3")),
+        ("", "~.imagePullPolicy", s("IfNotPresent")),
+        (
+            "",
+            "~.securityContext.allowPrivilegeEscalation",
+            Yaml::Boolean(false),
+        ),
+        (
+            "timezone = \"Europe/Paris\"",
+            "spec.timeZone",
+            s("Europe/Paris"),
+        ),
+        (
+            "concurrency = \"allow\"",
+            "spec.concurrencyPolicy",
+            s("Allow"),
+        ),
+        (
+            "concurrency = \"replace\"",
+            "spec.concurrencyPolicy",
+            s("Replace"),
+        ),
+        (
+            "starting_deadline = \"5m\"",
+            "spec.startingDeadlineSeconds",
+            i(300),
+        ),
+        ("retries = 4", "spec.jobTemplate.spec.backoffLimit", i(4)),
+        (
+            "deadline = \"1h\"",
+            "spec.jobTemplate.spec.activeDeadlineSeconds",
+            i(3600),
+        ),
+        ("timeout = \"10m\"", "@.activeDeadlineSeconds", i(600)),
+        (
+            "stop_grace = \"30s\"",
+            "@.terminationGracePeriodSeconds",
+            i(30),
+        ),
+        (
+            "fatal_exit_codes = [2, 64]",
+            "spec.jobTemplate.spec.podFailurePolicy.rules.0",
+            YamlLoader::load_from_str(
+                "{action: FailJob, onExitCodes: {containerName: x, operator: In, values: [2, 64]}}",
+            )
+            .expect("yaml")[0]
+                .clone(),
+        ),
+        ("pull = \"always\"", "~.imagePullPolicy", s("Always")),
+        ("pull = \"never\"", "~.imagePullPolicy", s("Never")),
+        (
+            "entrypoint = [\"/bin/sh\", \"-c\"]",
+            "~.command",
+            strings(&["/bin/sh", "-c"]),
+        ),
+        (
+            "command = [\"echo\", \"yes\"]",
+            "~.args",
+            strings(&["echo", "yes"]),
+        ),
+        ("workdir = \"/srv\"", "~.workingDir", s("/srv")),
+        (
+            "env = { B = \"2\", A = \"on\" }",
+            "~.env",
+            YamlLoader::load_from_str("[{name: A, value: 'on'}, {name: B, value: '2'}]")
+                .expect("yaml")[0]
+                .clone(),
+        ),
+        (
+            "memory = \"256MiB\"",
+            "~.resources.limits.memory",
+            s("256Mi"),
+        ),
+        (
+            "memory = \"256MiB\"",
+            "~.resources.requests.memory",
+            s("256Mi"),
+        ),
+        ("cpus = 0.5", "~.resources.limits.cpu", s("500m")),
+        ("cpus = 2.0", "~.resources.requests.cpu", s("2")),
+        (
+            "read_only = true",
+            "~.securityContext.readOnlyRootFilesystem",
+            Yaml::Boolean(true),
+        ),
+        ("read_only = true", "~.volumeMounts.0.mountPath", s("/tmp")),
+        (
+            "read_only = true",
+            "@.volumes.0.emptyDir.medium",
+            s("Memory"),
+        ),
+        (
+            "user = \"1000:2000\"",
+            "~.securityContext.runAsUser",
+            i(1000),
+        ),
+        (
+            "user = \"1000:2000\"",
+            "~.securityContext.runAsGroup",
+            i(2000),
+        ),
+        (
+            "cap_add = [\"NET_ADMIN\"]",
+            "~.securityContext.capabilities.add",
+            strings(&["NET_ADMIN"]),
+        ),
+        (
+            "cap_drop = [\"ALL\"]",
+            "~.securityContext.capabilities.drop",
+            strings(&["ALL"]),
+        ),
+        (
+            "privileged = true",
+            "~.securityContext.privileged",
+            Yaml::Boolean(true),
+        ),
+        (
+            "privileged = true",
+            "~.securityContext.allowPrivilegeEscalation",
+            Yaml::BadValue,
+        ),
+        ("network = \"host\"", "@.hostNetwork", Yaml::Boolean(true)),
+        ("network = \"bridge\"", "@.hostNetwork", Yaml::BadValue),
+        ("hostname = \"worker\"", "@.hostname", s("worker")),
+        (
+            "volumes = [\"/srv/data:/data:ro\"]",
+            "@.volumes.0.hostPath.path",
+            s("/srv/data"),
+        ),
+        (
+            "volumes = [\"/srv/data:/data:ro\"]",
+            "~.volumeMounts.0.mountPath",
+            s("/data"),
+        ),
+        (
+            "volumes = [\"/srv/data:/data:ro\"]",
+            "~.volumeMounts.0.readOnly",
+            Yaml::Boolean(true),
+        ),
+        (
+            "tmpfs = [\"/cache:size=64m,mode=1777\"]",
+            "@.volumes.0.emptyDir.sizeLimit",
+            s("64Mi"),
+        ),
+        (
+            "tmpfs = [\"/cache:size=64m,mode=1777\"]",
+            "~.volumeMounts.0.mountPath",
+            s("/cache"),
+        ),
+        (
+            "env_file = \"/etc/cronbox/x.env\"",
+            "~.envFrom.0.secretRef.name",
+            s("x-env"),
+        ),
+        (
+            "secrets = { db = \"/etc/cronbox/db\" }",
+            "@.volumes.0.secret.secretName",
+            s("x-files"),
+        ),
+        (
+            "secrets = { db = \"/etc/cronbox/db\" }",
+            "~.volumeMounts.0.mountPath",
+            s("/run/secrets/db"),
+        ),
+        (
+            "secrets = { db = \"/etc/cronbox/db\" }",
+            "~.volumeMounts.0.subPath",
+            s("db"),
+        ),
+    ];
+    for (settings, path, want) in cases {
+        let (doc, _) = cronjob_of(settings);
+        assert_eq!(at(&doc, path), &want, "{settings:?} at {path}");
+    }
+    let (doc, _) = cronjob_of("labels = { team = \"ops\" }");
+    let labels = &at(&doc, "spec.jobTemplate.spec.template.metadata.labels");
+    assert_eq!(labels["team"], s("ops"));
+    assert_eq!(labels["cronbox/job"], s("x"));
+    assert_eq!(labels["app.kubernetes.io/name"], s("x"));
+}
+
+#[test]
+fn schedules_are_expanded_and_every_is_read_in_utc() {
+    let cases = [
+        ("@daily", "Europe/Paris", "0 0 * * *", "Europe/Paris"),
+        ("@every 15m", "Europe/Paris", "*/15 * * * *", "Etc/UTC"),
+        ("@every 2h", "Asia/Kolkata", "0 */2 * * *", "Etc/UTC"),
+        ("0 9 * * 7", "Asia/Tokyo", "0 9 * * 0", "Asia/Tokyo"),
+    ];
+    for (schedule, zone, want, want_zone) in cases {
+        let text =
+            format!("[jobs.x]\nschedule = \"{schedule}\"\ntimezone = \"{zone}\"\nimage = \"a\"\n");
+        let manifest = run(&text, &[]).expect(schedule);
+        let doc = &YamlLoader::load_from_str(&manifest.yaml).expect("yaml")[0];
+        assert_eq!(doc["spec"]["schedule"], s(want), "{schedule}");
+        assert_eq!(doc["spec"]["timeZone"], s(want_zone), "{schedule}");
+    }
+}
+
+/// (settings, the keys warned about, a word of the message)
+#[test]
+fn what_kubernetes_cannot_express_is_warned_about_by_job_and_key() {
+    let cases: [(&str, &[&str], &str); 17] = [
+        ("", &[], ""),
+        (
+            "retries = 2\nbackoff = \"10s\"\nbackoff_max = \"6m\"",
+            &[],
+            "",
+        ),
+        ("retries = 2", &["backoff_max"], "6m"),
+        (
+            "retries = 2\nbackoff = \"1m\"",
+            &["backoff", "backoff_max"],
+            "10s",
+        ),
+        ("backoff = \"1m\"", &[], ""),
+        (
+            "success_exit_codes = [0, 3]",
+            &["success_exit_codes"],
+            "only exit code 0",
+        ),
+        ("network = \"none\"", &["network"], "always has a network"),
+        ("network = \"backend\"", &["network"], "backend"),
+        ("pids_limit = 100", &["pids_limit"], "podPidsLimit"),
+        ("volumes = [\"/srv:/srv\"]", &["volumes"], "hostPath"),
+        ("tmpfs = [\"/cache\"]", &["tmpfs"], "medium: Memory"),
+        ("stop_signal = \"SIGINT\"", &["stop_signal"], "SIGINT"),
+        ("catch_up = \"none\"", &["catch_up"], "never does"),
+        (
+            "starting_deadline = \"5s\"",
+            &["starting_deadline"],
+            "every 10s",
+        ),
+        ("user = \"www-data\"", &["user"], "numeric"),
+        ("privileged = true", &["privileged"], "no-new-privileges"),
+        (
+            "schedule = \"30 2 * * *\"\ntimezone = \"Europe/Berlin\"",
+            &["schedule"],
+            "twice",
+        ),
+    ];
+    for (settings, keys, word) in cases {
+        let text = format!("[jobs.x]\nimage = \"a\"\n{settings}\n");
+        let text = if settings.contains("schedule") {
+            text
+        } else {
+            text.replace("[jobs.x]\n", "[jobs.x]\nschedule = \"0 4 * * *\"\n")
+        };
+        let manifest = run(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<&str> = manifest.warnings.iter().map(|w| w.key).collect();
+        assert_eq!(got, keys, "{settings}: {:?}", manifest.warnings);
+        for warning in &manifest.warnings {
+            assert_eq!(warning.job.as_deref(), Some("x"));
+            assert!(
+                warning
+                    .to_string()
+                    .starts_with(&format!("job \"x\": {}: ", warning.key))
+            );
+        }
+        if let Some(first) = manifest.warnings.first() {
+            assert!(
+                first.message.contains(word),
+                "{settings}: {}",
+                first.message
+            );
+        }
+    }
+}
+
+#[test]
+fn daemon_settings_are_warned_about_only_when_written() {
+    let text = "[daemon]\nmax_concurrent = 2\nhistory_limit = 50\n[jobs.x]\nschedule = \"@daily\"\nimage = \"a\"\n";
+    let quiet = run(text, &[]).expect("export");
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    let keys = ["max_concurrent".to_owned(), "history_limit".to_owned()];
+    let loud = run(text, &keys).expect("export");
+    let got: Vec<String> = loud.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(
+        got[0].starts_with("[daemon] max_concurrent: 2 caps"),
+        "{got:?}"
+    );
+    assert!(
+        got[1].starts_with("[daemon] history_limit: each CronJob keeps at most 10"),
+        "{got:?}"
+    );
+    // Below the cap, the limit carries over as it is.
+    let small = run(&text.replace("50", "3"), &keys).expect("export");
+    let doc = &YamlLoader::load_from_str(&small.yaml).expect("yaml")[0];
+    assert_eq!(doc["spec"]["successfulJobsHistoryLimit"], Yaml::Integer(3));
+    assert_eq!(small.warnings.len(), 1);
+}
+
+#[test]
+fn secrets_are_references_with_the_commands_to_create_them() {
+    let text = "[jobs.backup_db]\nschedule = \"@daily\"\nimage = \"a\"\nenv_file = \"/etc/cronbox/my env\"\nsecrets = { db_password = \"/etc/cronbox/pw\", token = \"tok\" }\n";
+    let manifest = run(text, &[]).expect("export");
+    let want = [
+        "# Create its Secrets first (cronbox never prints what they hold):",
+        "#   kubectl create secret generic backup-db-env -n batch --from-env-file='/etc/cronbox/my env'",
+        "#   kubectl create secret generic backup-db-files -n batch --from-file=db_password=/etc/cronbox/pw --from-file=token=/etc/cronbox/tok",
+    ];
+    for line in want {
+        assert!(
+            manifest.yaml.lines().any(|l| l == line),
+            "{line}\n{}",
+            manifest.yaml
+        );
+    }
+    let doc = &YamlLoader::load_from_str(&manifest.yaml).expect("yaml")[0];
+    assert_eq!(doc["metadata"]["name"], s("backup-db"));
+    assert_eq!(doc["metadata"]["labels"]["cronbox/job"], s("backup_db"));
+}
+
+#[test]
+fn names_that_collide_and_schedules_without_equivalent_are_refused_together() {
+    let text = "[jobs.a_b]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.a-b]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.c]\nschedule = \"@every 7m\"\nimage = \"a\"\n";
+    let err = run(text, &[]).expect_err("refused");
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(
+        err.problems[0].contains("job \"a-b\" and job \"a_b\" would all be the CronJob \"a-b\""),
+        "{err}"
+    );
+    assert!(
+        err.problems[1].starts_with("job \"c\": schedule: @every 7m:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_invalid_namespace_is_refused() {
+    let config = config("[jobs.x]\nschedule = \"@daily\"\nimage = \"a\"\n");
+    let jobs: Vec<&Job> = config.jobs.iter().collect();
+    let options = Options {
+        namespace: Some("Not_Valid"),
+        now: now(),
+        daemon_keys: &[],
+    };
+    let err = export(&config, &jobs, &options).expect_err("refused");
+    assert!(err.problems[0].contains("namespace \"Not_Valid\""), "{err}");
+}
