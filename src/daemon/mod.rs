@@ -589,7 +589,7 @@ async fn fire(
             if !replaces.is_empty() {
                 tracing::info!(job = %job.name, tick = %tick, "replacing the running run (concurrency = \"replace\")");
             }
-            replaces.extend(foreign_predecessors(ctx, job).await);
+            replaces.extend(supervisor::foreign_runs(ctx, job, None).await);
             replaces
         }
     };
@@ -605,34 +605,6 @@ async fn fire(
             .await
             .map(drop)
     });
-}
-
-/// The runs of `job` that another live process supervises (a `cronbox run`),
-/// asked through the database to stop as replaced.
-async fn foreign_predecessors(ctx: &Context, job: &Job) -> Vec<Predecessor> {
-    let unfinished = match ctx.store.unfinished_runs(&job.name).await {
-        Ok(unfinished) => unfinished,
-        Err(e) => {
-            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "cannot look for runs of the job in other processes; replacing only this daemon's");
-            return Vec::new();
-        }
-    };
-    let foreign: Vec<(i64, u32)> = unfinished
-        .into_iter()
-        .filter_map(|r| Some((r.run_id, r.pid.filter(|pid| owned_elsewhere(Some(*pid)))?)))
-        .collect();
-    if foreign.is_empty() {
-        return Vec::new();
-    }
-    let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
-    tracing::info!(job = %job.name, runs = ?ids, "replacing runs that another process supervises (cronbox run)");
-    if let Err(e) = ctx.store.request_stop(&ids, "replaced").await {
-        tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not ask the other process to stop its run");
-    }
-    foreign
-        .into_iter()
-        .map(|(run_id, pid)| Predecessor::Foreign { run_id, pid })
-        .collect()
 }
 
 /// Warn about every job that asks for a limit the Docker host cannot enforce

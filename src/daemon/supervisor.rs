@@ -70,6 +70,9 @@ pub struct RunReport {
     pub attempts: u32,
 }
 
+/// `runs.stop_requested` when a daemon replaces a `cronbox run`'s run.
+pub const STOP_REQUEST_REPLACED: &str = "replaced";
+
 /// The reason recorded for a run a newer run replaced.
 pub const REPLACED: &str = "replaced by a newer run (concurrency = \"replace\")";
 
@@ -505,8 +508,12 @@ async fn drive(
                 reason: reason.as_deref(),
             },
         };
-        ends.record_attempt(attempt_id, attempt, &record, next)
-            .await?;
+        if !ends
+            .record_attempt(attempt_id, attempt, &record, next)
+            .await?
+        {
+            return Ok(ends.report(None, exit_code, attempt));
+        }
         crate::failpoint::pause("after-record").await;
         if let Some(id) = container {
             remove_recorded(ctx, job, run_id, id).await;
@@ -687,13 +694,19 @@ async fn wait_replaced(
         None => Box::pin(std::future::pending()),
     };
     let ended = async {
-        for predecessor in &replaces {
-            match predecessor {
-                Predecessor::Local(finished) => finished.cancelled().await,
-                Predecessor::Foreign { run_id, pid } => {
-                    foreign_run_ended(&ctx.store, *run_id, *pid).await;
+        let mut replaces = replaces;
+        while !replaces.is_empty() {
+            for predecessor in &replaces {
+                match predecessor {
+                    Predecessor::Local(finished) => finished.cancelled().await,
+                    Predecessor::Foreign { run_id, pid } => {
+                        foreign_run_ended(&ctx.store, *run_id, *pid).await;
+                    }
                 }
             }
+            // A `cronbox run` of the job may have started meanwhile: it is
+            // replaced too, before this run starts.
+            replaces = foreign_runs(ctx, job, Some(run_id)).await;
         }
     };
     let bounded = Box::pin(async {
@@ -708,6 +721,45 @@ async fn wait_replaced(
         Ok(false) => Err(Waited::Missed(LATE)),
         Err(why) => Err(Waited::Stopped(why)),
     }
+}
+
+/// The unfinished runs of `job` (other than `except`) that another live
+/// process supervises (a `cronbox run`), asked through the database to stop
+/// as replaced.
+pub(super) async fn foreign_runs(
+    ctx: &Context,
+    job: &Job,
+    except: Option<i64>,
+) -> Vec<Predecessor> {
+    let unfinished = match ctx.store.unfinished_runs(&job.name).await {
+        Ok(unfinished) => unfinished,
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %chain(&e), "cannot look for runs of the job in other processes; replacing only this daemon's");
+            return Vec::new();
+        }
+    };
+    let foreign: Vec<(i64, u32)> = unfinished
+        .into_iter()
+        .filter(|r| Some(r.run_id) != except)
+        .filter_map(|r| {
+            Some((
+                r.run_id,
+                r.pid.filter(|pid| super::owned_elsewhere(Some(*pid)))?,
+            ))
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
+    tracing::info!(job = %job.name, runs = ?ids, "replacing runs that another process supervises (cronbox run)");
+    if let Err(e) = ctx.store.request_stop(&ids, STOP_REQUEST_REPLACED).await {
+        tracing::error!(job = %job.name, error = %chain(&e), "could not ask the other process to stop its run");
+    }
+    foreign
+        .into_iter()
+        .map(|(run_id, pid)| Predecessor::Foreign { run_id, pid })
+        .collect()
 }
 
 /// Returns once run `run_id`, supervised by process `pid`, is no longer
@@ -777,21 +829,23 @@ impl Ends<'_> {
         tracing::info!(job = %self.job.name, run = self.run_id, status = status.as_str(), attempts, reason = reason.unwrap_or(""), "run finished");
     }
 
-    /// Record an attempt's end and what becomes of its run, together.
+    /// Record an attempt's end and what becomes of its run, together. `false`
+    /// when another process had recorded it already (this one then leaves the
+    /// run to it).
     async fn record_attempt(
         &self,
         attempt_id: i64,
         attempt: u32,
         record: &store::AttemptEnd,
         next: RunNext<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (ctx, job, run_id) = (self.ctx, self.job, self.run_id);
         tracing::info!(
             job = %job.name, run = run_id, attempt, outcome = record.outcome,
             exit_code = ?record.exit_code, error = record.error.as_deref().unwrap_or(""),
             "attempt finished"
         );
-        persist(
+        let recorded = persist(
             ctx,
             self.stops,
             "recording the end of an attempt",
@@ -799,10 +853,14 @@ impl Ends<'_> {
             || ctx.store.end_attempt(run_id, attempt_id, record, next),
         )
         .await?;
+        if !recorded {
+            tracing::warn!(job = %job.name, run = run_id, attempt, "the attempt's end was already recorded by another process; leaving the run to it");
+            return Ok(false);
+        }
         if let RunNext::Finish { status, reason, .. } = next {
             self.log_end(status, reason, attempt);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The run's first attempt could not start before its `starting_deadline`.
