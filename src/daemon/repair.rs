@@ -134,6 +134,12 @@ async fn settle_attempt(
                 .map(|()| None);
         }
     };
+    // Found by its name: its id is recorded now, so the attempt links to it.
+    if stale.container_id.is_none()
+        && let Some(id) = &id
+    {
+        ctx.store.set_container(stale.attempt_id, id).await?;
+    }
     let container = id.unwrap_or(lookup);
     tracing::warn!(job = %stale.job, run, attempt, container = %container, ended, "repair: adopting the container of an attempt the previous daemon left");
     Ok(Some(ToAdopt {

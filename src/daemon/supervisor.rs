@@ -187,6 +187,7 @@ async fn record_and_drive(
         prepared: preparation,
         replaces,
         queued: None,
+        waiting_since: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops)
         .await
@@ -264,6 +265,7 @@ pub async fn resume(
         prepared: &mut None,
         replaces: if first { replaces } else { Vec::new() },
         queued,
+        waiting_since: Some(pending.retry_at.unwrap_or(pending.started_at)),
     };
     detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
 }
@@ -290,6 +292,7 @@ pub async fn adopt(
         prepared: &mut None,
         replaces: Vec::new(),
         queued: None,
+        waiting_since: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops).await
 }
@@ -331,6 +334,9 @@ struct Run<'a> {
     replaces: Vec<Predecessor>,
     /// Told once the first slot request is in line.
     queued: Option<oneshot::Sender<()>>,
+    /// Since when its next attempt has waited, when that began before this
+    /// process (a resumed run): `attempts.waited_ms` counts from then.
+    waiting_since: Option<DateTime<Utc>>,
 }
 
 /// An attempt whose container a previous daemon left running (or exited).
@@ -452,6 +458,11 @@ async fn drive(
                             return ends.stopped_waiting(why, exit_code, attempt - 1).await;
                         }
                     };
+                // A resumed run's wait began before this process.
+                let waited = match run.waiting_since.take() {
+                    Some(since) => waited.max(clock::until(since, ctx.clock.now())),
+                    None => waited,
+                };
                 let (attempt_id, ended) = start_attempt(
                     ctx,
                     job,
@@ -484,7 +495,12 @@ async fn drive(
         let decision = job.retry_policy().decide(attempt, end);
         let reason = match decision {
             Decision::Fail => Some(failure_reason(&record, attempt)),
-            Decision::Interrupt => Some("the daemon shut down during the attempt".to_owned()),
+            Decision::Interrupt if ctx.resume_later => {
+                Some("the daemon shut down during the attempt".to_owned())
+            }
+            Decision::Interrupt => Some(
+                "cronbox run was interrupted (SIGTERM or SIGINT) during the attempt".to_owned(),
+            ),
             Decision::Succeed | Decision::Retry(_) => None,
         };
         let now = ctx.clock.now();
