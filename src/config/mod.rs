@@ -19,7 +19,15 @@
 //! ([`Config::host_paths`] lists the paths for `check`). The documented format with
 //! every key is `config/reference.toml`.
 
+mod build;
+mod checker;
 mod error;
+mod json_schema;
+mod kinds;
+mod lists;
+mod rules;
+mod schema;
+mod suggest;
 mod syntax;
 mod validate;
 mod values;
@@ -41,6 +49,7 @@ use chrono_tz::Tz;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, Location, Problem};
+pub use json_schema::json_schema;
 pub use zone_source::{ZoneSource, default_zone};
 
 /// File name of the database when `[daemon] database` is not set.

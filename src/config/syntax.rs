@@ -13,6 +13,7 @@ use std::ops::Range;
 use toml_parser::parser::{Event, EventKind, RecursionGuard};
 
 use super::error::{Lines, Problem, snippet};
+use super::schema::is_secret;
 
 /// Past this many TOML syntax errors the rest are summed up in one line: after a bad
 /// one, the parser's recovery can report follow-on errors that are only noise.
@@ -25,9 +26,6 @@ pub(super) const MAX_DEPTH: usize = 80;
 /// The toml crate's message for a key nested deeper than [`MAX_DEPTH`]; the error
 /// comes without a position.
 const RECURSION_LIMIT: &str = "recursion limit";
-
-/// Keys whose values may be secrets: never shown in a snippet.
-const SECRET_KEYS: [&str; 3] = ["env", "env_file", "secrets"];
 
 /// The problems for `errors`, the syntax errors of the text of `lines`: sorted by
 /// position, duplicates removed, at most [`MAX_SYNTAX_PROBLEMS`] and a summary line.
@@ -91,7 +89,7 @@ struct Scan {
     /// them: parts after the first), with their number of parts, in file order.
     deep_keys: Vec<(Range<usize>, usize)>,
     /// The bytes of values (and comments, and text the parser could not read) under
-    /// [`SECRET_KEYS`]; sorted and merged by [`scan`] (not overlapping).
+    /// a key whose values are secret (see [`is_secret`]); sorted and merged by [`scan`] (not overlapping).
     secrets: Vec<Range<usize>>,
 }
 
@@ -122,14 +120,14 @@ fn scan(text: &str) -> Scan {
 }
 
 /// Where a key or value is in the document: enough to tell whether it is under one of
-/// [`SECRET_KEYS`] (a job named "env", `[jobs.env]`, is not).
+/// a key whose values are secret (see [`is_secret`]; a job named "env", `[jobs.env]`, is not).
 #[derive(Debug, Clone, Copy, Default)]
 struct Place {
     /// How many keys lead to it from the root.
     depth: usize,
     /// Whether the first of them is `jobs` (then the second is a job's name).
     in_jobs: bool,
-    /// Whether one of them (other than a job's name) is in [`SECRET_KEYS`].
+    /// Whether one of them (other than a job's name) is a secret key (see [`is_secret`]).
     secret: bool,
 }
 
@@ -143,7 +141,7 @@ impl Place {
             } else {
                 self.in_jobs
             },
-            secret: self.secret || (!job_name && SECRET_KEYS.contains(&name)),
+            secret: self.secret || (!job_name && is_secret(name)),
         }
     }
 }
