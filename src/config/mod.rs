@@ -37,6 +37,8 @@ pub mod dotenv;
 pub mod file;
 
 #[cfg(test)]
+mod schema_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

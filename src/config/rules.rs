@@ -306,7 +306,12 @@ mod tests {
     #[test]
     fn backoff_max_must_be_at_least_backoff() {
         // (backoff, backoff_max) -> the key blamed and a fragment of the message.
-        let cases: &[((u64, Origin), (u64, Origin), Option<(&str, &str)>)] = &[
+        type Case = (
+            (u64, Origin),
+            (u64, Origin),
+            Option<(&'static str, &'static str)>,
+        );
+        let cases: &[Case] = &[
             ((10, Own), (600, Own), None),
             ((60, Own), (60, Own), None),
             (
