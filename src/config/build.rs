@@ -41,8 +41,8 @@ pub(super) fn daemon_config(mut values: Values, set_zone: bool, env: &Environmen
             .take("require_limits", Parsed::into_bool)
             .unwrap_or_default(),
         on_shutdown: values
-            .take("on_shutdown", Parsed::into_text)
-            .and_then(|name| OnShutdown::from_name(&name))
+            .take("on_shutdown", Parsed::into_choice)
+            .and_then(OnShutdown::from_name)
             .unwrap_or_default(),
         history_max_age: values
             .take("history_max_age", Parsed::into_duration)
@@ -70,7 +70,7 @@ pub(super) fn job_config(
         command: v.take_opt("command", Parsed::into_list)?,
         env: v.take("env", Parsed::into_map)?,
         volumes: v.take("volumes", Parsed::into_volumes)?,
-        pull: PullPolicy::from_name(&v.take("pull", Parsed::into_text)?)?,
+        pull: PullPolicy::from_name(v.take("pull", Parsed::into_choice)?)?,
         retries: v.take("retries", |p| p.into_int()?.try_into().ok())?,
         backoff: v.take("backoff", Parsed::into_duration)?,
         backoff_max: v.take("backoff_max", Parsed::into_duration)?,
@@ -78,8 +78,8 @@ pub(super) fn job_config(
         deadline: v.take_opt("deadline", Parsed::into_duration)?,
         stop_signal: v.take("stop_signal", Parsed::into_text)?,
         stop_grace: v.take("stop_grace", Parsed::into_duration)?,
-        concurrency: Concurrency::from_name(&v.take("concurrency", Parsed::into_text)?)?,
-        catch_up: CatchUp::from_name(&v.take("catch_up", Parsed::into_text)?)?,
+        concurrency: Concurrency::from_name(v.take("concurrency", Parsed::into_choice)?)?,
+        catch_up: CatchUp::from_name(v.take("catch_up", Parsed::into_choice)?)?,
         starting_deadline: v.take_opt("starting_deadline", Parsed::into_duration)?,
         success_exit_codes: v.take("success_exit_codes", Parsed::into_codes)?,
         fatal_exit_codes: v.take("fatal_exit_codes", Parsed::into_codes)?,

@@ -26,8 +26,10 @@ pub(super) enum Parsed {
     Bool(bool),
     Int(i128),
     Float(f64),
-    /// An image, a checked string, a normalised signal, a [`Kind::Choice`]'s value.
+    /// An image, a checked string, a normalised signal.
     Text(String),
+    /// One of a [`Kind::Choice`]'s values.
+    Choice(&'static str),
     Path(PathBuf),
     Zone(Tz),
     Duration(Duration),
@@ -51,6 +53,7 @@ impl Parsed {
             Default::Int(n) => Parsed::Int(n),
             Default::Duration(d) => Parsed::Duration(d),
             Default::Size(n) => Parsed::Size(n),
+            Default::Str(s) if matches!(key.kind, Kind::Choice(_)) => Parsed::Choice(s),
             Default::Str(s) => Parsed::Text(s.to_owned()),
             Default::Ints(codes) => Parsed::Codes(codes.to_vec()),
             Default::Empty => match key.kind {
@@ -85,6 +88,7 @@ into! {
     into_int: Int -> i128;
     into_float: Float -> f64;
     into_text: Text -> String;
+    into_choice: Choice -> &'static str;
     into_path: Path -> PathBuf;
     into_zone: Zone -> Tz;
     into_duration: Duration -> Duration;
@@ -145,7 +149,7 @@ impl Checker<'_> {
             Kind::Integer(rule) => self.integer(value, job, name, rule).map(Parsed::Int),
             Kind::Cpus { min, max } => self.cpus(value, job, (min, max)).map(Parsed::Float),
             Kind::Bool => self.boolean(value, job, name).map(Parsed::Bool),
-            Kind::Choice(choice) => self.choice(value, job, key, choice).map(Parsed::Text),
+            Kind::Choice(choice) => self.choice(value, job, key, choice).map(Parsed::Choice),
             Kind::Duration(rule) => self.duration(value, job, name, rule).map(Parsed::Duration),
             Kind::Size(rule) => self.size(value, job, name, rule).map(Parsed::Size),
             Kind::Signal => self.signal(value, job).map(Parsed::Text),
@@ -383,10 +387,10 @@ impl Checker<'_> {
         job: Option<&str>,
         key: &Key,
         choice: Choice,
-    ) -> Option<String> {
+    ) -> Option<&'static str> {
         let name = self.string(value, job, key.name, &expected_choice(choice))?;
-        if choice.values.iter().any(|&(v, _)| v == name) {
-            return Some(name.to_owned());
+        if let Some(&(known, _)) = choice.values.iter().find(|&&(v, _)| v == name) {
+            return Some(known);
         }
         let listed: Vec<String> = choice
             .values

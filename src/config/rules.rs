@@ -19,7 +19,7 @@ use super::SECRETS_DIR;
 use super::checker::Checker;
 use super::error::quote;
 use super::kinds::Parsed;
-use super::validate::{Entry, Sources, Values};
+use super::validate::{Entry, Values};
 use super::values::mount_target;
 
 /// Where a value a rule looks at comes from.
@@ -201,15 +201,15 @@ pub(super) fn mount_clashes(mounts: &[Mount]) -> Vec<(usize, String)> {
 impl Checker<'_> {
     /// Checks the rules across the keys of a job (or `[defaults]`) whose values in
     /// `values` are all good, reporting at the value the table sets itself.
-    pub(super) fn cross_key_rules(
-        &mut self,
-        src: &Sources<'_>,
-        job: Option<&str>,
-        values: &Values,
-    ) {
-        let durations = |key| Some((values.get(key)?.as_duration()?, Origin::of(src.get(key))));
-        let lists = |key| Some((values.get(key)?.as_list()?, Origin::of(src.get(key))));
-        let codes = |key| Some((values.get(key)?.as_codes()?, Origin::of(src.get(key))));
+    pub(super) fn cross_key_rules(&mut self, job: Option<&str>, values: &Values<'_>) {
+        let of = |key| {
+            values
+                .setting(key)
+                .map(|(value, entry)| (value, Origin::of(entry)))
+        };
+        let durations = |key| of(key).and_then(|(v, from)| Some((v.as_duration()?, from)));
+        let lists = |key| of(key).and_then(|(v, from)| Some((v.as_list()?, from)));
+        let codes = |key| of(key).and_then(|(v, from)| Some((v.as_codes()?, from)));
         let findings = [
             durations("backoff")
                 .zip(durations("backoff_max"))
@@ -222,7 +222,7 @@ impl Checker<'_> {
                 .and_then(|(add, drop)| capabilities(add, drop)),
         ];
         for finding in findings.into_iter().flatten() {
-            if let Some(entry) = src.get(finding.at) {
+            if let Some((_, Some(entry))) = values.setting(finding.at) {
                 self.report(entry.value.span(), job, finding.message);
             }
         }
@@ -230,7 +230,7 @@ impl Checker<'_> {
             .iter()
             .all(|key| values.get(key).is_some())
         {
-            let (mounts, spans) = mounts(src, values);
+            let (mounts, spans) = mounts(values);
             for (at, message) in mount_clashes(&mounts) {
                 self.report(spans[at].clone(), job, message);
             }
@@ -240,15 +240,14 @@ impl Checker<'_> {
 
 /// Every container path the job mounts, in the order volumes, tmpfs, secrets, with
 /// the span of the item that mounts it.
-fn mounts(src: &Sources<'_>, values: &Values) -> (Vec<Mount>, Vec<Range<usize>>) {
+fn mounts(values: &Values<'_>) -> (Vec<Mount>, Vec<Range<usize>>) {
     let mut mounts = Vec::new();
     let mut spans = Vec::new();
     let mut push = |mount: Mount, span: Range<usize>| {
         mounts.push(mount);
         spans.push(span);
     };
-    if let (Some(entry), Some(Parsed::Volumes(volumes))) =
-        (src.get("volumes"), values.get("volumes"))
+    if let Some((Parsed::Volumes(volumes), Some(entry))) = values.setting("volumes")
         && let DeValue::Array(items) = entry.value.get_ref()
     {
         for (item, volume) in items.iter().zip(volumes) {
@@ -261,7 +260,7 @@ fn mounts(src: &Sources<'_>, values: &Values) -> (Vec<Mount>, Vec<Range<usize>>)
             push(mount, item.span());
         }
     }
-    if let (Some(entry), Some(Parsed::List(tmpfs))) = (src.get("tmpfs"), values.get("tmpfs"))
+    if let Some((Parsed::List(tmpfs), Some(entry))) = values.setting("tmpfs")
         && let DeValue::Array(items) = entry.value.get_ref()
     {
         for (item, mount) in items.iter().zip(tmpfs) {
@@ -275,7 +274,7 @@ fn mounts(src: &Sources<'_>, values: &Values) -> (Vec<Mount>, Vec<Range<usize>>)
             push(mount, item.span());
         }
     }
-    if let (Some(entry), Some(Parsed::Files(secrets))) = (src.get("secrets"), values.get("secrets"))
+    if let Some((Parsed::Files(secrets), Some(entry))) = values.setting("secrets")
         && let DeValue::Table(table) = entry.value.get_ref()
     {
         for (key, value) in table.iter() {

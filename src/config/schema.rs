@@ -673,7 +673,19 @@ pub(super) const KEYS: &[Key] = &[
 
 /// The keys `table` accepts, in documented order.
 pub(super) fn keys_of(table: Table) -> impl Iterator<Item = &'static Key> {
-    KEYS.iter().filter(move |key| key.allowed_in(table))
+    indexed(table).map(|(_, key)| key)
+}
+
+/// The keys `table` accepts, in documented order, with their index in [`KEYS`].
+pub(super) fn indexed(table: Table) -> impl Iterator<Item = (usize, &'static Key)> {
+    KEYS.iter()
+        .enumerate()
+        .filter(move |(_, key)| key.allowed_in(table))
+}
+
+/// The index in [`KEYS`] of the key `name` of `table`, if it accepts one.
+pub(super) fn index_of(table: Table, name: &str) -> Option<usize> {
+    indexed(table).find_map(|(index, key)| (key.name == name).then_some(index))
 }
 
 /// The key `name` of `table`, if it accepts one.

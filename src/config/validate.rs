@@ -29,8 +29,13 @@ use crate::schedule::Schedule;
 
 const TOP_KEYS: &[&str] = &["daemon", "defaults", "jobs"];
 
-/// The keys set in one table (a job's or `[defaults]`), by name.
-type Settings<'a> = BTreeMap<&'static str, &'a Value<'a>>;
+/// The values set in one table (a job's or `[defaults]`), by the index of their key
+/// in [`schema::KEYS`] (looked up by name once, when the table is read).
+type Settings<'a> = Vec<Option<&'a Value<'a>>>;
+
+fn no_settings<'a>() -> Settings<'a> {
+    vec![None; schema::KEYS.len()]
+}
 
 /// Parses and checks `text`; the problems come back sorted by position.
 pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Config, Vec<Problem>> {
@@ -70,46 +75,57 @@ pub(super) struct Sources<'a> {
 }
 
 impl<'a> Sources<'a> {
-    fn own(&self, key: &str) -> Option<Entry<'a>> {
-        self.own.get(key).map(|&value| Entry {
+    fn own(&self, index: usize) -> Option<Entry<'a>> {
+        self.own.get(index).copied().flatten().map(|value| Entry {
             value,
             inherited: false,
         })
     }
 
-    fn inherited(&self, key: &str) -> Option<Entry<'a>> {
-        self.defaults?.get(key).map(|&value| Entry {
-            value,
-            inherited: true,
-        })
+    fn inherited(&self, index: usize) -> Option<Entry<'a>> {
+        self.defaults?
+            .get(index)
+            .copied()
+            .flatten()
+            .map(|value| Entry {
+                value,
+                inherited: true,
+            })
     }
 
-    /// The job's own value, else the one in `[defaults]`.
-    pub(super) fn get(&self, key: &str) -> Option<Entry<'a>> {
-        self.own(key).or_else(|| self.inherited(key))
+    /// The job's own value of the key at `index` in [`schema::KEYS`], else the one
+    /// in `[defaults]`.
+    fn at(&self, index: usize) -> Option<Entry<'a>> {
+        self.own(index).or_else(|| self.inherited(index))
     }
 }
 
-/// The checked values of a table, by key. A key that is set with a good value, or
-/// unset with a default of its own ([`Parsed::default_of`]), is here; a bad value or
-/// an unset key without a value of its own is not.
-#[derive(Debug, Default)]
-pub(super) struct Values(BTreeMap<&'static str, Parsed>);
+/// The checked values of a table, by key, each with where it is written (`None`:
+/// its default). A key that is set with a good value, or unset with a default of
+/// its own ([`Parsed::default_of`]), is here; a bad value or an unset key without a
+/// value of its own is not.
+#[derive(Default)]
+pub(super) struct Values<'a>(BTreeMap<&'static str, (Parsed, Option<Entry<'a>>)>);
 
-impl Values {
+impl<'a> Values<'a> {
     pub(super) fn get(&self, key: &str) -> Option<&Parsed> {
-        self.0.get(key)
+        self.0.get(key).map(|(value, _)| value)
     }
 
-    fn insert(&mut self, key: &'static str, value: Option<Parsed>) {
+    /// The value of `key` and where it is written (`None`: its default).
+    pub(super) fn setting(&self, key: &str) -> Option<(&Parsed, Option<Entry<'a>>)> {
+        self.0.get(key).map(|(value, entry)| (value, *entry))
+    }
+
+    fn insert(&mut self, key: &'static str, value: Option<Parsed>, entry: Option<Entry<'a>>) {
         if let Some(value) = value {
-            self.0.insert(key, value);
+            self.0.insert(key, (value, entry));
         }
     }
 
     /// The value of `key` as `into` gives it.
     pub(super) fn take<T>(&mut self, key: &str, into: fn(Parsed) -> Option<T>) -> Option<T> {
-        self.0.remove(key).and_then(into)
+        self.0.remove(key).and_then(|(value, _)| into(value))
     }
 
     /// The value of the optional `key` as `into` gives it: `Some(None)` when unset.
@@ -120,7 +136,7 @@ impl Values {
     ) -> Option<Option<T>> {
         match self.0.remove(key) {
             None => Some(None),
-            Some(value) => into(value).map(Some),
+            Some((value, _)) => into(value).map(Some),
         }
     }
 }
@@ -191,7 +207,7 @@ impl Checker<'_> {
         let table = entry.and_then(|entry| self.table(entry, "daemon"));
         for (key, value) in table.iter().flat_map(|table| table.iter()) {
             match schema::find(Table::Daemon, key.get_ref()) {
-                Some(spec) => values.insert(spec.name, self.value(spec, value, None)),
+                Some(spec) => values.insert(spec.name, self.value(spec, value, None), None),
                 None => self.unknown_key(
                     key,
                     None,
@@ -204,7 +220,7 @@ impl Checker<'_> {
         let set_zone = values.get("timezone").is_some();
         for spec in schema::keys_of(Table::Daemon) {
             if values.get(spec.name).is_none() {
-                values.insert(spec.name, Parsed::default_of(spec));
+                values.insert(spec.name, Parsed::default_of(spec), None);
             }
         }
         daemon_config(values, set_zone, env)
@@ -216,16 +232,17 @@ impl Checker<'_> {
         entry: Option<(&Key<'_>, &'a Value<'a>)>,
         daemon_tz: Tz,
     ) -> Settings<'a> {
-        let mut defaults = Settings::new();
+        let mut defaults = no_settings();
         let Some(table) = entry.and_then(|entry| self.table(entry, "defaults")) else {
             return defaults;
         };
         for (key, value) in table.iter() {
-            match schema::find(Table::Job, key.get_ref()) {
-                Some(spec) if spec.allowed_in(Table::Defaults) => {
-                    defaults.insert(spec.name, value);
+            let index = schema::index_of(Table::Job, key.get_ref());
+            match index.map(|index| (index, &schema::KEYS[index])) {
+                Some((index, spec)) if spec.allowed_in(Table::Defaults) => {
+                    defaults[index] = Some(value);
                 }
-                Some(spec) => self.report(
+                Some((_, spec)) => self.report(
                     key.span(),
                     None,
                     format!(
@@ -302,12 +319,10 @@ impl Checker<'_> {
             self.report(key.span(), job, message);
             return None;
         };
-        let mut own = Settings::new();
+        let mut own = no_settings();
         for (key, value) in table.iter() {
-            match schema::find(Table::Job, key.get_ref()) {
-                Some(spec) => {
-                    own.insert(spec.name, value);
-                }
+            match schema::index_of(Table::Job, key.get_ref()) {
+                Some(index) => own[index] = Some(value),
                 None => {
                     let expected = schema::names_of(Table::Job);
                     self.unknown_key(key, job, ("unknown key", ""), &expected, "");
@@ -348,27 +363,29 @@ impl Checker<'_> {
         let mut values = Values::default();
         let timezone = self.job_zone(src, (name, key_span.clone()), &mut loc, default_tz);
         let mut schedule = None;
-        for spec in schema::keys_of(table) {
+        for (index, spec) in schema::indexed(table) {
+            let entry = src.at(index);
             match (spec.kind, spec.inherit) {
                 (Kind::Zone, _) => {}
                 (Kind::Schedule, _) => {
                     let tz = timezone.unwrap_or(default_tz);
-                    schedule = self.schedule_setting(src, spec, name, &mut loc, tz);
+                    schedule = self.schedule_setting(entry, spec, name, &mut loc, tz);
                 }
                 (_, Inherit::Merge) => {
-                    values.insert(spec.name, self.merged(src, spec, name, &mut loc))
+                    let merged = self.merged(src, (index, spec), name, &mut loc);
+                    values.insert(spec.name, merged, entry);
                 }
-                _ => values.insert(spec.name, self.setting(src, spec, name, &mut loc)),
+                _ => {
+                    let value = self.setting(entry, spec, name, &mut loc);
+                    values.insert(spec.name, value, entry);
+                }
             }
-            if let (Default::Required { hint, .. }, None, Some(span)) =
-                (spec.default, src.get(spec.name), &key_span)
-            {
-                let message = format!("missing required key \"{}\"; {hint}", spec.name);
-                self.report(span.clone(), name, message);
+            if entry.is_none() {
+                self.missing(spec, name, key_span.clone());
             }
         }
-        self.cross_key_rules(src, name, &values);
-        record_host_paths(self, src, &mut loc, &values);
+        self.cross_key_rules(name, &values);
+        record_host_paths(self, &mut loc, &values);
         let (name, _) = job?;
         job_config(name, schedule?, timezone?, values, loc)
     }
@@ -388,7 +405,8 @@ impl Checker<'_> {
         loc: &mut Locations,
         default_tz: Tz,
     ) -> Option<Tz> {
-        let Some(entry) = src.get("timezone") else {
+        let index = schema::index_of(Table::Job, "timezone");
+        let Some(entry) = index.and_then(|index| src.at(index)) else {
             return self.default_zone(key_span, job, default_tz);
         };
         self.record(loc, "timezone", entry);
@@ -411,31 +429,40 @@ impl Checker<'_> {
         None
     }
 
+    /// Reports a required key that neither the job nor `[defaults]` sets, at the
+    /// job's name (not while checking `[defaults]`, which has no `job_span`).
+    fn missing(&mut self, spec: &Spec, job: Option<&str>, job_span: Option<Range<usize>>) {
+        if let (Default::Required { hint, .. }, Some(span)) = (spec.default, job_span) {
+            let message = format!("missing required key \"{}\"; {hint}", spec.name);
+            self.report(span, job, message);
+        }
+    }
+
     fn schedule_setting(
         &mut self,
-        src: &Sources<'_>,
+        entry: Option<Entry<'_>>,
         spec: &Spec,
         job: Option<&str>,
         loc: &mut Locations,
         tz: Tz,
     ) -> Option<Schedule> {
-        let entry = src.get(spec.name)?;
+        let entry = entry?;
         self.record(loc, spec.name, entry);
         self.muted_if(entry.inherited, job, |c, job| {
             c.schedule(entry.value, job, tz)
         })
     }
 
-    /// The checked value the job uses for `spec` (its own, else the one in
-    /// `[defaults]`, else its default), recording where it is written.
+    /// The checked value the job uses for `spec`: `entry` (its own, else the one in
+    /// `[defaults]`), else its default; records where it is written.
     fn setting(
         &mut self,
-        src: &Sources<'_>,
+        entry: Option<Entry<'_>>,
         spec: &Spec,
         job: Option<&str>,
         loc: &mut Locations,
     ) -> Option<Parsed> {
-        let Some(entry) = src.get(spec.name) else {
+        let Some(entry) = entry else {
             return Parsed::default_of(spec);
         };
         self.record(loc, spec.name, entry);
@@ -449,11 +476,11 @@ impl Checker<'_> {
     fn merged(
         &mut self,
         src: &Sources<'_>,
-        spec: &Spec,
+        (index, spec): (usize, &Spec),
         job: Option<&str>,
         loc: &mut Locations,
     ) -> Option<Parsed> {
-        let (own, inherited) = (src.own(spec.name), src.inherited(spec.name));
+        let (own, inherited) = (src.own(index), src.inherited(index));
         if let Some(entry) = own.or(inherited) {
             self.record(loc, spec.name, entry);
         }
@@ -472,12 +499,7 @@ impl Checker<'_> {
 }
 
 /// Records every host path with where it is written, for [`super::Config::host_paths`].
-fn record_host_paths(
-    checker: &Checker<'_>,
-    src: &Sources<'_>,
-    loc: &mut Locations,
-    values: &Values,
-) {
+fn record_host_paths(checker: &Checker<'_>, loc: &mut Locations, values: &Values<'_>) {
     let mut push = |key, path: &Path, span: Range<usize>, from_defaults| {
         loc.host_paths.push(HostPathEntry {
             key,
@@ -486,22 +508,22 @@ fn record_host_paths(
             from_defaults,
         });
     };
-    let (Some(Parsed::Volumes(volumes)), Some(Parsed::Files(secrets))) =
-        (values.get("volumes"), values.get("secrets"))
+    let (Some((Parsed::Volumes(volumes), volumes_at)), Some((Parsed::Files(secrets), secrets_at))) =
+        (values.setting("volumes"), values.setting("secrets"))
     else {
         return;
     };
-    if let Some(entry) = src.get("volumes")
+    if let Some(entry) = volumes_at
         && let DeValue::Array(items) = entry.value.get_ref()
     {
         for (item, volume) in items.iter().zip(volumes) {
             push("volumes", &volume.host, item.span(), entry.inherited);
         }
     }
-    if let (Some(entry), Some(Parsed::Path(path))) = (src.get("env_file"), values.get("env_file")) {
+    if let Some((Parsed::Path(path), Some(entry))) = values.setting("env_file") {
         push("env_file", path, entry.value.span(), entry.inherited);
     }
-    if let Some(entry) = src.get("secrets")
+    if let Some(entry) = secrets_at
         && let DeValue::Table(table) = entry.value.get_ref()
     {
         let spans: BTreeMap<&str, Range<usize>> = table
