@@ -3,36 +3,16 @@
 //! with the default the description gives), the defaults a job gets, the Rust enums
 //! behind the string choices, and the shape of the JSON Schema.
 
-use std::path::Path;
-
-use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::json_schema::{
     DURATION_UNITS, JOB_NAME_PATTERN, default_text, default_value, json_schema,
 };
 use super::schema::{self, Default, KEYS, Kind, Table};
+use super::tests::{REFERENCE, parse_ok};
 use super::values::parse_size;
 use super::*;
 use crate::schedule::parse_duration;
-
-const REFERENCE: &str = include_str!("../../config/reference.toml");
-
-fn env() -> Environment {
-    Environment {
-        state_directory: None,
-        local_timezone: Tz::UTC,
-        local_timezone_source: ZoneSource::Tz(String::new()),
-        cpus: 4,
-    }
-}
-
-fn parse_ok(text: &str) -> Config {
-    match parse(Path::new("/etc/cronbox/cronbox.toml"), text, &env()) {
-        Ok(config) => config,
-        Err(err) => panic!("expected a valid config, got:\n{err}\n--- input:\n{text}"),
-    }
-}
 
 /// The keys documented in the section that starts at the line `header`: each
 /// `# KEY: ...` comment with its lines (comment marks and indentation removed,
@@ -144,35 +124,31 @@ fn string_choices_are_the_rust_enums_and_their_defaults() {
         let values: Vec<&str> = choice.values.iter().map(|(value, _)| *value).collect();
         (values, key.default)
     };
-    let names = |all: &[&'static str]| all.to_vec();
-    assert_eq!(
-        choice("pull"),
+    let enums = [
         (
-            names(&PullPolicy::ALL.map(PullPolicy::as_str)),
-            Default::Str(PullPolicy::default().as_str())
-        )
-    );
-    assert_eq!(
-        choice("concurrency"),
+            "pull",
+            PullPolicy::ALL.map(PullPolicy::as_str).to_vec(),
+            PullPolicy::default().as_str(),
+        ),
         (
-            names(&Concurrency::ALL.map(Concurrency::as_str)),
-            Default::Str(Concurrency::default().as_str())
-        )
-    );
-    assert_eq!(
-        choice("catch_up"),
+            "concurrency",
+            Concurrency::ALL.map(Concurrency::as_str).to_vec(),
+            Concurrency::default().as_str(),
+        ),
         (
-            names(&CatchUp::ALL.map(CatchUp::as_str)),
-            Default::Str(CatchUp::default().as_str())
-        )
-    );
-    assert_eq!(
-        choice("on_shutdown"),
+            "catch_up",
+            CatchUp::ALL.map(CatchUp::as_str).to_vec(),
+            CatchUp::default().as_str(),
+        ),
         (
-            names(&OnShutdown::ALL.map(OnShutdown::as_str)),
-            Default::Str(OnShutdown::default().as_str())
-        )
-    );
+            "on_shutdown",
+            OnShutdown::ALL.map(OnShutdown::as_str).to_vec(),
+            OnShutdown::default().as_str(),
+        ),
+    ];
+    for (name, values, default) in enums {
+        assert_eq!(choice(name), (values, Default::Str(default)), "{name}");
+    }
 }
 
 #[test]

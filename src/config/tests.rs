@@ -7,7 +7,7 @@ use super::*;
 use crate::schedule::Schedule;
 
 const PATH: &str = "/etc/cronbox/cronbox.toml";
-const REFERENCE: &str = include_str!("../../config/reference.toml");
+pub(super) const REFERENCE: &str = include_str!("../../config/reference.toml");
 
 fn utc_env() -> Environment {
     Environment {
@@ -18,7 +18,7 @@ fn utc_env() -> Environment {
     }
 }
 
-fn parse_ok(text: &str) -> Config {
+pub(super) fn parse_ok(text: &str) -> Config {
     parse_ok_with(text, &utc_env())
 }
 
