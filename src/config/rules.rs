@@ -19,6 +19,7 @@ use super::SECRETS_DIR;
 use super::checker::Checker;
 use super::error::quote;
 use super::kinds::Parsed;
+use super::schema::{self, Table, job_key};
 use super::validate::{Entry, Values};
 use super::values::mount_target;
 
@@ -211,23 +212,24 @@ impl Checker<'_> {
         let lists = |key| of(key).and_then(|(v, from)| Some((v.as_list()?, from)));
         let codes = |key| of(key).and_then(|(v, from)| Some((v.as_codes()?, from)));
         let findings = [
-            durations("backoff")
-                .zip(durations("backoff_max"))
+            durations(job_key!("backoff"))
+                .zip(durations(job_key!("backoff_max")))
                 .and_then(|(low, high)| backoff(low, high)),
-            codes("success_exit_codes")
-                .zip(codes("fatal_exit_codes"))
+            codes(job_key!("success_exit_codes"))
+                .zip(codes(job_key!("fatal_exit_codes")))
                 .and_then(|(success, fatal)| exit_codes(success, fatal)),
-            lists("cap_add")
-                .zip(lists("cap_drop"))
+            lists(job_key!("cap_add"))
+                .zip(lists(job_key!("cap_drop")))
                 .and_then(|(add, drop)| capabilities(add, drop)),
         ];
         for finding in findings.into_iter().flatten() {
-            if let Some((_, Some(entry))) = values.setting(finding.at) {
+            let index = schema::index_of(Table::Job, finding.at);
+            if let Some((_, Some(entry))) = index.and_then(|index| values.setting(index)) {
                 self.report(entry.value.span(), job, finding.message);
             }
         }
-        if ["volumes", "tmpfs", "secrets"]
-            .iter()
+        if [job_key!("volumes"), job_key!("tmpfs"), job_key!("secrets")]
+            .into_iter()
             .all(|key| values.get(key).is_some())
         {
             let (mounts, spans) = mounts(values);
@@ -247,7 +249,7 @@ fn mounts(values: &Values<'_>) -> (Vec<Mount>, Vec<Range<usize>>) {
         mounts.push(mount);
         spans.push(span);
     };
-    if let Some((Parsed::Volumes(volumes), Some(entry))) = values.setting("volumes")
+    if let Some((Parsed::Volumes(volumes), Some(entry))) = values.setting(job_key!("volumes"))
         && let DeValue::Array(items) = entry.value.get_ref()
     {
         for (item, volume) in items.iter().zip(volumes) {
@@ -260,7 +262,7 @@ fn mounts(values: &Values<'_>) -> (Vec<Mount>, Vec<Range<usize>>) {
             push(mount, item.span());
         }
     }
-    if let Some((Parsed::List(tmpfs), Some(entry))) = values.setting("tmpfs")
+    if let Some((Parsed::List(tmpfs), Some(entry))) = values.setting(job_key!("tmpfs"))
         && let DeValue::Array(items) = entry.value.get_ref()
     {
         for (item, mount) in items.iter().zip(tmpfs) {
@@ -274,7 +276,7 @@ fn mounts(values: &Values<'_>) -> (Vec<Mount>, Vec<Range<usize>>) {
             push(mount, item.span());
         }
     }
-    if let Some((Parsed::Files(secrets), Some(entry))) = values.setting("secrets")
+    if let Some((Parsed::Files(secrets), Some(entry))) = values.setting(job_key!("secrets"))
         && let DeValue::Table(table) = entry.value.get_ref()
     {
         for (key, value) in table.iter() {

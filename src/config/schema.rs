@@ -13,7 +13,7 @@
 //!
 //! To add a key: add it here, in the order `config/reference.toml` documents it, add
 //! its field to [`super::Job`] or [`super::DaemonConfig`] and one line to the
-//! builder in `validate.rs`, and document it in the reference (the test says where).
+//! builder in `build.rs`, and document it in the reference (the test says where).
 
 use std::time::Duration;
 
@@ -688,10 +688,60 @@ pub(super) fn index_of(table: Table, name: &str) -> Option<usize> {
     indexed(table).find_map(|(index, key)| (key.name == name).then_some(index))
 }
 
-/// The key `name` of `table`, if it accepts one.
-pub(super) fn find(table: Table, name: &str) -> Option<&'static Key> {
-    keys_of(table).find(|key| key.name == name)
+/// [`index_of`] for code that names a key: in a const context (`const { key(..) }`)
+/// a name the table does not accept is a compile error.
+pub(super) const fn key(table: Table, name: &str) -> usize {
+    let mut index = 0;
+    while index < KEYS.len() {
+        if same(KEYS[index].name.as_bytes(), name.as_bytes()) && accepts(KEYS[index].tables, table)
+        {
+            return index;
+        }
+        index += 1;
+    }
+    panic!("no such key in this table")
 }
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn accepts(tables: &[Table], table: Table) -> bool {
+    let mut i = 0;
+    while i < tables.len() {
+        if tables[i] as u8 == table as u8 {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The index in [`KEYS`] of a job key, checked at compile time: `job_key!("image")`.
+macro_rules! job_key {
+    ($name:literal) => {
+        const { $crate::config::schema::key($crate::config::schema::Table::Job, $name) }
+    };
+}
+
+/// The index in [`KEYS`] of a `[daemon]` key, checked at compile time.
+macro_rules! daemon_key {
+    ($name:literal) => {
+        const { $crate::config::schema::key($crate::config::schema::Table::Daemon, $name) }
+    };
+}
+
+pub(super) use {daemon_key, job_key};
 
 /// The names of the keys `table` accepts, in documented order.
 pub(super) fn names_of(table: Table) -> Vec<&'static str> {

@@ -21,7 +21,7 @@ use super::build::{daemon_config, job_config};
 use super::checker::{Checker, Key, Value, describe};
 use super::error::{Lines, Problem, toml_key};
 use super::kinds::Parsed;
-use super::schema::{self, Default, Inherit, Kind, Table};
+use super::schema::{self, Default, Inherit, Kind, Table, daemon_key, job_key};
 use super::suggest::bad_job_name_message;
 use super::{Config, DaemonConfig, Environment, HostPathEntry, Job, Locations, ZoneSource};
 use super::{is_valid_job_name, schema::Key as Spec};
@@ -100,43 +100,56 @@ impl<'a> Sources<'a> {
     }
 }
 
-/// The checked values of a table, by key, each with where it is written (`None`:
-/// its default). A key that is set with a good value, or unset with a default of
-/// its own ([`Parsed::default_of`]), is here; a bad value or an unset key without a
-/// value of its own is not.
-#[derive(Default)]
-pub(super) struct Values<'a>(BTreeMap<&'static str, (Parsed, Option<Entry<'a>>)>);
+/// The checked values of a table, by the index of their key in [`schema::KEYS`]
+/// (see [`schema::job_key`]), each with where it is written (`None`: its default).
+/// A key that is set with a good value, or unset with a default of its own
+/// ([`Parsed::default_of`]), is here; a bad value or an unset key without a value
+/// of its own is not.
+pub(super) struct Values<'a>(Vec<Option<(Parsed, Option<Entry<'a>>)>>);
 
 impl<'a> Values<'a> {
-    pub(super) fn get(&self, key: &str) -> Option<&Parsed> {
-        self.0.get(key).map(|(value, _)| value)
+    fn new() -> Values<'a> {
+        Values(
+            std::iter::repeat_with(|| None)
+                .take(schema::KEYS.len())
+                .collect(),
+        )
+    }
+
+    pub(super) fn get(&self, key: usize) -> Option<&Parsed> {
+        self.setting(key).map(|(value, _)| value)
     }
 
     /// The value of `key` and where it is written (`None`: its default).
-    pub(super) fn setting(&self, key: &str) -> Option<(&Parsed, Option<Entry<'a>>)> {
-        self.0.get(key).map(|(value, entry)| (value, *entry))
+    pub(super) fn setting(&self, key: usize) -> Option<(&Parsed, Option<Entry<'a>>)> {
+        let (value, entry) = self.0.get(key)?.as_ref()?;
+        Some((value, *entry))
     }
 
-    fn insert(&mut self, key: &'static str, value: Option<Parsed>, entry: Option<Entry<'a>>) {
-        if let Some(value) = value {
-            self.0.insert(key, (value, entry));
+    fn insert(&mut self, key: usize, value: Option<Parsed>, entry: Option<Entry<'a>>) {
+        if let Some(slot) = self.0.get_mut(key) {
+            *slot = value.map(|value| (value, entry));
         }
     }
 
+    fn take_value(&mut self, key: usize) -> Option<Parsed> {
+        self.0.get_mut(key)?.take().map(|(value, _)| value)
+    }
+
     /// The value of `key` as `into` gives it.
-    pub(super) fn take<T>(&mut self, key: &str, into: fn(Parsed) -> Option<T>) -> Option<T> {
-        self.0.remove(key).and_then(|(value, _)| into(value))
+    pub(super) fn take<T>(&mut self, key: usize, into: fn(Parsed) -> Option<T>) -> Option<T> {
+        self.take_value(key).and_then(into)
     }
 
     /// The value of the optional `key` as `into` gives it: `Some(None)` when unset.
     pub(super) fn take_opt<T>(
         &mut self,
-        key: &str,
+        key: usize,
         into: fn(Parsed) -> Option<T>,
     ) -> Option<Option<T>> {
-        match self.0.remove(key) {
+        match self.take_value(key) {
             None => Some(None),
-            Some((value, _)) => into(value).map(Some),
+            Some(value) => into(value).map(Some),
         }
     }
 }
@@ -203,11 +216,14 @@ impl Checker<'_> {
     }
 
     fn daemon(&mut self, entry: Option<(&Key<'_>, &Value<'_>)>, env: &Environment) -> DaemonConfig {
-        let mut values = Values::default();
+        let mut values = Values::new();
         let table = entry.and_then(|entry| self.table(entry, "daemon"));
         for (key, value) in table.iter().flat_map(|table| table.iter()) {
-            match schema::find(Table::Daemon, key.get_ref()) {
-                Some(spec) => values.insert(spec.name, self.value(spec, value, None), None),
+            match schema::index_of(Table::Daemon, key.get_ref()) {
+                Some(index) => {
+                    let checked = self.value(&schema::KEYS[index], value, None);
+                    values.insert(index, checked, None);
+                }
                 None => self.unknown_key(
                     key,
                     None,
@@ -217,10 +233,10 @@ impl Checker<'_> {
                 ),
             }
         }
-        let set_zone = values.get("timezone").is_some();
-        for spec in schema::keys_of(Table::Daemon) {
-            if values.get(spec.name).is_none() {
-                values.insert(spec.name, Parsed::default_of(spec), None);
+        let set_zone = values.get(daemon_key!("timezone")).is_some();
+        for (index, spec) in schema::indexed(Table::Daemon) {
+            if values.get(index).is_none() {
+                values.insert(index, Parsed::default_of(spec), None);
             }
         }
         daemon_config(values, set_zone, env)
@@ -360,7 +376,7 @@ impl Checker<'_> {
         } else {
             Table::Defaults
         };
-        let mut values = Values::default();
+        let mut values = Values::new();
         let timezone = self.job_zone(src, (name, key_span.clone()), &mut loc, default_tz);
         let mut schedule = None;
         for (index, spec) in schema::indexed(table) {
@@ -373,11 +389,11 @@ impl Checker<'_> {
                 }
                 (_, Inherit::Merge) => {
                     let merged = self.merged(src, (index, spec), name, &mut loc);
-                    values.insert(spec.name, merged, entry);
+                    values.insert(index, merged, entry);
                 }
                 _ => {
                     let value = self.setting(entry, spec, name, &mut loc);
-                    values.insert(spec.name, value, entry);
+                    values.insert(index, value, entry);
                 }
             }
             if entry.is_none() {
@@ -405,8 +421,7 @@ impl Checker<'_> {
         loc: &mut Locations,
         default_tz: Tz,
     ) -> Option<Tz> {
-        let index = schema::index_of(Table::Job, "timezone");
-        let Some(entry) = index.and_then(|index| src.at(index)) else {
+        let Some(entry) = src.at(job_key!("timezone")) else {
             return self.default_zone(key_span, job, default_tz);
         };
         self.record(loc, "timezone", entry);
@@ -508,9 +523,10 @@ fn record_host_paths(checker: &Checker<'_>, loc: &mut Locations, values: &Values
             from_defaults,
         });
     };
-    let (Some((Parsed::Volumes(volumes), volumes_at)), Some((Parsed::Files(secrets), secrets_at))) =
-        (values.setting("volumes"), values.setting("secrets"))
-    else {
+    let (Some((Parsed::Volumes(volumes), volumes_at)), Some((Parsed::Files(secrets), secrets_at))) = (
+        values.setting(job_key!("volumes")),
+        values.setting(job_key!("secrets")),
+    ) else {
         return;
     };
     if let Some(entry) = volumes_at
@@ -520,7 +536,7 @@ fn record_host_paths(checker: &Checker<'_>, loc: &mut Locations, values: &Values
             push("volumes", &volume.host, item.span(), entry.inherited);
         }
     }
-    if let Some((Parsed::Path(path), Some(entry))) = values.setting("env_file") {
+    if let Some((Parsed::Path(path), Some(entry))) = values.setting(job_key!("env_file")) {
         push("env_file", path, entry.value.span(), entry.inherited);
     }
     if let Some(entry) = secrets_at
