@@ -13,6 +13,7 @@ use std::ops::Range;
 use toml_parser::parser::{Event, EventKind, RecursionGuard};
 
 use super::error::{Lines, Problem, snippet};
+use super::schema::is_secret;
 
 /// Past this many TOML syntax errors the rest are summed up in one line: after a bad
 /// one, the parser's recovery can report follow-on errors that are only noise.
@@ -25,9 +26,6 @@ pub(super) const MAX_DEPTH: usize = 80;
 /// The toml crate's message for a key nested deeper than [`MAX_DEPTH`]; the error
 /// comes without a position.
 const RECURSION_LIMIT: &str = "recursion limit";
-
-/// Keys whose values may be secrets: never shown in a snippet.
-const SECRET_KEYS: [&str; 3] = ["env", "env_file", "secrets"];
 
 /// The problems for `errors`, the syntax errors of the text of `lines`: sorted by
 /// position, duplicates removed, at most [`MAX_SYNTAX_PROBLEMS`] and a summary line.
@@ -159,7 +157,7 @@ struct Scan {
     /// them: parts after the first), with their number of parts, in file order.
     deep_keys: Vec<(Range<usize>, usize)>,
     /// The bytes of values (and comments, and text the parser could not read) under
-    /// [`SECRET_KEYS`]; sorted and merged by [`scan`] (not overlapping).
+    /// a key whose values are secret (see [`is_secret`]); sorted and merged by [`scan`] (not overlapping).
     secrets: Vec<Range<usize>>,
 }
 
@@ -192,7 +190,7 @@ fn scan(text: &str) -> Scan {
 }
 
 /// The values that, read as plain text whatever the parser makes of them, may
-/// be values of [`SECRET_KEYS`]: on a line that names one of them as a key
+/// be values of secret keys ([`is_secret`]): on a line that names one of them as a key
 /// (`env = {...}`, `secrets.NAME = ...`), on a line under a `[...env]` or
 /// `[...secrets]` header, and on lines inside an inline table such a line
 /// opened and did not close. Keys stay visible (`env = { API_KEY = *** }`), so
@@ -266,7 +264,7 @@ fn value_spans(piece: &str) -> impl Iterator<Item = Range<usize>> + '_ {
 }
 
 /// Whether the key path `key` in the table `table`, both as written (`jobs.a`,
-/// `env.API_KEY`, `"secrets".X`), has one of [`SECRET_KEYS`] among its parts,
+/// `env.API_KEY`, `"secrets".X`), has a secret key ([`is_secret`]) among its parts,
 /// a job's name aside (a job named "env", `[jobs.env]`, is not a secret table).
 fn names_secret_key(table: &str, key: &str) -> bool {
     let parts: Vec<&str> = table
@@ -279,18 +277,18 @@ fn names_secret_key(table: &str, key: &str) -> bool {
         .iter()
         .enumerate()
         .filter(|(i, _)| !(*i == 1 && parts.first() == Some(&"jobs")))
-        .any(|(_, part)| SECRET_KEYS.contains(part))
+        .any(|(_, part)| is_secret(part))
 }
 
 /// Where a key or value is in the document: enough to tell whether it is under one of
-/// [`SECRET_KEYS`] (a job named "env", `[jobs.env]`, is not).
+/// a key whose values are secret (see [`is_secret`]; a job named "env", `[jobs.env]`, is not).
 #[derive(Debug, Clone, Copy, Default)]
 struct Place {
     /// How many keys lead to it from the root.
     depth: usize,
     /// Whether the first of them is `jobs` (then the second is a job's name).
     in_jobs: bool,
-    /// Whether one of them (other than a job's name) is in [`SECRET_KEYS`].
+    /// Whether one of them (other than a job's name) is a secret key (see [`is_secret`]).
     secret: bool,
 }
 
@@ -304,7 +302,7 @@ impl Place {
             } else {
                 self.in_jobs
             },
-            secret: self.secret || (!job_name && SECRET_KEYS.contains(&name)),
+            secret: self.secret || (!job_name && is_secret(name)),
         }
     }
 }
