@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for cronbox and run it. Installs what is missing
-# (Debian's docker.io and busybox-static, a C compiler for SQLite; for the tests,
-# PyPI's kubernetes-validate in target/kubernetes-validate), starts dockerd
-# when no engine answers, and then:
-#   scripts/dev.sh test     runs the whole test suite (cargo test)
+# (Debian's docker.io and busybox-static, a C compiler for SQLite, npm; for the
+# tests, PyPI's kubernetes-validate in target/kubernetes-validate), starts
+# dockerd when no engine answers, and then:
+#   scripts/dev.sh test     installs the test tools of tools/package-lock.json (the
+#                           taplo CLI) into tools/node_modules, then runs the whole
+#                           test suite (cargo test)
 #   scripts/dev.sh daemon   imports the offline example image and runs the daemon
 #                           on config/example.toml in the foreground (Ctrl-C stops it)
 # Run it as root, or as a user with sudo.
@@ -23,6 +25,8 @@ install_packages() {
     command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
     command -v sqlite3 >/dev/null 2>&1 || missing+=(sqlite3)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    # npm (and Node.js with it) installs the taplo CLI for tests/schema.rs.
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "dev.sh: installing ${missing[*]}" >&2
         as_root apt-get update -qq
@@ -87,6 +91,15 @@ import_example_image() {
     echo "dev.sh: imported $image" >&2
 }
 
+# The tools the tests use besides cargo's (tools/package.json: the taplo CLI),
+# installed locally from the committed lock file; nothing is installed globally.
+# If they cannot be installed, say so and go on: tests/schema.rs then fails saying how.
+install_test_tools() {
+    if ! npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null; then
+        echo "dev.sh: could not install the taplo CLI from npm; tests/schema.rs will fail" >&2
+    fi
+}
+
 # Run a command with access to the engine's socket: as is for root or a member
 # of the docker group, else after adding the user to the group (sg applies it
 # without a new login).
@@ -103,6 +116,7 @@ case "${1:-}" in
     test)
         install_packages
         install_kubernetes_validate
+        install_test_tools
         start_docker
         # Every test binary runs even after a failure, so one run shows every failing test.
         in_docker_group cargo test --locked --no-fail-fast

@@ -5,7 +5,8 @@
 //! # Layout
 //!
 //! - [`config`]: the schedule file: raw TOML, then validated types; every problem
-//!   with file:line:col. No network, no clock.
+//!   with file:line:col. Each key described once, which validation, defaults and the
+//!   JSON Schema (`cronbox schema`) follow. No network, no clock.
 //! - [`schedule`]: cron expressions, `@every`, time zones and DST rules. Pure.
 //! - [`policy`]: retry, backoff and exit-code rules. Pure.
 //! - [`clock`]: the one place that reads wall time; a test clock.

@@ -12,6 +12,7 @@ pub mod logs;
 pub mod next;
 pub mod output;
 pub mod run;
+pub mod schema;
 
 pub use output::{OutputError, note, print_out};
 
@@ -57,6 +58,16 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Turn another scheduler's file (Ofelia, a crontab of docker run lines) into a cronbox schedule.
     Import(import::ImportArgs),
+    /// Print the JSON Schema of the schedule file, for editors.
+    ///
+    /// The schema (JSON Schema draft 2020-12) is generated from the description
+    /// of every key that `check` validates with: types, allowed values,
+    /// defaults, docs, and `additionalProperties: false`, so an editor flags an
+    /// unknown key. Save it and point the TOML language server taplo at it, e.g.
+    /// with `#:schema ./cronbox.schema.json` as the first line of the schedule
+    /// file. Rules across keys (backoff_max at least backoff, ...) are checked
+    /// by `cronbox check` only.
+    Schema(schema::SchemaArgs),
 }
 
 /// Where the schedule file is.
@@ -154,6 +165,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::execute(args).await,
         Command::Export(args) => export::execute(args),
         Command::Import(args) => import::execute(args),
+        Command::Schema(args) => schema::execute(args),
     }
 }
 

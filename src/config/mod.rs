@@ -4,7 +4,11 @@
 //! what their defaults are (built in, and the file's own `[defaults]` table, which
 //! applies to every job), how relative paths resolve, and the error report a person
 //! reads when the file is wrong ([`ConfigError`], which lists every problem at once with
-//! `PATH:LINE:COL`). Cron expressions and durations are parsed by `crate::schedule`; this
+//! `PATH:LINE:COL`). Every key is described once, in `schema.rs` (where it may be
+//! written, its type and bounds, its default, whether it is secret, a line of doc);
+//! the walk over the file (`validate.rs`), the checks of single values (`kinds.rs`,
+//! `lists.rs`), the defaults and [`json_schema`] all follow from that description, and
+//! only the rules across keys are code of their own (`rules.rs`). Cron expressions and durations are parsed by `crate::schedule`; this
 //! module only places their errors in the file. It also owns the dotenv syntax of
 //! `env_file` ([`dotenv`], a pure parser whose messages never contain values), and the
 //! rule for reading a file a setting names ([`mod@file`]: regular files only, with a size
@@ -19,7 +23,15 @@
 //! ([`Config::host_paths`] lists the paths for `check`). The documented format with
 //! every key is `config/reference.toml`.
 
+mod build;
+mod checker;
 mod error;
+mod json_schema;
+mod kinds;
+mod lists;
+mod rules;
+mod schema;
+mod suggest;
 mod syntax;
 mod validate;
 mod values;
@@ -28,6 +40,8 @@ mod zone_source;
 pub mod dotenv;
 pub mod file;
 
+#[cfg(test)]
+mod schema_tests;
 #[cfg(test)]
 mod tests;
 
@@ -41,6 +55,7 @@ use chrono_tz::Tz;
 use crate::schedule::Schedule;
 
 pub use error::{ConfigError, Location, Problem};
+pub use json_schema::json_schema;
 pub use zone_source::{ZoneSource, default_zone};
 
 /// File name of the database when `[daemon] database` is not set.

@@ -13,6 +13,7 @@ use std::ops::Range;
 use toml_parser::parser::{Event, EventKind, RecursionGuard};
 
 use super::error::{Lines, Problem, snippet};
+use super::schema::is_secret;
 
 /// Past this many TOML syntax errors the rest are summed up in one line: after a bad
 /// one, the parser's recovery can report follow-on errors that are only noise.
@@ -25,9 +26,6 @@ pub(super) const MAX_DEPTH: usize = 80;
 /// The toml crate's message for a key nested deeper than [`MAX_DEPTH`]; the error
 /// comes without a position.
 const RECURSION_LIMIT: &str = "recursion limit";
-
-/// Keys whose values may be secrets: never shown in a snippet.
-const SECRET_KEYS: [&str; 3] = ["env", "env_file", "secrets"];
 
 /// The problems for `errors`, the syntax errors of the text of `lines`: sorted by
 /// position, duplicates removed, at most [`MAX_SYNTAX_PROBLEMS`] and a summary line.
@@ -159,7 +157,7 @@ struct Scan {
     /// them: parts after the first), with their number of parts, in file order.
     deep_keys: Vec<(Range<usize>, usize)>,
     /// The bytes of values (and comments, and text the parser could not read) under
-    /// [`SECRET_KEYS`]; sorted and merged by [`scan`] (not overlapping).
+    /// a key whose values are secret (see [`is_secret`]); sorted and merged by [`scan`] (not overlapping).
     secrets: Vec<Range<usize>>,
 }
 
@@ -177,6 +175,9 @@ fn scan(text: &str) -> Scan {
     walk.end_key();
     walk.end_of_line();
     let mut scan = walk.scan;
+    // The parser may read a line as part of another value (an array left open
+    // above it): what the text itself says of secret keys counts as well.
+    scan.secrets.extend(lexical_secrets(text));
     scan.secrets.sort_by_key(|span| span.start);
     scan.secrets.dedup_by(|next, kept| {
         let overlaps = next.start <= kept.end;
@@ -188,15 +189,106 @@ fn scan(text: &str) -> Scan {
     scan
 }
 
+/// The values that, read as plain text whatever the parser makes of them, may
+/// be values of secret keys ([`is_secret`]): on a line that names one of them as a key
+/// (`env = {...}`, `secrets.NAME = ...`), on a line under a `[...env]` or
+/// `[...secrets]` header, and on lines inside an inline table such a line
+/// opened and did not close. Keys stay visible (`env = { API_KEY = *** }`), so
+/// a message about a key still says which.
+fn lexical_secrets(text: &str) -> Vec<Range<usize>> {
+    let mut secrets = Vec::new();
+    let (mut table, mut open_braces) = (String::new(), 0usize);
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\r', '\n']);
+        let trimmed = body.trim_start();
+        let (secret, from) = if trimmed.starts_with('[') && open_braces == 0 {
+            let header = trimmed.split(']').next().unwrap_or_default();
+            table = header.trim_start_matches('[').to_owned();
+            (false, 0)
+        } else if open_braces > 0 {
+            (true, 0)
+        } else {
+            match body.find('=') {
+                Some(eq) if names_secret_key(&table, &body[..eq]) => (true, eq),
+                Some(_) => (names_secret_key(&table, ""), 0),
+                None => (false, 0),
+            }
+        };
+        if secret {
+            secrets.extend(
+                value_spans(&body[from..]).map(|r| start + from + r.start..start + from + r.end),
+            );
+            open_braces = (open_braces + body[from..].matches('{').count())
+                .saturating_sub(body[from..].matches('}').count());
+        }
+        start += line.len();
+    }
+    secrets
+}
+
+/// The values in a piece of a TOML line, read lexically: quoted strings and
+/// bare words, except those followed by `=` or `.` (keys).
+fn value_spans(piece: &str) -> impl Iterator<Item = Range<usize>> + '_ {
+    let bytes = piece.as_bytes();
+    let mut tokens: Vec<Range<usize>> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c == b'"' || c == b'\'' {
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != c {
+                j += if c == b'"' && bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            tokens.push(i..(j + 1).min(bytes.len()));
+            i = j + 1;
+        } else if c.is_ascii_whitespace() || b"{}[],=.".contains(&c) || c == b'#' {
+            if c == b'#' {
+                tokens.push(i..bytes.len());
+                break;
+            }
+            i += 1;
+        } else {
+            let j = (i..bytes.len())
+                .find(|&j| bytes[j].is_ascii_whitespace() || b"{}[],=\"'#".contains(&bytes[j]))
+                .unwrap_or(bytes.len());
+            tokens.push(i..j);
+            i = j;
+        }
+    }
+    tokens.into_iter().filter(move |token| {
+        let rest = piece[token.end.min(piece.len())..].trim_start();
+        let comment = piece[token.start..].starts_with('#');
+        comment || !(rest.starts_with('=') || rest.starts_with('.'))
+    })
+}
+
+/// Whether the key path `key` in the table `table`, both as written (`jobs.a`,
+/// `env.API_KEY`, `"secrets".X`), has a secret key ([`is_secret`]) among its parts,
+/// a job's name aside (a job named "env", `[jobs.env]`, is not a secret table).
+fn names_secret_key(table: &str, key: &str) -> bool {
+    let parts: Vec<&str> = table
+        .split('.')
+        .chain(key.split('.'))
+        .map(|part| part.trim().trim_matches(['"', '\'']))
+        .filter(|part| !part.is_empty())
+        .collect();
+    parts
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(*i == 1 && parts.first() == Some(&"jobs")))
+        .any(|(_, part)| is_secret(part))
+}
+
 /// Where a key or value is in the document: enough to tell whether it is under one of
-/// [`SECRET_KEYS`] (a job named "env", `[jobs.env]`, is not).
+/// a key whose values are secret (see [`is_secret`]; a job named "env", `[jobs.env]`, is not).
 #[derive(Debug, Clone, Copy, Default)]
 struct Place {
     /// How many keys lead to it from the root.
     depth: usize,
     /// Whether the first of them is `jobs` (then the second is a job's name).
     in_jobs: bool,
-    /// Whether one of them (other than a job's name) is in [`SECRET_KEYS`].
+    /// Whether one of them (other than a job's name) is a secret key (see [`is_secret`]).
     secret: bool,
 }
 
@@ -210,7 +302,7 @@ impl Place {
             } else {
                 self.in_jobs
             },
-            secret: self.secret || (!job_name && SECRET_KEYS.contains(&name)),
+            secret: self.secret || (!job_name && is_secret(name)),
         }
     }
 }
@@ -361,6 +453,41 @@ impl Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secret_values_are_hidden_even_where_the_parser_reads_another_value() {
+        let path = std::path::Path::new("/etc/cronbox/cronbox.toml");
+        let env = crate::config::Environment {
+            state_directory: None,
+            local_timezone: chrono_tz::UTC,
+            local_timezone_source: crate::config::ZoneSource::System,
+            cpus: 1,
+        };
+        let head = "[jobs.a]\nschedule = \"@daily\"\nimage = \"busybox\"\n";
+        // Each file has a syntax error near a secret value, "hunter2".
+        let cases = [
+            // An array left open above: the parser reads the env line as its elements.
+            format!(
+                "{head}command = [\"sh\", \"-c\", \"true\"\nenv = {{ API_KEY = \"hunter2\" }}\n"
+            ),
+            format!("{head}command = [\"true\"\nsecrets.token = \"/run/hunter2\"\n"),
+            format!("{head}command = [\"true\"\nenv_file = \"/etc/hunter2.env\"\n"),
+            // Under a secret table's header, after an open array.
+            format!("{head}command = [\"true\"\n[jobs.a.env]\nAPI_KEY = \"hunter2\"\n"),
+            // An inline table spread over lines (TOML 1.1), broken.
+            format!("{head}env = {{\n  API_KEY = \"hunter2\",\n  B = }}\n"),
+            // A quoted key and a stray brace.
+            format!("{head}\"env\" = {{ A = \"hunter2\" }} }}\n"),
+        ];
+        for text in cases {
+            let error = crate::config::parse(path, &text, &env)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(!error.is_empty(), "a syntax error in:\n{text}");
+            assert!(!error.contains("hunter2"), "{error}");
+        }
+    }
 
     #[test]
     fn a_flood_of_errors_in_a_large_file_is_counted_in_pieces() {

@@ -7,7 +7,7 @@ use super::*;
 use crate::schedule::Schedule;
 
 const PATH: &str = "/etc/cronbox/cronbox.toml";
-const REFERENCE: &str = include_str!("../../config/reference.toml");
+pub(super) const REFERENCE: &str = include_str!("../../config/reference.toml");
 
 fn utc_env() -> Environment {
     Environment {
@@ -18,7 +18,7 @@ fn utc_env() -> Environment {
     }
 }
 
-fn parse_ok(text: &str) -> Config {
+pub(super) fn parse_ok(text: &str) -> Config {
     parse_ok_with(text, &utc_env())
 }
 
@@ -421,7 +421,7 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
         "reference.toml must say when [daemon] settings apply"
     );
     // Every key the validator knows is documented, with an example.
-    for key in validate::DAEMON_KEYS.iter().chain(validate::JOB_KEYS) {
+    for key in schema::KEYS.iter().map(|key| key.name) {
         assert!(
             REFERENCE.contains(&format!("\n# {key}: ")),
             "reference.toml does not document {key}"

@@ -12,6 +12,20 @@ const GIB: u128 = 1024 * MIB;
 /// What [`parse_size`] accepts, for messages.
 pub(super) const SIZE_UNITS: &str = "units: B; k, K, KiB = 1024 B; m, M, MiB = 1024 KiB; g, G, GiB = 1024 MiB; KB, MB, GB = 1000, 1000000, 1000000000 B; any case";
 
+/// The units of a size, lower case (they are case-insensitive), with their bytes.
+pub(super) const SIZE_UNIT_BYTES: [(&str, u128); 10] = [
+    ("b", 1),
+    ("k", KIB),
+    ("kib", KIB),
+    ("m", MIB),
+    ("mib", MIB),
+    ("g", GIB),
+    ("gib", GIB),
+    ("kb", 1_000),
+    ("mb", 1_000_000),
+    ("gb", 1_000_000_000),
+];
+
 /// Parses a size such as "256MiB", "1.5GiB", "512m", "64 KB" or "1048576B" into bytes.
 ///
 /// A number (digits, optionally with a fractional part) then a unit, which is required;
@@ -39,15 +53,9 @@ pub(super) fn parse_size(text: &str) -> Result<u64, String> {
             "the unit is missing (a bare number is refused so that its unit is never a guess); {accepted}"
         ));
     }
-    let multiplier: u128 = match unit.to_ascii_lowercase().as_str() {
-        "b" => 1,
-        "k" | "kib" => KIB,
-        "m" | "mib" => MIB,
-        "g" | "gib" => GIB,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        _ => return Err(format!("unknown unit {}; {accepted}", quote(unit))),
+    let lower = unit.to_ascii_lowercase();
+    let Some(&(_, multiplier)) = SIZE_UNIT_BYTES.iter().find(|(name, _)| *name == lower) else {
+        return Err(format!("unknown unit {}; {accepted}", quote(unit)));
     };
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let whole = whole.trim_start_matches('0');
@@ -86,13 +94,13 @@ pub(super) fn format_size(bytes: u64) -> String {
 }
 
 /// Linux signals 1 to 31 by number, without the "SIG" prefix.
-const SIGNALS: [&str; 31] = [
+pub(super) const SIGNALS: [&str; 31] = [
     "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
     "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
     "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
 ];
 /// Other names of the same signals.
-const SIGNAL_ALIASES: [(&str, u32); 3] = [("IOT", 6), ("CLD", 17), ("POLL", 29)];
+pub(super) const SIGNAL_ALIASES: [(&str, u32); 3] = [("IOT", 6), ("CLD", 17), ("POLL", 29)];
 const SIGRTMIN: u32 = 34;
 const SIGRTMAX: u32 = 64;
 

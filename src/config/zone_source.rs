@@ -127,7 +127,7 @@ fn tz_zone(value: &str, canonical: impl Fn(&str) -> Option<String>) -> Result<Tz
             "TZ={value:?} is a POSIX TZ rule with daylight saving, which cronbox does not read (its DST rules come from zone names); {TZ_ADVICE}"
         )),
         None => {
-            let suggestion = super::validate::timezone_suggestion(name)
+            let suggestion = super::suggest::timezone_suggestion(name)
                 .map(|s| format!(" (did you mean \"{s}\"?)"))
                 .unwrap_or_default();
             Err(format!(

@@ -48,7 +48,7 @@ pub(super) async fn admit(ctx: &Context, running: &Running, job: &Arc<Job>) -> A
             if !replaces.is_empty() {
                 tracing::info!(job = %job.name, "replacing the running run (concurrency = \"replace\")");
             }
-            replaces.extend(foreign_predecessors(ctx, job).await);
+            replaces.extend(supervisor::foreign_runs(ctx, job, None).await);
             Admission::Start(replaces)
         }
     }
@@ -82,41 +82,4 @@ pub(super) async fn record_skipped(
             None
         }
     }
-}
-
-/// The runs of `job` that another live process supervises (a `cronbox run`),
-/// asked through the database to stop as replaced.
-async fn foreign_predecessors(ctx: &Context, job: &Job) -> Vec<Predecessor> {
-    let unfinished = match ctx.store.unfinished_runs(&job.name).await {
-        Ok(unfinished) => unfinished,
-        Err(e) => {
-            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "cannot look for runs of the job in other processes; replacing only this daemon's");
-            return Vec::new();
-        }
-    };
-    let foreign: Vec<(i64, u32)> = unfinished
-        .into_iter()
-        .filter_map(|r| {
-            Some((
-                r.run_id,
-                r.pid.filter(|pid| super::owned_elsewhere(Some(*pid)))?,
-            ))
-        })
-        .collect();
-    if foreign.is_empty() {
-        return Vec::new();
-    }
-    let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
-    tracing::info!(job = %job.name, runs = ?ids, "replacing runs that another process supervises (cronbox run)");
-    if let Err(e) = ctx
-        .store
-        .request_stop(&ids, supervisor::STOP_REQUEST_REPLACED)
-        .await
-    {
-        tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not ask the other process to stop its run");
-    }
-    foreign
-        .into_iter()
-        .map(|(run_id, pid)| Predecessor::Foreign { run_id, pid })
-        .collect()
 }

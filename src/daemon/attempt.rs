@@ -368,6 +368,7 @@ async fn contain(
 ) -> Ended {
     // A container looked up by name that the engine does not know was never created.
     let unknown_means_never_created = matches!(launch, Launch::Adopt(_, false));
+    let adopted = matches!(launch, Launch::Adopt(..));
     let (tx, rx) = mpsc::channel(64);
     let stop = CancellationToken::new();
     let container = async {
@@ -430,5 +431,12 @@ async fn contain(
         }
         _ => (policy::AttemptEnd::Exited(exit.exit_code), "exited"),
     };
-    Ended::now(ctx, end, outcome, code, None, container)
+    let mut ended = Ended::now(ctx, end, outcome, code, None, container);
+    // Taken over after the daemon was away: it ended when the engine says, not
+    // when this daemon came to look.
+    if let (true, Some(at), Ended::Attempt { record, .. }) = (adopted, exit.finished_at, &mut ended)
+    {
+        record.finished_at = at.min(record.finished_at);
+    }
+    ended
 }

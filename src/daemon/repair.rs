@@ -134,6 +134,12 @@ async fn settle_attempt(
                 .map(|()| None);
         }
     };
+    // Found by its name: its id is recorded now, so the attempt links to it.
+    if stale.container_id.is_none()
+        && let Some(id) = &id
+    {
+        ctx.store.set_container(stale.attempt_id, id).await?;
+    }
     let container = id.unwrap_or(lookup);
     tracing::warn!(job = %stale.job, run, attempt, container = %container, ended, "repair: adopting the container of an attempt the previous daemon left");
     Ok(Some(ToAdopt {
@@ -193,9 +199,11 @@ async fn interrupted(
             reason: Some(&reason),
         },
     };
+    // Recorded only if still running: a `cronbox run` that ended meanwhile keeps its end.
     ctx.store
         .end_attempt(stale.run_id, stale.attempt_id, &end, next)
         .await
+        .map(drop)
 }
 
 /// Remove the containers labelled with this database that nothing adopts and
@@ -226,6 +234,14 @@ async fn remove_leftovers(ctx: &Context, adopted: &HashSet<String>, spared: &Has
         if adopted.contains(&container.id)
             || adopted.contains(&container.name)
             || run.is_some_and(|run| spared.contains(&run))
+        {
+            continue;
+        }
+        // Asked again now: a `cronbox run` may have started since the repair
+        // read the database, and its container is not a leftover.
+        if let Some(run) = run
+            && let Ok(Some((true, pid))) = ctx.store.run_owner(run).await
+            && super::owned_elsewhere(pid)
         {
             continue;
         }

@@ -241,6 +241,7 @@ async fn record_and_drive(
         replaces,
         queued: None,
         params,
+        waiting_since: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops)
         .await
@@ -325,6 +326,7 @@ pub async fn resume(
         replaces: if first { replaces } else { Vec::new() },
         queued,
         params: pending.params.clone(),
+        waiting_since: Some(pending.retry_at.unwrap_or(pending.started_at)),
     };
     detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
 }
@@ -355,6 +357,7 @@ pub async fn adopt(
         replaces: Vec::new(),
         queued: None,
         params,
+        waiting_since: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops).await
 }
@@ -398,6 +401,9 @@ struct Run<'a> {
     queued: Option<oneshot::Sender<()>>,
     /// Environment variables added for this run only (the API's `params`).
     params: Vec<(String, String)>,
+    /// Since when its next attempt has waited, when that began before this
+    /// process (a resumed run): `attempts.waited_ms` counts from then.
+    waiting_since: Option<DateTime<Utc>>,
 }
 
 /// An attempt whose container a previous daemon left running (or exited).
@@ -519,6 +525,11 @@ async fn drive(
                             return ends.stopped_waiting(why, exit_code, attempt - 1).await;
                         }
                     };
+                // A resumed run's wait began before this process.
+                let waited = match run.waiting_since.take() {
+                    Some(since) => waited.max(clock::until(since, ctx.clock.now())),
+                    None => waited,
+                };
                 let (attempt_id, ended) = start_attempt(
                     ctx,
                     job,
@@ -552,7 +563,12 @@ async fn drive(
         let now = ctx.clock.now();
         let reason = match decision {
             Decision::Fail => Some(failure_reason(&record, attempt)),
-            Decision::Interrupt => Some("the daemon shut down during the attempt".to_owned()),
+            Decision::Interrupt if ctx.resume_later => {
+                Some("the daemon shut down during the attempt".to_owned())
+            }
+            Decision::Interrupt => Some(
+                "cronbox run was interrupted (SIGTERM or SIGINT) during the attempt".to_owned(),
+            ),
             Decision::Stop => Some(STOPPED.to_owned()),
             Decision::Succeed | Decision::Retry(_) => None,
         };
@@ -566,8 +582,12 @@ async fn drive(
                 reason: reason.as_deref(),
             },
         };
-        ends.record_attempt(attempt_id, attempt, &record, next)
-            .await?;
+        if !ends
+            .record_attempt(attempt_id, attempt, &record, next)
+            .await?
+        {
+            return Ok(ends.report(None, exit_code, attempt));
+        }
         crate::failpoint::pause("after-record").await;
         if let Some(id) = container {
             remove_recorded(ctx, job, run_id, id).await;
@@ -748,13 +768,19 @@ async fn wait_replaced(
         None => Box::pin(std::future::pending()),
     };
     let ended = async {
-        for predecessor in &replaces {
-            match predecessor {
-                Predecessor::Local(finished) => finished.cancelled().await,
-                Predecessor::Foreign { run_id, pid } => {
-                    foreign_run_ended(&ctx.store, *run_id, *pid).await;
+        let mut replaces = replaces;
+        while !replaces.is_empty() {
+            for predecessor in &replaces {
+                match predecessor {
+                    Predecessor::Local(finished) => finished.cancelled().await,
+                    Predecessor::Foreign { run_id, pid } => {
+                        foreign_run_ended(&ctx.store, *run_id, *pid).await;
+                    }
                 }
             }
+            // A `cronbox run` of the job may have started meanwhile: it is
+            // replaced too, before this run starts.
+            replaces = foreign_runs(ctx, job, Some(run_id)).await;
         }
     };
     let bounded = Box::pin(async {
@@ -769,6 +795,45 @@ async fn wait_replaced(
         Ok(false) => Err(Waited::Missed(LATE)),
         Err(why) => Err(Waited::Stopped(why)),
     }
+}
+
+/// The unfinished runs of `job` (other than `except`) that another live
+/// process supervises (a `cronbox run`), asked through the database to stop
+/// as replaced.
+pub(super) async fn foreign_runs(
+    ctx: &Context,
+    job: &Job,
+    except: Option<i64>,
+) -> Vec<Predecessor> {
+    let unfinished = match ctx.store.unfinished_runs(&job.name).await {
+        Ok(unfinished) => unfinished,
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %chain(&e), "cannot look for runs of the job in other processes; replacing only this daemon's");
+            return Vec::new();
+        }
+    };
+    let foreign: Vec<(i64, u32)> = unfinished
+        .into_iter()
+        .filter(|r| Some(r.run_id) != except)
+        .filter_map(|r| {
+            Some((
+                r.run_id,
+                r.pid.filter(|pid| super::owned_elsewhere(Some(*pid)))?,
+            ))
+        })
+        .collect();
+    if foreign.is_empty() {
+        return Vec::new();
+    }
+    let ids: Vec<i64> = foreign.iter().map(|(id, _)| *id).collect();
+    tracing::info!(job = %job.name, runs = ?ids, "replacing runs that another process supervises (cronbox run)");
+    if let Err(e) = ctx.store.request_stop(&ids, STOP_REQUEST_REPLACED).await {
+        tracing::error!(job = %job.name, error = %chain(&e), "could not ask the other process to stop its run");
+    }
+    foreign
+        .into_iter()
+        .map(|(run_id, pid)| Predecessor::Foreign { run_id, pid })
+        .collect()
 }
 
 /// Returns once run `run_id`, supervised by process `pid`, is no longer
@@ -844,21 +909,23 @@ impl Ends<'_> {
         });
     }
 
-    /// Record an attempt's end and what becomes of its run, together.
+    /// Record an attempt's end and what becomes of its run, together. `false`
+    /// when another process had recorded it already (this one then leaves the
+    /// run to it).
     async fn record_attempt(
         &self,
         attempt_id: i64,
         attempt: u32,
         record: &store::AttemptEnd,
         next: RunNext<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let (ctx, job, run_id) = (self.ctx, self.job, self.run_id);
         tracing::info!(
             job = %job.name, run = run_id, attempt, outcome = record.outcome,
             exit_code = ?record.exit_code, error = record.error.as_deref().unwrap_or(""),
             "attempt finished"
         );
-        persist(
+        let recorded = persist(
             ctx,
             self.stops,
             "recording the end of an attempt",
@@ -866,6 +933,10 @@ impl Ends<'_> {
             || ctx.store.end_attempt(run_id, attempt_id, record, next),
         )
         .await?;
+        if !recorded {
+            tracing::warn!(job = %job.name, run = run_id, attempt, "the attempt's end was already recorded by another process; leaving the run to it");
+            return Ok(false);
+        }
         ctx.events.publish(Event::AttemptFinished {
             run_id,
             job: job.name.clone(),
@@ -876,7 +947,7 @@ impl Ends<'_> {
         if let RunNext::Finish { status, reason, .. } = next {
             self.ended(status, reason, attempt);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The run's first attempt could not start before its `starting_deadline`.

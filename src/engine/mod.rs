@@ -128,6 +128,8 @@ pub struct Exit {
     pub stopped: bool,
     /// Whether cronbox stopped it, still running, because it ran past its timeout.
     pub timed_out: bool,
+    /// When it ended, by the engine's clock (`State.FinishedAt`), if it says.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What to run: one container for one attempt.

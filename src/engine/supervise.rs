@@ -381,11 +381,18 @@ impl Engine {
             message: "the engine reported no exit code".into(),
         })?;
         let oom_killed = self.oom_killed(&docker, id, &inspect).await;
+        let finished_at = state
+            .finished_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .filter(|t| t.timestamp() > 0);
         Ok(Exit {
             exit_code,
             oom_killed,
             stopped,
             timed_out,
+            finished_at,
         })
     }
 

@@ -34,7 +34,7 @@ pub mod robfig;
 mod tests;
 mod zone;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use chrono_tz::Tz;
 use std::fmt;
 use std::time::Duration;
@@ -42,6 +42,9 @@ use std::time::Duration;
 use cron::CronSpec;
 
 pub use dst::{DstChange, DstConflict};
+
+/// The last year cronbox gives fire times in (RFC 3339 ends with it).
+pub const LAST_YEAR: i32 = 9999;
 
 /// Why an expression was refused. Display is a one-line message without
 /// location (config adds file:line:col and the job name).
@@ -59,7 +62,7 @@ pub enum End {
     /// data (chrono-tz) ends there, and the zone's last years follow no
     /// recurring daylight-saving rule to carry on.
     ZoneData { zone: Tz, last_year: i32 },
-    /// The calendar cronbox can represent ends (year 262143).
+    /// The calendar cronbox shows ends: RFC 3339 times end with the year 9999.
     Calendar,
 }
 
@@ -75,7 +78,10 @@ impl fmt::Display for End {
                 "the UTC offsets of {} are known only through {last_year}: the time-zone data ends there and the zone follows no recurring daylight-saving rule cronbox can carry on",
                 zone.name()
             ),
-            End::Calendar => f.write_str("the calendar ends (year 262143)"),
+            End::Calendar => write!(
+                f,
+                "the calendar cronbox shows ends with the year {LAST_YEAR}"
+            ),
         }
     }
 }
@@ -83,9 +89,13 @@ impl fmt::Display for End {
 /// `at` on the wall clock of `tz`, with the offset in force there (past 2099
 /// from the zone's recurring rule, which chrono-tz's own conversion does not
 /// know: use this, not `with_timezone`, to show an instant in a job's zone).
-/// An error when the zone's offset at `at` is not known.
+/// An error when the zone's offset at `at` is not known. An offset that is not
+/// a whole number of minutes (local mean time before a zone's first standard
+/// time, as Africa/Casablanca's -00:30:20 in 1900) cannot be written in RFC
+/// 3339: the instant is then given in UTC rather than printed wrong.
 pub fn local_time(tz: Tz, at: DateTime<Utc>) -> Result<DateTime<FixedOffset>, End> {
     let offset = zone::offset_at(tz, at.timestamp()).ok_or_else(|| zone_end(tz))?;
+    let offset = if offset % 60 == 0 { offset } else { 0 };
     let offset = i32::try_from(offset)
         .ok()
         .and_then(FixedOffset::east_opt)
@@ -169,6 +179,10 @@ impl Schedule {
     /// comes first); for `@every`, the end of the calendar.
     pub fn next_or_end(&self, after: DateTime<Utc>) -> Result<DateTime<Utc>, End> {
         if let Some(next) = self.next_after(after) {
+            // RFC 3339, which every output and `--from` use, ends with the year 9999.
+            if next.year() > LAST_YEAR {
+                return Err(End::Calendar);
+            }
             return Ok(next);
         }
         Err(match self.kind {

@@ -186,7 +186,8 @@ impl Store {
         finished_at: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE runs SET status = ?2, finished_at = ?3, reason = ?4, retry_at = NULL WHERE id = ?1")
+        // A run already ended keeps its end.
+        sqlx::query("UPDATE runs SET status = ?2, finished_at = ?3, reason = ?4, retry_at = NULL WHERE id = ?1 AND status = 'running'")
             .bind(run_id)
             .bind(status.as_str())
             .bind(timestamp(finished_at))
@@ -284,7 +285,7 @@ impl Store {
         sqlx::query(
             "UPDATE runs SET status = 'missed', finished_at = ?2, reason = ?3, retry_at = NULL,
                     missed_count = 1, missed_first = scheduled_at
-             WHERE id = ?1",
+             WHERE id = ?1 AND status = 'running'",
         )
         .bind(run_id)
         .bind(timestamp(now))
@@ -372,6 +373,22 @@ impl Store {
             .and_then(|row| row.get::<Option<String>, _>(0))
             .map(|json| params_from_json(&json))
             .unwrap_or_default())
+    }
+
+    /// Whether run `run_id` is still going, and the process that supervises
+    /// it: `None` when there is no such run.
+    pub async fn run_owner(&self, run_id: i64) -> Result<Option<(bool, Option<u32>)>, StoreError> {
+        let row = sqlx::query("SELECT status = 'running', pid FROM runs WHERE id = ?1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("looking up a run's process"))?;
+        Ok(row.map(|row| {
+            let pid = row
+                .get::<Option<i64>, _>(1)
+                .and_then(|p| u32::try_from(p).ok());
+            (row.get::<bool, _>(0), pid)
+        }))
     }
 
     /// Why another process asked this run to stop, if it did.
@@ -504,14 +521,17 @@ impl Store {
     }
 
     /// Record how an attempt ended and, in the same transaction, what becomes
-    /// of its run (`next`).
+    /// of its run (`next`). Only an attempt still marked running is recorded:
+    /// `false` (and nothing written) when another process recorded its end
+    /// meanwhile (a `cronbox run` that finished while a starting daemon looked
+    /// at it), so no recorded end is ever overwritten.
     pub async fn end_attempt(
         &self,
         run_id: i64,
         attempt_id: i64,
         end: &AttemptEnd,
         next: RunNext<'_>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let end = end.clone();
         let next = match next {
             RunNext::RetryAt(at) => (None, Some(timestamp(at)), None, None),
@@ -524,9 +544,9 @@ impl Store {
         };
         self.in_transaction("recording the end of an attempt", move |conn| {
             Box::pin(async move {
-                sqlx::query(
+                let done = sqlx::query(
                     "UPDATE attempts SET finished_at = ?2, exit_code = ?3, oom_killed = ?4, outcome = ?5, error = ?6
-                     WHERE id = ?1",
+                     WHERE id = ?1 AND outcome = 'running'",
                 )
                 .bind(attempt_id)
                 .bind(timestamp(end.finished_at))
@@ -536,11 +556,14 @@ impl Store {
                 .bind(end.error.as_deref())
                 .execute(&mut *conn)
                 .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
                 let (status, retry_at, finished_at, reason) = next;
                 sqlx::query(
                     "UPDATE runs SET status = coalesce(?2, status), retry_at = ?3,
                             finished_at = coalesce(?4, finished_at), reason = coalesce(?5, reason)
-                     WHERE id = ?1",
+                     WHERE id = ?1 AND status = 'running'",
                 )
                 .bind(run_id)
                 .bind(status)
@@ -549,7 +572,7 @@ impl Store {
                 .bind(reason)
                 .execute(&mut *conn)
                 .await?;
-                Ok(())
+                Ok(true)
             })
         })
         .await

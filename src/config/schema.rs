@@ -1,0 +1,755 @@
+//! The description of the schedule file: every key once, with where it may be
+//! written, its type and rules ([`Kind`]), its default, whether its values are
+//! secret, and a one-line doc.
+//!
+//! Everything else follows from [`KEYS`]: the walk in `validate.rs` checks each value
+//! by its kind (`kinds.rs`), applies the defaults and the `[defaults]` inheritance
+//! ([`Inherit`]), lists the keys a table accepts (with "did you mean" suggestions);
+//! messages and snippets mask the values of [`Key::secret`] keys; `json_schema.rs`
+//! turns it into the JSON Schema `cronbox schema` prints; and a test checks
+//! `config/reference.toml` against it. Only rules that span several keys are code of
+//! their own (`rules.rs`); the syntax of cron expressions belongs to
+//! `crate::schedule`.
+//!
+//! To add a key: add it here, in the order `config/reference.toml` documents it, add
+//! its field to [`super::Job`] or [`super::DaemonConfig`] and one line to the
+//! builder in `build.rs`, and document it in the reference (the test says where).
+
+use std::time::Duration;
+
+use super::values::{check_container_path, check_hostname, check_network, check_user};
+use super::{
+    DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE,
+    DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES, DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL,
+    DEFAULT_SUCCESS_EXIT_CODES, MAX_CPUS, MAX_MAX_OUTPUT, MAX_STOP_GRACE, MAX_TIME_LIMIT, MIN_CPUS,
+    MIN_HISTORY_MAX_AGE, MIN_MAX_OUTPUT, MIN_MEMORY, MIN_STOP_GRACE,
+};
+
+/// The tables of the file that hold settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Table {
+    /// `[daemon]`.
+    Daemon,
+    /// `[defaults]`: values for every job that does not set its own.
+    Defaults,
+    /// `[jobs.NAME]`.
+    Job,
+}
+
+/// Where a job key's value comes from when the job does not set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Inherit {
+    /// Not applicable (`[daemon]` keys; `schedule`, which `[defaults]` cannot hold).
+    No,
+    /// The `[defaults]` value, replaced wholesale by the job's own (lists included).
+    Replace,
+    /// A table: the `[defaults]` entries with the job's own merged over them (the job
+    /// wins per name).
+    Merge,
+}
+
+/// The value a key takes when the file does not set it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Default {
+    /// There is none: the key must be set; `hint` says what to add. `[defaults]`
+    /// may set it for every job when `defaults` is true.
+    Required { defaults: bool, hint: &'static str },
+    /// Computed when the file is read, as the text says (from the environment or
+    /// another key): a value cronbox picks, which a message may call "the default".
+    Computed(&'static str),
+    /// No value: what then happens, as the text says ("none (no limit)", "the
+    /// image's user").
+    Unset(&'static str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i128),
+    /// A duration, written as the shortest whole unit ("10s", "10m", "90d").
+    Duration(Duration),
+    /// A size in bytes, written with a binary unit ("1MiB").
+    Size(u64),
+    /// A string: a signal or one of a [`Kind::Choice`]'s values.
+    Str(&'static str),
+    /// An array of integers.
+    Ints(&'static [i64]),
+    /// An empty array or table (by the kind).
+    Empty,
+}
+
+/// A bound on a number or a duration, with how messages show it and why it is there.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Bound<T> {
+    pub value: T,
+    /// As messages show it, e.g. "365 days".
+    pub shown: &'static str,
+    /// Appended after the bound in a message, e.g. ", the most accepted".
+    pub why: &'static str,
+}
+
+/// Rules of a [`Kind::Integer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Integer {
+    pub min: i128,
+    pub max: i128,
+    /// A typical value, for messages.
+    pub example: &'static str,
+    /// What to know when the value is below `min` ("it counts ...").
+    pub below_min: &'static str,
+}
+
+/// Rules of a [`Kind::Duration`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct DurationRule {
+    pub min: Option<Bound<Duration>>,
+    /// Why only whole seconds are accepted, if so.
+    pub whole_seconds: Option<&'static str>,
+    pub max: Option<Bound<Duration>>,
+}
+
+/// Rules of a [`Kind::Size`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct SizeRule {
+    pub min: Bound<u64>,
+    pub max: u64,
+    /// Typical values, for messages: "\"256MiB\" or \"1GiB\"".
+    pub example: &'static str,
+}
+
+/// A string checked by a rule of `values.rs` (network, user, workdir, hostname).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TextRule {
+    /// What a value of the wrong type should have been: "a string such as ...".
+    pub expected: &'static str,
+    /// The rule; its error says why the value is refused and what is accepted.
+    pub check: fn(&str) -> Result<(), String>,
+    /// The rule as a regular expression, for the JSON Schema (it may accept more).
+    pub pattern: &'static str,
+}
+
+/// The values of a [`Kind::Choice`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Choice {
+    /// How messages name the setting ("pull policy").
+    pub noun: &'static str,
+    /// Each value with what it means (empty when its name says it all).
+    pub values: &'static [(&'static str, &'static str)],
+}
+
+/// A command line (`command`, `entrypoint`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Argv {
+    pub example: &'static str,
+    /// What to write instead of an empty array.
+    pub empty_hint: &'static str,
+    /// Whether a string with spaces gets the `["sh", "-c", ...]` hint.
+    pub shell_hint: bool,
+}
+
+/// The type of a key's value and the rules it follows.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Kind {
+    /// A host file path; a relative one is resolved against the config file's
+    /// directory; "~" is not expanded.
+    Path {
+        example: &'static str,
+    },
+    /// An IANA time zone name.
+    Zone,
+    /// A schedule: 5 cron fields, a nickname or "@every DURATION" (`crate::schedule`).
+    Schedule,
+    /// A Docker image reference.
+    Image,
+    /// A string a rule accepts.
+    Text(TextRule),
+    Integer(Integer),
+    /// A number of CPUs (integer or float).
+    Cpus {
+        min: f64,
+        max: f64,
+    },
+    Bool,
+    /// One of a few strings.
+    Choice(Choice),
+    /// A duration string ("90s", "1h30m").
+    Duration(DurationRule),
+    /// A size string ("256MiB").
+    Size(SizeRule),
+    /// A Linux signal name or number.
+    Signal,
+    /// A non-empty array of strings, the first being the program.
+    Argv(Argv),
+    /// A table of environment variables (names without "=", string values).
+    Env,
+    /// A table of container labels (not under "cronbox.").
+    Labels,
+    /// A table NAME = "host path" of files mounted at /run/secrets/NAME.
+    Secrets,
+    /// An array of "HOST:CONTAINER[:ro|:rw]" bind mounts.
+    Volumes,
+    /// An array of "/path[:options]" tmpfs mounts.
+    Tmpfs,
+    /// An array of Linux capability names.
+    Capabilities,
+    /// An array of exit codes from 0 to 255.
+    ExitCodes {
+        non_empty: bool,
+    },
+}
+
+/// One key of the schedule file.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Key {
+    pub name: &'static str,
+    /// The tables that accept it.
+    pub tables: &'static [Table],
+    pub kind: Kind,
+    pub default: Default,
+    pub inherit: Inherit,
+    /// Whether its values may be secrets: no message, snippet or log shows them.
+    pub secret: bool,
+    /// What it is, in one line.
+    pub doc: &'static str,
+}
+
+impl Key {
+    /// Whether `table` accepts this key.
+    pub(super) fn allowed_in(&self, table: Table) -> bool {
+        self.tables.contains(&table)
+    }
+}
+
+const DAEMON: &[Table] = &[Table::Daemon];
+const JOB: &[Table] = &[Table::Job];
+const JOB_OR_DEFAULTS: &[Table] = &[Table::Defaults, Table::Job];
+
+const fn daemon(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+    Key {
+        name,
+        tables: DAEMON,
+        kind,
+        default,
+        inherit: Inherit::No,
+        secret: false,
+        doc,
+    }
+}
+
+/// A job key that `[defaults]` may also set, replaced wholesale by a job's own.
+const fn job(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+    Key {
+        name,
+        tables: JOB_OR_DEFAULTS,
+        kind,
+        default,
+        inherit: Inherit::Replace,
+        secret: false,
+        doc,
+    }
+}
+
+impl Key {
+    const fn merged(mut self) -> Key {
+        self.inherit = Inherit::Merge;
+        self
+    }
+
+    const fn secret(mut self) -> Key {
+        self.secret = true;
+        self
+    }
+}
+
+const NO_LIMIT: Default = Default::Unset("none (no limit)");
+
+const TIME_LIMIT: Kind = Kind::Duration(DurationRule {
+    min: None,
+    whole_seconds: None,
+    max: Some(Bound {
+        value: MAX_TIME_LIMIT,
+        shown: "365 days",
+        why: ", the most accepted; remove the line for no limit",
+    }),
+});
+
+const ANY_DURATION: Kind = Kind::Duration(DurationRule {
+    min: None,
+    whole_seconds: None,
+    max: None,
+});
+
+/// Every key of the file: `[daemon]`'s, then the jobs' (which `[defaults]` also
+/// accepts, except `schedule`), each group in the order `config/reference.toml`
+/// documents them.
+pub(super) const KEYS: &[Key] = &[
+    daemon(
+        "database",
+        Kind::Path {
+            example: "a string with a file path such as \"/var/lib/cronbox/cronbox.db\"",
+        },
+        Default::Computed("$STATE_DIRECTORY/cronbox.db when systemd provides a state directory"),
+        "The SQLite file that holds the run history; a relative path is resolved against the schedule file's directory.",
+    ),
+    daemon(
+        "timezone",
+        Kind::Zone,
+        Default::Computed("the zone the C library would use"),
+        "The zone in which job schedules are read when a job sets no timezone of its own.",
+    ),
+    daemon(
+        "max_concurrent",
+        Kind::Integer(Integer {
+            min: 1,
+            max: usize::MAX as i128,
+            example: "4",
+            below_min: "it is how many containers may run at once",
+        }),
+        Default::Computed("the number of CPUs available to the daemon"),
+        "At most this many job containers run at the same time; runs beyond it wait in arrival order.",
+    ),
+    daemon(
+        "require_limits",
+        Kind::Bool,
+        Default::Bool(false),
+        "Whether a job asking for a limit (memory, cpus, pids_limit) the host cannot enforce is an error rather than a warning.",
+    ),
+    daemon(
+        "on_shutdown",
+        Kind::Choice(Choice {
+            noun: "on_shutdown",
+            values: &[
+                (
+                    "detach",
+                    "leave running containers alone, the next start adopts them",
+                ),
+                ("stop", "stop them and record them interrupted"),
+            ],
+        }),
+        Default::Str("detach"),
+        "What the daemon does with the job containers still running when it is asked to stop.",
+    ),
+    daemon(
+        "history_max_age",
+        Kind::Duration(DurationRule {
+            min: Some(Bound {
+                value: MIN_HISTORY_MAX_AGE,
+                shown: "1h",
+                why: ", the least accepted; runs that finished longer ago than this are deleted",
+            }),
+            whole_seconds: None,
+            max: None,
+        }),
+        Default::Duration(DEFAULT_HISTORY_MAX_AGE),
+        "How long finished runs are kept, with their attempts and output.",
+    ),
+    daemon(
+        "history_limit",
+        Kind::Integer(Integer {
+            min: 1,
+            max: u32::MAX as i128,
+            example: "10000",
+            below_min: "it is how many finished runs are kept per job",
+        }),
+        Default::Int(DEFAULT_HISTORY_LIMIT as i128),
+        "How many finished runs are kept per job (the newest).",
+    ),
+    Key {
+        name: "schedule",
+        tables: JOB,
+        kind: Kind::Schedule,
+        default: Default::Required {
+            defaults: false,
+            hint: "add one with 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\"",
+        },
+        inherit: Inherit::No,
+        secret: false,
+        doc: "When the job runs: 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\".",
+    },
+    job(
+        "timezone",
+        Kind::Zone,
+        Default::Computed("[defaults] timezone if set, else [daemon] timezone"),
+        "The zone this job's schedule is read in.",
+    ),
+    job(
+        "image",
+        Kind::Image,
+        Default::Required {
+            defaults: true,
+            hint: "add the Docker image to run, e.g. image = \"alpine:3.20\" (in the job or in [defaults])",
+        },
+        "The Docker image the job's container is created from.",
+    ),
+    job(
+        "command",
+        Kind::Argv(Argv {
+            example: "[\"sh\", \"-c\", \"echo hello\"]",
+            empty_hint: "give the program and its arguments such as [\"pg_dump\", \"app\"], or remove the line to use the image's default command",
+            shell_hint: true,
+        }),
+        Default::Unset("the image's own default command"),
+        "The program to run in the container and its arguments (no shell is involved).",
+    ),
+    job(
+        "env",
+        Kind::Env,
+        Default::Empty,
+        "Environment variables set in the container; merged with [defaults] env.",
+    )
+    .merged()
+    .secret(),
+    job(
+        "volumes",
+        Kind::Volumes,
+        Default::Empty,
+        "Host directories or files bind-mounted into the container: \"HOST:CONTAINER\" or \"HOST:CONTAINER:ro\".",
+    ),
+    job(
+        "pull",
+        Kind::Choice(Choice {
+            noun: "pull policy",
+            values: &[
+                ("missing", "pull if not present"),
+                ("always", ""),
+                ("never", ""),
+            ],
+        }),
+        Default::Str("missing"),
+        "When to pull the image before a run.",
+    ),
+    job(
+        "retries",
+        Kind::Integer(Integer {
+            min: 0,
+            max: u32::MAX as i128,
+            example: "3",
+            below_min: "it counts the extra attempts after the first",
+        }),
+        Default::Int(DEFAULT_RETRIES as i128),
+        "How many extra attempts to make after a failed one.",
+    ),
+    job(
+        "backoff",
+        ANY_DURATION,
+        Default::Duration(DEFAULT_BACKOFF),
+        "The delay before the first retry; each later retry waits twice as long, up to backoff_max.",
+    ),
+    job(
+        "backoff_max",
+        ANY_DURATION,
+        Default::Duration(DEFAULT_BACKOFF_MAX),
+        "The longest delay between two retries; at least backoff.",
+    ),
+    job(
+        "timeout",
+        TIME_LIMIT,
+        NO_LIMIT,
+        "The longest one attempt may run; then it is stopped and counts as failed.",
+    ),
+    job(
+        "deadline",
+        TIME_LIMIT,
+        NO_LIMIT,
+        "The longest a whole run may take, retries and the waits between them included.",
+    ),
+    job(
+        "stop_signal",
+        Kind::Signal,
+        Default::Str(DEFAULT_STOP_SIGNAL),
+        "The signal that asks the container to stop; SIGKILL follows after stop_grace.",
+    ),
+    job(
+        "stop_grace",
+        Kind::Duration(DurationRule {
+            min: Some(Bound {
+                value: MIN_STOP_GRACE,
+                shown: "1s",
+                why: "; Docker counts the stop timeout in whole seconds",
+            }),
+            whole_seconds: Some(", which Docker's stop timeout counts"),
+            max: Some(Bound {
+                value: MAX_STOP_GRACE,
+                shown: "1h",
+                why: ", the most accepted (the daemon's own shutdown waits for it)",
+            }),
+        }),
+        Default::Duration(DEFAULT_STOP_GRACE),
+        "How long to wait after stop_signal before killing the container (whole seconds).",
+    ),
+    job(
+        "concurrency",
+        Kind::Choice(Choice {
+            noun: "concurrency",
+            values: &[
+                ("forbid", "skip a tick while the previous run goes on"),
+                ("allow", "let runs overlap"),
+                ("replace", "stop the previous run, start the new one"),
+            ],
+        }),
+        Default::Str("forbid"),
+        "What a tick does when the job's previous run is still going.",
+    ),
+    job(
+        "catch_up",
+        Kind::Choice(Choice {
+            noun: "catch_up",
+            values: &[
+                ("latest", "run the most recent missed tick once"),
+                ("none", "run no missed tick"),
+            ],
+        }),
+        Default::Str("latest"),
+        "What the daemon does about ticks it missed (it was down, the box suspended, the clock jumped).",
+    ),
+    job(
+        "starting_deadline",
+        TIME_LIMIT,
+        NO_LIMIT,
+        "How late a tick may still start; a later one is recorded as missed.",
+    ),
+    job(
+        "success_exit_codes",
+        Kind::ExitCodes { non_empty: true },
+        Default::Ints(&DEFAULT_SUCCESS_EXIT_CODES),
+        "The exit codes that count as success.",
+    ),
+    job(
+        "fatal_exit_codes",
+        Kind::ExitCodes { non_empty: false },
+        Default::Empty,
+        "Exit codes that fail the run at once, without retries.",
+    ),
+    job(
+        "memory",
+        Kind::Size(SizeRule {
+            min: Bound {
+                value: MIN_MEMORY,
+                shown: "6MiB",
+                why: " (Docker refuses less)",
+            },
+            max: u64::MAX,
+            example: "\"256MiB\" or \"1GiB\"",
+        }),
+        NO_LIMIT,
+        "The container's memory limit, RAM and swap together, such as \"256MiB\".",
+    ),
+    job(
+        "cpus",
+        Kind::Cpus {
+            min: MIN_CPUS,
+            max: MAX_CPUS,
+        },
+        NO_LIMIT,
+        "How much CPU time the container may use, in CPUs: 0.5 is half of one CPU.",
+    ),
+    job(
+        "pids_limit",
+        Kind::Integer(Integer {
+            min: 1,
+            max: i64::MAX as i128,
+            example: "100",
+            below_min: "remove the line for no limit",
+        }),
+        NO_LIMIT,
+        "The most processes and threads the container may have at once.",
+    ),
+    job(
+        "read_only",
+        Kind::Bool,
+        Default::Bool(false),
+        "Mount the container's root filesystem read-only (with a writable tmpfs at /tmp).",
+    ),
+    job(
+        "tmpfs",
+        Kind::Tmpfs,
+        Default::Empty,
+        "In-memory filesystems mounted in the container: \"/path\" or \"/path:options\".",
+    ),
+    job(
+        "network",
+        Kind::Text(TextRule {
+            expected: "a string such as \"none\", \"bridge\", \"host\" or a network name",
+            check: check_network,
+            pattern: "^[a-zA-Z0-9][a-zA-Z0-9_.-]*$",
+        }),
+        Default::Unset("Docker's default, the bridge network"),
+        "The network the container joins: \"none\", \"bridge\", \"host\" or a Docker network's name.",
+    ),
+    job(
+        "user",
+        Kind::Text(TextRule {
+            expected: "a string such as \"1000\", \"1000:1000\" or \"nobody\"",
+            check: check_user,
+            pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,31})?$",
+        }),
+        Default::Unset("the image's user"),
+        "The user (and group) the job runs as in the container: \"1000\", \"1000:1000\", \"nobody\".",
+    ),
+    job(
+        "workdir",
+        Kind::Text(TextRule {
+            expected: "a string with an absolute path such as \"/work\"",
+            check: check_container_path,
+            pattern: "^/",
+        }),
+        Default::Unset("the image's working directory"),
+        "The working directory of the job in the container (an absolute path).",
+    ),
+    job(
+        "entrypoint",
+        Kind::Argv(Argv {
+            example: "[\"/bin/sh\", \"-c\"]",
+            empty_hint: "give the program such as [\"/bin/sh\", \"-c\"], or remove the line to keep the image's entrypoint",
+            shell_hint: false,
+        }),
+        Default::Unset("the image's entrypoint"),
+        "Replaces the image's entrypoint; command becomes its arguments.",
+    ),
+    job(
+        "hostname",
+        Kind::Text(TextRule {
+            expected: "a string such as \"backup-1\"",
+            check: check_hostname,
+            pattern: "^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+        }),
+        Default::Unset("Docker's (the container's short id)"),
+        "The container's host name (RFC 1123).",
+    ),
+    job(
+        "cap_add",
+        Kind::Capabilities,
+        Default::Empty,
+        "Linux capabilities to add to Docker's default set, or \"ALL\".",
+    ),
+    job(
+        "cap_drop",
+        Kind::Capabilities,
+        Default::Empty,
+        "Linux capabilities to remove from Docker's default set, or \"ALL\".",
+    ),
+    job(
+        "labels",
+        Kind::Labels,
+        Default::Empty,
+        "Docker labels put on the job's containers; merged with [defaults] labels.",
+    )
+    .merged(),
+    job(
+        "privileged",
+        Kind::Bool,
+        Default::Bool(false),
+        "Run the container privileged (all capabilities, all devices); avoid it.",
+    ),
+    job(
+        "env_file",
+        Kind::Path {
+            example: "a string with a file path such as \"backup.env\"",
+        },
+        Default::Unset("none"),
+        "A file of environment variables (KEY=value lines), read again at each run.",
+    )
+    .secret(),
+    job(
+        "secrets",
+        Kind::Secrets,
+        Default::Empty,
+        "Host files mounted read-only in the container at /run/secrets/NAME: NAME = \"host path\".",
+    )
+    .secret(),
+    job(
+        "max_output",
+        Kind::Size(SizeRule {
+            min: Bound {
+                value: MIN_MAX_OUTPUT,
+                shown: "4KiB",
+                why: " (less would keep too little output to see why an attempt failed)",
+            },
+            max: MAX_MAX_OUTPUT,
+            example: "\"1MiB\" or \"256KiB\"",
+        }),
+        Default::Size(DEFAULT_MAX_OUTPUT),
+        "How much of each output stream (stdout, stderr) of one attempt is kept.",
+    ),
+];
+
+/// The keys `table` accepts, in documented order.
+pub(super) fn keys_of(table: Table) -> impl Iterator<Item = &'static Key> {
+    indexed(table).map(|(_, key)| key)
+}
+
+/// The keys `table` accepts, in documented order, with their index in [`KEYS`].
+pub(super) fn indexed(table: Table) -> impl Iterator<Item = (usize, &'static Key)> {
+    KEYS.iter()
+        .enumerate()
+        .filter(move |(_, key)| key.allowed_in(table))
+}
+
+/// The index in [`KEYS`] of the key `name` of `table`, if it accepts one.
+pub(super) fn index_of(table: Table, name: &str) -> Option<usize> {
+    indexed(table).find_map(|(index, key)| (key.name == name).then_some(index))
+}
+
+/// [`index_of`] for code that names a key: in a const context (`const { key(..) }`)
+/// a name the table does not accept is a compile error.
+pub(super) const fn key(table: Table, name: &str) -> usize {
+    let mut index = 0;
+    while index < KEYS.len() {
+        if same(KEYS[index].name.as_bytes(), name.as_bytes()) && accepts(KEYS[index].tables, table)
+        {
+            return index;
+        }
+        index += 1;
+    }
+    panic!("no such key in this table")
+}
+
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn accepts(tables: &[Table], table: Table) -> bool {
+    let mut i = 0;
+    while i < tables.len() {
+        if tables[i] as u8 == table as u8 {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The index in [`KEYS`] of a job key, checked at compile time: `job_key!("image")`.
+macro_rules! job_key {
+    ($name:literal) => {
+        const { $crate::config::schema::key($crate::config::schema::Table::Job, $name) }
+    };
+}
+
+/// The index in [`KEYS`] of a `[daemon]` key, checked at compile time.
+macro_rules! daemon_key {
+    ($name:literal) => {
+        const { $crate::config::schema::key($crate::config::schema::Table::Daemon, $name) }
+    };
+}
+
+pub(super) use {daemon_key, job_key};
+
+/// The names of the keys `table` accepts, in documented order.
+pub(super) fn names_of(table: Table) -> Vec<&'static str> {
+    keys_of(table).map(|key| key.name).collect()
+}
+
+/// Whether values under a key called `name` (in any table but `[daemon]`) may be
+/// secrets, which no message or snippet shows: `env`, `env_file`, `secrets`.
+pub(super) fn is_secret(name: &str) -> bool {
+    KEYS.iter().any(|key| key.secret && key.name == name)
+}

@@ -1,0 +1,279 @@
+//! The description of the keys (`schema.rs`) against what follows from it:
+//! `config/reference.toml` (checked, not generated: every key documented in order,
+//! with the default the description gives), the defaults a job gets, the Rust enums
+//! behind the string choices, and the shape of the JSON Schema.
+
+use serde_json::Value;
+
+use super::json_schema::{
+    DURATION_UNITS, JOB_NAME_PATTERN, default_text, default_value, json_schema,
+};
+use super::schema::{self, Default, KEYS, Kind, Table};
+use super::tests::{REFERENCE, parse_ok};
+use super::values::parse_size;
+use super::*;
+use crate::schedule::parse_duration;
+
+/// The keys documented in the section that starts at the line `header`: each
+/// `# KEY: ...` comment with its lines (comment marks and indentation removed,
+/// joined by spaces), up to the next `# ---` banner or table header.
+fn documented(header: &str) -> Vec<(String, String)> {
+    let start = REFERENCE
+        .find(&format!("\n{header}\n"))
+        .unwrap_or_else(|| panic!("reference.toml has no {header}"));
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for line in REFERENCE[start + header.len() + 2..].lines() {
+        if line.starts_with("# ---") || line.starts_with('[') {
+            break;
+        }
+        let Some(comment) = line.strip_prefix('#') else {
+            continue;
+        };
+        let starts_key = comment
+            .strip_prefix(' ')
+            .and_then(|rest| rest.split_once(": "))
+            .filter(|(name, _)| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        match (starts_key, keys.last_mut()) {
+            (Some((name, rest)), _) => keys.push((name.to_owned(), rest.to_owned())),
+            (None, Some((_, text))) if comment.starts_with("   ") => {
+                text.push(' ');
+                text.push_str(comment.trim());
+            }
+            _ => {}
+        }
+    }
+    keys
+}
+
+#[test]
+fn reference_documents_every_key_in_order_with_its_default() {
+    for (header, table) in [
+        ("[daemon]", Table::Daemon),
+        ("[jobs.backup-db]", Table::Job),
+    ] {
+        let documented = documented(header);
+        let names: Vec<&str> = documented.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            schema::names_of(table),
+            "reference.toml, {header}: the keys, in the description's order"
+        );
+        for (name, text) in &documented {
+            let key = &KEYS[schema::index_of(table, name).expect("a key of the table")];
+            assert!(
+                REFERENCE.contains(&format!("\n{name} = ")),
+                "reference.toml has no example of {name}"
+            );
+            if let Default::Required { .. } = key.default {
+                assert!(text.contains("REQUIRED"), "{name}: {text}");
+                assert!(!text.contains("Default:"), "{name}: {text}");
+                continue;
+            }
+            let stated = text
+                .split_once("Default: ")
+                .unwrap_or_else(|| panic!("reference.toml: {name} states no default: {text}"))
+                .1;
+            let want = default_text(key);
+            let after = stated.strip_prefix(&want).unwrap_or_else(|| {
+                panic!("reference.toml: the default of {name} is {stated:?}, the description gives {want:?}")
+            });
+            assert!(
+                !after.starts_with(|c: char| c.is_alphanumeric() || c == '"'),
+                "reference.toml: the default of {name} is {stated:?}, the description gives {want:?}"
+            );
+        }
+    }
+}
+
+/// The TOML for a key set to its default, as the JSON Schema gives it.
+fn written_default(key: &schema::Key) -> Option<String> {
+    default_value(key).map(|value| format!("{} = {value}\n", key.name))
+}
+
+#[test]
+fn a_default_written_out_means_the_same_as_no_value() {
+    let job = "[jobs.a]\nschedule = '@daily'\nimage = 'x'\n";
+    let unset = parse_ok(job).jobs[0].clone();
+    for key in schema::keys_of(Table::Job) {
+        let Some(line) = written_default(key) else {
+            continue;
+        };
+        let mut set = parse_ok(&format!("{job}{line}")).jobs[0].clone();
+        set.locations = unset.locations.clone();
+        assert_eq!(format!("{set:?}"), format!("{unset:?}"), "{line}");
+    }
+    let daemon = parse_ok("").daemon;
+    for key in schema::keys_of(Table::Daemon) {
+        if let Some(line) = written_default(key) {
+            assert_eq!(
+                parse_ok(&format!("[daemon]\n{line}")).daemon,
+                daemon,
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn string_choices_are_the_rust_enums_and_their_defaults() {
+    let choice = |name: &str| {
+        let key = KEYS.iter().find(|key| key.name == name).expect("key");
+        let Kind::Choice(choice) = key.kind else {
+            panic!("{name} is not a choice");
+        };
+        let values: Vec<&str> = choice.values.iter().map(|(value, _)| *value).collect();
+        (values, key.default)
+    };
+    let enums = [
+        (
+            "pull",
+            PullPolicy::ALL.map(PullPolicy::as_str).to_vec(),
+            PullPolicy::default().as_str(),
+        ),
+        (
+            "concurrency",
+            Concurrency::ALL.map(Concurrency::as_str).to_vec(),
+            Concurrency::default().as_str(),
+        ),
+        (
+            "catch_up",
+            CatchUp::ALL.map(CatchUp::as_str).to_vec(),
+            CatchUp::default().as_str(),
+        ),
+        (
+            "on_shutdown",
+            OnShutdown::ALL.map(OnShutdown::as_str).to_vec(),
+            OnShutdown::default().as_str(),
+        ),
+    ];
+    for (name, values, default) in enums {
+        assert_eq!(choice(name), (values, Default::Str(default)), "{name}");
+    }
+}
+
+#[test]
+fn the_description_is_consistent() {
+    for key in KEYS {
+        assert!(
+            !key.doc.is_empty() && !key.doc.contains('\n'),
+            "{}",
+            key.name
+        );
+        assert!(!key.tables.is_empty(), "{}", key.name);
+        // Only a job's own table can require a key.
+        if let Default::Required { defaults, .. } = key.default {
+            assert_eq!(key.allowed_in(Table::Defaults), defaults, "{}", key.name);
+        }
+        // Bounds in messages are the bounds.
+        match key.kind {
+            Kind::Duration(rule) => {
+                for bound in rule.min.into_iter().chain(rule.max) {
+                    assert_eq!(parse_duration(bound.shown), Ok(bound.value), "{}", key.name);
+                }
+            }
+            Kind::Size(rule) => {
+                assert_eq!(
+                    parse_size(rule.min.shown),
+                    Ok(rule.min.value),
+                    "{}",
+                    key.name
+                );
+            }
+            _ => {}
+        }
+    }
+    // Names are unique within each table.
+    for table in [Table::Daemon, Table::Defaults, Table::Job] {
+        let mut names = schema::names_of(table);
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count, "{table:?}");
+    }
+    let secret: Vec<&str> = KEYS.iter().filter(|k| k.secret).map(|k| k.name).collect();
+    assert_eq!(secret, ["env", "env_file", "secrets"]);
+}
+
+#[test]
+fn duration_units_in_the_schema_are_those_cronbox_reads() {
+    for unit in DURATION_UNITS
+        .iter()
+        .copied()
+        .chain(["h", "d", "w", "M", "y"])
+    {
+        assert!(parse_duration(&format!("2{unit}")).is_ok(), "{unit}");
+        assert!(parse_duration(&format!("2 {unit} 3s")).is_ok(), "{unit}");
+    }
+    // A fraction, which the pattern accepts with any unit (cronbox: not of "ns").
+    assert!(parse_duration("1.5h").is_ok());
+    assert!(parse_duration("2x").is_err());
+    assert!(parse_duration("10").is_err());
+}
+
+/// The schema of a table's keys in the JSON Schema.
+fn properties<'v>(schema: &'v Value, pointer: &str) -> &'v serde_json::Map<String, Value> {
+    let table = schema.pointer(pointer).expect(pointer);
+    assert_eq!(table["type"], "object", "{pointer}");
+    assert_eq!(table["additionalProperties"], false, "{pointer}");
+    table["properties"].as_object().expect("properties")
+}
+
+#[test]
+fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
+    let schema = json_schema();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["additionalProperties"], false);
+    let top: Vec<&String> = schema["properties"]
+        .as_object()
+        .expect("top")
+        .keys()
+        .collect();
+    assert_eq!(top, ["daemon", "defaults", "jobs"]);
+    let jobs = &schema["properties"]["jobs"];
+    assert_eq!(jobs["propertyNames"]["pattern"], JOB_NAME_PATTERN);
+    assert_eq!(jobs["propertyNames"]["maxLength"], MAX_JOB_NAME_LEN);
+    assert_eq!(jobs["additionalProperties"]["$ref"], "#/$defs/job");
+    assert_eq!(
+        schema["$defs"]["job"]["required"],
+        serde_json::json!(["schedule"])
+    );
+    for (pointer, table) in [
+        ("/properties/daemon", Table::Daemon),
+        ("/properties/defaults", Table::Defaults),
+        ("/$defs/job", Table::Job),
+    ] {
+        let properties = properties(&schema, pointer);
+        let mut names = schema::names_of(table);
+        names.sort_unstable();
+        assert_eq!(properties.keys().collect::<Vec<_>>(), names, "{pointer}");
+        for key in schema::keys_of(table) {
+            let property = &properties[key.name];
+            let description = property["description"].as_str().expect("description");
+            assert!(description.starts_with(key.doc), "{}", key.name);
+            assert!(
+                property.get("type").is_some() || property.get("$ref").is_some(),
+                "{}",
+                key.name
+            );
+            assert_eq!(
+                property.get("default").cloned(),
+                default_value(key),
+                "{}",
+                key.name
+            );
+            assert_eq!(
+                description.contains("never appear"),
+                key.secret,
+                "{}",
+                key.name
+            );
+        }
+    }
+    let zones = schema["$defs"]["timezone"]["enum"]
+        .as_array()
+        .expect("zones");
+    assert!(zones.contains(&Value::from("Europe/Paris")) && zones.len() > 400);
+}
