@@ -12,3 +12,5 @@ CREATE TABLE paused_jobs (
     since   TEXT NOT NULL,
     run_id  INTEGER REFERENCES runs (id) ON DELETE SET NULL
 ) WITHOUT ROWID;
+-- Deleting a run (retention) finds the pause that points at it without a scan.
+CREATE INDEX paused_jobs_run ON paused_jobs (run_id);
