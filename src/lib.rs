@@ -38,6 +38,7 @@ pub mod engine;
 pub mod events;
 pub mod export;
 pub mod failpoint;
+pub mod http;
 pub mod import;
 pub mod policy;
 pub mod schedule;

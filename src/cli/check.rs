@@ -1,8 +1,9 @@
 //! `cronbox check`: validate the schedule file and show each job's next fire
 //! time. Beyond the file itself it looks at what a run would need: every host
 //! path a job mounts or reads (volumes, env_file, secrets) must exist, env_files
-//! must parse, and the Docker host must be able to enforce the limits jobs ask
-//! for (an error with `[daemon] require_limits = true`, else a warning).
+//! must parse, `[daemon.http] token_file` must hold a token, and the Docker host
+//! must be able to enforce the limits jobs ask for (an error with `[daemon]
+//! require_limits = true`, else a warning).
 
 use clap::Args;
 use std::process::ExitCode;
@@ -88,6 +89,16 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 )),
             }
         }
+    }
+    if let Some(path) = &config.daemon.http.token_file
+        && let Err(e) = crate::http::token::Token::read(path)
+    {
+        problems.push(Problem {
+            location: config.daemon.http.token_file_at,
+            job: None,
+            message: e.to_string(),
+            snippet: None,
+        });
     }
     for job in config.jobs.iter().filter(|j| j.privileged) {
         super::note(&format!(

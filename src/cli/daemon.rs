@@ -274,6 +274,12 @@ fn daemon_changes(started: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static st
     if started.history_limit != new.history_limit {
         keys.push("history_limit");
     }
+    if started.http.listen != new.http.listen {
+        keys.push("http.listen");
+    }
+    if started.http.token_file != new.http.token_file {
+        keys.push("http.token_file");
+    }
     keys
 }
 
