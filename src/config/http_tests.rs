@@ -6,7 +6,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::tests::{check_problems, parse_ok};
-use super::*;
 
 fn addr(text: &str) -> Option<SocketAddr> {
     Some(text.parse().expect("address"))

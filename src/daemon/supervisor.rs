@@ -191,7 +191,9 @@ async fn record_and_drive(
         params,
         recorded,
     } = start;
-    let params_json = (!params.is_empty()).then(|| store::params_to_json(&params));
+    // A parameter named as one of the job's secrets keeps its value out of the database.
+    let params_json = (!params.is_empty())
+        .then(|| store::params_to_json(&params, |key| job.secrets.contains_key(key)));
     let started = ctx.clock.now();
     crate::failpoint::pause("before-run").await;
     // A run that cannot be recorded is not started. While the database refuses

@@ -62,11 +62,20 @@ pub struct UnfinishedRun {
     pub pid: Option<u32>,
 }
 
-/// A run's parameters as `runs.params` stores them: a JSON object.
-pub fn params_to_json(params: &[(String, String)]) -> String {
+/// A run's parameters as `runs.params` stores them: a JSON object. The value of
+/// a parameter `secret` says is one is not stored: it is `null` there (and a run
+/// resumed from the database goes on without it).
+pub fn params_to_json(params: &[(String, String)], secret: impl Fn(&str) -> bool) -> String {
     let object: serde_json::Map<String, serde_json::Value> = params
         .iter()
-        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .map(|(k, v)| {
+            let value = if secret(k) {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::String(v.clone())
+            };
+            (k.clone(), value)
+        })
         .collect();
     serde_json::Value::Object(object).to_string()
 }

@@ -8,10 +8,12 @@
 mod error;
 mod lifecycle;
 mod pause;
+mod query;
 mod retention;
 
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
+pub use query::{AttemptRow, RunFilter, RunRow};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
