@@ -67,6 +67,17 @@ fn reachable(listen: SocketAddr) -> SocketAddr {
     }
 }
 
+/// `error` and its causes, ": "-separated.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
 impl Client {
     /// A client of the daemon `config` describes; `None` when its server is off
     /// (`listen = ""`). Fails when the token file cannot be read.
@@ -104,7 +115,7 @@ impl Client {
             } else {
                 ClientError::Failed {
                     base: self.base.clone(),
-                    error: error.without_url().to_string(),
+                    error: chain(&error.without_url()),
                 }
             }
         };

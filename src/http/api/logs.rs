@@ -26,7 +26,8 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(500);
 pub(super) struct LogsQuery {
     /// Only this attempt (1 for the first).
     attempt: Option<u32>,
-    /// Only this stream.
+    /// Only this stream: stdout or stderr.
+    #[param(inline)]
     stream: Option<StreamName>,
     /// Stream the output as Server-Sent Events until the run ends.
     #[serde(default)]
