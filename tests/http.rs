@@ -1061,3 +1061,78 @@ stop_grace = "1s"
     assert!(!env.sql("SELECT params FROM runs").contains(TOKEN));
     assert!(env.containers_gone().await);
 }
+
+/// The `curl` lines of the README's "HTTP API and metrics", in order.
+fn readme_curl_lines() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("\n## HTTP API and metrics\n")
+        .expect("the section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let mut lines = Vec::new();
+    let mut in_sh = false;
+    for line in section.lines() {
+        match line {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            _ if in_sh && line.starts_with("curl ") => lines.push(line.to_owned()),
+            _ => {}
+        }
+    }
+    lines
+}
+
+#[tokio::test]
+async fn the_readme_curl_examples_work_verbatim() {
+    let env = TestEnv::with_daemon(
+        r#"on_shutdown = "stop""#,
+        r#"
+[jobs.backup-db]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["sh", "-c", "echo dumping $PG_DATABASE; sleep 600"]
+params = ["PG_DATABASE"]
+stop_grace = "1s"
+"#,
+    );
+    let api = Served::real(&env, true).await;
+    assert_eq!(api.alive().await, StatusCode::OK);
+    let lines = readme_curl_lines();
+    assert!(lines.len() >= 14, "{lines:?}");
+    for line in &lines {
+        // The event stream never ends by itself: cut after a moment.
+        let streams_forever = line.contains("/api/v1/events");
+        let mut command = tokio::process::Command::new("timeout");
+        command
+            .arg(if streams_forever { "3" } else { "120" })
+            .args(["sh", "-c", line])
+            .env("API", &api.base)
+            .env("AUTH", format!("Authorization: Bearer {TOKEN}"));
+        let out = command.output().await.expect("run curl");
+        let code = out.status.code();
+        let want = if streams_forever { Some(124) } else { Some(0) };
+        assert_eq!(
+            code,
+            want,
+            "{line}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if line.contains("follow=true") {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("dumping billing") && text.contains("event: end"),
+                "{text}"
+            );
+        }
+    }
+    assert_eq!(
+        env.sql("SELECT status, params FROM runs"),
+        "stopped|{\"PG_DATABASE\":\"billing\"}\n"
+    );
+    api.stop().await;
+    assert!(env.containers_gone().await);
+}
