@@ -27,9 +27,10 @@ fn parse_params(params: &[String]) -> Result<BTreeMap<String, String>, UsageErro
                 .filter(|(name, _)| !name.is_empty())
                 .map(|(name, value)| (name.to_owned(), value.to_owned()))
                 .ok_or_else(|| {
-                    UsageError(format!(
+                    UsageError(
                         "--param takes NAME=VALUE, found a word without \"=\" or with an empty NAME"
-                    ))
+                            .to_owned(),
+                    )
                 })
         })
         .collect()
