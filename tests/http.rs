@@ -1136,3 +1136,42 @@ stop_grace = "1s"
     api.stop().await;
     assert!(env.containers_gone().await);
 }
+
+#[tokio::test]
+async fn check_reports_a_token_file_that_is_missing_or_empty_at_its_line() {
+    let env = TestEnv::with_daemon(
+        "[daemon.http]\nlisten = \"0.0.0.0:7340\"\ntoken_file = \"api-token\"",
+        GREET,
+    );
+    let config = env.config_path.clone();
+    let token = env.dir.path().join("api-token");
+    let line = std::fs::read_to_string(&config)
+        .expect("config")
+        .lines()
+        .position(|l| l.starts_with("token_file"))
+        .expect("token_file line")
+        + 1;
+    let at = format!("{}:{line}:14: ", config.display());
+    let (code, _, err) = cronbox(&config, &["check"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{at}cannot read token_file {}", token.display())),
+        "{err}"
+    );
+    std::fs::write(&token, "\n").expect("empty token");
+    let (code, _, err) = cronbox(&config, &["check"]).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!("{at}token_file {} is empty", token.display())),
+        "{err}"
+    );
+    std::fs::write(&token, "s3cret-value\n").expect("token");
+    let (code, out, err) = cronbox(&config, &["check"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("s3cret") && !err.contains("s3cret"));
+    // The daemon refuses to start with a token file it cannot use, saying why.
+    std::fs::remove_file(&token).expect("remove");
+    let (code, _, err) = cronbox(&config, &["daemon"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cannot read token_file"), "{err}");
+}
