@@ -1175,3 +1175,22 @@ async fn check_reports_a_token_file_that_is_missing_or_empty_at_its_line() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot read token_file"), "{err}");
 }
+
+#[tokio::test]
+async fn the_daemon_refuses_to_start_when_it_cannot_listen_where_the_file_says() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("address").port();
+    let env = TestEnv::with_daemon(
+        &format!("[daemon.http]\nlisten = \"127.0.0.1:{port}\""),
+        GREET,
+    );
+    let (code, _, err) = cronbox(&env.config_path, &["daemon"]).await;
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot listen on 127.0.0.1:{port} ([daemon.http] listen)"
+        )),
+        "{err}"
+    );
+    drop(taken);
+}

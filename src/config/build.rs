@@ -63,7 +63,11 @@ pub(super) fn daemon_config(
 
 /// The `[daemon.http]` settings; `token_file_at` is where `token_file` is written.
 /// (A bad `listen` was reported already; the default stands in for it.)
-pub(super) fn http_config(mut values: Values, token_file_at: Option<Location>) -> HttpConfig {
+pub(super) fn http_config(
+    mut values: Values,
+    token_file_at: Option<Location>,
+    listen_written: bool,
+) -> HttpConfig {
     let listen = values
         .take(http_key!("listen"), Parsed::into_text)
         .map_or_else(
@@ -72,6 +76,7 @@ pub(super) fn http_config(mut values: Values, token_file_at: Option<Location>) -
         );
     HttpConfig {
         listen,
+        listen_written,
         token_file: values.take(http_key!("token_file"), Parsed::into_path),
         token_file_at,
     }

@@ -38,6 +38,7 @@ fn the_server_listens_on_loopback_by_default_and_listen_can_move_or_stop_it() {
         assert_eq!(http.listen, listen, "{text}");
         assert_eq!(http.token_file.as_deref(), token.map(Path::new), "{text}");
         assert_eq!(http.token_file_at.is_some(), token.is_some(), "{text}");
+        assert_eq!(http.listen_written, text.contains("listen"), "{text}");
     }
 }
 

@@ -214,6 +214,9 @@ pub struct HttpConfig {
     /// Where the server listens; `None` when `listen = ""` (the server is off).
     /// Default: [`DEFAULT_LISTEN`]. Never port 0.
     pub listen: Option<std::net::SocketAddr>,
+    /// Whether the file writes `listen` (else the default applies: a daemon
+    /// that cannot listen there goes on without its server, with a warning).
+    pub listen_written: bool,
     /// The file holding the bearer token (resolved against the config file's
     /// directory); `None`: no token is asked for, which the file may only say when
     /// `listen` is a loopback address (or the server is off). Config never reads it:
@@ -227,6 +230,7 @@ impl Default for HttpConfig {
     fn default() -> HttpConfig {
         HttpConfig {
             listen: DEFAULT_LISTEN.parse().ok(),
+            listen_written: false,
             token_file: None,
             token_file_at: None,
         }

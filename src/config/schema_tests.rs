@@ -107,11 +107,10 @@ fn a_default_written_out_means_the_same_as_no_value() {
     for (table, header) in [(Table::Daemon, "[daemon]"), (Table::Http, "[daemon.http]")] {
         for key in schema::keys_of(table) {
             if let Some(line) = written_default(key) {
-                assert_eq!(
-                    parse_ok(&format!("{header}\n{line}")).daemon,
-                    daemon,
-                    "{line}"
-                );
+                let mut set = parse_ok(&format!("{header}\n{line}")).daemon;
+                // Where the value comes from, not what it is (as a job's locations).
+                set.http.listen_written = false;
+                assert_eq!(set, daemon, "{line}");
             }
         }
     }

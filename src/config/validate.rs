@@ -239,7 +239,7 @@ impl Checker<'_> {
         let token_at = spans[http_key!("token_file")]
             .as_ref()
             .map(|span| self.locate(span.start));
-        let http = http_config(values, token_at);
+        let http = http_config(values, token_at, spans[http_key!("listen")].is_some());
         if let (Some(listen), None, Some(span)) = (
             http.listen,
             &http.token_file,

@@ -102,8 +102,10 @@ impl Server {
     }
 }
 
-/// Start the server `config` asks for (none when `listen = ""`), with the token
-/// of its `token_file`, until `shutdown` is cancelled.
+/// Start the server `config` asks for (none when `listen = ""`, nor when the
+/// default address is taken), with the token of its `token_file`, until
+/// `shutdown` is cancelled. An address written in the file that cannot be
+/// listened on is an error.
 pub async fn start(
     config: &HttpConfig,
     services: Services,
@@ -114,9 +116,16 @@ pub async fn start(
         return Ok(None);
     };
     let token = config.token_file.as_deref().map(Token::read).transpose()?;
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|error| HttpError::Bind { address, error })?;
+    let listener = match TcpListener::bind(address).await {
+        Ok(listener) => listener,
+        // Not asked for in the file: the daemon goes on without its server
+        // (another daemon on this box may have the default port).
+        Err(error) if !config.listen_written => {
+            tracing::warn!(address = %address, error = %error, "cannot listen on the default address of the HTTP API; going on without it (set [daemon.http] listen to another address, or to \"\" to silence this)");
+            return Ok(None);
+        }
+        Err(error) => return Err(HttpError::Bind { address, error }),
+    };
     let server = serve(listener, services, token, shutdown).await?;
     Ok(Some(server))
 }
