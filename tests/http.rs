@@ -1002,6 +1002,12 @@ stop_grace = "1s"
     );
     assert!(err.contains("no daemon answers"), "{err}");
     assert_eq!(env.sql("SELECT job FROM paused_jobs"), "long\n");
+    let (code, out, err) = cronbox(&config, &["check"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.ends_with("paused: long (their ticks do not run; cronbox resume JOB)\n"),
+        "{out}"
+    );
     let (code, _, err) = cronbox(&config, &["run", "long", "--detach"]).await;
     assert_eq!(code, 1, "no daemon to detach to");
     assert!(err.contains("no daemon answers"), "{err}");
