@@ -14,8 +14,7 @@ use common::{TestEnv, wait_for_sql};
 
 /// The `[daemon]` settings of every test: stop (not detach) on SIGTERM, so that
 /// no container outlives the test.
-/// (And no HTTP server: daemons of tests running at once would share its port.)
-const DAEMON: &str = "on_shutdown = \"stop\"\n[daemon.http]\nlisten = \"\"";
+const DAEMON: &str = r#"on_shutdown = "stop""#;
 
 /// The daemon binary running on a test's schedule, its stderr in `daemon.log` in
 /// the test's temp dir. Dropping it (a failed test) sends SIGTERM and waits, so

@@ -21,6 +21,9 @@ impl std::fmt::Debug for Token {
 /// to do; it never shows the file's content.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// Worded as `check` words every missing host path.
+    #[error("token_file {} does not exist; create it or fix the path", path.display())]
+    Missing { path: PathBuf },
     #[error("cannot read token_file {}: {why}; create it with a token (e.g. `head -c 32 /dev/urandom | base64 > {}`) or fix the path", path.display(), path.display())]
     Unreadable { path: PathBuf, why: file::ReadError },
     #[error("token_file {} is empty; write the bearer token in it (one line)", path.display())]
@@ -34,11 +37,16 @@ impl Token {
     /// one word of printable ASCII (what an HTTP header can carry), at most
     /// [`MAX_TOKEN_FILE_SIZE`] bytes of file.
     pub fn read(path: &Path) -> Result<Token, TokenError> {
-        let text = file::read_to_string(path, MAX_TOKEN_FILE_SIZE).map_err(|why| {
-            TokenError::Unreadable {
+        let text = file::read_to_string(path, MAX_TOKEN_FILE_SIZE).map_err(|why| match why {
+            file::ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                TokenError::Missing {
+                    path: path.to_owned(),
+                }
+            }
+            why => TokenError::Unreadable {
                 path: path.to_owned(),
                 why,
-            }
+            },
         })?;
         Token::parse(&text).map_err(|empty| {
             let path = path.to_owned();
@@ -111,9 +119,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let missing = dir.path().join("missing");
         let error = Token::read(&missing).expect_err("missing");
+        assert!(matches!(error, TokenError::Missing { .. }), "{error}");
+        let directory = Token::read(dir.path()).expect_err("a directory");
         assert!(
-            error.to_string().contains("cannot read token_file"),
-            "{error}"
+            directory.to_string().contains("cannot read token_file"),
+            "{directory}"
         );
         let bad = dir.path().join("bad");
         std::fs::write(&bad, "top secret").expect("write");

@@ -52,9 +52,6 @@ pub fn readme_sql_blocks() -> Vec<String> {
     fixtures::sql_blocks(include_str!("../../README.md"))
 }
 
-/// The `[daemon.http]` table of test schedules: the server off.
-pub const NO_HTTP: &str = "[daemon.http]\nlisten = \"\"\n";
-
 /// One test's world: a temp dir, its database, its schedule file.
 pub struct TestEnv {
     pub dir: tempfile::TempDir,
@@ -69,20 +66,13 @@ impl TestEnv {
         TestEnv::with_daemon("", jobs_toml)
     }
 
-    /// Like [`TestEnv::new`], with more `[daemon]` settings. Unless they have a
-    /// `[daemon.http]` table, the HTTP server is off ([`NO_HTTP`]): daemons of
-    /// tests running at once would otherwise all listen on the default port.
+    /// Like [`TestEnv::new`], with more `[daemon]` settings.
     pub fn with_daemon(daemon_toml: &str, jobs_toml: &str) -> TestEnv {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("cronbox.db");
         let config_path = dir.path().join("cronbox.toml");
-        let http = if daemon_toml.contains("[daemon.http]") {
-            ""
-        } else {
-            NO_HTTP
-        };
         let text = format!(
-            "[daemon]\ndatabase = \"{}\"\ntimezone = \"UTC\"\n{daemon_toml}\n{http}{}",
+            "[daemon]\ndatabase = \"{}\"\ntimezone = \"UTC\"\n{daemon_toml}\n{}",
             db_path.display(),
             jobs_toml.replace("IMAGE", IMAGE)
         );
