@@ -13,8 +13,10 @@
 //! `/bin/busybox` (Debian's busybox-static) through the API, as the tests do.
 //!
 //! Measures (see BENCHMARKS.md for what each one means and the goals):
-//! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`.
+//! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`, `api`.
 
+#[path = "harness/api.rs"]
+mod api;
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;
 
@@ -70,6 +72,8 @@ struct Sizes {
     flood_reps: usize,
     history_attempts: u64,
     history_reps: usize,
+    /// Requests per endpoint in the `api` measure.
+    api_requests: usize,
 }
 
 impl Sizes {
@@ -91,6 +95,7 @@ impl Sizes {
             flood_reps: 2,
             history_attempts: 1_000_000,
             history_reps: 7,
+            api_requests: 300,
         }
     }
 
@@ -107,6 +112,7 @@ impl Sizes {
             flood_reps: 1,
             history_attempts: 100_000,
             history_reps: 3,
+            api_requests: 60,
             ..Sizes::full()
         }
     }
@@ -242,7 +248,7 @@ impl Bench {
         }
         type Phase =
             fn(&mut Bench) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + '_>>;
-        let phases: [(&str, Phase); 7] = [
+        let phases: [(&str, Phase); 8] = [
             ("per-run", |b| Box::pin(b.per_run())),
             ("lateness", |b| Box::pin(b.lateness())),
             ("burst", |b| Box::pin(b.burst())),
@@ -250,6 +256,7 @@ impl Bench {
             ("big", |b| Box::pin(b.big_schedule())),
             ("flood", |b| Box::pin(b.flood())),
             ("history", |b| Box::pin(b.history_queries())),
+            ("api", |b| Box::pin(b.api())),
         ];
         for (name, phase) in phases {
             if !wanted(name) {
@@ -854,9 +861,16 @@ impl Bench {
             );
         }
         // The same daemon with one job, for what the 1,000 jobs add.
+        // Both with the HTTP server on (its default), each on a port of its own.
+        let listen = || -> Res<String> {
+            Ok(format!(
+                "\n[daemon.http]\nlisten = \"127.0.0.1:{}\"\n",
+                api::free_port()?
+            ))
+        };
         let (one, _) = self.write_config(
             "idle-one",
-            "",
+            &listen()?,
             &format!(
                 "[jobs.idle-one]\nschedule = \"0 {} * * *\"\nimage = \"{IMAGE}\"\n{}\n",
                 (hour + 2) % 24,
@@ -872,7 +886,7 @@ impl Bench {
         );
         daemon.stop().await?;
 
-        let (config, _) = self.write_config("idle", "", &jobs)?;
+        let (config, _) = self.write_config("idle", &listen()?, &jobs)?;
         let daemon = self.start_daemon(&config, None)?;
         daemon.wait_ready(Duration::from_secs(60)).await?;
         let pid = daemon.pid();
