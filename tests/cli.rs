@@ -425,7 +425,7 @@ retires = 3
 
 #[test]
 fn systemd_unit_passes_systemd_analyze_verify() {
-    // The unit names /usr/local/bin/cronbox; verify it against the binary just built.
+    // The unit names /usr/bin/cronbox; verify it against the binary just built.
     let unit = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/systemd/cronbox.service"
@@ -440,7 +440,7 @@ fn systemd_unit_passes_systemd_analyze_verify() {
     let path = dir.path().join("cronbox.service");
     std::fs::write(
         &path,
-        unit.replace("/usr/local/bin/cronbox", env!("CARGO_BIN_EXE_cronbox")),
+        unit.replace("/usr/bin/cronbox", env!("CARGO_BIN_EXE_cronbox")),
     )
     .expect("write");
     let out = Command::new("systemd-analyze")

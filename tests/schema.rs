@@ -1,5 +1,5 @@
 //! `cronbox schema` and the TOML language server taplo: the same schedule files
-//! (config/example.toml, config/reference.toml, tests/data/schedules/*.toml) run
+//! (config/example.toml, config/reference.toml, config/starter.toml, tests/data/schedules/*.toml) run
 //! through `cronbox check` and `taplo check` with the printed schema. What check
 //! accepts, taplo accepts; an unknown key or a wrong type check refuses, taplo
 //! flags. Also the README's two ways to point taplo at the schema, and `schema`'s
@@ -144,6 +144,7 @@ fn check_and_taplo_agree_on_every_schedule_file() {
     let mut files = vec![
         repo().join("config/example.toml"),
         repo().join("config/reference.toml"),
+        repo().join("config/starter.toml"),
     ];
     let mut listed: Vec<PathBuf> = fs::read_dir(&data)
         .expect("tests/data/schedules")

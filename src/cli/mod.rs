@@ -13,6 +13,7 @@ pub mod logging;
 pub mod logs;
 pub mod next;
 pub mod output;
+pub mod package;
 pub mod pause;
 pub mod run;
 pub mod schema;
@@ -91,6 +92,15 @@ pub enum Command {
     /// file. Rules across keys (backoff_max at least backoff, ...) are checked
     /// by `cronbox check` only.
     Schema(schema::SchemaArgs),
+    /// Print the shell completion script for SHELL (for packagers).
+    #[command(hide = true)]
+    Completions(package::CompletionsArgs),
+    /// Print the man page cronbox(1) in roff (for packagers).
+    #[command(hide = true)]
+    Man(package::ManArgs),
+    /// Exit 0 when the engine answers a ping (for the package's postinst).
+    #[command(hide = true)]
+    EnginePing(package::EnginePingArgs),
 }
 
 /// Where the schedule file is.
@@ -192,6 +202,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::execute(args),
         Command::Import(args) => import::execute(args),
         Command::Schema(args) => schema::execute(args),
+        Command::Completions(args) => package::execute_completions(args),
+        Command::Man(args) => package::execute_man(args),
+        Command::EnginePing(args) => package::execute_engine_ping(args).await,
     }
 }
 
