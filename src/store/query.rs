@@ -203,6 +203,28 @@ impl Store {
             .collect())
     }
 
+    /// The latest run of each job of `jobs` that has one, by job name: one
+    /// index seek per job (`runs_job`), so its cost does not grow with the
+    /// history as [`Store::last_runs`]' scan of every job's runs does.
+    pub async fn last_runs_of(&self, jobs: &[&str]) -> Result<HashMap<String, RunRow>, StoreError> {
+        let names = serde_json::to_string(jobs).unwrap_or_else(|_| "[]".to_owned());
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id IN (SELECT (SELECT max(r.id) FROM runs r WHERE r.job = j.value)",
+            " FROM json_each(?1) j)"
+        ))
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("reading the jobs' last runs"))?;
+        Ok(rows
+            .iter()
+            .map(run_row)
+            .map(|run| (run.job.clone(), run))
+            .collect())
+    }
+
     /// When each job's last successful run finished, by job name.
     pub async fn last_successes(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
         let rows = sqlx::query(
@@ -349,6 +371,11 @@ mod tests {
         assert!(store.run(99).await.expect("run").is_none());
         let last = store.last_runs().await.expect("last");
         assert_eq!((last["a"].id, last["b"].id), (5, 2));
+        let of = store
+            .last_runs_of(&["b", "a", "none"])
+            .await
+            .expect("last of");
+        assert_eq!((of.len(), of["a"].id, of["b"].id), (2, 5, 2));
         assert_eq!(store.waiting_runs(t).await.expect("waiting"), 4);
         store.check_writable().await.expect("writable");
     }

@@ -45,7 +45,8 @@ pub(super) async fn list_jobs(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let jobs = state.services.handle.jobs().await;
-    let last = state.services.store.last_runs().await?;
+    let names: Vec<&str> = jobs.iter().map(|s| s.job.name.as_str()).collect();
+    let last = state.services.store.last_runs_of(&names).await?;
     Ok(Json(
         jobs.iter()
             .map(|s| JobView::new(s, last.get(&s.job.name)))
