@@ -14,6 +14,7 @@ pub mod output;
 pub mod package;
 pub mod run;
 pub mod schema;
+mod spread;
 
 pub use output::{OutputError, note, print_out};
 
@@ -169,7 +170,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Daemon(args) => daemon::execute(args).await,
         Command::Check(args) => check::execute(args).await,
-        Command::Next(args) => next::execute(args),
+        Command::Next(args) => next::execute(args).await,
         Command::Run(args) => run::execute(args).await,
         Command::History(args) => history::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,

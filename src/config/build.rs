@@ -82,6 +82,8 @@ pub(super) fn job_config(
         concurrency: Concurrency::from_name(v.take(job_key!("concurrency"), Parsed::into_choice)?)?,
         catch_up: CatchUp::from_name(v.take(job_key!("catch_up"), Parsed::into_choice)?)?,
         starting_deadline: v.take_opt(job_key!("starting_deadline"), Parsed::into_duration)?,
+        random_delay: v.take_opt(job_key!("random_delay"), Parsed::into_duration)?,
+        fire_offset: std::time::Duration::ZERO,
         success_exit_codes: v.take(job_key!("success_exit_codes"), Parsed::into_codes)?,
         fatal_exit_codes: v.take(job_key!("fatal_exit_codes"), Parsed::into_codes)?,
         memory: v.take_opt(job_key!("memory"), Parsed::into_size)?,

@@ -40,6 +40,9 @@ mod zone_source;
 pub mod dotenv;
 pub mod file;
 
+mod random_delay;
+#[cfg(test)]
+mod random_delay_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
@@ -243,6 +246,15 @@ pub struct Job {
     /// instead of starting late; `None`: no limit. Greater than zero, at most
     /// [`MAX_TIME_LIMIT`].
     pub starting_deadline: Option<Duration>,
+    /// The window of `random_delay`: whole seconds, at least 1 s, at most the
+    /// shortest gap between two ticks; `None`: ticks fire at their instant.
+    pub random_delay: Option<Duration>,
+    /// How long after each tick the job fires: a fixed offset in
+    /// `[0, random_delay)` (whole seconds) from [`crate::schedule::fixed_offset`]
+    /// of the database's seed and the job's name; zero without `random_delay`.
+    /// Zero when the file is read: [`Config::spread_ticks`] sets it, given the
+    /// seed of the database (`database_seed`, made once per database).
+    pub fire_offset: Duration,
     /// Exit codes (0-255) that count as success: sorted, unique, never empty.
     pub success_exit_codes: Vec<i64>,
     /// Exit codes (0-255) that fail the run without retries: sorted, unique, disjoint

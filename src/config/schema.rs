@@ -507,6 +507,24 @@ pub(super) const KEYS: &[Key] = &[
         "How late a tick may still start; a later one is recorded as missed.",
     ),
     job(
+        "random_delay",
+        Kind::Duration(DurationRule {
+            min: Some(Bound {
+                value: Duration::from_secs(1),
+                shown: "1s",
+                why: "; the offsets are whole seconds",
+            }),
+            whole_seconds: Some(", as the offsets are"),
+            max: Some(Bound {
+                value: MAX_TIME_LIMIT,
+                shown: "365 days",
+                why: ", the most accepted",
+            }),
+        }),
+        Default::Unset("none (ticks run at their instant)"),
+        "Shift every tick by a fixed offset in [0, random_delay), per job and box (systemd's RandomizedDelaySec, FixedRandomDelay=true).",
+    ),
+    job(
         "success_exit_codes",
         Kind::ExitCodes { non_empty: true },
         Default::Ints(&DEFAULT_SUCCESS_EXIT_CODES),

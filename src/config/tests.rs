@@ -37,9 +37,9 @@ fn parse_err(text: &str) -> ConfigError {
 }
 
 /// One expected problem: line, column, job, fragments the message must contain.
-type Expected = (usize, usize, Option<&'static str>, &'static [&'static str]);
+pub(super) type Expected = (usize, usize, Option<&'static str>, &'static [&'static str]);
 
-fn check_problems(name: &str, text: &str, expected: &[Expected]) {
+pub(super) fn check_problems(name: &str, text: &str, expected: &[Expected]) {
     let err = parse_err(text);
     assert_eq!(err.path, Path::new(PATH), "{name}");
     assert_eq!(
@@ -1088,7 +1088,7 @@ fn display_format() {
         err.to_string(),
         "/etc/cronbox/cronbox.toml:4:1: job \"backup-db\": unknown key \"retires\" (did you mean \"retries\"?); \
          expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
-         timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, success_exit_codes, \
+         timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
          fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
          privileged, env_file, secrets, max_output\n\

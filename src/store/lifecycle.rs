@@ -113,13 +113,16 @@ impl Store {
     }
 
     /// Record a new run as `running` and, for a tick, move the job's horizon to
-    /// `horizon` in the same transaction. Returns `None` when this scheduled tick
-    /// is already recorded (a tick's identity is its job and instant).
+    /// `horizon` in the same transaction. `(scheduled_at, fire_at)`: the tick's
+    /// instant (or when a manual run was asked for) and, for a tick, the instant
+    /// it fired (shifted by `random_delay`; `runs.fire_at`). Returns `None` when
+    /// this scheduled tick is already recorded (a tick's identity is its job and
+    /// instant).
     pub async fn insert_run(
         &self,
         job: &str,
         trigger: Trigger,
-        scheduled_at: DateTime<Utc>,
+        (scheduled_at, fire_at): (DateTime<Utc>, Option<DateTime<Utc>>),
         started_at: DateTime<Utc>,
         horizon: Option<DateTime<Utc>>,
     ) -> Result<Option<i64>, StoreError> {
@@ -127,8 +130,8 @@ impl Store {
         self.in_transaction("recording a new run", move |conn| {
             Box::pin(async move {
                 let done = sqlx::query(
-                    "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid)
-                     VALUES (?1, ?2, ?3, 'running', ?4, ?5)
+                    "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid, fire_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
                      ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING",
                 )
                 .bind(&job)
@@ -136,6 +139,7 @@ impl Store {
                 .bind(timestamp(scheduled_at))
                 .bind(timestamp(started_at))
                 .bind(pid)
+                .bind(fire_at.map(timestamp))
                 .execute(&mut *conn)
                 .await?;
                 if let Some(horizon) = horizon {

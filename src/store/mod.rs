@@ -8,6 +8,7 @@
 mod error;
 mod lifecycle;
 mod retention;
+mod seed;
 
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun};
