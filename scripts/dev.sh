@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for cronbox and run it. Installs what is missing
 # (Debian's docker.io and busybox-static, a C compiler for SQLite, npm; for the
-# tests, PyPI's kubernetes-validate in target/kubernetes-validate), starts
+# tests, Debian's prometheus for promtool, PyPI's kubernetes-validate in
+# target/kubernetes-validate and openapi-spec-validator in
+# target/openapi-spec-validator), starts
 # dockerd when no engine answers, and then:
 #   scripts/dev.sh test     installs the test tools of tools/package-lock.json (the
 #                           taplo CLI) into tools/node_modules, then runs the whole
@@ -54,6 +56,27 @@ install_kubernetes_validate() {
     echo "dev.sh: installing kubernetes-validate into $venv" >&2
     if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q kubernetes-validate; }; then
         echo "dev.sh: could not install kubernetes-validate from PyPI; tests/export.rs will fail" >&2
+    fi
+}
+
+# promtool (Debian's prometheus package), which tests/http.rs runs on /metrics.
+# If it cannot be installed, say so and go on: that test then fails saying how.
+install_promtool() {
+    command -v promtool >/dev/null 2>&1 && return 0
+    echo "dev.sh: installing prometheus (for promtool)" >&2
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; then
+        echo "dev.sh: could not install prometheus; tests/http.rs will fail" >&2
+    fi
+}
+
+# The OpenAPI validator tests/http.rs runs on /api/v1/openapi.json (PyPI's
+# openapi-spec-validator), in a venv under target/ as kubernetes-validate is.
+install_openapi_validator() {
+    local venv=target/openapi-spec-validator
+    [ -x "$venv/bin/openapi-spec-validator" ] && return 0
+    echo "dev.sh: installing openapi-spec-validator into $venv" >&2
+    if ! { python3 -m venv "$venv" && "$venv/bin/pip" install -q openapi-spec-validator; }; then
+        echo "dev.sh: could not install openapi-spec-validator from PyPI; tests/http.rs will fail" >&2
     fi
 }
 
@@ -161,6 +184,8 @@ case "${1:-}" in
     test)
         install_packages
         install_kubernetes_validate
+        install_openapi_validator
+        install_promtool
         install_test_tools
         start_docker
         # Every test binary runs even after a failure, so one run shows every failing test.

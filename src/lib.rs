@@ -11,10 +11,15 @@
 //! - [`policy`]: retry, backoff and exit-code rules. Pure.
 //! - [`clock`]: the one place that reads wall time; a test clock.
 //! - [`engine`]: the only module that speaks Docker (bollard).
+//! - [`events`]: the lifecycle events the daemon publishes (a broadcast).
 //! - [`store`]: the only module that speaks SQL (sqlx, SQLite, migrations,
 //!   retention and incremental vacuum).
 //! - [`daemon`]: the scheduler loop, run supervisors, missed ticks, adoption of
 //!   containers at start-up, shutdown (detach or stop), history pruning.
+//! - [`http`]: the only module that serves HTTP (axum, tower-http): the JSON API
+//!   under `/api/v1` with its OpenAPI document (utoipa), `/metrics` (Prometheus
+//!   text format), `/healthz` and `/readyz`; it drives the daemon through its
+//!   `Handle` and reads the history from `store`.
 //! - [`export`]: pure translation of a validated config into other systems'
 //!   formats: Kubernetes CronJobs (YAML, with warnings for what does not carry
 //!   over). No disk, network or clock (the instant comes in).
@@ -25,8 +30,9 @@
 //!   robfig/cron, which both Kubernetes and Ofelia read, is
 //!   `schedule::robfig`.
 //! - [`cli`]: one file per subcommand, plus `output` (writes to stdout and stderr
-//!   that never panic) and `logging` (the log filter no user setting can loosen);
-//!   `main.rs` only parses and maps exit codes.
+//!   that never panic), `logging` (the log filter no user setting can loosen)
+//!   and `client` (the running daemon's HTTP API, for `pause`, `resume`, `stop`
+//!   and `run --detach`); `main.rs` only parses and maps exit codes.
 //! - [`failpoint`]: crash points that tests reach through an environment variable.
 
 pub mod cli;
@@ -34,8 +40,10 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod events;
 pub mod export;
 pub mod failpoint;
+pub mod http;
 pub mod import;
 pub mod policy;
 pub mod schedule;

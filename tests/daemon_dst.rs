@@ -37,8 +37,11 @@ fn at(text: &str) -> DateTime<Utc> {
 }
 
 /// Run the daemon on the test clock from `start` for `minutes`, one minute at a
-/// time, and return the recorded `job|scheduled_at|status` rows.
-async fn drive(env: &TestEnv, start: &str, minutes: u32) -> String {
+/// time, wait until `runs` runs are recorded and none goes on, and return the
+/// recorded `job|scheduled_at|status` rows. (A tick's run is recorded by its
+/// own task, which may lag behind the clock on a busy machine: waiting only
+/// for "none running" could stop the daemon before the runs were recorded.)
+async fn drive(env: &TestEnv, start: &str, minutes: u32, runs: usize) -> String {
     let engine = common::engine().await;
     let clock = Arc::new(TestClock::new(at(start)));
     let (_updates, config) = watch::channel(Arc::new(env.config()));
@@ -67,9 +70,13 @@ async fn drive(env: &TestEnv, start: &str, minutes: u32) -> String {
         sleeps <= 1 + 4 * u64::from(minutes),
         "{sleeps} sleeps in {minutes} minutes"
     );
-    // Let the runs finish (real containers), then stop.
+    // Let the runs be recorded and finish (real containers), then stop.
+    let done = format!(
+        "SELECT (SELECT count(*) FROM runs) >= {runs} \
+                AND NOT EXISTS (SELECT 1 FROM runs WHERE status = 'running')"
+    );
     for _ in 0..600 {
-        if env.sql("SELECT count(*) FROM runs WHERE status = 'running'") == "0\n" {
+        if env.sql(&done) == "1\n" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -84,7 +91,7 @@ async fn drive(env: &TestEnv, start: &str, minutes: u32) -> String {
 async fn spring_forward_in_berlin() {
     let env = TestEnv::new(JOBS);
     // 2025-03-30: 02:00 CET becomes 03:00 CEST (01:00 UTC). From 23:30 CET to 05:00 CEST.
-    let rows = drive(&env, "2025-03-29T22:30:00Z", 270).await;
+    let rows = drive(&env, "2025-03-29T22:30:00Z", 270, 6).await;
     assert_eq!(
         rows,
         "hourly|2025-03-29T23:00:00.000Z|succeeded\n\
@@ -102,7 +109,7 @@ async fn spring_forward_in_berlin() {
 async fn fall_back_in_berlin() {
     let env = TestEnv::new(JOBS);
     // 2025-10-26: 03:00 CEST becomes 02:00 CET (01:00 UTC). From 00:30 CEST to 04:00 CET.
-    let rows = drive(&env, "2025-10-25T22:30:00Z", 270).await;
+    let rows = drive(&env, "2025-10-25T22:30:00Z", 270, 6).await;
     assert_eq!(
         rows,
         "hourly|2025-10-25T23:00:00.000Z|succeeded\n\
@@ -120,7 +127,7 @@ async fn spring_forward_in_berlin_in_2100() {
     let env = TestEnv::new(JOBS);
     // Past chrono-tz's table, the EU rule goes on: on 2100-03-28 (the last
     // Sunday of March) 02:00 CET becomes 03:00 CEST (01:00 UTC).
-    let rows = drive(&env, "2100-03-27T22:30:00Z", 270).await;
+    let rows = drive(&env, "2100-03-27T22:30:00Z", 270, 6).await;
     assert_eq!(
         rows,
         "hourly|2100-03-27T23:00:00.000Z|succeeded\n\
@@ -140,6 +147,6 @@ async fn a_job_with_no_fire_time_left_stays_idle() {
     // it, runs nothing, and sleeps a minute at a time (drive checks it does
     // not spin).
     let env = TestEnv::new(JOBS);
-    let rows = drive(&env, "4999-12-31T23:55:00Z", 10).await;
+    let rows = drive(&env, "4999-12-31T23:55:00Z", 10, 0).await;
     assert_eq!(rows, "");
 }

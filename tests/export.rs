@@ -173,6 +173,7 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("backup-db", "volumes"),
         ("backup-db", "tmpfs"),
         ("backup-db", "max_output"),
+        ("backup-db", "params"),
         ("heartbeat", "pids_limit"),
         ("weekly-report", "backoff"),
         ("weekly-report", "backoff_max"),

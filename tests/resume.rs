@@ -181,3 +181,95 @@ concurrency = "forbid"
     daemon.stop().await;
     assert!(env.containers_gone().await);
 }
+
+#[tokio::test]
+async fn a_resumed_runs_wait_counts_from_when_it_began_waiting() {
+    let env = TestEnv::new(
+        r#"
+[jobs.queued]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["true"]
+"#,
+    );
+    // A run that waited 10 s for a slot when its process died.
+    let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+    let began = now - chrono::TimeDelta::seconds(10);
+    let store = env.store().await;
+    store
+        .insert_run(
+            "queued",
+            cronbox::store::Trigger::Manual,
+            (began, None),
+            began,
+            None,
+            None,
+        )
+        .await
+        .expect("run")
+        .expect("id");
+    store.close().await;
+    env.sql("UPDATE runs SET pid = 2147483646"); // a process that does not exist
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(&env, "SELECT status FROM runs", "succeeded\n").await;
+    daemon.stop().await;
+    let waited: i64 = env
+        .sql("SELECT waited_ms FROM attempts")
+        .trim()
+        .parse()
+        .expect("ms");
+    assert!(
+        waited >= 10_000,
+        "waited_ms {waited}: the wait began 10 s ago"
+    );
+}
+
+#[tokio::test]
+async fn an_exit_adopted_later_keeps_the_time_the_engine_recorded() {
+    let env = TestEnv::new(
+        r#"
+[jobs.short]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["sh", "-c", "sleep 1"]
+"#,
+    );
+    // The supervising process goes away mid-attempt (its task is dropped; the
+    // container goes on and exits after a second), and a daemon comes 4 s later.
+    let ctx = env.context().await;
+    let config = env.config();
+    let run = tokio::spawn(async move {
+        let job = &config.jobs[0];
+        let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+        cronbox::daemon::supervisor::execute(
+            &ctx,
+            job,
+            cronbox::store::Trigger::Manual,
+            now,
+            &Default::default(),
+        )
+        .await
+    });
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
+        "1\n",
+    )
+    .await;
+    run.abort();
+    let _ = run.await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    env.sql("UPDATE runs SET pid = 2147483646");
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(&env, "SELECT status FROM runs", "succeeded\n").await;
+    daemon.stop().await;
+    let took: i64 = env
+        .sql("SELECT duration_ms FROM history")
+        .trim()
+        .parse()
+        .expect("ms");
+    assert!(
+        took < 3_000,
+        "the attempt took {took} ms by its record: the engine's finish time, not the adoption's"
+    );
+}

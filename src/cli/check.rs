@@ -1,8 +1,10 @@
 //! `cronbox check`: validate the schedule file and show each job's next fire
 //! time. Beyond the file itself it looks at what a run would need: every host
 //! path a job mounts or reads (volumes, env_file, secrets) must exist, env_files
-//! must parse, and the Docker host must be able to enforce the limits jobs ask
-//! for (an error with `[daemon] require_limits = true`, else a warning).
+//! must parse, `[daemon.http] token_file` must hold a token, and the Docker host
+//! must be able to enforce the limits jobs ask for (an error with `[daemon]
+//! require_limits = true`, else a warning). It lists the jobs paused in the
+//! database, if there is one.
 
 use clap::Args;
 use std::process::ExitCode;
@@ -88,6 +90,16 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 )),
             }
         }
+    }
+    if let Some(path) = &config.daemon.http.token_file
+        && let Err(e) = crate::http::token::Token::read(path)
+    {
+        problems.push(Problem {
+            location: config.daemon.http.token_file_at,
+            job: None,
+            message: e.to_string(),
+            snippet: None,
+        });
     }
     for job in config.jobs.iter().filter(|j| j.privileged) {
         super::note(&format!(
@@ -188,8 +200,47 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             &[2, 3],
         ));
     }
+    let paused = paused_jobs(&config).await;
+    if !paused.is_empty() {
+        out.push_str(&format!(
+            "paused: {} (their ticks do not run; cronbox resume JOB)\n",
+            paused.join(", ")
+        ));
+    }
     super::print_out(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The jobs of `config` paused in its database (none when there is no database
+/// yet; a database that cannot be read is a warning).
+async fn paused_jobs(config: &crate::config::Config) -> Vec<String> {
+    let path = &config.daemon.database;
+    if !path.exists() {
+        return Vec::new();
+    }
+    let read = async {
+        let store = crate::store::Store::open_read_only(path).await?;
+        let paused = store.paused_jobs().await;
+        store.close().await;
+        paused
+    };
+    match read.await {
+        Ok(paused) => {
+            let mut paused: Vec<String> = paused
+                .into_iter()
+                .filter(|job| config.job(job).is_some())
+                .collect();
+            paused.sort();
+            paused
+        }
+        Err(e) => {
+            super::note(&format!(
+                "{}: warning: cannot read the paused jobs: {e}",
+                config.path.display()
+            ));
+            Vec::new()
+        }
+    }
 }
 
 /// "default zone Europe/Paris (from TZ=\"Europe/Paris\")": the zone of jobs

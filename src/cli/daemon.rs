@@ -9,6 +9,9 @@
 //! scheduler keeps the schedule it has. A valid one is sent to
 //! [`crate::daemon::run`], which re-plans future ticks from it; runs already
 //! going keep the job configuration they started with.
+//!
+//! It also starts the HTTP server (`[daemon.http]`: the API, metrics, health),
+//! on the same runtime and stopped with the same shutdown token.
 
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,7 @@ pub async fn execute(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     // notification finds it different and reloads it.
     let seen = read_schedule(&args.config.config);
     let config = Arc::new(args.config.load()?);
+    let http = config.daemon.http.clone();
     let store = Store::open(&config.daemon.database).await?;
     tracing::info!(database = %store.path().display(), "history database open");
     let engine = Engine::connect();
@@ -104,9 +108,31 @@ pub async fn execute(args: DaemonArgs) -> anyhow::Result<ExitCode> {
             shutdown.cancel();
         })
     };
+    let clock: Arc<dyn crate::clock::Clock> = Arc::new(SystemClock);
+    let (handle, controls) = crate::daemon::control::channel();
+    let services = crate::http::Services {
+        handle,
+        store: store.clone(),
+        engine: engine.clone(),
+        clock: clock.clone(),
+    };
+    // Before the scheduler, so that a port in use or a bad token file stops the
+    // start with its reason rather than a daemon without its API.
+    let server = match crate::http::start(&http, services, shutdown.clone()).await {
+        Ok(server) => server,
+        Err(e) => {
+            signals.abort();
+            return Err(e.into());
+        }
+    };
     let result =
-        crate::daemon::run(config_rx, store, engine, Arc::new(SystemClock), shutdown).await;
+        crate::daemon::run_with(config_rx, store, engine, clock, shutdown.clone(), controls).await;
     signals.abort();
+    // Stops with the same token; a daemon stopping on an error stops it too.
+    shutdown.cancel();
+    if let Some(server) = server {
+        server.stopped(Duration::from_secs(10)).await;
+    }
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -273,6 +299,12 @@ fn daemon_changes(started: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static st
     }
     if started.history_limit != new.history_limit {
         keys.push("history_limit");
+    }
+    if started.http.listen != new.http.listen {
+        keys.push("http.listen");
+    }
+    if started.http.token_file != new.http.token_file {
+        keys.push("http.token_file");
     }
     keys
 }

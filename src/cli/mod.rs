@@ -3,7 +3,9 @@
 //! exit code. Errors carry what to do next; `main` prints them once.
 
 pub mod check;
+pub mod client;
 pub mod daemon;
+pub mod detach;
 pub mod export;
 pub mod history;
 pub mod import;
@@ -12,9 +14,11 @@ pub mod logs;
 pub mod next;
 pub mod output;
 pub mod package;
+pub mod pause;
 pub mod run;
 pub mod schema;
 mod spread;
+pub mod stop;
 
 pub use output::{OutputError, note, print_out};
 
@@ -51,7 +55,26 @@ pub enum Command {
     /// code when its container exited by itself; otherwise 1 (a timeout, the
     /// deadline, an interruption, a missing image, an engine error); 2 for an
     /// unknown job or an invalid schedule file.
+    ///
+    /// With --detach, the run starts in the running daemon instead (through its
+    /// HTTP API, trigger `api`), and its id is printed; exit 1 when the daemon
+    /// refuses (a forbid job still running) or does not answer.
     Run(run::RunArgs),
+    /// Pause a job: its ticks do not run until it is resumed (recorded as one `paused` run).
+    ///
+    /// Through the running daemon's HTTP API, which applies it at once; with no
+    /// daemon answering, written to the database, which the daemon reads at its
+    /// next start or reload. The pause survives restarts and reloads.
+    Pause(pause::PauseArgs),
+    /// Resume a paused job: its next tick runs (the ticks of the pause are not run).
+    ///
+    /// Through the daemon's API, or the database when no daemon answers, as `pause`.
+    Resume(pause::PauseArgs),
+    /// Stop a running run now: its stop_signal, SIGKILL after stop_grace; recorded `stopped`, not retried.
+    ///
+    /// Through the running daemon's HTTP API; a run of a `cronbox run` process
+    /// is asked to stop through the database when no daemon answers.
+    Stop(stop::StopArgs),
     /// Show recent runs and attempts from the database.
     History(history::HistoryArgs),
     /// Print the output of a run.
@@ -172,6 +195,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::execute(args).await,
         Command::Next(args) => next::execute(args).await,
         Command::Run(args) => run::execute(args).await,
+        Command::Pause(args) => pause::execute(args, true).await,
+        Command::Resume(args) => pause::execute(args, false).await,
+        Command::Stop(args) => stop::execute(args).await,
         Command::History(args) => history::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
         Command::Export(args) => export::execute(args),

@@ -1,4 +1,5 @@
 //! `cronbox run JOB`: run one job now in the foreground with its configuration,
+//! (or, with `--detach`, in the running daemon: see `detach.rs`),
 //! show its output live, record it with trigger `manual`, and exit with the
 //! code [`exit_code`] gives. Output that cannot be shown (stdout or stderr full
 //! or closed) does not stop the run: it is still recorded in full.
@@ -18,11 +19,22 @@ use crate::store::{RunStatus, Store, Trigger};
 pub struct RunArgs {
     /// The job to run.
     pub job: String,
+    /// Start the run in the running daemon (through its HTTP API, trigger
+    /// `api`, as its concurrency policy says), print its id and return at once.
+    #[arg(long)]
+    pub detach: bool,
+    /// With --detach: set the variable NAME (one the job lists in `params`) for
+    /// this run. Repeatable.
+    #[arg(long = "param", value_name = "NAME=VALUE", requires = "detach")]
+    pub params: Vec<String>,
     #[command(flatten)]
     pub config: ConfigArg,
 }
 
 pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.detach {
+        return super::detach::execute(args).await;
+    }
     let config = args.config.load()?;
     let job = config
         .job(&args.job)
@@ -39,6 +51,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         resume_later: false,
         echo: true,
         watch_stop_requests: true,
+        events: Default::default(),
     };
     let stops = Stops::default();
     let cancel = stops.shutdown.clone();

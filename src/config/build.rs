@@ -7,11 +7,12 @@ use std::path::Path;
 use chrono_tz::Tz;
 
 use super::kinds::Parsed;
-use super::schema::{daemon_key, job_key};
+use super::schema::{daemon_key, http_key, job_key};
 use super::validate::Values;
+use super::values::parse_listen;
 use super::{
-    CatchUp, Concurrency, DEFAULT_DATABASE_NAME, DaemonConfig, Environment, Job, Locations,
-    OnShutdown, PullPolicy, ZoneSource,
+    CatchUp, Concurrency, DEFAULT_DATABASE_NAME, DaemonConfig, Environment, HttpConfig, Job,
+    Location, Locations, OnShutdown, PullPolicy, ZoneSource,
 };
 use crate::schedule::Schedule;
 
@@ -19,7 +20,12 @@ use crate::schedule::Schedule;
 /// from `env` (`database`, `timezone`, `max_concurrent`) when unset; `set_zone`
 /// says whether the file sets `timezone`. (A bad value was reported already and
 /// stands in for its default here: the file is refused anyway.)
-pub(super) fn daemon_config(mut values: Values, set_zone: bool, env: &Environment) -> DaemonConfig {
+pub(super) fn daemon_config(
+    mut values: Values,
+    set_zone: bool,
+    env: &Environment,
+    http: HttpConfig,
+) -> DaemonConfig {
     let database = values.take(daemon_key!("database"), Parsed::into_path);
     let timezone = values.take(daemon_key!("timezone"), Parsed::into_zone);
     let max_concurrent = values.take(daemon_key!("max_concurrent"), Parsed::into_int);
@@ -51,6 +57,28 @@ pub(super) fn daemon_config(mut values: Values, set_zone: bool, env: &Environmen
         history_limit: history_limit
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or_default(),
+        http,
+    }
+}
+
+/// The `[daemon.http]` settings; `token_file_at` is where `token_file` is written.
+/// (A bad `listen` was reported already; the default stands in for it.)
+pub(super) fn http_config(
+    mut values: Values,
+    token_file_at: Option<Location>,
+    listen_written: bool,
+) -> HttpConfig {
+    let listen = values
+        .take(http_key!("listen"), Parsed::into_text)
+        .map_or_else(
+            || HttpConfig::default().listen,
+            |text| parse_listen(&text).ok().flatten(),
+        );
+    HttpConfig {
+        listen,
+        listen_written,
+        token_file: values.take(http_key!("token_file"), Parsed::into_path),
+        token_file_at,
     }
 }
 
@@ -103,6 +131,7 @@ pub(super) fn job_config(
         env_file: v.take_opt(job_key!("env_file"), Parsed::into_path)?,
         secrets: v.take(job_key!("secrets"), Parsed::into_files)?,
         max_output: v.take(job_key!("max_output"), Parsed::into_size)?,
+        params: v.take(job_key!("params"), Parsed::into_list)?,
         locations,
     })
 }

@@ -33,6 +33,9 @@ pub(super) const DURATION_UNITS: [&str; 35] = [
 /// One-letter units not in [`DURATION_UNITS`] because a character class holds them.
 const DURATION_LETTERS: &str = "hdwMy";
 
+/// An environment variable name, as `params` accepts it.
+const ENV_NAME_PATTERN: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
 /// A host path as cronbox accepts it: not blank, not starting with "~".
 const PATH_PATTERN: &str = "^(?:[^\\s~]|\\s+\\S)";
 
@@ -55,7 +58,7 @@ pub fn json_schema() -> Value {
         "type": "object",
         "additionalProperties": false,
         "properties": {
-            "daemon": table(Table::Daemon, "Settings of the daemon itself; they take effect at the next start of the daemon."),
+            "daemon": daemon(),
             "defaults": table(Table::Defaults, "Values for every job that does not set its own: every job key but schedule. A job's own value replaces the default, except env and labels, which merge (the job's win)."),
             "jobs": {
                 "description": format!("One table per job, [jobs.NAME]: NAME matches [a-z0-9][a-z0-9_-]* and has at most {MAX_JOB_NAME_LEN} characters."),
@@ -75,6 +78,19 @@ pub fn json_schema() -> Value {
         "if": { "not": { "required": ["defaults"], "properties": { "defaults": { "required": required_with_defaults() } } } },
         "then": { "properties": { "jobs": { "additionalProperties": { "required": required_with_defaults() } } } },
     })
+}
+
+/// `[daemon]`, with its subtable `[daemon.http]`.
+fn daemon() -> Value {
+    let mut daemon = table(
+        Table::Daemon,
+        "Settings of the daemon itself; they take effect at the next start of the daemon.",
+    );
+    daemon["properties"]["http"] = table(
+        Table::Http,
+        "The HTTP API, Prometheus metrics and health checks of the daemon ([daemon.http]).",
+    );
+    daemon
 }
 
 /// The object schema of a table: its keys, nothing else; `required` for a job.
@@ -226,6 +242,11 @@ fn kind_schema(kind: Kind) -> Value {
         Kind::Volumes => strings(VOLUME_PATTERN.to_owned()),
         Kind::Tmpfs => strings(TMPFS_PATTERN.to_owned()),
         Kind::Capabilities => strings(capability_pattern()),
+        Kind::Params => json!({
+            "type": "array",
+            "items": { "type": "string", "pattern": ENV_NAME_PATTERN },
+            "uniqueItems": true,
+        }),
         Kind::ExitCodes { non_empty } => json!({
             "type": "array",
             "items": { "type": "integer", "minimum": 0, "maximum": 255 },

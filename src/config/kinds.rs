@@ -61,6 +61,7 @@ impl Parsed {
                 Kind::ExitCodes { .. } => Parsed::Codes(Vec::new()),
                 Kind::Env | Kind::Labels => Parsed::Map(BTreeMap::new()),
                 Kind::Secrets => Parsed::Files(BTreeMap::new()),
+                // Argv-like lists, tmpfs, capabilities, params.
                 _ => Parsed::List(Vec::new()),
             },
         })

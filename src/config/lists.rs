@@ -14,7 +14,7 @@ use super::kinds::Parsed;
 use super::schema::{Argv, Key, Kind};
 use super::suggest::closest;
 use super::values::{
-    CAPABILITIES, check_secret_name, mount_target, normalize_capability, parse_tmpfs,
+    CAPABILITIES, check_secret_name, is_env_name, mount_target, normalize_capability, parse_tmpfs,
 };
 use super::{RESERVED_LABEL_PREFIX, Volume};
 
@@ -39,6 +39,7 @@ impl Checker<'_> {
             Kind::ExitCodes { non_empty } => self
                 .exit_codes(value, job, key.name, non_empty)
                 .map(Parsed::Codes),
+            Kind::Params => self.params(value, job, key.name).map(Parsed::List),
             _ => self.value(key, value, job),
         }
     }
@@ -362,6 +363,38 @@ impl Checker<'_> {
         codes.sort_unstable();
         codes.dedup();
         Some(codes)
+    }
+}
+
+impl Checker<'_> {
+    /// `params`: environment variable names, each once.
+    fn params(&mut self, value: &Value<'_>, job: Option<&str>, key: &str) -> Option<Vec<String>> {
+        let expected =
+            format!("{key} must be an array of environment variable names such as [\"TARGET\"]");
+        let items = self.array(value, job, &expected, |found| write_as_array(found, key))?;
+        let before = self.reported;
+        let mut names: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let problem = match item.get_ref() {
+                DeValue::String(name) if names.iter().any(|n| n == name.as_ref()) => {
+                    format!("{key} lists {} twice; list each variable once", quote(name))
+                }
+                DeValue::String(name) if is_env_name(name) => {
+                    names.push(name.to_string());
+                    continue;
+                }
+                DeValue::String(name) => format!(
+                    "{key}[{index}] {} is not an environment variable name: use letters, digits and \"_\", not starting with a digit, such as \"TARGET_DATE\"",
+                    quote(name)
+                ),
+                other => format!(
+                    "{key}[{index}] must be a string such as \"TARGET\", found {}",
+                    describe(other)
+                ),
+            };
+            self.report(item.span(), job, problem);
+        }
+        (self.reported == before).then_some(names)
     }
 }
 

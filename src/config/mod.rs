@@ -40,6 +40,8 @@ mod zone_source;
 pub mod dotenv;
 pub mod file;
 
+#[cfg(test)]
+mod http_tests;
 mod random_delay;
 #[cfg(test)]
 mod random_delay_tests;
@@ -110,6 +112,10 @@ pub const MAX_CONFIG_SIZE: u64 = 4 * MIB;
 /// (By default Linux refuses to start a program whose arguments and environment
 /// together exceed 2 MiB.)
 pub const MAX_ENV_FILE_SIZE: u64 = MIB;
+/// Where the HTTP API listens when `[daemon.http] listen` is not set: this box only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7340";
+/// Largest `[daemon.http] token_file` read: 4 KiB (a token is a line of text).
+pub const MAX_TOKEN_FILE_SIZE: u64 = 4 * KIB;
 /// Label keys starting with this are cronbox's own (`cronbox.job`, ...); jobs may not set them.
 pub const RESERVED_LABEL_PREFIX: &str = "cronbox.";
 
@@ -201,6 +207,37 @@ pub struct DaemonConfig {
     /// Finished runs kept per job (the newest); at least 1. Default
     /// [`DEFAULT_HISTORY_LIMIT`].
     pub history_limit: u32,
+    /// `[daemon.http]`: the HTTP API, metrics and health endpoints.
+    pub http: HttpConfig,
+}
+
+/// The `[daemon.http]` table, with defaults applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Where the server listens; `None` when `listen = ""` (the server is off).
+    /// Default: [`DEFAULT_LISTEN`]. Never port 0.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Whether the file writes `listen` (else the default applies: a daemon
+    /// that cannot listen there goes on without its server, with a warning).
+    pub listen_written: bool,
+    /// The file holding the bearer token (resolved against the config file's
+    /// directory); `None`: no token is asked for, which the file may only say when
+    /// `listen` is a loopback address (or the server is off). Config never reads it:
+    /// `cronbox check` and the daemon do ([`MAX_TOKEN_FILE_SIZE`] at most).
+    pub token_file: Option<PathBuf>,
+    /// Where `token_file` is written, for `check`'s messages about the file.
+    pub token_file_at: Option<Location>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            listen: DEFAULT_LISTEN.parse().ok(),
+            listen_written: false,
+            token_file: None,
+            token_file_at: None,
+        }
+    }
 }
 
 /// One `[jobs.NAME]` table, with `[defaults]` and the built-in defaults applied.
@@ -299,6 +336,9 @@ pub struct Job {
     /// Bytes of output kept per attempt and per stream (head and tail), from
     /// [`MIN_MAX_OUTPUT`] to [`MAX_MAX_OUTPUT`].
     pub max_output: u64,
+    /// Environment variables a run started through the HTTP API may set (over
+    /// `env`): valid names, each once, in the order written.
+    pub params: Vec<String>,
     /// Where each of the job's settings is written in the file (for later messages).
     pub locations: Locations,
 }

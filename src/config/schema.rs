@@ -17,10 +17,12 @@
 
 use std::time::Duration;
 
-use super::values::{check_container_path, check_hostname, check_network, check_user};
+use super::values::{
+    check_container_path, check_hostname, check_listen, check_network, check_user,
+};
 use super::{
     DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE,
-    DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES, DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL,
+    DEFAULT_LISTEN, DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES, DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL,
     DEFAULT_SUCCESS_EXIT_CODES, MAX_CPUS, MAX_MAX_OUTPUT, MAX_STOP_GRACE, MAX_TIME_LIMIT, MIN_CPUS,
     MIN_HISTORY_MAX_AGE, MIN_MAX_OUTPUT, MIN_MEMORY, MIN_STOP_GRACE,
 };
@@ -30,6 +32,8 @@ use super::{
 pub(super) enum Table {
     /// `[daemon]`.
     Daemon,
+    /// `[daemon.http]`: the HTTP API, metrics and health endpoints.
+    Http,
     /// `[defaults]`: values for every job that does not set its own.
     Defaults,
     /// `[jobs.NAME]`.
@@ -194,6 +198,9 @@ pub(super) enum Kind {
     ExitCodes {
         non_empty: bool,
     },
+    /// An array of environment variable names ([A-Za-z_][A-Za-z0-9_]*), each once:
+    /// the parameters a run started through the API may set.
+    Params,
 }
 
 /// One key of the schedule file.
@@ -219,6 +226,7 @@ impl Key {
 }
 
 const DAEMON: &[Table] = &[Table::Daemon];
+const HTTP: &[Table] = &[Table::Http];
 const JOB: &[Table] = &[Table::Job];
 const JOB_OR_DEFAULTS: &[Table] = &[Table::Defaults, Table::Job];
 
@@ -226,6 +234,19 @@ const fn daemon(name: &'static str, kind: Kind, default: Default, doc: &'static 
     Key {
         name,
         tables: DAEMON,
+        kind,
+        default,
+        inherit: Inherit::No,
+        secret: false,
+        doc,
+    }
+}
+
+/// A `[daemon.http]` key.
+const fn http(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+    Key {
+        name,
+        tables: HTTP,
         kind,
         default,
         inherit: Inherit::No,
@@ -277,8 +298,8 @@ const ANY_DURATION: Kind = Kind::Duration(DurationRule {
     max: None,
 });
 
-/// Every key of the file: `[daemon]`'s, then the jobs' (which `[defaults]` also
-/// accepts, except `schedule`), each group in the order `config/reference.toml`
+/// Every key of the file: `[daemon]`'s, `[daemon.http]`'s, then the jobs' (which
+/// `[defaults]` also accepts, except `schedule`), each group in the order `config/reference.toml`
 /// documents them.
 pub(super) const KEYS: &[Key] = &[
     daemon(
@@ -351,6 +372,26 @@ pub(super) const KEYS: &[Key] = &[
         }),
         Default::Int(DEFAULT_HISTORY_LIMIT as i128),
         "How many finished runs are kept per job (the newest).",
+    ),
+    http(
+        "listen",
+        Kind::Text(TextRule {
+            expected: "a string with an IP address and a port such as \"127.0.0.1:7340\", or \"\" to turn the server off",
+            check: check_listen,
+            pattern: "^$|^(?:[0-9]{1,3}(?:\\.[0-9]{1,3}){3}|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$",
+        }),
+        Default::Str(DEFAULT_LISTEN),
+        "The address and port the HTTP API, /metrics and the health checks listen on; \"\" turns the server off.",
+    ),
+    http(
+        "token_file",
+        Kind::Path {
+            example: "a string with a file path such as \"/etc/cronbox/api-token\"",
+        },
+        Default::Unset(
+            "none: no token is asked for (only allowed when listen is a loopback address)",
+        ),
+        "A file holding the bearer token every request but /healthz and /readyz must carry.",
     ),
     Key {
         name: "schedule",
@@ -687,6 +728,12 @@ pub(super) const KEYS: &[Key] = &[
         Default::Size(DEFAULT_MAX_OUTPUT),
         "How much of each output stream (stdout, stderr) of one attempt is kept.",
     ),
+    job(
+        "params",
+        Kind::Params,
+        Default::Empty,
+        "Environment variables a run started through the HTTP API may set (POST /api/v1/jobs/NAME/runs).",
+    ),
 ];
 
 /// The keys `table` accepts, in documented order.
@@ -759,7 +806,14 @@ macro_rules! daemon_key {
     };
 }
 
-pub(super) use {daemon_key, job_key};
+/// The index in [`KEYS`] of a `[daemon.http]` key, checked at compile time.
+macro_rules! http_key {
+    ($name:literal) => {
+        const { $crate::config::schema::key($crate::config::schema::Table::Http, $name) }
+    };
+}
+
+pub(super) use {daemon_key, http_key, job_key};
 
 /// The names of the keys `table` accepts, in documented order.
 pub(super) fn names_of(table: Table) -> Vec<&'static str> {

@@ -49,6 +49,7 @@ fn documented(header: &str) -> Vec<(String, String)> {
 fn reference_documents_every_key_in_order_with_its_default() {
     for (header, table) in [
         ("[daemon]", Table::Daemon),
+        ("[daemon.http]", Table::Http),
         ("[jobs.backup-db]", Table::Job),
     ] {
         let documented = documented(header);
@@ -103,13 +104,14 @@ fn a_default_written_out_means_the_same_as_no_value() {
         assert_eq!(format!("{set:?}"), format!("{unset:?}"), "{line}");
     }
     let daemon = parse_ok("").daemon;
-    for key in schema::keys_of(Table::Daemon) {
-        if let Some(line) = written_default(key) {
-            assert_eq!(
-                parse_ok(&format!("[daemon]\n{line}")).daemon,
-                daemon,
-                "{line}"
-            );
+    for (table, header) in [(Table::Daemon, "[daemon]"), (Table::Http, "[daemon.http]")] {
+        for key in schema::keys_of(table) {
+            if let Some(line) = written_default(key) {
+                let mut set = parse_ok(&format!("{header}\n{line}")).daemon;
+                // Where the value comes from, not what it is (as a job's locations).
+                set.http.listen_written = false;
+                assert_eq!(set, daemon, "{line}");
+            }
         }
     }
 }
@@ -183,7 +185,7 @@ fn the_description_is_consistent() {
         }
     }
     // Names are unique within each table.
-    for table in [Table::Daemon, Table::Defaults, Table::Job] {
+    for table in [Table::Daemon, Table::Http, Table::Defaults, Table::Job] {
         let mut names = schema::names_of(table);
         let count = names.len();
         names.sort_unstable();
@@ -242,15 +244,20 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
     );
     for (pointer, table) in [
         ("/properties/daemon", Table::Daemon),
+        ("/properties/daemon/properties/http", Table::Http),
         ("/properties/defaults", Table::Defaults),
         ("/$defs/job", Table::Job),
     ] {
         let properties = properties(&schema, pointer);
         let mut names = schema::names_of(table);
+        if table == Table::Daemon {
+            names.push("http");
+        }
         names.sort_unstable();
         assert_eq!(properties.keys().collect::<Vec<_>>(), names, "{pointer}");
         for key in schema::keys_of(table) {
             let property = &properties[key.name];
+
             let description = property["description"].as_str().expect("description");
             assert!(description.starts_with(key.doc), "{}", key.name);
             assert!(

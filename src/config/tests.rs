@@ -29,7 +29,7 @@ fn parse_ok_with(text: &str, env: &Environment) -> Config {
     }
 }
 
-fn parse_err(text: &str) -> ConfigError {
+pub(super) fn parse_err(text: &str) -> ConfigError {
     match parse(Path::new(PATH), text, &utc_env()) {
         Ok(config) => panic!("expected an error, got {config:#?}\n--- input:\n{text}"),
         Err(err) => err,
@@ -109,6 +109,7 @@ fn full_example() {
             on_shutdown: OnShutdown::Detach,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
+            http: HttpConfig::default(),
         }
     );
     assert_eq!(config.jobs.len(), 1);
@@ -1091,7 +1092,7 @@ fn display_format() {
          timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
          fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
-         privileged, env_file, secrets, max_output\n\
+         privileged, env_file, secrets, max_output, params\n\
          /etc/cronbox/cronbox.toml:7:12: unknown time zone \"Europe/Pariss\" (did you mean \"Europe/Paris\"?); \
          use an IANA name such as \"Europe/Paris\", \"America/New_York\" or \"UTC\""
     );

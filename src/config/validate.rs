@@ -17,13 +17,15 @@ use std::path::Path;
 use chrono_tz::Tz;
 use toml::de::{DeTable, DeValue};
 
-use super::build::{daemon_config, job_config};
+use super::build::{daemon_config, http_config, job_config};
 use super::checker::{Checker, Key, Value, describe};
-use super::error::{Lines, Problem, toml_key};
+use super::error::{Lines, Problem, quote, toml_key};
 use super::kinds::Parsed;
-use super::schema::{self, Default, Inherit, Kind, Table, daemon_key, job_key};
+use super::schema::{self, Default, Inherit, Kind, Table, daemon_key, http_key, job_key};
 use super::suggest::bad_job_name_message;
-use super::{Config, DaemonConfig, Environment, HostPathEntry, Job, Locations, ZoneSource};
+use super::{
+    Config, DaemonConfig, Environment, HostPathEntry, HttpConfig, Job, Locations, ZoneSource,
+};
 use super::{is_valid_job_name, schema::Key as Spec};
 use crate::schedule::Schedule;
 
@@ -216,30 +218,75 @@ impl Checker<'_> {
     }
 
     fn daemon(&mut self, entry: Option<(&Key<'_>, &Value<'_>)>, env: &Environment) -> DaemonConfig {
-        let mut values = Values::new();
         let table = entry.and_then(|entry| self.table(entry, "daemon"));
+        let mut http = None;
+        let (mut values, _) = self.plain_table(table, Table::Daemon, "[daemon]", |key, value| {
+            (key.get_ref().as_ref() == "http").then(|| http = Some((key, value)))
+        });
+        let set_zone = values.get(daemon_key!("timezone")).is_some();
+        fill_defaults(&mut values, Table::Daemon);
+        let http = self.http(http);
+        daemon_config(values, set_zone, env, http)
+    }
+
+    /// `[daemon.http]`, with the rule across its keys: a `listen` address other
+    /// than a loopback one needs a `token_file`.
+    fn http(&mut self, entry: Option<(&Key<'_>, &Value<'_>)>) -> HttpConfig {
+        let table = entry.and_then(|entry| self.table(entry, "daemon.http"));
+        let (mut values, spans) =
+            self.plain_table(table, Table::Http, "[daemon.http]", |_, _| None);
+        fill_defaults(&mut values, Table::Http);
+        let token_at = spans[http_key!("token_file")]
+            .as_ref()
+            .map(|span| self.locate(span.start));
+        let http = http_config(values, token_at, spans[http_key!("listen")].is_some());
+        if let (Some(listen), None, Some(span)) = (
+            http.listen,
+            &http.token_file,
+            spans[http_key!("listen")].clone(),
+        ) && !listen.ip().is_loopback()
+        {
+            let message = format!(
+                "listen {} is not a loopback address, so the API would be open to the network without a token; set token_file to a file holding a bearer token, or listen on \"127.0.0.1:{}\"",
+                quote(&listen.to_string()),
+                listen.port()
+            );
+            self.report(span, None, message);
+        }
+        http
+    }
+
+    /// The values of a table of `[daemon]` settings (no job, no inheritance), by
+    /// key index, and the span of each value written. `other` may take a key the
+    /// table does not describe (a subtable), returning `Some(())` when it did.
+    fn plain_table<'a>(
+        &mut self,
+        table: Option<&'a DeTable<'a>>,
+        which: Table,
+        shown: &str,
+        mut other: impl FnMut(&'a Key<'a>, &'a Value<'a>) -> Option<()>,
+    ) -> (Values<'a>, Vec<Option<Range<usize>>>) {
+        let mut values = Values::new();
+        let mut spans = vec![None; schema::KEYS.len()];
         for (key, value) in table.iter().flat_map(|table| table.iter()) {
-            match schema::index_of(Table::Daemon, key.get_ref()) {
+            match schema::index_of(which, key.get_ref()) {
                 Some(index) => {
                     let checked = self.value(&schema::KEYS[index], value, None);
                     values.insert(index, checked, None);
+                    spans[index] = Some(value.span());
                 }
-                None => self.unknown_key(
-                    key,
-                    None,
-                    ("unknown key", " in [daemon]"),
-                    &schema::names_of(Table::Daemon),
-                    "",
-                ),
+                None if other(key, value).is_some() => {}
+                None => {
+                    let mut expected = schema::names_of(which);
+                    if which == Table::Daemon {
+                        expected.push("http");
+                    }
+                    let place = format!(" in {shown}");
+                    self.unknown_key(key, None, ("unknown key", &place), &expected, "");
+                }
             }
         }
-        let set_zone = values.get(daemon_key!("timezone")).is_some();
-        for (index, spec) in schema::indexed(Table::Daemon) {
-            if values.get(index).is_none() {
-                values.insert(index, Parsed::default_of(spec), None);
-            }
-        }
-        daemon_config(values, set_zone, env)
+        (values, spans)
     }
 
     /// Reads `[defaults]` and checks its values once, without a job name.
@@ -514,6 +561,15 @@ impl Checker<'_> {
         let mut merged = base?;
         merged.extend(over?);
         Some(Parsed::Map(merged))
+    }
+}
+
+/// Gives every key of `table` that is not set the default it has of its own.
+fn fill_defaults(values: &mut Values<'_>, table: Table) {
+    for (index, spec) in schema::indexed(table) {
+        if values.get(index).is_none() {
+            values.insert(index, Parsed::default_of(spec), None);
+        }
     }
 }
 

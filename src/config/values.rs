@@ -247,6 +247,41 @@ pub(super) fn check_hostname(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The address `[daemon.http] listen` names: `None` for "" (the server is off).
+/// An IP address and a port: "127.0.0.1:7340", "[::1]:7340", "0.0.0.0:7340"; host
+/// names are refused (the file is read without the network).
+pub(super) fn parse_listen(text: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    const RULE: &str = "use an IP address and a port such as \"127.0.0.1:7340\" (this box only), \"0.0.0.0:7340\" (every interface, which needs token_file) or \"[::1]:7340\", or \"\" to turn the server off";
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let address: std::net::SocketAddr = text.parse().map_err(|_| {
+        if text.contains(':') && !text.starts_with('[') && text.matches(':').count() == 1 {
+            format!("it is not an IP address and a port (host names are not looked up); {RULE}")
+        } else {
+            format!("it is not an IP address and a port; {RULE}")
+        }
+    })?;
+    if address.port() == 0 {
+        return Err(format!(
+            "port 0 would pick a different port at each start, which the CLI could not find; {RULE}"
+        ));
+    }
+    Ok(Some(address))
+}
+
+/// Checks `[daemon.http] listen` (see [`parse_listen`]).
+pub(super) fn check_listen(text: &str) -> Result<(), String> {
+    parse_listen(text).map(drop)
+}
+
+/// Whether `name` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub(super) fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Checks a network: "none", "bridge", "host", or a network name matching Docker's
 /// `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
 pub(super) fn check_network(text: &str) -> Result<(), String> {

@@ -76,6 +76,7 @@ impl Ended {
             Interruption::Deadline => (policy::AttemptEnd::DeadlineExceeded, "deadline"),
             Interruption::Shutdown => (policy::AttemptEnd::Interrupted, "interrupted"),
             Interruption::Replaced => (policy::AttemptEnd::Replaced, "replaced"),
+            Interruption::Stopped => (policy::AttemptEnd::Stopped, "stopped"),
         };
         Ended::now(ctx, end, outcome, None, None, container)
     }
@@ -336,8 +337,7 @@ async fn until_stopped<T>(
 ) -> Result<T, Interruption> {
     tokio::select! {
         biased;
-        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
-        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
+        why = stops.stopped() => Err(why),
         _ = &mut *deadline => Err(Interruption::Deadline),
         done = work => Ok(done),
     }
@@ -398,8 +398,7 @@ async fn contain(
                 tokio::select! {
                     result = &mut run => break result,
                     _ = &mut *deadline, if why.is_none() => why = Some(Interruption::Deadline),
-                    _ = stops.shutdown.cancelled(), if why.is_none() => why = Some(Interruption::Shutdown),
-                    _ = stops.replace.cancelled(), if why.is_none() => why = Some(Interruption::Replaced),
+                    stopped = stops.stopped(), if why.is_none() => why = Some(stopped),
                 }
                 if why.is_some() {
                     stop.cancel();
@@ -425,6 +424,7 @@ async fn contain(
         (true, Some(Interruption::Deadline)) => (policy::AttemptEnd::DeadlineExceeded, "deadline"),
         (true, Some(Interruption::Shutdown)) => (policy::AttemptEnd::Interrupted, "interrupted"),
         (true, Some(Interruption::Replaced)) => (policy::AttemptEnd::Replaced, "replaced"),
+        (true, Some(Interruption::Stopped)) => (policy::AttemptEnd::Stopped, "stopped"),
         _ if exit.timed_out => (policy::AttemptEnd::TimedOut, "timeout"),
         _ if exit.oom_killed && !job.retry_policy().is_success(exit.exit_code) => {
             (policy::AttemptEnd::Exited(exit.exit_code), "oom")

@@ -6,8 +6,11 @@
 //! what is due, and wakes early on a reload or shutdown. It installs no signal
 //! handlers: `main` does, and passes the shutdown token and config updates in.
 
+mod admit;
 mod attempt;
+mod commands;
 mod container;
+pub mod control;
 mod output;
 mod repair;
 pub mod retention;
@@ -15,7 +18,7 @@ mod running;
 pub mod supervisor;
 
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
@@ -25,8 +28,11 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{self, Clock};
 use crate::config::{CatchUp, Concurrency, Config, Job, OnShutdown};
 use crate::engine::Engine;
+use crate::events::Event;
 use crate::schedule::TickSpan;
 use crate::store::{Store, StoreError, Trigger};
+use admit::Admission;
+pub use control::{Controls, Handle};
 use running::Running;
 pub use supervisor::{Context, Predecessor, RunReport, Start, Stops};
 
@@ -39,7 +45,7 @@ pub const MAX_SLEEP: Duration = Duration::from_secs(60);
 pub const PREPARE_AHEAD: Duration = Duration::from_secs(3);
 
 /// A container being made ready for a job's next tick.
-struct Preparing {
+pub(super) struct Preparing {
     tick: DateTime<Utc>,
     /// The job as planned when it was made: a reload makes it stale.
     job: Arc<Job>,
@@ -74,7 +80,7 @@ pub enum DaemonError {
 /// missed (the daemon was down, the box suspended, or the clock jumped forward).
 pub const LATE: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
-struct Planned {
+pub(super) struct Planned {
     job: Arc<Job>,
     /// Every tick up to this instant is accounted for (run, skipped or missed).
     horizon: DateTime<Utc>,
@@ -133,7 +139,7 @@ fn next_tick(job: &Job, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
 }
 
 /// What the loop starts runs with.
-struct Scheduler {
+pub(super) struct Scheduler {
     ctx: Context,
     running: Running,
     /// What stops every run: cancelled on shutdown, per `[daemon] on_shutdown`.
@@ -157,6 +163,23 @@ impl Scheduler {
             }
             drop(registration);
         });
+    }
+
+    /// Start `start`'s run of `job`, in the container `ready` made if any.
+    fn start(&self, job: &Arc<Job>, start: Start, ready: Option<Preparing>) {
+        let preparation = ready.map(Preparing::into_preparation);
+        self.spawn_run(job, "a run", move |ctx, job, stops| async move {
+            supervisor::execute_prepared(&ctx, &job, start, &stops, preparation)
+                .await
+                .map(drop)
+        });
+    }
+
+    /// [`Scheduler::discard_in_background`], if anything was made ready.
+    fn discard(&self, ready: Option<Preparing>) {
+        if let Some(ready) = ready {
+            self.discard_in_background(ready);
+        }
     }
 
     /// Remove what `ready` made, once it is made, without holding up the loop.
@@ -226,15 +249,30 @@ impl Scheduler {
 /// and recorded interrupted; runs waiting (for a slot or to retry) stay as they
 /// are in the database for the next start to resume.
 pub async fn run(
-    mut config: watch::Receiver<Arc<Config>>,
+    config: watch::Receiver<Arc<Config>>,
     store: Store,
     engine: Engine,
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
+    let (_, controls) = control::channel();
+    run_with(config, store, engine, clock, shutdown, controls).await
+}
+
+/// [`run`], answering the commands of the [`Handle`] that `controls` came
+/// with ([`control::channel`]) and publishing its events there.
+pub async fn run_with(
+    mut config: watch::Receiver<Arc<Config>>,
+    store: Store,
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+    mut controls: Controls,
+) -> Result<(), DaemonError> {
     // Each job's random_delay offset comes from the database's seed.
     let seed = store.database_seed().await?.unwrap_or_default();
     let current = Arc::new(config.borrow_and_update().with_spread_ticks(&seed));
+    let events = controls.events.clone();
     let ctx = Context {
         store,
         engine: engine.clone(),
@@ -246,6 +284,7 @@ pub async fn run(
         resume_later: true,
         echo: false,
         watch_stop_requests: false,
+        events: events.clone(),
     };
     let scheduler = Scheduler {
         ctx: ctx.clone(),
@@ -285,9 +324,12 @@ pub async fn run(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled().map(|interval| interval / 2);
     let mut config_open = true;
+    let mut commands_open = true;
     let mut preparing: HashMap<String, Preparing> = HashMap::new();
+    let mut paused: HashSet<String> = ctx.store.paused_jobs().await?;
 
     loop {
+        controls.beat();
         if watchdog.is_some() {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
         }
@@ -296,9 +338,17 @@ pub async fn run(
             tracing::warn!(by = %(last_wake - now), "the wall clock went back; ticks already accounted for are not run again");
         }
         last_wake = last_wake.max(now);
-        fire_due(&scheduler, &mut planned, &mut preparing, now, first_wake).await;
+        fire_due(
+            &scheduler,
+            &mut planned,
+            &mut paused,
+            &mut preparing,
+            now,
+            first_wake,
+        )
+        .await;
         first_wake = false;
-        prepare_near(&scheduler, &planned, &mut preparing, now);
+        prepare_near(&scheduler, &planned, &paused, &mut preparing, now);
 
         // Wake for the earliest tick, or earlier to make one ready.
         let earliest = planned
@@ -333,9 +383,21 @@ pub async fn run(
                     // thousands of jobs never holds a tick up.
                     save_horizons(&scheduler, fresh, now);
                     tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
+                    // Pauses written by another process (cronbox pause with no API) apply now.
+                    match ctx.store.paused_jobs().await {
+                        Ok(now_paused) => paused = now_paused,
+                        Err(e) => tracing::error!(error = %supervisor::chain(&e), "could not read the paused jobs; keeping those known"),
+                    }
                     tracing::info!(jobs = planned.len(), "schedule reloaded");
                 }
                 Err(_) => config_open = false,
+            },
+            command = controls.commands.recv(), if commands_open => match command {
+                Some(command) => {
+                    let state = commands::State { planned: &planned, paused: &mut paused, preparing: &mut preparing };
+                    commands::handle(&scheduler, state, command).await;
+                }
+                None => commands_open = false,
             },
             _ = shutdown.cancelled() => break,
         }
@@ -364,10 +426,12 @@ pub async fn run(
     Ok(())
 }
 
-/// Handle every job whose next tick has come by `now`.
+/// Handle every job whose next tick has come by `now`; those of a paused job
+/// are accounted to its pause.
 async fn fire_due(
     scheduler: &Scheduler,
     planned: &mut [Planned],
+    paused: &mut HashSet<String>,
     preparing: &mut HashMap<String, Preparing>,
     now: DateTime<Utc>,
     after_start: bool,
@@ -384,6 +448,18 @@ async fn fire_due(
         p.horizon = now;
         p.next = next_tick(&p.job, now);
         let ready = preparing.remove(&p.job.name);
+        let ready = if paused.contains(&p.job.name) {
+            scheduler.discard(ready);
+            let Some(span) = span else { continue };
+            if commands::record_paused(&scheduler.ctx, &p.job, &span, now).await {
+                continue;
+            }
+            // Resumed by another process meanwhile: its ticks run.
+            paused.remove(&p.job.name);
+            None
+        } else {
+            ready
+        };
         match span {
             // Each tick's record saves the job's horizon with it.
             Some(span) => handle_ticks(scheduler, &p.job, span, now, after_start, ready).await,
@@ -402,6 +478,7 @@ async fn fire_due(
 fn prepare_near(
     scheduler: &Scheduler,
     planned: &[Planned],
+    paused: &HashSet<String>,
     preparing: &mut HashMap<String, Preparing>,
     now: DateTime<Utc>,
 ) {
@@ -425,6 +502,7 @@ fn prepare_near(
         let Some(next) = p.next else { continue };
         if clock::until(now, next) > PREPARE_AHEAD
             || preparing.contains_key(&p.job.name)
+            || paused.contains(&p.job.name)
             || !worth_preparing(&p.job, &scheduler.running)
         {
             continue;
@@ -493,7 +571,7 @@ async fn handle_ticks(
         } else {
             now
         };
-        if let Err(e) = ctx
+        let recorded = ctx
             .store
             .insert_missed(
                 &job.name,
@@ -504,9 +582,17 @@ async fn handle_ticks(
                 horizon,
                 &reason,
             )
-            .await
-        {
-            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record missed ticks");
+            .await;
+        match recorded {
+            Ok(Some(run_id)) => ctx.events.publish(Event::Missed {
+                run_id,
+                job: job.name.clone(),
+                ticks: missed.count,
+            }),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record missed ticks");
+            }
         }
     }
     match run {
@@ -558,8 +644,7 @@ fn decide_ticks(
 }
 
 /// Start a run for `job`'s `tick`, handled at `now`, as its `concurrency`
-/// says. Every run of the job counts, whatever started it and whichever process
-/// supervises it (a `cronbox run`).
+/// says ([`admit`]); a tick the policy refuses is recorded `skipped`.
 async fn fire(
     scheduler: &Scheduler,
     job: &Arc<Job>,
@@ -568,58 +653,24 @@ async fn fire(
     trigger: Trigger,
     ready: Option<Preparing>,
 ) {
-    let ctx = &scheduler.ctx;
-    let discard = |ready: Option<Preparing>| {
-        if let Some(ready) = ready {
-            scheduler.discard_in_background(ready);
+    let replaces = match admit::admit(&scheduler.ctx, &scheduler.running, job).await {
+        Admission::Start(replaces) => replaces,
+        Admission::Busy { reason, .. } => {
+            tracing::warn!(job = %job.name, tick = %tick, "tick skipped: {reason}");
+            admit::record_skipped(&scheduler.ctx, job, trigger, tick, now, &reason).await;
+            return scheduler.discard(ready);
         }
-    };
-    let replaces = match job.concurrency {
-        Concurrency::Allow => Vec::new(),
-        Concurrency::Forbid => match ctx.store.unfinished_runs(&job.name).await {
-            Ok(unfinished) if !unfinished.is_empty() => {
-                let ids: Vec<String> = unfinished.iter().map(|r| r.run_id.to_string()).collect();
-                let reason = format!(
-                    "run {} of this job was still going (concurrency = \"forbid\")",
-                    ids.join(", ")
-                );
-                tracing::warn!(job = %job.name, tick = %tick, "tick skipped: {reason}");
-                if let Err(e) = ctx
-                    .store
-                    .insert_skipped_run(&job.name, trigger, tick, now, &reason)
-                    .await
-                {
-                    tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record a skipped tick");
-                }
-                return discard(ready);
-            }
-            Ok(_) => Vec::new(),
-            Err(e) => {
-                tracing::error!(job = %job.name, tick = %tick, error = %supervisor::chain(&e), "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
-                return discard(ready);
-            }
-        },
-        Concurrency::Replace => {
-            let mut replaces = scheduler.running.replace_all(&job.name);
-            if !replaces.is_empty() {
-                tracing::info!(job = %job.name, tick = %tick, "replacing the running run (concurrency = \"replace\")");
-            }
-            replaces.extend(supervisor::foreign_runs(ctx, job, None).await);
-            replaces
-        }
+        Admission::Unknown => return scheduler.discard(ready),
     };
     let start = Start {
         trigger,
         scheduled_at: tick,
         horizon: Some(now),
         replaces,
+        params: Vec::new(),
+        recorded: None,
     };
-    let preparation = ready.map(Preparing::into_preparation);
-    scheduler.spawn_run(job, "a run", move |ctx, job, stops| async move {
-        supervisor::execute_prepared(&ctx, &job, start, &stops, preparation)
-            .await
-            .map(drop)
-    });
+    scheduler.start(job, start, ready);
 }
 
 /// Warn about every job that asks for a limit the Docker host cannot enforce

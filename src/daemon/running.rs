@@ -11,7 +11,8 @@ use super::supervisor::{Predecessor, Stops};
 
 struct Entry {
     serial: u64,
-    replace: CancellationToken,
+    /// The run's own stops (replace, stop) and its id once recorded.
+    stops: Stops,
     finished: CancellationToken,
 }
 
@@ -55,13 +56,13 @@ impl Running {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
         let stops = Stops {
             shutdown: daemon.shutdown.clone(),
-            replace: CancellationToken::new(),
             detach: daemon.detach.clone(),
+            ..Stops::default()
         };
         let finished = CancellationToken::new();
         self.lock().entry(job.to_owned()).or_default().push(Entry {
             serial,
-            replace: stops.replace.clone(),
+            stops: stops.clone(),
             finished: finished.clone(),
         });
         let registration = Registration {
@@ -79,11 +80,34 @@ impl Running {
         let runs = self.lock();
         let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
         for entry in entries {
-            entry.replace.cancel();
+            entry.stops.replace.cancel();
         }
         entries
             .iter()
             .map(|e| Predecessor::Local(e.finished.clone()))
+            .collect()
+    }
+
+    /// Stop the run `run_id` if this daemon supervises it: `false` if it does not.
+    pub(super) fn stop(&self, run_id: i64) -> bool {
+        let runs = self.lock();
+        let entry = runs
+            .values()
+            .flatten()
+            .find(|e| e.stops.run_id.get() == Some(&run_id));
+        if let Some(entry) = entry {
+            entry.stops.stop.cancel();
+        }
+        entry.is_some()
+    }
+
+    /// The ids of the runs of `job` this daemon supervises (those recorded yet).
+    pub(super) fn run_ids(&self, job: &str) -> Vec<i64> {
+        let runs = self.lock();
+        let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
+        entries
+            .iter()
+            .filter_map(|e| e.stops.run_id.get().copied())
             .collect()
     }
 

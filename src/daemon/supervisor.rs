@@ -21,6 +21,7 @@ use super::attempt::{self, Ended};
 use super::container::prepare;
 use crate::clock::{self, Clock, Sleep};
 use crate::config::Job;
+use crate::events::Event;
 use crate::policy::Decision;
 use crate::store::{self, PendingRun, RunNext, RunStatus, Store, StoreError, Trigger};
 
@@ -46,6 +47,8 @@ pub struct Context {
     /// Look in the database, every second, for another process asking this
     /// process's run to stop (a daemon replacing a `cronbox run`).
     pub watch_stop_requests: bool,
+    /// Where the run's lifecycle is published.
+    pub events: crate::events::Events,
 }
 
 /// What may stop a run from outside.
@@ -57,6 +60,22 @@ pub struct Stops {
     pub replace: CancellationToken,
     /// The daemon exits leaving its containers running (`on_shutdown = "detach"`).
     pub detach: CancellationToken,
+    /// An operator stops the run (`cronbox stop`, the API): no further attempt.
+    pub stop: CancellationToken,
+    /// The run's id once it has one, for whoever would stop it by id.
+    pub run_id: Arc<std::sync::OnceLock<i64>>,
+}
+
+impl Stops {
+    /// The first reason from outside to stop the run, once there is one.
+    pub(super) async fn stopped(&self) -> Interruption {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => Interruption::Shutdown,
+            _ = self.stop.cancelled() => Interruption::Stopped,
+            _ = self.replace.cancelled() => Interruption::Replaced,
+        }
+    }
 }
 
 /// How a run ended.
@@ -70,11 +89,14 @@ pub struct RunReport {
     pub attempts: u32,
 }
 
-/// `runs.stop_requested` when a daemon replaces a `cronbox run`'s run.
-pub const STOP_REQUEST_REPLACED: &str = "replaced";
-
 /// The reason recorded for a run a newer run replaced.
 pub const REPLACED: &str = "replaced by a newer run (concurrency = \"replace\")";
+/// `runs.stop_requested` when a daemon replaces a `cronbox run`'s run.
+pub const STOP_REQUEST_REPLACED: &str = "replaced";
+/// `runs.stop_requested` when an operator stops a `cronbox run`'s run through the daemon.
+pub const STOP_REQUEST_STOPPED: &str = "stopped";
+/// The reason recorded for a run an operator stopped.
+pub const STOPPED: &str = "stopped by an operator (cronbox stop, or the API)";
 
 /// Why a run was stopped from outside or by its deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +104,8 @@ pub(super) enum Interruption {
     Deadline,
     Shutdown,
     Replaced,
+    /// An operator stopped the run.
+    Stopped,
 }
 
 /// A run that a new run of the same job replaces (`concurrency = "replace"`):
@@ -97,7 +121,7 @@ pub enum Predecessor {
 }
 
 /// What starts a new run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Start {
     pub trigger: Trigger,
     /// The tick's instant; for a manual run, when it was asked for.
@@ -107,6 +131,11 @@ pub struct Start {
     pub horizon: Option<DateTime<Utc>>,
     /// The runs it replaces.
     pub replaces: Vec<Predecessor>,
+    /// Environment variables added for this run only (the API's `params`,
+    /// already checked against the job's), recorded with the run.
+    pub params: Vec<(String, String)>,
+    /// Told the run's id once it is recorded, or why it could not be.
+    pub recorded: Option<tokio::sync::oneshot::Sender<Result<i64, String>>>,
 }
 
 /// Run `job` once for `trigger` at `scheduled_at`, with retries. Returns `None` when
@@ -123,6 +152,8 @@ pub async fn execute(
         scheduled_at,
         horizon: None,
         replaces: Vec::new(),
+        params: Vec::new(),
+        recorded: None,
     };
     execute_prepared(ctx, job, start, stops, None).await
 }
@@ -157,7 +188,12 @@ async fn record_and_drive(
         scheduled_at,
         horizon,
         replaces,
+        params,
+        recorded,
     } = start;
+    // A parameter named as one of the job's secrets keeps its value out of the database.
+    let params_json = (!params.is_empty())
+        .then(|| store::params_to_json(&params, |key| job.secrets.contains_key(key)));
     let started = ctx.clock.now();
     crate::failpoint::pause("before-run").await;
     // A run that cannot be recorded is not started. While the database refuses
@@ -171,14 +207,28 @@ async fn record_and_drive(
             (scheduled_at, fire_at),
             started,
             horizon,
+            params_json.clone(),
         )
     })
     .await;
+    if let Some(recorded) = recorded {
+        let _ = recorded.send(match &inserted {
+            Ok(Some(run_id)) => Ok(*run_id),
+            Ok(None) => Err("this tick is already recorded".to_owned()),
+            Err(e) => Err(chain(e)),
+        });
+    }
     let Some(run_id) = inserted? else {
         tracing::info!(job = %job.name, tick = %scheduled_at, "tick already recorded; not running it again");
         return Ok(None);
     };
+    let _ = stops.run_id.set(run_id);
     tracing::info!(job = %job.name, run = run_id, trigger = trigger.as_str(), "run started");
+    ctx.events.publish(Event::RunStarted {
+        run_id,
+        job: job.name.clone(),
+        trigger: trigger.as_str().to_owned(),
+    });
     crate::failpoint::pause("after-run").await;
     let _watch = ctx
         .watch_stop_requests
@@ -193,6 +243,7 @@ async fn record_and_drive(
         prepared: preparation,
         replaces,
         queued: None,
+        params,
         waiting_since: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops)
@@ -201,7 +252,7 @@ async fn record_and_drive(
 }
 
 /// When a run's first attempt must have started: a tick within its job's
-/// `starting_deadline` of its fire instant; a manual run has no such limit.
+/// `starting_deadline` of its fire instant; a manual or API run has no such limit.
 fn start_by(job: &Job, trigger: Trigger, scheduled_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
     match (
         fire_instant(job, trigger, scheduled_at),
@@ -224,18 +275,20 @@ pub fn fire_instant(
 ) -> Option<DateTime<Utc>> {
     match trigger {
         Trigger::Schedule | Trigger::CatchUp => Some(job.fire_at(scheduled_at)),
-        Trigger::Manual => None,
+        Trigger::Manual | Trigger::Api => None,
     }
 }
 
-/// Cancel `stops.replace` once another process asks, through the database, for
-/// run `run_id` to stop as replaced (checked every second while the run goes).
+/// Stop run `run_id` once another process asks for it through the database
+/// (`runs.stop_requested`, checked every second while the run goes): as
+/// replaced (`replaced`: a daemon's tick of a `replace` job), or as stopped by an
+/// operator (`stopped`: the daemon's API).
 fn watch_stop_requests(
     ctx: &Context,
     run_id: i64,
     stops: &Stops,
 ) -> tokio_util::task::AbortOnDropHandle<()> {
-    let (store, replace) = (ctx.store.clone(), stops.replace.clone());
+    let (store, stops) = (ctx.store.clone(), stops.clone());
     tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -245,7 +298,10 @@ fn watch_stop_requests(
                     reason,
                     "another process asks this run to stop"
                 );
-                replace.cancel();
+                match reason.as_str() {
+                    STOP_REQUEST_REPLACED => stops.replace.cancel(),
+                    _ => stops.stop.cancel(),
+                }
                 return;
             }
         }
@@ -273,6 +329,7 @@ pub async fn resume(
         due = %pending.retry_at.unwrap_or(now),
         "repair: resuming a run that was waiting when the previous daemon stopped"
     );
+    let _ = stops.run_id.set(pending.run_id);
     let trigger = Trigger::from_name(&pending.trigger).unwrap_or(Trigger::Manual);
     let first = pending.attempts == 0;
     let _watch = ctx
@@ -288,6 +345,7 @@ pub async fn resume(
         prepared: &mut None,
         replaces: if first { replaces } else { Vec::new() },
         queued,
+        params: pending.params.clone(),
         waiting_since: Some(pending.retry_at.unwrap_or(pending.started_at)),
     };
     detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
@@ -305,6 +363,9 @@ pub async fn adopt(
 ) -> Result<RunReport, StoreError> {
     tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container, "adopting a container left by the previous daemon");
     let run_id = adoption.run_id;
+    let _ = stops.run_id.set(run_id);
+    // Its retries, if any, get the parameters it was started with.
+    let params = ctx.store.run_params(run_id).await?;
     let run = Run {
         id: run_id,
         next_attempt: adoption.attempt,
@@ -315,6 +376,7 @@ pub async fn adopt(
         prepared: &mut None,
         replaces: Vec::new(),
         queued: None,
+        params,
         waiting_since: None,
     };
     detachable(drive(ctx, job, run, stops), run_id, stops).await
@@ -357,6 +419,8 @@ struct Run<'a> {
     replaces: Vec<Predecessor>,
     /// Told once the first slot request is in line.
     queued: Option<oneshot::Sender<()>>,
+    /// Environment variables added for this run only (the API's `params`).
+    params: Vec<(String, String)>,
     /// Since when its next attempt has waited, when that began before this
     /// process (a resumed run): `attempts.waited_ms` counts from then.
     waiting_since: Option<DateTime<Utc>>,
@@ -432,7 +496,7 @@ async fn drive(
 
     // Environment and mounted files are read per run, so editing them needs no reload.
     let env = match prepare(job) {
-        Ok(env) => env,
+        Ok(env) => with_params(env, &run.params),
         Err(reason) => {
             tracing::error!(job = %job.name, run = run_id, "{reason}");
             return ends
@@ -516,6 +580,7 @@ async fn drive(
             exit_code = record.exit_code;
         }
         let decision = job.retry_policy().decide(attempt, end);
+        let now = ctx.clock.now();
         let reason = match decision {
             Decision::Fail => Some(failure_reason(&record, attempt)),
             Decision::Interrupt if ctx.resume_later => {
@@ -524,25 +589,15 @@ async fn drive(
             Decision::Interrupt => Some(
                 "cronbox run was interrupted (SIGTERM or SIGINT) during the attempt".to_owned(),
             ),
+            Decision::Stop => Some(STOPPED.to_owned()),
             Decision::Succeed | Decision::Retry(_) => None,
         };
-        let now = ctx.clock.now();
         let next = match decision {
             Decision::Retry(delay) => RunNext::RetryAt(
                 now + chrono::TimeDelta::from_std(delay).unwrap_or(chrono::TimeDelta::MAX),
             ),
-            Decision::Succeed => RunNext::Finish {
-                status: RunStatus::Succeeded,
-                at: now,
-                reason: None,
-            },
-            Decision::Fail => RunNext::Finish {
-                status: RunStatus::Failed,
-                at: now,
-                reason: reason.as_deref(),
-            },
-            Decision::Interrupt => RunNext::Finish {
-                status: RunStatus::Interrupted,
+            _ => RunNext::Finish {
+                status: final_status(decision),
                 at: now,
                 reason: reason.as_deref(),
             },
@@ -860,12 +915,18 @@ impl Ends<'_> {
             ctx.store.finish_run(run_id, status, now, reason.as_deref())
         })
         .await?;
-        self.log_end(status, reason.as_deref(), attempts);
+        self.ended(status, reason.as_deref(), attempts);
         Ok(self.report(Some(status), exit_code, attempts))
     }
 
-    fn log_end(&self, status: RunStatus, reason: Option<&str>, attempts: u32) {
+    /// Log and publish the end of the run, once recorded.
+    fn ended(&self, status: RunStatus, reason: Option<&str>, attempts: u32) {
         tracing::info!(job = %self.job.name, run = self.run_id, status = status.as_str(), attempts, reason = reason.unwrap_or(""), "run finished");
+        self.ctx.events.publish(Event::RunFinished {
+            run_id: self.run_id,
+            job: self.job.name.clone(),
+            status: status.as_str().to_owned(),
+        });
     }
 
     /// Record an attempt's end and what becomes of its run, together. `false`
@@ -896,8 +957,15 @@ impl Ends<'_> {
             tracing::warn!(job = %job.name, run = run_id, attempt, "the attempt's end was already recorded by another process; leaving the run to it");
             return Ok(false);
         }
+        ctx.events.publish(Event::AttemptFinished {
+            run_id,
+            job: job.name.clone(),
+            attempt,
+            outcome: record.outcome.to_owned(),
+            exit_code: record.exit_code,
+        });
         if let RunNext::Finish { status, reason, .. } = next {
-            self.log_end(status, reason, attempt);
+            self.ended(status, reason, attempt);
         }
         Ok(true)
     }
@@ -911,6 +979,7 @@ impl Ends<'_> {
             ctx.store.mark_missed(run_id, now, reason)
         })
         .await?;
+        self.ended(RunStatus::Missed, Some(reason), 0);
         Ok(self.report(Some(RunStatus::Missed), None, 0))
     }
 
@@ -929,6 +998,7 @@ impl Ends<'_> {
                 "deadline passed while the run waited; no further attempt",
             ),
             Interruption::Replaced => (RunStatus::Failed, REPLACED),
+            Interruption::Stopped => (RunStatus::Stopped, STOPPED),
             Interruption::Shutdown if self.ctx.resume_later => {
                 tracing::info!(
                     run = self.run_id,
@@ -999,8 +1069,32 @@ async fn wait<F: std::future::Future + Unpin>(
     tokio::select! {
         output = until => Ok(output),
         _ = deadline => Err(Interruption::Deadline),
-        _ = stops.shutdown.cancelled() => Err(Interruption::Shutdown),
-        _ = stops.replace.cancelled() => Err(Interruption::Replaced),
+        why = stops.stopped() => Err(why),
+    }
+}
+
+/// The job's environment (`KEY=value` entries) with a run's parameters added,
+/// each replacing the job's own value of the same variable.
+fn with_params(mut env: Vec<String>, params: &[(String, String)]) -> Vec<String> {
+    if params.is_empty() {
+        return env;
+    }
+    env.retain(|entry| {
+        let key = entry.split_once('=').map_or(entry.as_str(), |(k, _)| k);
+        !params.iter().any(|(name, _)| name == key)
+    });
+    env.extend(params.iter().map(|(k, v)| format!("{k}={v}")));
+    env
+}
+
+/// The status a run ends with after `decision` (a retry is not an end: it
+/// counts as failed only if asked, which the supervisor never does).
+fn final_status(decision: Decision) -> RunStatus {
+    match decision {
+        Decision::Succeed => RunStatus::Succeeded,
+        Decision::Interrupt => RunStatus::Interrupted,
+        Decision::Stop => RunStatus::Stopped,
+        Decision::Fail | Decision::Retry(_) => RunStatus::Failed,
     }
 }
 

@@ -29,6 +29,8 @@ pub enum AttemptEnd {
     Replaced,
     /// The run's `deadline` passed.
     DeadlineExceeded,
+    /// An operator stopped the run (`cronbox stop`, the API).
+    Stopped,
 }
 
 /// What to do after an attempt.
@@ -42,6 +44,8 @@ pub enum Decision {
     Fail,
     /// The run was interrupted (daemon shutdown); no more attempts.
     Interrupt,
+    /// An operator stopped the run; no more attempts.
+    Stop,
 }
 
 /// The retry and exit-code settings of a job.
@@ -80,6 +84,7 @@ impl RetryPolicy {
             AttemptEnd::Exited(code) if self.is_success(code) => Decision::Succeed,
             AttemptEnd::Exited(code) if self.fatal_exit_codes.contains(&code) => Decision::Fail,
             AttemptEnd::Interrupted => Decision::Interrupt,
+            AttemptEnd::Stopped => Decision::Stop,
             AttemptEnd::Unrunnable | AttemptEnd::Replaced | AttemptEnd::DeadlineExceeded => {
                 Decision::Fail
             }
@@ -168,6 +173,8 @@ mod tests {
             (3, AttemptEnd::TimedOut, Decision::Fail),
             (1, AttemptEnd::Replaced, Decision::Fail),
             (1, AttemptEnd::DeadlineExceeded, Decision::Fail),
+            (1, AttemptEnd::Stopped, Decision::Stop),
+            (3, AttemptEnd::Stopped, Decision::Stop),
         ];
         for (attempt, end, want) in cases {
             assert_eq!(

@@ -51,6 +51,8 @@ pub struct PendingRun {
     pub attempts: u32,
     /// The process that supervises it.
     pub pid: Option<u32>,
+    /// The parameters it was started with through the API (`runs.params`).
+    pub params: Vec<(String, String)>,
 }
 
 /// An unfinished run of a job, and the process that supervises it.
@@ -60,8 +62,38 @@ pub struct UnfinishedRun {
     pub pid: Option<u32>,
 }
 
+/// A run's parameters as `runs.params` stores them: a JSON object. The value of
+/// a parameter `secret` says is one is not stored: it is `null` there (and a run
+/// resumed from the database goes on without it).
+pub fn params_to_json(params: &[(String, String)], secret: impl Fn(&str) -> bool) -> String {
+    let object: serde_json::Map<String, serde_json::Value> = params
+        .iter()
+        .map(|(k, v)| {
+            let value = if secret(k) {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::String(v.clone())
+            };
+            (k.clone(), value)
+        })
+        .collect();
+    serde_json::Value::Object(object).to_string()
+}
+
+/// A run's parameters from `runs.params` (anything else than an object of
+/// strings gives none).
+pub fn params_from_json(json: &str) -> Vec<(String, String)> {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(object)) => object
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v.as_str()?.to_owned())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Move `job`'s horizon to `at` (never backwards), inside a transaction.
-async fn advance_horizon(
+pub(super) async fn advance_horizon(
     conn: &mut SqliteConnection,
     job: &str,
     at: DateTime<Utc>,
@@ -88,7 +120,11 @@ impl Store {
     /// as open, and every later transaction on that pooled connection is refused.
     /// After a failure the connection is closed rather than returned to the pool,
     /// so no uncertain state outlives it.
-    async fn in_transaction<T, F>(&self, what: &'static str, body: F) -> Result<T, StoreError>
+    pub(super) async fn in_transaction<T, F>(
+        &self,
+        what: &'static str,
+        body: F,
+    ) -> Result<T, StoreError>
     where
         F: for<'c> FnOnce(
             &'c mut SqliteConnection,
@@ -112,11 +148,13 @@ impl Store {
         result.map_err(self.err(what))
     }
 
-    /// Record a new run as `running` and, for a tick, move the job's horizon to
-    /// `horizon` in the same transaction. `(scheduled_at, fire_at)`: the tick's
-    /// instant (or when a manual run was asked for) and, for a tick, the instant
-    /// it fired (shifted by `random_delay`; `runs.fire_at`). Returns `None` when
-    /// this scheduled tick is already recorded (a tick's identity is its job and
+    /// Record a new run as `running`, with the parameters it was started with
+    /// (`params`, a JSON object; API runs only), and, for a tick, move the job's
+    /// horizon to `horizon` in the same transaction. `(scheduled_at, fire_at)`:
+    /// the tick's instant (or when another run was asked for) and, for a tick,
+    /// the instant it fired (shifted by `random_delay`; `runs.fire_at`). Returns
+    /// `None` when this scheduled tick is already recorded (a tick's identity is
+    /// its job and
     /// instant).
     pub async fn insert_run(
         &self,
@@ -125,13 +163,14 @@ impl Store {
         (scheduled_at, fire_at): (DateTime<Utc>, Option<DateTime<Utc>>),
         started_at: DateTime<Utc>,
         horizon: Option<DateTime<Utc>>,
+        params: Option<String>,
     ) -> Result<Option<i64>, StoreError> {
         let (job, pid) = (job.to_owned(), std::process::id());
         self.in_transaction("recording a new run", move |conn| {
             Box::pin(async move {
                 let done = sqlx::query(
-                    "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid, fire_at)
-                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
+                    "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid, params, fire_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)
                      ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING",
                 )
                 .bind(&job)
@@ -139,6 +178,7 @@ impl Store {
                 .bind(timestamp(scheduled_at))
                 .bind(timestamp(started_at))
                 .bind(pid)
+                .bind(params)
                 .bind(fire_at.map(timestamp))
                 .execute(&mut *conn)
                 .await?;
@@ -171,9 +211,10 @@ impl Store {
         Ok(())
     }
 
-    /// Record a tick that was not run, with the reason, and move the job's
-    /// horizon to `now` in the same transaction. Returns `None` when this
-    /// scheduled tick is already recorded.
+    /// Record a run that was not started (a tick, or a request through the
+    /// API), with the reason, and for a tick move the job's horizon to `now` in
+    /// the same transaction. Returns `None` when this scheduled tick is already
+    /// recorded.
     pub async fn insert_skipped_run(
         &self,
         job: &str,
@@ -182,6 +223,7 @@ impl Store {
         now: DateTime<Utc>,
         reason: &str,
     ) -> Result<Option<i64>, StoreError> {
+        let tick = matches!(trigger, Trigger::Schedule | Trigger::CatchUp);
         let (job, reason) = (job.to_owned(), reason.to_owned());
         self.in_transaction("recording a skipped run", move |conn| {
             Box::pin(async move {
@@ -197,7 +239,9 @@ impl Store {
                 .bind(&reason)
                 .execute(&mut *conn)
                 .await?;
-                advance_horizon(conn, &job, now).await?;
+                if tick {
+                    advance_horizon(conn, &job, now).await?;
+                }
                 Ok(inserted_id(&done))
             })
         })
@@ -330,6 +374,20 @@ impl Store {
         Ok(())
     }
 
+    /// The parameters run `run_id` was started with through the API (none for
+    /// other runs).
+    pub async fn run_params(&self, run_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT params FROM runs WHERE id = ?1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.err("reading a run's parameters"))?;
+        Ok(row
+            .and_then(|row| row.get::<Option<String>, _>(0))
+            .map(|json| params_from_json(&json))
+            .unwrap_or_default())
+    }
+
     /// Whether run `run_id` is still going, and the process that supervises
     /// it: `None` when there is no such run.
     pub async fn run_owner(&self, run_id: i64) -> Result<Option<(bool, Option<u32>)>, StoreError> {
@@ -362,7 +420,8 @@ impl Store {
     pub async fn pending_runs(&self) -> Result<Vec<PendingRun>, StoreError> {
         let rows = sqlx::query(
             "SELECT r.id, r.job, r.trigger, r.scheduled_at, r.started_at, r.retry_at, r.pid,
-                    (SELECT coalesce(max(a.attempt), 0) FROM attempts a WHERE a.run_id = r.id)
+                    (SELECT coalesce(max(a.attempt), 0) FROM attempts a WHERE a.run_id = r.id),
+                    r.params
              FROM runs r
              WHERE r.status = 'running'
                AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.id AND a.outcome = 'running')
@@ -392,6 +451,10 @@ impl Store {
                     .get::<Option<i64>, _>(6)
                     .and_then(|p| u32::try_from(p).ok()),
                 attempts: u32::try_from(row.get::<i64, _>(7)).unwrap_or(u32::MAX),
+                params: row
+                    .get::<Option<&str>, _>(8)
+                    .map(params_from_json)
+                    .unwrap_or_default(),
             });
         }
         Ok(pending)
@@ -553,5 +616,25 @@ impl Store {
                 attempt_started_at: parse_timestamp(row.get(7)).unwrap_or_default(),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_parameter_is_stored_without_its_value() {
+        let params = [
+            ("TARGET".to_owned(), "db-2".to_owned()),
+            ("db_password".to_owned(), "hunter2".to_owned()),
+        ];
+        let json = params_to_json(&params, |key| key == "db_password");
+        assert_eq!(json, r#"{"TARGET":"db-2","db_password":null}"#);
+        assert_eq!(
+            params_from_json(&json),
+            [("TARGET".to_owned(), "db-2".to_owned())],
+            "a resumed run goes on without it"
+        );
     }
 }

@@ -7,11 +7,14 @@
 
 mod error;
 mod lifecycle;
+mod pause;
+mod query;
 mod retention;
 mod seed;
 
 pub use error::StoreError;
-pub use lifecycle::{PendingRun, RunNext, UnfinishedRun};
+pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
+pub use query::{AttemptRow, RunFilter, RunRow};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -32,6 +35,8 @@ pub enum Trigger {
     Manual,
     /// The most recent of the ticks missed while the daemon was down or asleep.
     CatchUp,
+    /// Started through the daemon's HTTP API (or `cronbox run --detach`).
+    Api,
 }
 
 impl Trigger {
@@ -41,14 +46,20 @@ impl Trigger {
             Trigger::Schedule => "schedule",
             Trigger::Manual => "manual",
             Trigger::CatchUp => "catch-up",
+            Trigger::Api => "api",
         }
     }
 
     /// The trigger stored as `name` in `runs.trigger`.
     pub fn from_name(name: &str) -> Option<Trigger> {
-        [Trigger::Schedule, Trigger::Manual, Trigger::CatchUp]
-            .into_iter()
-            .find(|t| t.as_str() == name)
+        [
+            Trigger::Schedule,
+            Trigger::Manual,
+            Trigger::CatchUp,
+            Trigger::Api,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == name)
     }
 }
 
@@ -63,6 +74,10 @@ pub enum RunStatus {
     /// Not run: ticks missed while the daemon was down, or a start too late for
     /// `starting_deadline`.
     Missed,
+    /// An operator stopped it (`cronbox stop`, the API).
+    Stopped,
+    /// Not run: the job was paused (one run stands for every tick of a pause).
+    Paused,
 }
 
 impl RunStatus {
@@ -74,6 +89,8 @@ impl RunStatus {
             RunStatus::Interrupted => "interrupted",
             RunStatus::Skipped => "skipped",
             RunStatus::Missed => "missed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Paused => "paused",
         }
     }
 }

@@ -110,6 +110,7 @@ impl TestEnv {
             resume_later: false,
             echo: false,
             watch_stop_requests: false,
+            events: Default::default(),
         }
     }
 
@@ -241,6 +242,31 @@ impl Daemon {
             updates,
             handle,
         }
+    }
+
+    /// [`Daemon::start_with`], also returning the handle to control it.
+    pub async fn start_controlled(
+        env: &TestEnv,
+        clock: Arc<dyn cronbox::clock::Clock>,
+        engine: Engine,
+    ) -> (Daemon, cronbox::daemon::Handle) {
+        let (updates, config) = tokio::sync::watch::channel(Arc::new(env.config()));
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let (handle, controls) = cronbox::daemon::control::channel();
+        let daemon = tokio::spawn(cronbox::daemon::run_with(
+            config,
+            env.store().await,
+            engine,
+            clock,
+            shutdown.clone(),
+            controls,
+        ));
+        let daemon = Daemon {
+            shutdown,
+            updates,
+            handle: daemon,
+        };
+        (daemon, handle)
     }
 
     /// Start the daemon on `env` with the real clock and engine.

@@ -68,6 +68,12 @@ pub(super) fn job(job: &Job, options: &Options<'_>, notes: &mut Notes) {
         );
     }
     host(job, notes);
+    if !job.params.is_empty() {
+        notes.warn(
+            "params",
+            "a Kubernetes CronJob has no way to start a run with parameters; a Job made from it (kubectl create job --from=cronjob/NAME) gets the CronJob's env",
+        );
+    }
     if job.max_output != DEFAULT_MAX_OUTPUT {
         notes.warn(
             "max_output",

@@ -1,0 +1,151 @@
+//! The scheduler loop's answers to the commands of a [`super::Handle`] (the
+//! HTTP API): start a run now, stop a run, apply a pause, list the jobs; and
+//! the accounting of a paused job's ticks. Nothing here waits for the engine;
+//! a run's own work is spawned.
+
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::admit::{self, Admission};
+use super::control::{Command, JobState, Refusal};
+use super::supervisor::{self, Context, Start};
+use super::{Planned, Preparing, Scheduler};
+use crate::config::Job;
+use crate::events::Event;
+use crate::schedule::TickSpan;
+use crate::store::Trigger;
+
+/// What of the loop's state a command may read or change.
+pub(super) struct State<'a> {
+    pub planned: &'a [Planned],
+    pub paused: &'a mut HashSet<String>,
+    pub preparing: &'a mut HashMap<String, Preparing>,
+}
+
+/// Answer `command`.
+pub(super) async fn handle(scheduler: &Scheduler, state: State<'_>, command: Command) {
+    let find = |name: &str| state.planned.iter().find(|p| p.job.name == name);
+    match command {
+        Command::RunNow { job, params, reply } => match find(&job) {
+            Some(p) => run_now(scheduler, &p.job.clone(), params, reply).await,
+            None => {
+                let _ = reply.send(Err(Refusal::NoSuchJob(job)));
+            }
+        },
+        Command::Stop { run_id, reply } => {
+            let _ = reply.send(scheduler.running.stop(run_id));
+        }
+        Command::Paused { job, paused, reply } => {
+            let answer = match find(&job) {
+                Some(_) if paused => {
+                    state.paused.insert(job.clone());
+                    scheduler.discard(state.preparing.remove(&job));
+                    tracing::info!(job = %job, "job paused: its ticks do not run until it is resumed");
+                    Ok(())
+                }
+                Some(_) => {
+                    state.paused.remove(&job);
+                    tracing::info!(job = %job, "job resumed: its next tick runs");
+                    Ok(())
+                }
+                None => Err(Refusal::NoSuchJob(job)),
+            };
+            let _ = reply.send(answer);
+        }
+        Command::Jobs { reply } => {
+            let jobs = state
+                .planned
+                .iter()
+                .map(|p| JobState {
+                    job: p.job.clone(),
+                    next: p.next,
+                    paused: state.paused.contains(&p.job.name),
+                    running: scheduler.running.run_ids(&p.job.name),
+                })
+                .collect();
+            let _ = reply.send(jobs);
+        }
+    }
+}
+
+/// Start a run of `job` now (trigger `api`) as its concurrency policy says;
+/// `reply` gets its id once recorded, or the refusal (a forbid refusal is
+/// recorded as a skipped run, as a tick's is).
+async fn run_now(
+    scheduler: &Scheduler,
+    job: &Arc<Job>,
+    params: Vec<(String, String)>,
+    reply: tokio::sync::oneshot::Sender<Result<i64, Refusal>>,
+) {
+    let ctx = &scheduler.ctx;
+    let now = ctx.clock.now();
+    let replaces = match admit::admit(ctx, &scheduler.running, job).await {
+        Admission::Start(replaces) => replaces,
+        Admission::Busy { reason, running } => {
+            tracing::warn!(job = %job.name, "run through the API refused: {reason}");
+            admit::record_skipped(ctx, job, Trigger::Api, now, now, &reason).await;
+            let _ = reply.send(Err(Refusal::Busy {
+                job: job.name.clone(),
+                running,
+            }));
+            return;
+        }
+        Admission::Unknown => {
+            let _ = reply.send(Err(Refusal::Unrecorded(
+                "the database cannot say whether a run of the job still goes".to_owned(),
+            )));
+            return;
+        }
+    };
+    let (recorded, id) = tokio::sync::oneshot::channel();
+    let start = Start {
+        trigger: Trigger::Api,
+        scheduled_at: now,
+        horizon: None,
+        replaces,
+        params,
+        recorded: Some(recorded),
+    };
+    scheduler.start(job, start, None);
+    // Answered from outside the loop, once the run's task has recorded it.
+    scheduler.tracker.spawn(async move {
+        let answer = match id.await {
+            Ok(Ok(run_id)) => Ok(run_id),
+            Ok(Err(why)) => Err(Refusal::Unrecorded(why)),
+            Err(_) => Err(Refusal::ShuttingDown),
+        };
+        let _ = reply.send(answer);
+    });
+}
+
+/// Account for the ticks `span` of paused `job`, found at `now`, to its pause's
+/// run (status `paused`), and publish it. `false` when the database says the job
+/// is not paused after all (another process resumed it): the ticks are then
+/// the caller's to handle.
+pub(super) async fn record_paused(
+    ctx: &Context,
+    job: &Job,
+    span: &TickSpan,
+    now: DateTime<Utc>,
+) -> bool {
+    match ctx
+        .store
+        .record_paused(&job.name, span.first, span.last, span.count, now)
+        .await
+    {
+        Ok(Some(run_id)) => {
+            ctx.events.publish(Event::Paused {
+                run_id,
+                job: job.name.clone(),
+                ticks: span.count,
+            });
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            tracing::error!(job = %job.name, error = %supervisor::chain(&e), "could not record the ticks of a paused job");
+            true
+        }
+    }
+}
