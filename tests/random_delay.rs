@@ -1,17 +1,20 @@
 //! `random_delay` with the real daemon, engine and database on the test clock: a
 //! tick fires at its shifted instant and the run records both instants; a daemon
 //! started between a tick and its shifted instant runs the tick on time; after
-//! downtime, catch-up and starting_deadline count from the shifted instant. And
-//! the binary: `next` and `check` show the shifted instants (the seed read from
-//! the database), or say why not; a delay longer than the gap is refused at its line.
+//! downtime, catch-up and starting_deadline count from the shifted instant; the
+//! API shows the shifted instants and a run's fire_at. And the binary: `next` and
+//! `check` show the shifted instants (the seed read from the database), or say
+//! why not; a delay longer than the gap is refused at its line.
 
 mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::test_clock::{at, settle, start};
-use common::{TestEnv, wait_for_sql};
+use common::test_clock::{LIMIT, at, settle, start};
+use common::{Daemon, TestEnv, wait_for_sql};
+use cronbox::clock::TestClock;
 use cronbox::store::timestamp;
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::Duration;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -222,4 +225,64 @@ fn check_refuses_a_random_delay_longer_than_the_gap_at_its_line() {
         "{config}:8:16: job \"five\": random_delay (10m) is longer than the shortest gap between two ticks of the schedule (5m); make it at most 5m"
     );
     assert!(text(&out.stderr).contains(&want), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn the_api_shows_the_shifted_instants_and_when_a_tick_fired() {
+    let env = ten_minutes("");
+    let offset = seed_with_offset(&env, Duration::from_secs(60)..Duration::from_secs(480)).await;
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let engine = common::engine().await;
+    let (daemon, handle) = Daemon::start_controlled(&env, clock.clone(), engine.clone()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let services = cronbox::http::Services {
+        handle,
+        store: env.store().await,
+        engine,
+        clock: clock.clone(),
+    };
+    let server = cronbox::http::serve(listener, services, None, daemon.shutdown.clone())
+        .await
+        .expect("serve");
+    let base = format!("http://{}/api/v1", server.address);
+    let get = |path: &str| {
+        let url = format!("{base}{path}");
+        async move {
+            let response = reqwest::get(&url).await.expect("get");
+            assert_eq!(response.status(), reqwest::StatusCode::OK, "{url}");
+            response.json::<serde_json::Value>().await.expect("json")
+        }
+    };
+    tokio::time::timeout(LIMIT, clock.wait_for_sleeps(0))
+        .await
+        .expect("asleep");
+    // Before any tick: the 00:00 tick fires at 00:00 + offset.
+    let jobs = get("/jobs").await;
+    let fire = |tick: &str| timestamp(at(tick) + offset);
+    assert_eq!(jobs[0]["next"][0], fire("2026-01-01T00:00:00Z"));
+    assert_eq!(jobs[0]["next"][1], fire("2026-01-01T00:10:00Z"));
+    assert_eq!(jobs[0]["next_ticks"][0], "2026-01-01T00:00:00.000Z");
+    assert_eq!(jobs[0]["next_ticks"][1], "2026-01-01T00:10:00.000Z");
+    assert_eq!(jobs[0]["random_delay_seconds"], 600);
+    assert_eq!(jobs[0]["fire_offset_seconds"], offset.num_seconds());
+    for _ in 0..9 {
+        settle(&clock, MINUTE).await;
+    }
+    let query = "SELECT count(*) FROM runs WHERE status = 'succeeded'";
+    wait_for_sql(&env, query, "1\n").await;
+    let run = get("/runs/1").await;
+    assert_eq!(
+        run["run"]["scheduled_at"], "2026-01-01T00:00:00.000Z",
+        "{run}"
+    );
+    assert_eq!(run["run"]["fire_at"], fire("2026-01-01T00:00:00Z"), "{run}");
+    assert_eq!(
+        get("/jobs/ten").await["next"][0],
+        fire("2026-01-01T00:10:00Z")
+    );
+    daemon.stop().await;
+    server.stopped(Duration::from_secs(30)).await;
+    assert!(env.containers_gone().await);
 }
