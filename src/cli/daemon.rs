@@ -49,6 +49,7 @@ pub async fn execute(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     // notification finds it different and reloads it.
     let seen = read_schedule(&args.config.config);
     let config = Arc::new(args.config.load()?);
+    super::logging::init(config.daemon.log_format);
     let http = config.daemon.http.clone();
     let store = Store::open(&config.daemon.database).await?;
     tracing::info!(database = %store.path().display(), "history database open");
@@ -293,6 +294,9 @@ fn daemon_changes(started: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static st
     }
     if started.on_shutdown != new.on_shutdown {
         keys.push("on_shutdown");
+    }
+    if started.log_format != new.log_format {
+        keys.push("log_format");
     }
     if started.history_max_age != new.history_max_age {
         keys.push("history_max_age");

@@ -12,7 +12,7 @@ use super::validate::Values;
 use super::values::parse_listen;
 use super::{
     CatchUp, Concurrency, DEFAULT_DATABASE_NAME, DaemonConfig, Environment, HttpConfig, Job,
-    Location, Locations, OnShutdown, PullPolicy, ZoneSource,
+    Location, Locations, LogFormat, OnShutdown, PullPolicy, ZoneSource,
 };
 use crate::schedule::Schedule;
 
@@ -50,6 +50,10 @@ pub(super) fn daemon_config(
         on_shutdown: values
             .take(daemon_key!("on_shutdown"), Parsed::into_choice)
             .and_then(OnShutdown::from_name)
+            .unwrap_or_default(),
+        log_format: values
+            .take(daemon_key!("log_format"), Parsed::into_choice)
+            .and_then(LogFormat::from_name)
             .unwrap_or_default(),
         history_max_age: values
             .take(daemon_key!("history_max_age"), Parsed::into_duration)

@@ -200,6 +200,8 @@ pub struct DaemonConfig {
     pub require_limits: bool,
     /// What the daemon does with running containers when it is asked to stop (SIGTERM).
     pub on_shutdown: OnShutdown,
+    /// How the daemon writes its log: `log_format`.
+    pub log_format: LogFormat,
     /// Finished runs (with their attempts and output) older than this are pruned: those
     /// that finished longer ago. At least [`MIN_HISTORY_MAX_AGE`]; default
     /// [`DEFAULT_HISTORY_MAX_AGE`].
@@ -490,6 +492,38 @@ impl CatchUp {
 impl fmt::Display for CatchUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How the daemon writes its log on stderr (`[daemon] log_format`; see
+/// `crate::cli::logging`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LogFormat {
+    /// Lines for people: time (left out under systemd, whose journal adds its
+    /// own), level, target, message and `key=value` fields (the default).
+    #[default]
+    Text,
+    /// One JSON object per line for machines (Loki, Vector): `timestamp`,
+    /// `level`, `target`, `message` and every field (`job`, `run`, ...) at the
+    /// top level.
+    Json,
+}
+
+impl LogFormat {
+    /// All values, in the order documented.
+    pub const ALL: [LogFormat; 2] = [LogFormat::Text, LogFormat::Json];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// The value written `name` in the config file (exact, lowercase).
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        LogFormat::ALL.into_iter().find(|o| o.as_str() == name)
     }
 }
 

@@ -349,6 +349,24 @@ pub(super) const KEYS: &[Key] = &[
         "What the daemon does with the job containers still running when it is asked to stop.",
     ),
     daemon(
+        "log_format",
+        Kind::Choice(Choice {
+            noun: "log_format",
+            values: &[
+                (
+                    "text",
+                    "lines for people; under systemd without the time, which the journal adds",
+                ),
+                (
+                    "json",
+                    "one JSON object per line, every field at the top level (Loki, Vector)",
+                ),
+            ],
+        }),
+        Default::Str("text"),
+        "How the daemon writes its log on stderr.",
+    ),
+    daemon(
         "history_max_age",
         Kind::Duration(DurationRule {
             min: Some(Bound {

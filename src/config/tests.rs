@@ -107,6 +107,7 @@ fn full_example() {
             max_concurrent: 4,
             require_limits: false,
             on_shutdown: OnShutdown::Detach,
+            log_format: LogFormat::Text,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
             http: HttpConfig::default(),
@@ -2712,6 +2713,12 @@ fn good_daemon_values_of_shutdown_and_history() {
         ("on_shutdown = 'stop'", |d| {
             assert_eq!(d.on_shutdown, OnShutdown::Stop)
         }),
+        ("log_format = 'json'", |d| {
+            assert_eq!(d.log_format, LogFormat::Json)
+        }),
+        ("log_format = 'text'", |d| {
+            assert_eq!(d.log_format, LogFormat::Text)
+        }),
         ("history_max_age = '1h'", |d| {
             assert_eq!(d.history_max_age, MIN_HISTORY_MAX_AGE)
         }),
@@ -2899,7 +2906,7 @@ fn bad_daemon_values_of_shutdown_and_history() {
                 None,
                 &[
                     "unknown key \"history_max_ages\" in [daemon] (did you mean \"history_max_age\"?)",
-                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, history_max_age, history_limit",
+                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, log_format, history_max_age, history_limit",
                 ],
             )],
         ),

@@ -942,7 +942,7 @@ impl Ends<'_> {
         let (ctx, job, run_id) = (self.ctx, self.job, self.run_id);
         tracing::info!(
             job = %job.name, run = run_id, attempt, outcome = record.outcome,
-            exit_code = ?record.exit_code, error = record.error.as_deref().unwrap_or(""),
+            exit_code = record.exit_code, error = record.error.as_deref().unwrap_or(""),
             "attempt finished"
         );
         let recorded = persist(
