@@ -107,6 +107,15 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             job.name
         ));
     }
+    match super::registry::read_auth(&config) {
+        Ok(Some(auth)) => {
+            for warning in super::registry::warnings(&config, &auth) {
+                super::note(&format!("{path}: {warning}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => super::note(&format!("{path}: warning: {e}")),
+    }
     let engine = Engine::connect();
     match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
         Ok(Ok(())) => {

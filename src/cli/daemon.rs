@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 use super::ConfigArg;
 use crate::clock::SystemClock;
 use crate::config::{self, Config, ConfigError, DaemonConfig, MAX_CONFIG_SIZE};
-use crate::engine::Engine;
 use crate::store::Store;
 
 /// How long the schedule file must stay unchanged after a change before it is
@@ -53,7 +52,7 @@ pub async fn execute(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let http = config.daemon.http.clone();
     let store = Store::open(&config.daemon.database).await?;
     tracing::info!(database = %store.path().display(), "history database open");
-    let engine = Engine::connect();
+    let engine = super::registry::engine(&config)?;
     let (updates, config_rx) = watch::channel(config.clone());
 
     let shutdown = CancellationToken::new();
@@ -297,6 +296,9 @@ fn daemon_changes(started: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static st
     }
     if started.log_format != new.log_format {
         keys.push("log_format");
+    }
+    if started.registry_auth != new.registry_auth {
+        keys.push("registry_auth");
     }
     if started.history_max_age != new.history_max_age {
         keys.push("history_max_age");

@@ -15,6 +15,7 @@ pub mod next;
 pub mod output;
 pub mod package;
 pub mod pause;
+pub mod registry;
 pub mod run;
 pub mod schema;
 mod spread;

@@ -55,6 +55,7 @@ pub(super) fn daemon_config(
             .take(daemon_key!("log_format"), Parsed::into_choice)
             .and_then(LogFormat::from_name)
             .unwrap_or_default(),
+        registry_auth: values.take(daemon_key!("registry_auth"), Parsed::into_path),
         history_max_age: values
             .take(daemon_key!("history_max_age"), Parsed::into_duration)
             .unwrap_or_default(),

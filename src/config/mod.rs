@@ -202,6 +202,10 @@ pub struct DaemonConfig {
     pub on_shutdown: OnShutdown,
     /// How the daemon writes its log: `log_format`.
     pub log_format: LogFormat,
+    /// Docker's `config.json` holding the credentials of private registries
+    /// (`registry_auth`); `None`: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json` of the user running cronbox.
+    pub registry_auth: Option<PathBuf>,
     /// Finished runs (with their attempts and output) older than this are pruned: those
     /// that finished longer ago. At least [`MIN_HISTORY_MAX_AGE`]; default
     /// [`DEFAULT_HISTORY_MAX_AGE`].

@@ -367,6 +367,16 @@ pub(super) const KEYS: &[Key] = &[
         "How the daemon writes its log on stderr.",
     ),
     daemon(
+        "registry_auth",
+        Kind::Path {
+            example: "a string with a file path such as \"/etc/cronbox/docker-config.json\"",
+        },
+        Default::Computed(
+            "$DOCKER_CONFIG/config.json, else ~/.docker/config.json of the user running cronbox",
+        ),
+        "Docker's config.json holding the credentials of private registries (auths, credHelpers, credsStore), as `docker login` writes it.",
+    ),
+    daemon(
         "history_max_age",
         Kind::Duration(DurationRule {
             min: Some(Bound {

@@ -108,6 +108,7 @@ fn full_example() {
             require_limits: false,
             on_shutdown: OnShutdown::Detach,
             log_format: LogFormat::Text,
+            registry_auth: None,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
             http: HttpConfig::default(),
@@ -2906,7 +2907,7 @@ fn bad_daemon_values_of_shutdown_and_history() {
                 None,
                 &[
                     "unknown key \"history_max_ages\" in [daemon] (did you mean \"history_max_age\"?)",
-                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, log_format, history_max_age, history_limit",
+                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, log_format, registry_auth, history_max_age, history_limit",
                 ],
             )],
         ),
