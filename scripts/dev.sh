@@ -128,6 +128,15 @@ install_test_tools() {
             echo "dev.sh: could not install lintian; tests/package.rs will fail" >&2
         fi
     fi
+    # A private registry with htpasswd auth for tests/registry.rs: Debian's
+    # docker-registry (the CNCF distribution registry, run by the test on a
+    # loopback port; its own service is not needed) and htpasswd.
+    if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
+        as_root apt-get update -qq
+        if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry apache2-utils >/dev/null; then
+            echo "dev.sh: could not install docker-registry and apache2-utils; tests/registry.rs will fail" >&2
+        fi
+    fi
     if ! npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null; then
         echo "dev.sh: could not install the taplo CLI from npm; tests/schema.rs will fail" >&2
     fi

@@ -14,7 +14,10 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return cronbox::cli::usage(&e),
     };
-    cronbox::cli::logging::init();
+    // The daemon logs as its schedule file's log_format says, once it has read it.
+    if !matches!(cli.command, cronbox::cli::Command::Daemon(_)) {
+        cronbox::cli::logging::init(cronbox::config::LogFormat::Text);
+    }
     match cronbox::cli::dispatch(cli).await {
         Ok(code) => code,
         Err(error) => cronbox::cli::fail(&error),

@@ -112,7 +112,7 @@ image = "IMAGE"
     let store = env.store().await;
     let now = SystemClock.now();
     let run_id = store
-        .insert_run("crashed", Trigger::Manual, now, now, None, None)
+        .insert_run("crashed", Trigger::Manual, (now, None), now, None, None)
         .await
         .expect("run")
         .expect("id");

@@ -166,6 +166,7 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         // 02:30 in Europe/Paris falls in both of the year's changes.
         ("backup-db", "schedule"),
         ("backup-db", "backoff_max"),
+        ("backup-db", "random_delay"),
         ("backup-db", "stop_signal"),
         ("backup-db", "pids_limit"),
         ("backup-db", "network"),

@@ -5,34 +5,16 @@
 
 mod common;
 
-use chrono::{DateTime, TimeDelta, Utc};
-use common::{Daemon, TestEnv, wait_for_sql};
+use chrono::TimeDelta;
+use common::test_clock::{at, settle};
+use common::{Daemon, TestEnv, test_clock, wait_for_sql};
 use cronbox::clock::TestClock;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .expect("time")
-        .with_timezone(&Utc)
-}
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-async fn settle(clock: &TestClock, by: Duration) {
-    tokio::time::timeout(LIMIT, clock.advance_and_settle(by))
-        .await
-        .expect("the daemon went back to sleep");
-}
-
 /// A daemon on the test clock from `start`; returns once it has planned and gone to sleep.
 async fn start(env: &TestEnv, start: &str) -> (Daemon, Arc<TestClock>) {
-    let clock = Arc::new(TestClock::new(at(start)));
-    let daemon = Daemon::start_with(env, clock.clone(), common::engine().await).await;
-    tokio::time::timeout(LIMIT, clock.wait_for_sleeps(0))
-        .await
-        .expect("the daemon went to sleep");
-    (daemon, clock)
+    test_clock::start(env, at(start)).await
 }
 
 fn every_ten_minutes(extra: &str) -> TestEnv {

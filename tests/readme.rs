@@ -23,7 +23,7 @@ backoff = "1s"
     let report = common::run_once(&env).await;
 
     let blocks = common::readme_sql_blocks();
-    assert_eq!(blocks.len(), 3, "the README shows three queries");
+    assert_eq!(blocks.len(), 4, "the README shows four queries");
 
     // Last runs of the job: both attempts of the failed run.
     let last_runs = env.sql(&blocks[0]);
@@ -48,6 +48,9 @@ backoff = "1s"
 
     // The stdout of the last attempt.
     assert_eq!(env.sql(&blocks[2]), "dumped sh\n\n");
+    // The fourth, fire_at (random_delay), is run by tests/random_delay.rs; a
+    // manual run has none.
+    assert_eq!(env.sql(&blocks[3]), "");
 }
 
 /// The fenced blocks of the README's section `title`: (info string, text).

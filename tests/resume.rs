@@ -212,7 +212,7 @@ command = ["true"]
         .insert_run(
             "queued",
             cronbox::store::Trigger::Manual,
-            began,
+            (began, None),
             began,
             None,
             None,

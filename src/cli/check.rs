@@ -107,6 +107,15 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             job.name
         ));
     }
+    match super::registry::read_auth(&config) {
+        Ok(Some(auth)) => {
+            for warning in super::registry::warnings(&config, &auth) {
+                super::note(&format!("{path}: {warning}"));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => super::note(&format!("{path}: warning: {e}")),
+    }
     let engine = Engine::connect();
     match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
         Ok(Ok(())) => {
@@ -154,14 +163,18 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         return Err(ConfigError::new(config.path.clone(), problems).into());
     }
 
+    let mut config = config;
+    if let Some(note) = super::spread::spread_from_database(&mut config).await {
+        super::note(&format!("{path}: {note}"));
+    }
     let now = SystemClock.now();
     let rows: Vec<Vec<String>> = config
         .jobs
         .iter()
         .map(|job| {
+            // With random_delay, the instant the next tick fires.
             let next = job
-                .schedule
-                .next_or_end(now)
+                .next_fire(now)
                 .and_then(|t| schedule::local_time(job.timezone, t))
                 .map_or_else(
                     |end| {

@@ -26,7 +26,6 @@ use tokio_util::sync::CancellationToken;
 use super::ConfigArg;
 use crate::clock::SystemClock;
 use crate::config::{self, Config, ConfigError, DaemonConfig, MAX_CONFIG_SIZE};
-use crate::engine::Engine;
 use crate::store::Store;
 
 /// How long the schedule file must stay unchanged after a change before it is
@@ -49,10 +48,11 @@ pub async fn execute(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     // notification finds it different and reloads it.
     let seen = read_schedule(&args.config.config);
     let config = Arc::new(args.config.load()?);
+    super::logging::init(config.daemon.log_format);
     let http = config.daemon.http.clone();
     let store = Store::open(&config.daemon.database).await?;
     tracing::info!(database = %store.path().display(), "history database open");
-    let engine = Engine::connect();
+    let engine = super::registry::engine(&config)?;
     let (updates, config_rx) = watch::channel(config.clone());
 
     let shutdown = CancellationToken::new();
@@ -293,6 +293,12 @@ fn daemon_changes(started: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static st
     }
     if started.on_shutdown != new.on_shutdown {
         keys.push("on_shutdown");
+    }
+    if started.log_format != new.log_format {
+        keys.push("log_format");
+    }
+    if started.registry_auth != new.registry_auth {
+        keys.push("registry_auth");
     }
     if started.history_max_age != new.history_max_age {
         keys.push("history_max_age");

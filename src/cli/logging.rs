@@ -1,5 +1,6 @@
 //! Logging for the binary: `tracing` events to stderr, filtered by
-//! `CRONBOX_LOG` (an `EnvFilter`, default `info`), and never a secret.
+//! `CRONBOX_LOG` (an `EnvFilter`, default `info`), as text or JSON lines (the
+//! daemon's `[daemon] log_format`), and never a secret.
 //!
 //! bollard logs request and response bodies at `debug` and `trace` (a container's
 //! create body and its inspection both hold the job's environment). A directive
@@ -12,6 +13,8 @@ use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
+
+use crate::config::LogFormat;
 
 /// The environment variable holding the log filter (`EnvFilter` syntax).
 pub const ENV: &str = "CRONBOX_LOG";
@@ -27,12 +30,40 @@ pub fn secrets_cap() -> Targets {
         .with_target("bollard", DOCKER_CLIENT_MAX)
 }
 
-/// Install the subscriber: stderr, colour only on a terminal, and write errors
-/// ignored (a stderr that is full or closed must not panic the process;
-/// tracing-subscriber would otherwise report them with `eprintln!`, which panics).
-/// An unreadable `CRONBOX_LOG` is said once on stderr and `info` used instead.
-pub fn init() {
-    let user = match std::env::var(ENV) {
+/// Install the subscriber: stderr in `format`, colour only on a terminal, and
+/// write errors ignored (a stderr that is full or closed must not panic the
+/// process; tracing-subscriber would otherwise report them with `eprintln!`,
+/// which panics). An unreadable `CRONBOX_LOG` is said once on stderr and `info`
+/// used instead. Text leaves the time out under systemd ([`under_journald`]),
+/// whose journal stamps every line itself; JSON always has it.
+pub fn init(format: LogFormat) {
+    let filter = user_filter().and(secrets_cap());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let base = tracing_subscriber::fmt::layer::<Registry>()
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
+    let layer: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Json => base
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text if under_journald() => base
+            .without_time()
+            .with_ansi(false)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => base.with_ansi(ansi).with_filter(filter).boxed(),
+    };
+    // Fails only when a subscriber is already installed: then that one logs.
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// `CRONBOX_LOG` as a filter; `info` when unset, empty or unreadable (said once).
+fn user_filter() -> EnvFilter {
+    match std::env::var(ENV) {
         Ok(text) if !text.trim().is_empty() => EnvFilter::try_new(&text).unwrap_or_else(|e| {
             super::note(&format!(
                 "cronbox: warning: {ENV}={text:?} is not a valid filter ({e}); logging at info. Write it like info,cronbox=debug"
@@ -40,12 +71,24 @@ pub fn init() {
             EnvFilter::new("info")
         }),
         _ => EnvFilter::new("info"),
+    }
+}
+
+/// Whether stderr goes to systemd's journal: `JOURNAL_STREAM` (set by systemd
+/// for a unit whose output goes there, as `device:inode`) names stderr's file.
+/// Only the variable set is not enough: a shell started from a unit inherits it
+/// while its stderr is a terminal.
+pub fn under_journald() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
     };
-    let layer = tracing_subscriber::fmt::layer::<Registry>()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .log_internal_errors(false)
-        .with_filter(user.and(secrets_cap()));
-    // Fails only when a subscriber is already installed: then that one logs.
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    let Some((device, inode)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let Ok(stderr) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    device.parse::<u64>().ok() == Some(stderr.dev())
+        && inode.parse::<u64>().ok() == Some(stderr.ino())
 }

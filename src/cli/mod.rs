@@ -15,8 +15,10 @@ pub mod next;
 pub mod output;
 pub mod package;
 pub mod pause;
+pub mod registry;
 pub mod run;
 pub mod schema;
+mod spread;
 pub mod stop;
 
 pub use output::{OutputError, note, print_out};
@@ -192,7 +194,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Daemon(args) => daemon::execute(args).await,
         Command::Check(args) => check::execute(args).await,
-        Command::Next(args) => next::execute(args),
+        Command::Next(args) => next::execute(args).await,
         Command::Run(args) => run::execute(args).await,
         Command::Pause(args) => pause::execute(args, true).await,
         Command::Resume(args) => pause::execute(args, false).await,

@@ -1,4 +1,5 @@
-//! `cronbox next`: the next fire times of the jobs, in each job's zone, merged
+//! `cronbox next`: the next fire times of the jobs (with `random_delay`, the
+//! shifted instants, each followed by its tick), in each job's zone, merged
 //! in time order and written as they are computed (memory does not grow with
 //! `--count`). A job that runs out of fire times before `--count` (past what
 //! cronbox can compute: see [`End`]) is named on stderr and the exit code is 1.
@@ -32,7 +33,7 @@ pub struct NextArgs {
     /// Start from this instant (RFC 3339, e.g. 2025-03-30T00:00:00+01:00); times are strictly after it. Default: now.
     #[arg(long)]
     pub from: Option<String>,
-    /// One JSON object per line: {"job":"backup-db","time":"2025-03-30T03:00:00+02:00"}.
+    /// One JSON object per line: {"job":"backup-db","time":"2025-03-30T03:00:00+02:00"} (with random_delay, "time" is when the tick fires and "tick" the tick).
     #[arg(long)]
     pub json: bool,
 }
@@ -52,8 +53,11 @@ fn parse_count(text: &str) -> Result<u32, String> {
 #[error("{}", .0.join("; "))]
 pub struct NoMoreFireTimes(Vec<String>);
 
-pub fn execute(args: NextArgs) -> anyhow::Result<ExitCode> {
-    let config = args.config.load()?;
+pub async fn execute(args: NextArgs) -> anyhow::Result<ExitCode> {
+    let mut config = args.config.load()?;
+    if let Some(note) = super::spread::spread_from_database(&mut config).await {
+        super::note(&note);
+    }
     let from: DateTime<Utc> = match &args.from {
         Some(text) => DateTime::parse_from_rfc3339(text)
             .map_err(|e| UsageError(format!("--from {text:?} is not an RFC 3339 time ({e}); write it like 2025-03-30T00:00:00+01:00")))?
@@ -112,7 +116,7 @@ fn write_times(
     // (next fire time, job index): the smallest comes out first.
     let mut queue = BinaryHeap::new();
     for (index, cursor) in cursors.iter().enumerate() {
-        match cursor.job.schedule.next_or_end(from) {
+        match cursor.job.next_fire(from) {
             Ok(at) => queue.push(Reverse((at, index))),
             Err(end) => ended.push(ran_out(cursor, from, count, end)),
         }
@@ -127,18 +131,31 @@ fn write_times(
                 continue;
             }
         };
-        if json {
-            let line = serde_json::json!({ "job": job.name, "time": local });
-            writeln!(out, "{line}")?;
-        } else {
-            writeln!(out, "{local}  {}", job.name)?;
+        // With random_delay, `at` is the fire instant; the tick is said too.
+        let tick = (job.random_delay.is_some())
+            .then(|| local_time(job.timezone, job.tick_of(at)).map(|t| t.to_rfc3339()))
+            .and_then(Result::ok);
+        match (json, &tick) {
+            (true, None) => {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "job": job.name, "time": local })
+                )?;
+            }
+            (true, Some(tick)) => {
+                let line = serde_json::json!({ "job": job.name, "time": local, "tick": tick });
+                writeln!(out, "{line}")?;
+            }
+            (false, None) => writeln!(out, "{local}  {}", job.name)?,
+            (false, Some(tick)) => writeln!(out, "{local}  {}  (tick {tick})", job.name)?,
         }
         cursor.left -= 1;
         cursor.last = Some(local);
         if cursor.left == 0 {
             continue;
         }
-        match job.schedule.next_or_end(at) {
+        match job.next_fire(at) {
             Ok(next) => queue.push(Reverse((next, index))),
             Err(end) => ended.push(ran_out(cursor, from, count, end)),
         }

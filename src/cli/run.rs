@@ -12,7 +12,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use super::ConfigArg;
 use crate::clock::{Clock, SystemClock};
 use crate::daemon::{Context, Stops, supervisor};
-use crate::engine::Engine;
 use crate::store::{RunStatus, Store, Trigger};
 
 #[derive(Debug, Args)]
@@ -40,7 +39,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         .job(&args.job)
         .ok_or_else(|| super::no_such_job(&config, &args.job))?;
     let store = Store::open(&config.daemon.database).await?;
-    let engine = Engine::connect();
+    let engine = super::registry::engine(&config)?;
     let clock = Arc::new(SystemClock);
     let ctx = Context {
         store: store.clone(),

@@ -12,7 +12,7 @@ use super::validate::Values;
 use super::values::parse_listen;
 use super::{
     CatchUp, Concurrency, DEFAULT_DATABASE_NAME, DaemonConfig, Environment, HttpConfig, Job,
-    Location, Locations, OnShutdown, PullPolicy, ZoneSource,
+    Location, Locations, LogFormat, OnShutdown, PullPolicy, ZoneSource,
 };
 use crate::schedule::Schedule;
 
@@ -51,6 +51,11 @@ pub(super) fn daemon_config(
             .take(daemon_key!("on_shutdown"), Parsed::into_choice)
             .and_then(OnShutdown::from_name)
             .unwrap_or_default(),
+        log_format: values
+            .take(daemon_key!("log_format"), Parsed::into_choice)
+            .and_then(LogFormat::from_name)
+            .unwrap_or_default(),
+        registry_auth: values.take(daemon_key!("registry_auth"), Parsed::into_path),
         history_max_age: values
             .take(daemon_key!("history_max_age"), Parsed::into_duration)
             .unwrap_or_default(),
@@ -110,6 +115,8 @@ pub(super) fn job_config(
         concurrency: Concurrency::from_name(v.take(job_key!("concurrency"), Parsed::into_choice)?)?,
         catch_up: CatchUp::from_name(v.take(job_key!("catch_up"), Parsed::into_choice)?)?,
         starting_deadline: v.take_opt(job_key!("starting_deadline"), Parsed::into_duration)?,
+        random_delay: v.take_opt(job_key!("random_delay"), Parsed::into_duration)?,
+        fire_offset: std::time::Duration::ZERO,
         success_exit_codes: v.take(job_key!("success_exit_codes"), Parsed::into_codes)?,
         fatal_exit_codes: v.take(job_key!("fatal_exit_codes"), Parsed::into_codes)?,
         memory: v.take_opt(job_key!("memory"), Parsed::into_size)?,

@@ -28,6 +28,13 @@ pub(super) struct Checker<'t> {
     /// Why there is no default zone (`TZ` names none cronbox can use and
     /// `[daemon] timezone` is unset): a job without a zone of its own is refused.
     pub(super) no_default_zone: Option<String>,
+    /// The answers of [`crate::schedule::Schedule::gap_shorter_than`] so far, by
+    /// (expression, zone, limit): jobs sharing a schedule and a `random_delay`
+    /// (from `[defaults]`) look at a year of its ticks once.
+    pub(super) gaps: std::collections::HashMap<
+        (String, chrono_tz::Tz, std::time::Duration),
+        Option<std::time::Duration>,
+    >,
 }
 
 impl<'t> Checker<'t> {
@@ -39,6 +46,7 @@ impl<'t> Checker<'t> {
             reported: 0,
             muted: false,
             no_default_zone: None,
+            gaps: std::collections::HashMap::new(),
         }
     }
 

@@ -42,6 +42,9 @@ pub mod file;
 
 #[cfg(test)]
 mod http_tests;
+mod random_delay;
+#[cfg(test)]
+mod random_delay_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
@@ -197,6 +200,12 @@ pub struct DaemonConfig {
     pub require_limits: bool,
     /// What the daemon does with running containers when it is asked to stop (SIGTERM).
     pub on_shutdown: OnShutdown,
+    /// How the daemon writes its log: `log_format`.
+    pub log_format: LogFormat,
+    /// Docker's `config.json` holding the credentials of private registries
+    /// (`registry_auth`); `None`: `$DOCKER_CONFIG/config.json`, else
+    /// `~/.docker/config.json` of the user running cronbox.
+    pub registry_auth: Option<PathBuf>,
     /// Finished runs (with their attempts and output) older than this are pruned: those
     /// that finished longer ago. At least [`MIN_HISTORY_MAX_AGE`]; default
     /// [`DEFAULT_HISTORY_MAX_AGE`].
@@ -280,6 +289,15 @@ pub struct Job {
     /// instead of starting late; `None`: no limit. Greater than zero, at most
     /// [`MAX_TIME_LIMIT`].
     pub starting_deadline: Option<Duration>,
+    /// The window of `random_delay`: whole seconds, at least 1 s, at most the
+    /// shortest gap between two ticks; `None`: ticks fire at their instant.
+    pub random_delay: Option<Duration>,
+    /// How long after each tick the job fires: a fixed offset in
+    /// `[0, random_delay)` (whole seconds) from [`crate::schedule::fixed_offset`]
+    /// of the database's seed and the job's name; zero without `random_delay`.
+    /// Zero when the file is read: [`Config::spread_ticks`] sets it, given the
+    /// seed of the database (`database_seed`, made once per database).
+    pub fire_offset: Duration,
     /// Exit codes (0-255) that count as success: sorted, unique, never empty.
     pub success_exit_codes: Vec<i64>,
     /// Exit codes (0-255) that fail the run without retries: sorted, unique, disjoint
@@ -478,6 +496,38 @@ impl CatchUp {
 impl fmt::Display for CatchUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How the daemon writes its log on stderr (`[daemon] log_format`; see
+/// `crate::cli::logging`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LogFormat {
+    /// Lines for people: time (left out under systemd, whose journal adds its
+    /// own), level, target, message and `key=value` fields (the default).
+    #[default]
+    Text,
+    /// One JSON object per line for machines (Loki, Vector): `timestamp`,
+    /// `level`, `target`, `message` and every field (`job`, `run`, ...) at the
+    /// top level.
+    Json,
+}
+
+impl LogFormat {
+    /// All values, in the order documented.
+    pub const ALL: [LogFormat; 2] = [LogFormat::Text, LogFormat::Json];
+
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        }
+    }
+
+    /// The value written `name` in the config file (exact, lowercase).
+    pub fn from_name(name: &str) -> Option<LogFormat> {
+        LogFormat::ALL.into_iter().find(|o| o.as_str() == name)
     }
 }
 

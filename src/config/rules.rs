@@ -1,7 +1,8 @@
 //! The rules that span several keys of a job (or of `[defaults]`), which the
 //! description of single keys cannot express: `backoff_max` at least `backoff`, no
 //! exit code both a success and fatal, no capability both added and dropped, no
-//! container path mounted twice across volumes, tmpfs and secrets. (Which zone a
+//! container path mounted twice across volumes, tmpfs and secrets, no
+//! `random_delay` longer than the shortest gap between the job's ticks. (Which zone a
 //! schedule is read in is the walk's, and cron syntax `crate::schedule`'s.)
 //!
 //! Each rule is a pure function of the checked values and of where each comes from
@@ -199,7 +200,62 @@ pub(super) fn mount_clashes(mounts: &[Mount]) -> Vec<(usize, String)> {
     clashes
 }
 
+/// `random_delay` shifts each tick by up to its length: no longer than the
+/// shortest gap between two ticks (`gap`, found by
+/// [`crate::schedule::Schedule::gap_shorter_than`]), or a tick's run could start
+/// after the next tick's. `from_defaults`: the value is inherited, and the problem
+/// is placed at the job's schedule.
+pub(super) fn random_delay(delay: Duration, gap: Duration, from_defaults: bool) -> String {
+    let (delay, gap) = (
+        humantime::format_duration(delay),
+        humantime::format_duration(gap),
+    );
+    if from_defaults {
+        format!(
+            "the random_delay set in [defaults] ({delay}) is longer than the shortest gap between two ticks of this schedule ({gap}); set random_delay = \"{gap}\" or less in this job"
+        )
+    } else {
+        format!(
+            "random_delay ({delay}) is longer than the shortest gap between two ticks of the schedule ({gap}); make it at most {gap}"
+        )
+    }
+}
+
 impl Checker<'_> {
+    /// Checks that a job's `random_delay` is no longer than the shortest gap
+    /// between its ticks (see [`random_delay`]), reporting at the value the job
+    /// sets itself: the delay, else its schedule.
+    pub(super) fn random_delay_rule(
+        &mut self,
+        job: Option<&str>,
+        values: &Values<'_>,
+        schedule: &crate::schedule::Schedule,
+        schedule_entry: Option<Entry<'_>>,
+    ) {
+        let Some((value, Some(entry))) = values.setting(job_key!("random_delay")) else {
+            return;
+        };
+        let Some(delay) = value.as_duration() else {
+            return;
+        };
+        let key = (schedule.expression().to_owned(), schedule.timezone(), delay);
+        let gap = *self
+            .gaps
+            .entry(key)
+            .or_insert_with(|| schedule.gap_shorter_than(delay));
+        let Some(gap) = gap else {
+            return;
+        };
+        let at = if entry.inherited {
+            schedule_entry.map(|e| e.value.span())
+        } else {
+            Some(entry.value.span())
+        };
+        if let Some(span) = at {
+            self.report(span, job, random_delay(delay, gap, entry.inherited));
+        }
+    }
+
     /// Checks the rules across the keys of a job (or `[defaults]`) whose values in
     /// `values` are all good, reporting at the value the table sets itself.
     pub(super) fn cross_key_rules(&mut self, job: Option<&str>, values: &Values<'_>) {

@@ -349,6 +349,34 @@ pub(super) const KEYS: &[Key] = &[
         "What the daemon does with the job containers still running when it is asked to stop.",
     ),
     daemon(
+        "log_format",
+        Kind::Choice(Choice {
+            noun: "log_format",
+            values: &[
+                (
+                    "text",
+                    "lines for people; under systemd without the time, which the journal adds",
+                ),
+                (
+                    "json",
+                    "one JSON object per line, every field at the top level (Loki, Vector)",
+                ),
+            ],
+        }),
+        Default::Str("text"),
+        "How the daemon writes its log on stderr.",
+    ),
+    daemon(
+        "registry_auth",
+        Kind::Path {
+            example: "a string with a file path such as \"/etc/cronbox/docker-config.json\"",
+        },
+        Default::Computed(
+            "$DOCKER_CONFIG/config.json, else ~/.docker/config.json of the user running cronbox",
+        ),
+        "Docker's config.json holding the credentials of private registries (auths, credHelpers, credsStore), as `docker login` writes it.",
+    ),
+    daemon(
         "history_max_age",
         Kind::Duration(DurationRule {
             min: Some(Bound {
@@ -546,6 +574,24 @@ pub(super) const KEYS: &[Key] = &[
         TIME_LIMIT,
         NO_LIMIT,
         "How late a tick may still start; a later one is recorded as missed.",
+    ),
+    job(
+        "random_delay",
+        Kind::Duration(DurationRule {
+            min: Some(Bound {
+                value: Duration::from_secs(1),
+                shown: "1s",
+                why: "; the offsets are whole seconds",
+            }),
+            whole_seconds: Some(", as the offsets are"),
+            max: Some(Bound {
+                value: MAX_TIME_LIMIT,
+                shown: "365 days",
+                why: ", the most accepted",
+            }),
+        }),
+        Default::Unset("none (ticks run at their instant)"),
+        "Shift every tick by a fixed offset in [0, random_delay), per job and box (systemd's RandomizedDelaySec, FixedRandomDelay=true).",
     ),
     job(
         "success_exit_codes",

@@ -147,6 +147,11 @@ fn string_choices_are_the_rust_enums_and_their_defaults() {
             OnShutdown::ALL.map(OnShutdown::as_str).to_vec(),
             OnShutdown::default().as_str(),
         ),
+        (
+            "log_format",
+            LogFormat::ALL.map(LogFormat::as_str).to_vec(),
+            LogFormat::default().as_str(),
+        ),
     ];
     for (name, values, default) in enums {
         assert_eq!(choice(name), (values, Default::Str(default)), "{name}");

@@ -107,6 +107,8 @@ fn full_example() {
             max_concurrent: 4,
             require_limits: false,
             on_shutdown: OnShutdown::Detach,
+            log_format: LogFormat::Text,
+            registry_auth: None,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
             http: HttpConfig::default(),
@@ -1089,7 +1091,7 @@ fn display_format() {
         err.to_string(),
         "/etc/cronbox/cronbox.toml:4:1: job \"backup-db\": unknown key \"retires\" (did you mean \"retries\"?); \
          expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
-         timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, success_exit_codes, \
+         timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
          fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
          privileged, env_file, secrets, max_output, params\n\
@@ -2712,6 +2714,12 @@ fn good_daemon_values_of_shutdown_and_history() {
         ("on_shutdown = 'stop'", |d| {
             assert_eq!(d.on_shutdown, OnShutdown::Stop)
         }),
+        ("log_format = 'json'", |d| {
+            assert_eq!(d.log_format, LogFormat::Json)
+        }),
+        ("log_format = 'text'", |d| {
+            assert_eq!(d.log_format, LogFormat::Text)
+        }),
         ("history_max_age = '1h'", |d| {
             assert_eq!(d.history_max_age, MIN_HISTORY_MAX_AGE)
         }),
@@ -2899,7 +2907,7 @@ fn bad_daemon_values_of_shutdown_and_history() {
                 None,
                 &[
                     "unknown key \"history_max_ages\" in [daemon] (did you mean \"history_max_age\"?)",
-                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, history_max_age, history_limit",
+                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, log_format, registry_auth, history_max_age, history_limit",
                 ],
             )],
         ),

@@ -448,6 +448,10 @@ impl Checker<'_> {
             }
         }
         self.cross_key_rules(name, &values);
+        if let Some(schedule) = &schedule {
+            let schedule_entry = src.at(job_key!("schedule"));
+            self.random_delay_rule(name, &values, schedule, schedule_entry);
+        }
         record_host_paths(self, &mut loc, &values);
         let (name, _) = job?;
         job_config(name, schedule?, timezone?, values, loc)

@@ -50,7 +50,8 @@ pub enum Command {
 #[derive(Debug, Clone)]
 pub struct JobState {
     pub job: Arc<Job>,
-    /// Its next tick; `None` when it has none left.
+    /// The instant its next tick fires (with `random_delay`, shifted by the
+    /// job's offset); `None` when it has none left.
     pub next: Option<DateTime<Utc>>,
     pub paused: bool,
     /// The runs of it this daemon supervises now (recorded ones).

@@ -123,11 +123,13 @@ fn plan(
         .collect()
 }
 
-/// The job's first tick after `after`; `None`, logged with the reason, when it
+/// The job's first fire instant after `after` (its next tick, shifted by its
+/// `random_delay` offset: every instant the loop plans with, horizons included,
+/// is a fire instant); `None`, logged with the reason, when it
 /// has none cronbox can compute (past the year 5000, or past the end of its
 /// zone's known offsets): the job then stays idle, without a wake-up of its own.
 fn next_tick(job: &Job, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    match job.schedule.next_or_end(after) {
+    match job.next_fire(after) {
         Ok(next) => Some(next),
         Err(end) => {
             tracing::warn!(job = %job.name, after = %after, "the job has no fire time left and will not run: {end}");
@@ -267,7 +269,9 @@ pub async fn run_with(
     shutdown: CancellationToken,
     mut controls: Controls,
 ) -> Result<(), DaemonError> {
-    let current = config.borrow_and_update().clone();
+    // Each job's random_delay offset comes from the database's seed.
+    let seed = store.database_seed().await?.unwrap_or_default();
+    let current = Arc::new(config.borrow_and_update().with_spread_ticks(&seed));
     let events = controls.events.clone();
     let ctx = Context {
         store,
@@ -371,7 +375,7 @@ pub async fn run_with(
             _ = clock.sleep(sleep) => {}
             changed = config.changed(), if config_open => match changed {
                 Ok(()) => {
-                    let new = config.borrow_and_update().clone();
+                    let new = Arc::new(config.borrow_and_update().with_spread_ticks(&seed));
                     let now = clock.now();
                     planned = plan(&new, now, &planned, &HashMap::new());
                     let fresh = planned.iter().filter(|p| p.horizon == now).map(|p| p.job.name.clone()).collect();
@@ -436,7 +440,11 @@ async fn fire_due(
         if p.next.is_none_or(|next| next > now) {
             continue;
         }
-        let span = p.job.schedule.ticks_between(p.horizon, now);
+        // The ticks (as scheduled) whose fire instants are in (horizon, now].
+        let span = p
+            .job
+            .schedule
+            .ticks_between(p.job.tick_of(p.horizon), p.job.tick_of(now));
         p.horizon = now;
         p.next = next_tick(&p.job, now);
         let ready = preparing.remove(&p.job.name);
@@ -499,10 +507,10 @@ fn prepare_near(
         {
             continue;
         }
-        let (ctx, job) = (scheduler.ctx.clone(), p.job.clone());
+        let (ctx, job, tick) = (scheduler.ctx.clone(), p.job.clone(), p.job.tick_of(next));
         let made = scheduler
             .tracker
-            .spawn(async move { supervisor::prepare_ahead(&ctx, &job, next).await });
+            .spawn(async move { supervisor::prepare_ahead(&ctx, &job, tick).await });
         preparing.insert(
             p.job.name.clone(),
             Preparing {
@@ -532,7 +540,8 @@ fn save_horizons(scheduler: &Scheduler, names: Vec<String>, now: DateTime<Utc>) 
 
 /// Handle the ticks of `job` that fell due up to `now`: run the last one if it is
 /// on time (or catch it up, if the job says so and it is within its
-/// starting_deadline), and record the others as one missed span.
+/// starting_deadline), and record the others as one missed span. `span` holds the
+/// ticks as scheduled; how late they are counts from their fire instants.
 async fn handle_ticks(
     scheduler: &Scheduler,
     job: &Arc<Job>,
@@ -544,7 +553,9 @@ async fn handle_ticks(
     let ctx = &scheduler.ctx;
     // What was made ready serves the tick it was made for, run on time.
     let ready = match ready {
-        Some(ready) if ready.tick == span.last && now - span.last <= LATE => Some(ready),
+        Some(ready) if ready.tick == job.fire_at(span.last) && now - ready.tick <= LATE => {
+            Some(ready)
+        }
         Some(stale) => {
             scheduler.discard_in_background(stale);
             None
@@ -555,7 +566,11 @@ async fn handle_ticks(
     if let Some(missed) = missed {
         tracing::warn!(job = %job.name, ticks = missed.count, first = %missed.first, last = %missed.last, "missed ticks: {reason}");
         // A tick still to run keeps the horizon before it until its run is recorded.
-        let horizon = if run.is_some() { missed.last } else { now };
+        let horizon = if run.is_some() {
+            job.fire_at(missed.last)
+        } else {
+            now
+        };
         let recorded = ctx
             .store
             .insert_missed(
@@ -603,7 +618,7 @@ fn decide_ticks(
     now: DateTime<Utc>,
     after_start: bool,
 ) -> (Option<Trigger>, Option<TickSpan>, String) {
-    let late = now - span.last;
+    let late = now - job.fire_at(span.last);
     let within_starting_deadline = job.starting_deadline.is_none_or(|limit| {
         late <= chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX)
     });

@@ -198,12 +198,13 @@ async fn record_and_drive(
     crate::failpoint::pause("before-run").await;
     // A run that cannot be recorded is not started. While the database refuses
     // writes (a full disk), keep trying for as long as the tick is on time.
-    let give_up = scheduled_at.max(started) + crate::daemon::LATE;
+    let fire_at = fire_instant(job, trigger, scheduled_at);
+    let give_up = fire_at.unwrap_or(scheduled_at).max(started) + crate::daemon::LATE;
     let inserted = persist(ctx, stops, "recording a new run", Some(give_up), || {
         ctx.store.insert_run(
             &job.name,
             trigger,
-            scheduled_at,
+            (scheduled_at, fire_at),
             started,
             horizon,
             params_json.clone(),
@@ -251,13 +252,30 @@ async fn record_and_drive(
 }
 
 /// When a run's first attempt must have started: a tick within its job's
-/// `starting_deadline`; a manual run has no such limit.
+/// `starting_deadline` of its fire instant; a manual or API run has no such limit.
 fn start_by(job: &Job, trigger: Trigger, scheduled_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    match (trigger, job.starting_deadline) {
-        (Trigger::Manual, _) | (_, None) => None,
-        (_, Some(limit)) => Some(
-            scheduled_at + chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX),
-        ),
+    match (
+        fire_instant(job, trigger, scheduled_at),
+        job.starting_deadline,
+    ) {
+        (None, _) | (_, None) => None,
+        (Some(fire_at), Some(limit)) => {
+            Some(fire_at + chrono::TimeDelta::from_std(limit).unwrap_or(chrono::TimeDelta::MAX))
+        }
+    }
+}
+
+/// When a tick of the clock (`trigger` schedule or catch-up) at `scheduled_at`
+/// fires: shifted by the job's `random_delay` offset ([`Job::fire_at`]). `None`
+/// for a run not started by the clock.
+pub fn fire_instant(
+    job: &Job,
+    trigger: Trigger,
+    scheduled_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match trigger {
+        Trigger::Schedule | Trigger::CatchUp => Some(job.fire_at(scheduled_at)),
+        Trigger::Manual | Trigger::Api => None,
     }
 }
 
@@ -924,7 +942,7 @@ impl Ends<'_> {
         let (ctx, job, run_id) = (self.ctx, self.job, self.run_id);
         tracing::info!(
             job = %job.name, run = run_id, attempt, outcome = record.outcome,
-            exit_code = ?record.exit_code, error = record.error.as_deref().unwrap_or(""),
+            exit_code = record.exit_code, error = record.error.as_deref().unwrap_or(""),
             "attempt finished"
         );
         let recorded = persist(

@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::config::PullPolicy;
 use crate::store::Stream;
 
+pub mod registry_auth;
 mod supervise;
 pub use supervise::{Presence, Watch};
 
@@ -286,6 +287,8 @@ pub struct Engine {
     /// `None`: `$DOCKER_HOST` or the local socket.
     host: Option<String>,
     client: Arc<Mutex<Option<Client>>>,
+    /// Where pulls find the credentials of private registries.
+    registry_auth: Option<Arc<registry_auth::RegistryAuth>>,
 }
 
 impl Engine {
@@ -294,6 +297,7 @@ impl Engine {
         Engine {
             host: None,
             client: Arc::new(Mutex::new(None)),
+            registry_auth: None,
         }
     }
 
@@ -302,7 +306,51 @@ impl Engine {
         Engine {
             host: Some(host.to_owned()),
             client: Arc::new(Mutex::new(None)),
+            registry_auth: None,
         }
+    }
+
+    /// This engine, pulling with the credentials `auth` holds for each image's
+    /// registry (that registry's only).
+    pub fn with_registry_auth(mut self, auth: Arc<registry_auth::RegistryAuth>) -> Engine {
+        self.registry_auth = Some(auth);
+        self
+    }
+
+    /// The credentials for `image`'s registry, and a note for a refused pull
+    /// naming the registry and the file consulted (never a secret).
+    async fn pull_credentials(
+        &self,
+        image: &str,
+    ) -> Result<(Option<bollard::auth::DockerCredentials>, String), EngineError> {
+        let registry = registry_auth::registry_of(image);
+        let Some(auth) = self.registry_auth.clone() else {
+            return Ok((None, format!("registry {registry}: no credentials file")));
+        };
+        let file = auth.path().display().to_string();
+        let lookup = {
+            let registry = registry.clone();
+            tokio::task::spawn_blocking(move || auth.credentials(&registry)).await
+        };
+        let found = match lookup {
+            Ok(found) => found.map_err(|e| EngineError::Pull {
+                image: image.to_owned(),
+                message: e.to_string(),
+            })?,
+            Err(e) => {
+                return Err(EngineError::Pull {
+                    image: image.to_owned(),
+                    message: format!(
+                        "looking up the credentials of registry {registry} failed ({e})"
+                    ),
+                });
+            }
+        };
+        let note = match &found {
+            Some(_) => format!("registry {registry} refused the credentials for it in {file}"),
+            None => format!("{file} has no credentials for registry {registry}"),
+        };
+        Ok((found, note))
     }
 
     fn where_(&self) -> String {
@@ -448,7 +496,15 @@ impl Engine {
         if let Some(tag) = tag {
             options = options.tag(tag);
         }
-        let mut stream = docker.create_image(Some(options.build()), None, None);
+        let (credentials, note) = self.pull_credentials(image).await?;
+        let with_note = |message: String| {
+            if refused(&message) {
+                format!("{message} ({note})")
+            } else {
+                message
+            }
+        };
+        let mut stream = docker.create_image(Some(options.build()), None, credentials);
         tracing::info!(image, "pulling image");
         while let Some(item) = stream.next().await {
             match item {
@@ -457,13 +513,13 @@ impl Engine {
                 Err(bollard::errors::Error::DockerStreamError { error }) => {
                     return Err(EngineError::Pull {
                         image: image.to_owned(),
-                        message: error,
+                        message: with_note(error),
                     });
                 }
                 Err(bollard::errors::Error::DockerResponseServerError { message, .. }) => {
                     return Err(EngineError::Pull {
                         image: image.to_owned(),
-                        message,
+                        message: with_note(message),
                     });
                 }
                 Err(e) => {
@@ -691,6 +747,20 @@ pub fn split_reference(image: &str) -> (&str, Option<&str>) {
         }
         None => (image, Some("latest")),
     }
+}
+
+/// Whether an engine's pull error says the registry refused for lack of
+/// (good) credentials, in the words Docker's engine uses.
+fn refused(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "unauthorized",
+        "authentication required",
+        "no basic auth credentials",
+        "denied",
+    ]
+    .iter()
+    .any(|word| message.contains(word))
 }
 
 #[cfg(test)]

@@ -287,6 +287,75 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// A gap between two consecutive ticks shorter than `limit`, if the
+    /// schedule has one (the first found), for the rule that `random_delay` is no
+    /// longer than the shortest gap. `@every` has one gap, its period. Cron ticks
+    /// are looked at over the year 2024 (a leap year, with every zone's DST changes
+    /// of that year) and up to the first tick after it, at most
+    /// [`GAP_SEARCH_TICKS`] of them: a schedule's pattern repeats yearly, but
+    /// for leap days and changes of a zone's rules.
+    pub fn gap_shorter_than(&self, limit: Duration) -> Option<Duration> {
+        let limit_secs = i64::try_from(limit.as_secs()).unwrap_or(i64::MAX);
+        if let Kind::Every(period) = self.kind {
+            return (period < limit_secs).then(|| Duration::from_secs(period.unsigned_abs()));
+        }
+        // Cron ticks are whole minutes apart: no gap is shorter than one.
+        if limit_secs <= 60 {
+            return None;
+        }
+        let start = DateTime::from_timestamp(GAP_SEARCH_FROM, 0)?;
+        let end = DateTime::from_timestamp(GAP_SEARCH_UNTIL, 0)?;
+        let mut previous = self.next_after(start)?;
+        for _ in 0..GAP_SEARCH_TICKS {
+            let next = self.next_after(previous)?;
+            let gap = (next - previous).num_seconds();
+            if gap < limit_secs {
+                return Some(Duration::from_secs(gap.unsigned_abs()));
+            }
+            if previous > end {
+                break;
+            }
+            previous = next;
+        }
+        None
+    }
+}
+
+/// Where [`Schedule::gap_shorter_than`] starts: 2024-01-01T00:00:00Z.
+const GAP_SEARCH_FROM: i64 = 1_704_067_200;
+/// Where it stops, but for the first tick after: 2025-01-01T00:00:00Z.
+const GAP_SEARCH_UNTIL: i64 = 1_735_689_600;
+/// The most ticks it looks at: a year of an every-minute job (527,040 in 2024) fits.
+pub const GAP_SEARCH_TICKS: usize = 530_000;
+
+/// A fixed offset in `[0, window)`, in whole seconds, that depends only on
+/// `seed` (systemd's `FixedRandomDelay=true`, which hashes the machine id and the
+/// unit's name): the same seed always gives the same offset, across versions of
+/// cronbox, and different seeds spread evenly over the window. The hash is
+/// 64-bit FNV-1a over the parts (each followed by a zero byte), finished with
+/// SplitMix64's mixer so that the low bits are as good as the high ones. A window
+/// under one second gives zero.
+pub fn fixed_offset(seed: &[&str], window: Duration) -> Duration {
+    let secs = window.as_secs();
+    if secs == 0 {
+        return Duration::ZERO;
+    }
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in seed {
+        for byte in part.bytes().chain([0]) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash ^= hash >> 30;
+    hash = hash.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash ^= hash >> 27;
+    hash = hash.wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
+    Duration::from_secs(hash % secs)
+}
+
 /// A run of consecutive ticks: how many, the first and the last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TickSpan {

@@ -1802,3 +1802,95 @@ fn naive_matching_agrees_with_croner() {
         }
     }
 }
+
+#[test]
+fn gap_shorter_than_finds_the_shortest_gap_between_ticks() {
+    let min = |m: u64| Duration::from_secs(m * 60);
+    let hours = |h: u64| min(h * 60);
+    // (expression, zone, limit, the gap found shorter than the limit)
+    let cases: &[(&str, &str, Duration, Option<Duration>)] = &[
+        ("*/15 * * * *", "UTC", min(16), Some(min(15))),
+        ("*/15 * * * *", "UTC", min(15), None),
+        ("@every 10m", "UTC", min(11), Some(min(10))),
+        ("@every 10m", "UTC", min(10), None),
+        ("0 9 * * 1-5", "UTC", hours(48), Some(hours(24))),
+        ("0 9 * * 1-5", "UTC", hours(24), None),
+        ("0,5 * * * *", "UTC", min(6), Some(min(5))),
+        ("* * * * *", "UTC", min(1), None),
+        ("* * * * *", "UTC", Duration::from_secs(61), Some(min(1))),
+        // On the spring-forward day 02:30 Paris does not exist and the job runs
+        // at 03:00 CEST, 23h30m after the 02:30 CET before.
+        (
+            "30 2 * * *",
+            "Europe/Paris",
+            hours(24),
+            Some(min(23 * 60 + 30)),
+        ),
+        ("30 2 * * *", "Europe/Paris", min(23 * 60 + 30), None),
+        ("30 2 * * *", "UTC", hours(24), None),
+        // Once every leap year: no two ticks within the year looked at.
+        ("0 0 29 2 *", "UTC", hours(24 * 365), None),
+        ("@yearly", "UTC", hours(24 * 366), Some(hours(24 * 365))),
+    ];
+    for (expr, tz, limit, want) in cases {
+        let schedule = Schedule::parse(expr, zone(tz)).expect(expr);
+        assert_eq!(
+            schedule.gap_shorter_than(*limit),
+            *want,
+            "{expr} in {tz}, limit {limit:?}"
+        );
+    }
+}
+
+#[test]
+fn fixed_offsets_stay_in_their_window_and_spread_evenly() {
+    let window = Duration::from_secs(600);
+    let mut buckets = [0u32; 10];
+    for i in 0..1000 {
+        let name = format!("job-{i}");
+        let offset = fixed_offset(&["box", "/var/lib/cronbox/cronbox.db", &name], window);
+        assert!(offset < window, "{name}: {offset:?}");
+        assert_eq!(offset.subsec_nanos(), 0, "whole seconds");
+        assert_eq!(
+            offset,
+            fixed_offset(&["box", "/var/lib/cronbox/cronbox.db", &name], window),
+            "stable"
+        );
+        buckets[usize::try_from(offset.as_secs() / 60).expect("small")] += 1;
+    }
+    // 100 expected per minute of the window; a fair hash stays well within 50..150.
+    assert!(
+        buckets.iter().all(|&n| (50..150).contains(&n)),
+        "{buckets:?}"
+    );
+    // Another box, or another database, moves the same job elsewhere.
+    let offsets = |seed: [&str; 3]| -> Vec<Duration> {
+        (0..20)
+            .map(|w| fixed_offset(&seed, Duration::from_secs(3600 + w)))
+            .collect()
+    };
+    let here = offsets(["a", "/db", "backup"]);
+    assert_ne!(here, offsets(["b", "/db", "backup"]));
+    assert_ne!(here, offsets(["a", "/other.db", "backup"]));
+    // The parts are separated: ("ab", "c") is not ("a", "bc").
+    assert_ne!(offsets(["ab", "c", "x"]), offsets(["a", "bc", "x"]));
+    assert_eq!(
+        fixed_offset(&["a"], Duration::from_millis(999)),
+        Duration::ZERO
+    );
+}
+
+/// Regression guard: the offsets must not move between versions of cronbox (a
+/// box's jobs would fire at other times after an upgrade, and a tick could be
+/// run twice or missed). These values were computed by the first version.
+#[test]
+fn fixed_offsets_do_not_change_between_versions() {
+    let day = Duration::from_secs(86_400);
+    let got: Vec<u64> = ["backup-db", "heartbeat", "report"]
+        .iter()
+        .map(|name| fixed_offset(&["machine", "/var/lib/cronbox/cronbox.db", name], day).as_secs())
+        .collect();
+    assert_eq!(got, PINNED_OFFSETS);
+}
+/// `fixed_offset` of three jobs over a day, as the first version computed them.
+const PINNED_OFFSETS: [u64; 3] = [73_631, 46_635, 11_814];

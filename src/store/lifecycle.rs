@@ -150,14 +150,17 @@ impl Store {
 
     /// Record a new run as `running`, with the parameters it was started with
     /// (`params`, a JSON object; API runs only), and, for a tick, move the job's
-    /// horizon to `horizon` in the same transaction. Returns `None` when this
-    /// scheduled tick is already recorded (a tick's identity is its job and
+    /// horizon to `horizon` in the same transaction. `(scheduled_at, fire_at)`:
+    /// the tick's instant (or when another run was asked for) and, for a tick,
+    /// the instant it fired (shifted by `random_delay`; `runs.fire_at`). Returns
+    /// `None` when this scheduled tick is already recorded (a tick's identity is
+    /// its job and
     /// instant).
     pub async fn insert_run(
         &self,
         job: &str,
         trigger: Trigger,
-        scheduled_at: DateTime<Utc>,
+        (scheduled_at, fire_at): (DateTime<Utc>, Option<DateTime<Utc>>),
         started_at: DateTime<Utc>,
         horizon: Option<DateTime<Utc>>,
         params: Option<String>,
@@ -166,8 +169,8 @@ impl Store {
         self.in_transaction("recording a new run", move |conn| {
             Box::pin(async move {
                 let done = sqlx::query(
-                    "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid, params)
-                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6)
+                    "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, pid, params, fire_at)
+                     VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)
                      ON CONFLICT (job, scheduled_at) WHERE trigger IN ('schedule', 'catch-up') DO NOTHING",
                 )
                 .bind(&job)
@@ -176,6 +179,7 @@ impl Store {
                 .bind(timestamp(started_at))
                 .bind(pid)
                 .bind(params)
+                .bind(fire_at.map(timestamp))
                 .execute(&mut *conn)
                 .await?;
                 if let Some(horizon) = horizon {

@@ -10,6 +10,7 @@ mod lifecycle;
 mod pause;
 mod query;
 mod retention;
+mod seed;
 
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};

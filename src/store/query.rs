@@ -43,6 +43,9 @@ pub struct RunRow {
     /// The parameters it was started with through the API (a secret's value is
     /// `None`: never stored).
     pub params: Vec<(String, Option<String>)>,
+    /// For a tick that ran, the instant it fired (`runs.fire_at`: shifted by
+    /// `random_delay`).
+    pub fire_at: Option<String>,
 }
 
 /// One row of `attempts`.
@@ -67,7 +70,7 @@ pub struct AttemptRow {
 /// The columns [`run_row`] reads, in its order.
 macro_rules! run_columns {
     () => {
-        "id, job, trigger, scheduled_at, status, started_at, finished_at, reason, missed_count, missed_first, params"
+        "id, job, trigger, scheduled_at, status, started_at, finished_at, reason, missed_count, missed_first, params, fire_at"
     };
 }
 
@@ -87,6 +90,7 @@ fn run_row(row: &SqliteRow) -> RunRow {
             .get::<Option<String>, _>(10)
             .map(|json| stored_params(&json))
             .unwrap_or_default(),
+        fire_at: row.get(11),
     }
 }
 
@@ -305,7 +309,7 @@ mod tests {
                 .insert_run(
                     job,
                     trigger,
-                    scheduled,
+                    (scheduled, None),
                     scheduled,
                     None,
                     Some(r#"{"X":"1","S":null}"#.into()),

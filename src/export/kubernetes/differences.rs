@@ -32,6 +32,15 @@ pub(super) fn job(job: &Job, options: &Options<'_>, notes: &mut Notes) {
             "Kubernetes starts a run it missed when it notices within startingDeadlineSeconds (or at all, without one); cronbox's catch_up = \"none\" never does",
         );
     }
+    if let Some(delay) = job.random_delay {
+        notes.warn(
+            "random_delay",
+            format!(
+                "a CronJob has no random delay: every tick starts at its instant, not spread over {}",
+                humantime::format_duration(delay)
+            ),
+        );
+    }
     if let Some(deadline) = job.starting_deadline
         && deadline < CONTROLLER_PERIOD
     {

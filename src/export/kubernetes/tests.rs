@@ -298,7 +298,7 @@ fn schedules_are_expanded_and_every_is_read_in_utc() {
 /// (settings, the keys warned about, a word of the message)
 #[test]
 fn what_kubernetes_cannot_express_is_warned_about_by_job_and_key() {
-    let cases: [(&str, &[&str], &str); 17] = [
+    let cases: [(&str, &[&str], &str); 18] = [
         ("", &[], ""),
         (
             "retries = 2\nbackoff = \"10s\"\nbackoff_max = \"6m\"",
@@ -324,6 +324,11 @@ fn what_kubernetes_cannot_express_is_warned_about_by_job_and_key() {
         ("tmpfs = [\"/cache\"]", &["tmpfs"], "medium: Memory"),
         ("stop_signal = \"SIGINT\"", &["stop_signal"], "SIGINT"),
         ("catch_up = \"none\"", &["catch_up"], "never does"),
+        (
+            "random_delay = \"10m\"",
+            &["random_delay"],
+            "spread over 10m",
+        ),
         (
             "starting_deadline = \"5s\"",
             &["starting_deadline"],

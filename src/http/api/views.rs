@@ -35,8 +35,17 @@ pub struct JobView {
     pub params: Vec<String>,
     /// Whether the job is paused (its ticks do not run).
     pub paused: bool,
-    /// Its next fire times (the first is the daemon's next tick), at most 5.
+    /// Its next fire times (the first is the daemon's next tick), at most 5:
+    /// with `random_delay`, the instants the ticks fire (shifted by the job's
+    /// fixed offset).
     pub next: Vec<String>,
+    /// The ticks of the schedule those are for, in the same order: equal to
+    /// `next` without `random_delay`.
+    pub next_ticks: Vec<String>,
+    /// The window of `random_delay` in seconds (`null`: none), and the job's
+    /// fixed offset in it in seconds (0 without one).
+    pub random_delay_seconds: Option<u64>,
+    pub fire_offset_seconds: u64,
     /// The runs of it this daemon supervises now.
     pub running: Vec<i64>,
     /// Its latest run, if any.
@@ -57,14 +66,15 @@ impl JobView {
     /// `state` with its latest run `last`.
     pub fn new(state: &JobState, last: Option<&RunRow>) -> JobView {
         let job = &state.job;
-        let mut next: Vec<String> = Vec::new();
+        let (mut next, mut next_ticks) = (Vec::new(), Vec::new());
         let mut at = state.next;
-        while let Some(tick) = at {
-            next.push(timestamp(tick));
+        while let Some(fire) = at {
+            next.push(timestamp(fire));
+            next_ticks.push(timestamp(job.tick_of(fire)));
             if next.len() == NEXT_TIMES {
                 break;
             }
-            at = job.schedule.next_or_end(tick).ok();
+            at = job.next_fire(fire).ok();
         }
         JobView {
             name: job.name.clone(),
@@ -75,6 +85,9 @@ impl JobView {
             params: job.params.clone(),
             paused: state.paused,
             next,
+            next_ticks,
+            random_delay_seconds: job.random_delay.map(|d| d.as_secs()),
+            fire_offset_seconds: job.fire_offset.as_secs(),
             running: state.running.clone(),
             last_run: last.map(|run| RunSummary {
                 id: run.id,
@@ -96,6 +109,10 @@ pub struct RunView {
     pub trigger: String,
     /// The tick's instant; for other triggers, when it was asked for.
     pub scheduled_at: String,
+    /// For a tick that ran (`schedule`, `catch-up`): the instant it fired,
+    /// `scheduled_at` shifted by the job's `random_delay` offset (equal to it
+    /// without one); `null` otherwise.
+    pub fire_at: Option<String>,
     /// `running`, `succeeded`, `failed`, `interrupted`, `stopped`, `skipped`,
     /// `missed` or `paused`.
     pub status: String,
@@ -122,6 +139,7 @@ impl From<RunRow> for RunView {
             job: run.job,
             trigger: run.trigger,
             scheduled_at: run.scheduled_at,
+            fire_at: run.fire_at,
             status: run.status,
             started_at: run.started_at,
             finished_at: run.finished_at,
