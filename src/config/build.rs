@@ -130,6 +130,9 @@ pub(super) fn job_config(
         secrets: v.take(job_key!("secrets"), Parsed::into_files)?,
         max_output: v.take(job_key!("max_output"), Parsed::into_size)?,
         params: v.take(job_key!("params"), Parsed::into_list)?,
+        notify: v.take(job_key!("notify"), Parsed::into_list)?,
+        notify_on: v.take(job_key!("notify_on"), Parsed::into_list)?,
+        notify_cooldown: v.take(job_key!("notify_cooldown"), Parsed::into_duration)?,
         locations,
     })
 }

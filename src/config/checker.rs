@@ -28,6 +28,8 @@ pub(super) struct Checker<'t> {
     /// Why there is no default zone (`TZ` names none cronbox can use and
     /// `[daemon] timezone` is unset): a job without a zone of its own is refused.
     pub(super) no_default_zone: Option<String>,
+    /// The names of the `[notify.NAME]` channels, read before the jobs that name them.
+    pub(super) channels: Vec<String>,
 }
 
 impl<'t> Checker<'t> {
@@ -39,6 +41,7 @@ impl<'t> Checker<'t> {
             reported: 0,
             muted: false,
             no_default_zone: None,
+            channels: Vec::new(),
         }
     }
 

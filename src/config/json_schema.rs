@@ -185,6 +185,7 @@ pub(super) fn default_value(key: &Key) -> Option<Value> {
         Default::Size(bytes) => json!(format_size(bytes)),
         Default::Str(s) => json!(s),
         Default::Ints(codes) => json!(codes),
+        Default::Strs(items) => json!(items),
         Default::Empty => match key.kind {
             Kind::Env | Kind::Labels | Kind::Secrets => json!({}),
             _ => json!([]),
@@ -245,6 +246,16 @@ fn kind_schema(kind: Kind) -> Value {
         Kind::Params => json!({
             "type": "array",
             "items": { "type": "string", "pattern": ENV_NAME_PATTERN },
+            "uniqueItems": true,
+        }),
+        Kind::Channels => json!({
+            "type": "array",
+            "items": { "type": "string", "minLength": 1 },
+            "uniqueItems": true,
+        }),
+        Kind::Events => json!({
+            "type": "array",
+            "items": { "type": "string", "enum": super::schema::NOTIFY_EVENTS },
             "uniqueItems": true,
         }),
         Kind::ExitCodes { non_empty } => json!({

@@ -56,6 +56,7 @@ impl Parsed {
             Default::Str(s) if matches!(key.kind, Kind::Choice(_)) => Parsed::Choice(s),
             Default::Str(s) => Parsed::Text(s.to_owned()),
             Default::Ints(codes) => Parsed::Codes(codes.to_vec()),
+            Default::Strs(items) => Parsed::List(items.iter().map(|s| (*s).to_owned()).collect()),
             Default::Empty => match key.kind {
                 Kind::Volumes => Parsed::Volumes(Vec::new()),
                 Kind::ExitCodes { .. } => Parsed::Codes(Vec::new()),

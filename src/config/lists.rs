@@ -11,6 +11,7 @@ use toml::de::DeValue;
 use super::checker::{Checker, Value, describe, integer, kind, scalar_text};
 use super::error::{quote, toml_key};
 use super::kinds::Parsed;
+use super::schema::NOTIFY_EVENTS;
 use super::schema::{Argv, Key, Kind};
 use super::suggest::closest;
 use super::values::{
@@ -40,6 +41,8 @@ impl Checker<'_> {
                 .exit_codes(value, job, key.name, non_empty)
                 .map(Parsed::Codes),
             Kind::Params => self.params(value, job, key.name).map(Parsed::List),
+            Kind::Channels => self.names(value, job, key.name, NameList::Channels),
+            Kind::Events => self.names(value, job, key.name, NameList::Events),
             _ => self.value(key, value, job),
         }
     }
@@ -396,6 +399,71 @@ impl Checker<'_> {
         }
         (self.reported == before).then_some(names)
     }
+}
+
+/// Which names a list of names ([`Kind::Channels`], [`Kind::Events`]) accepts.
+#[derive(Clone, Copy)]
+enum NameList {
+    Channels,
+    Events,
+}
+
+impl Checker<'_> {
+    /// `notify` or `notify_on`: an array of names, each once, each known (a
+    /// `[notify.NAME]` channel, or one of [`NOTIFY_EVENTS`]).
+    fn names(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+        list: NameList,
+    ) -> Option<Parsed> {
+        let (example, noun) = match list {
+            NameList::Channels => ("[\"ops\"]", "notification channel"),
+            NameList::Events => ("[\"failure\", \"recovery\"]", "event"),
+        };
+        let known: Vec<String> = match list {
+            NameList::Channels => self.channels.clone(),
+            NameList::Events => NOTIFY_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+        };
+        let expected = format!("{key} must be an array of names such as {example}");
+        let items = self.array(value, job, &expected, |found| write_as_array(found, key))?;
+        let before = self.reported;
+        let mut names: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let problem = match item.get_ref() {
+                DeValue::String(name) if names.iter().any(|n| n == name.as_ref()) => {
+                    format!("{key} lists {} twice; list each {noun} once", quote(name))
+                }
+                DeValue::String(name) if known.iter().any(|k| k == name.as_ref()) => {
+                    names.push(name.to_string());
+                    continue;
+                }
+                DeValue::String(name) => unknown_name(name, &known, noun, list),
+                other => format!(
+                    "{key}[{index}] must be a string such as {}, found {}",
+                    example.trim_matches(['[', ']']),
+                    describe(other)
+                ),
+            };
+            self.report(item.span(), job, problem);
+        }
+        (self.reported == before).then_some(Parsed::List(names))
+    }
+}
+
+/// The message for a name a list of names does not know, with a suggestion.
+fn unknown_name(name: &str, known: &[String], noun: &str, list: NameList) -> String {
+    let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
+    let hint = match (closest(name, candidates.iter().copied()), list) {
+        (Some(near), _) => format!("; did you mean {}?", quote(near)),
+        (None, NameList::Channels) if known.is_empty() => format!(
+            "; define it as [notify.{}] with kind = \"webhook\" and its url",
+            toml_key(name)
+        ),
+        (None, _) => format!("; known: {}", candidates.join(", ")),
+    };
+    format!("unknown {noun} {}{hint}", quote(name))
 }
 
 /// For a string where a command line was expected: how to write it as an array.

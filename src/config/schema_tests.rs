@@ -51,6 +51,7 @@ fn reference_documents_every_key_in_order_with_its_default() {
         ("[daemon]", Table::Daemon),
         ("[daemon.http]", Table::Http),
         ("[jobs.backup-db]", Table::Job),
+        ("[notify.ops]", Table::Notify),
     ] {
         let documented = documented(header);
         let names: Vec<&str> = documented.iter().map(|(name, _)| name.as_str()).collect();
@@ -185,7 +186,13 @@ fn the_description_is_consistent() {
         }
     }
     // Names are unique within each table.
-    for table in [Table::Daemon, Table::Http, Table::Defaults, Table::Job] {
+    for table in [
+        Table::Daemon,
+        Table::Http,
+        Table::Defaults,
+        Table::Job,
+        Table::Notify,
+    ] {
         let mut names = schema::names_of(table);
         let count = names.len();
         names.sort_unstable();
@@ -193,7 +200,7 @@ fn the_description_is_consistent() {
         assert_eq!(names.len(), count, "{table:?}");
     }
     let secret: Vec<&str> = KEYS.iter().filter(|k| k.secret).map(|k| k.name).collect();
-    assert_eq!(secret, ["env", "env_file", "secrets"]);
+    assert_eq!(secret, ["env", "env_file", "secrets", "url", "headers"]);
 }
 
 #[test]

@@ -7,12 +7,14 @@
 
 mod error;
 mod lifecycle;
+mod outbox;
 mod pause;
 mod query;
 mod retention;
 
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
+pub use outbox::{DeliveryRecord, Notification, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
 
 use chrono::{DateTime, SecondsFormat, Utc};

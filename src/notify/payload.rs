@@ -1,0 +1,250 @@
+//! What a notification says: cronbox's JSON payload (format `json`, documented in
+//! the README), built once from the database at the first attempt and sent
+//! unchanged by every retry, and the short readable messages of the chat formats
+//! (`slack`, `discord`, `ntfy`, `gotify`), rendered from the same facts. Pure but
+//! for [`build`], which reads the run.
+
+use serde::{Deserialize, Serialize};
+
+use super::http::Body;
+use crate::config::WebhookFormat;
+use crate::store::{Notification, Store, StoreError, Stream};
+
+/// The payload's version: a field added keeps it, a field changed or removed
+/// increments it.
+pub const VERSION: u32 = 1;
+/// Lines of each output stream a payload carries (the last ones).
+pub const TAIL_LINES: usize = 20;
+/// At most this many bytes of each stream (the end of the last lines).
+pub const TAIL_BYTES: usize = 4096;
+
+/// The JSON payload of a notification (format `json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payload {
+    pub version: u32,
+    /// The notification's id, also sent as the `Idempotency-Key` header.
+    pub id: i64,
+    /// `failure`, `recovery`, `success`, `missed`, `skipped` or `test`.
+    pub event: String,
+    pub job: String,
+    pub host: String,
+    pub run_id: Option<i64>,
+    /// `schedule`, `catch-up`, `manual` or `api`.
+    pub trigger: Option<String>,
+    pub status: Option<String>,
+    pub scheduled_at: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// From the run's start to its end, in milliseconds.
+    pub duration_ms: Option<i64>,
+    /// How many attempts the run made.
+    pub attempts: u32,
+    /// The last attempt's exit code and outcome (`exited`, `oom`, `timeout`, ...).
+    pub exit_code: Option<i64>,
+    pub outcome: Option<String>,
+    /// Why the run failed, was missed or skipped, in words.
+    pub reason: Option<String>,
+    /// The last lines of the last attempt's stderr and stdout.
+    pub stderr_tail: String,
+    pub stdout_tail: String,
+    /// How many identical events before this one were folded into it (the job's
+    /// `notify_cooldown`).
+    pub folded: i64,
+}
+
+/// The payload of notification `n` from the database (its run may be gone:
+/// retention; then only the row's facts are given).
+pub async fn build(store: &Store, n: &Notification, folded: i64) -> Result<Payload, StoreError> {
+    let mut payload = Payload {
+        version: VERSION,
+        id: n.id,
+        event: n.event.clone(),
+        job: n.job.clone(),
+        host: host_name(),
+        run_id: n.run_id,
+        trigger: None,
+        status: None,
+        scheduled_at: None,
+        started_at: None,
+        finished_at: None,
+        duration_ms: None,
+        attempts: 0,
+        exit_code: None,
+        outcome: None,
+        reason: None,
+        stderr_tail: String::new(),
+        stdout_tail: String::new(),
+        folded,
+    };
+    let Some(run_id) = n.run_id else {
+        return Ok(payload);
+    };
+    if let Some(run) = store.run(run_id).await? {
+        payload.duration_ms = duration_ms(&run.started_at, run.finished_at.as_deref());
+        payload.trigger = Some(run.trigger);
+        payload.status = Some(run.status);
+        payload.scheduled_at = Some(run.scheduled_at);
+        payload.started_at = Some(run.started_at);
+        payload.finished_at = run.finished_at;
+        payload.reason = run.reason;
+    }
+    let attempts = store.attempts(run_id).await?;
+    if let Some(last) = attempts.last() {
+        payload.attempts = u32::try_from(last.attempt).unwrap_or(0);
+        payload.exit_code = last.exit_code;
+        payload.outcome = Some(last.outcome.clone());
+        let last_attempt = payload.attempts;
+        let chunks = store.output(run_id, Some(last_attempt)).await?;
+        let stream = |which: Stream| -> Vec<u8> {
+            chunks
+                .iter()
+                .filter(|c| c.stream == which)
+                .flat_map(|c| c.data.iter().copied())
+                .collect()
+        };
+        payload.stderr_tail = tail(&stream(Stream::Stderr), TAIL_LINES, TAIL_BYTES);
+        payload.stdout_tail = tail(&stream(Stream::Stdout), TAIL_LINES, TAIL_BYTES);
+    }
+    Ok(payload)
+}
+
+fn duration_ms(started: &str, finished: Option<&str>) -> Option<i64> {
+    let started = crate::store::parse_timestamp(started)?;
+    let finished = crate::store::parse_timestamp(finished?)?;
+    Some((finished - started).num_milliseconds())
+}
+
+/// This machine's host name (empty when it cannot be read).
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its whole length, which is passed.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// The last `lines` lines of `output`, at most `max_bytes` bytes of them (cut at
+/// a character boundary), as text (invalid UTF-8 replaced).
+pub fn tail(output: &[u8], lines: usize, max_bytes: usize) -> String {
+    let text = String::from_utf8_lossy(output);
+    let trimmed = text.trim_end_matches('\n');
+    let start = trimmed
+        .rmatch_indices('\n')
+        .nth(lines.saturating_sub(1))
+        .map_or(0, |(i, _)| i + 1);
+    let mut last = &trimmed[start..];
+    if lines == 0 {
+        last = "";
+    }
+    if last.len() > max_bytes {
+        let mut cut = last.len() - max_bytes;
+        while !last.is_char_boundary(cut) {
+            cut += 1;
+        }
+        last = &last[cut..];
+    }
+    last.to_owned()
+}
+
+/// One line saying what happened: "backup-db failed (exit code 2 after 3 attempts) on nuc".
+pub fn headline(p: &Payload) -> String {
+    let what = match p.event.as_str() {
+        "failure" => {
+            let code = p.exit_code.map_or_else(
+                || p.outcome.clone().unwrap_or_else(|| "no exit code".into()),
+                |c| format!("exit code {c}"),
+            );
+            format!(
+                "failed ({code} after {} attempt{})",
+                p.attempts,
+                plural(p.attempts)
+            )
+        }
+        "recovery" => "recovered: succeeded after failing".to_owned(),
+        "success" => "succeeded".to_owned(),
+        "missed" => "missed its schedule".to_owned(),
+        "skipped" => "was skipped (its previous run was still going)".to_owned(),
+        "test" => "test message from cronbox".to_owned(),
+        other => other.to_owned(),
+    };
+    let host = if p.host.is_empty() {
+        String::new()
+    } else {
+        format!(" on {}", p.host)
+    };
+    let folded = match p.folded {
+        0 => String::new(),
+        n => format!(" ({n} more like it folded)"),
+    };
+    format!("cronbox: {} {what}{host}{folded}", p.job)
+}
+
+fn plural(n: u32) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The readable message of the chat formats: the headline, the reason, the run,
+/// the last lines of stderr.
+pub fn message(p: &Payload) -> String {
+    let mut text = headline(p);
+    if let Some(reason) = &p.reason {
+        text.push_str(&format!("\n{reason}"));
+    }
+    if let Some(run) = p.run_id {
+        text.push_str(&format!("\nrun {run}"));
+        if let Some(at) = &p.scheduled_at {
+            text.push_str(&format!(", scheduled {at}"));
+        }
+    }
+    if !p.stderr_tail.is_empty() {
+        text.push_str(&format!("\nstderr:\n{}", p.stderr_tail));
+    }
+    text
+}
+
+/// The request body of `format` for `p`.
+pub fn render(format: WebhookFormat, p: &Payload) -> Body {
+    let json = |value: serde_json::Value| Body {
+        content_type: "application/json",
+        bytes: value.to_string().into_bytes(),
+        headers: Vec::new(),
+    };
+    match format {
+        WebhookFormat::Json => Body {
+            content_type: "application/json",
+            bytes: serde_json::to_vec(p).unwrap_or_default(),
+            headers: Vec::new(),
+        },
+        WebhookFormat::Slack => json(serde_json::json!({ "text": message(p) })),
+        WebhookFormat::Discord => json(serde_json::json!({ "content": clip(&message(p), 2000) })),
+        WebhookFormat::Gotify => json(serde_json::json!({
+            "title": headline(p),
+            "message": message(p),
+            "priority": if p.event == "failure" { 8 } else { 4 },
+        })),
+        WebhookFormat::Ntfy => Body {
+            content_type: "text/plain; charset=utf-8",
+            bytes: message(p).into_bytes(),
+            headers: vec![
+                ("Title", headline(p)),
+                (
+                    "Tags",
+                    if p.event == "failure" {
+                        "warning"
+                    } else {
+                        "white_check_mark"
+                    }
+                    .to_owned(),
+                ),
+            ],
+        },
+    }
+}
+
+/// At most `max` characters of `text` (Discord refuses longer messages).
+fn clip(text: &str, max: usize) -> String {
+    text.chars().take(max).collect()
+}
