@@ -289,6 +289,21 @@ async fn wait_for_log(log: &Path, needle: &str) {
     panic!("the daemon never logged {needle:?}");
 }
 
+/// The query of README.md's "## Notifications" `sqlite3 DB "QUERY"` example.
+fn readme_pending_query() -> String {
+    let readme = include_str!("../README.md");
+    let start = readme.find("\n## Notifications\n").expect("the section");
+    let line = readme[start..]
+        .lines()
+        .find(|l| l.starts_with("sqlite3 /var/lib/cronbox/cronbox.db \""))
+        .expect("the sqlite3 example");
+    line.split_once('"')
+        .expect("a query")
+        .1
+        .trim_end_matches('"')
+        .to_owned()
+}
+
 const TOKEN: &str = "s3cretT0ken";
 
 #[tokio::test]
@@ -340,6 +355,12 @@ async fn a_receiver_down_then_failing_then_hanging_gets_it_once_across_a_sigkill
     assert!(
         error.contains(&format!("could not connect to {addr}")),
         "{error}"
+    );
+    // The README's query of what is still waiting, verbatim.
+    let pending = env.sql(&readme_pending_query());
+    assert!(
+        pending.starts_with("1|flaky|ops|failure|1|") && pending.contains("could not connect"),
+        "{pending}"
     );
 
     // The receiver is back on the same port: it answers 500, then hangs, then 200.

@@ -277,11 +277,13 @@ impl Checker<'_> {
         match (rule.check)(text) {
             Ok(()) => Some(text.to_owned()),
             Err(why) => {
-                self.report(
-                    value.span(),
-                    job,
-                    format!("bad {key} {}: {why}", quote(text)),
-                );
+                // A secret's value (a URL with a token) is not repeated.
+                let shown = if schema::is_secret(key) {
+                    String::new()
+                } else {
+                    format!(" {}", quote(text))
+                };
+                self.report(value.span(), job, format!("bad {key}{shown}: {why}"));
                 None
             }
         }

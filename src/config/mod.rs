@@ -44,6 +44,8 @@ pub mod file;
 #[cfg(test)]
 mod http_tests;
 #[cfg(test)]
+mod notify_tests;
+#[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
 mod tests;

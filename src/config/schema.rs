@@ -757,7 +757,7 @@ pub(super) const KEYS: &[Key] = &[
             max: None,
         }),
         Default::Duration(DEFAULT_NOTIFY_COOLDOWN),
-        "Repeats of the same event (not recovery) to a channel within this time are folded into the next message, which counts them; 0s: never folded.",
+        "Repeats of the same event (not recovery) to a channel within this time are folded into the next message, which counts them.",
     ),
     notify(
         "kind",

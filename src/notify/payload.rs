@@ -248,3 +248,176 @@ pub fn render(format: WebhookFormat, p: &Payload) -> Body {
 fn clip(text: &str, max: usize) -> String {
     text.chars().take(max).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure() -> Payload {
+        Payload {
+            version: VERSION,
+            id: 42,
+            event: "failure".into(),
+            job: "backup-db".into(),
+            host: "nuc".into(),
+            run_id: Some(17),
+            trigger: Some("schedule".into()),
+            status: Some("failed".into()),
+            scheduled_at: Some("2026-03-29T02:30:00.000Z".into()),
+            started_at: Some("2026-03-29T02:30:00.120Z".into()),
+            finished_at: Some("2026-03-29T02:31:10.480Z".into()),
+            duration_ms: Some(70360),
+            attempts: 3,
+            exit_code: Some(2),
+            outcome: Some("exited".into()),
+            reason: Some("3 attempt(s) failed; the last: exited with exit code 2".into()),
+            stderr_tail: "pg_dump: error: connection refused".into(),
+            stdout_tail: String::new(),
+            folded: 0,
+        }
+    }
+
+    #[test]
+    fn tails_keep_the_last_lines_within_the_byte_limit() {
+        let cases: [(&str, usize, usize, &str); 7] = [
+            ("", 20, 4096, ""),
+            ("one\ntwo\nthree\n", 20, 4096, "one\ntwo\nthree"),
+            ("one\ntwo\nthree\n", 2, 4096, "two\nthree"),
+            ("one\ntwo\nthree", 1, 4096, "three"),
+            ("one\ntwo\nthree", 0, 4096, ""),
+            ("abcdef", 20, 3, "def"),
+            ("ééé", 20, 3, "é"),
+        ];
+        for (output, lines, bytes, want) in cases {
+            assert_eq!(
+                tail(output.as_bytes(), lines, bytes),
+                want,
+                "{output:?} {lines} {bytes}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_format_renders_the_same_facts() {
+        let p = failure();
+        let body = |format| {
+            let body = render(format, &p);
+            (
+                body.content_type,
+                String::from_utf8(body.bytes).expect("utf-8"),
+                body.headers,
+            )
+        };
+        let (kind, json, _) = body(WebhookFormat::Json);
+        assert_eq!(kind, "application/json");
+        let back: Payload = serde_json::from_str(&json).expect("json");
+        assert_eq!(back, p);
+        let headline = "cronbox: backup-db failed (exit code 2 after 3 attempts) on nuc";
+        for format in [
+            WebhookFormat::Slack,
+            WebhookFormat::Discord,
+            WebhookFormat::Gotify,
+        ] {
+            let (kind, text, _) = body(format);
+            assert_eq!(kind, "application/json");
+            let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+            let message = value["text"]
+                .as_str()
+                .or(value["content"].as_str())
+                .or(value["message"].as_str());
+            let message = message.expect("a message field");
+            assert!(message.starts_with(headline), "{format:?}: {message}");
+            assert!(
+                message.contains("pg_dump: error: connection refused"),
+                "{message}"
+            );
+            assert!(message.contains("run 17"), "{message}");
+        }
+        let (kind, text, headers) = body(WebhookFormat::Ntfy);
+        assert!(kind.starts_with("text/plain"));
+        assert!(text.starts_with(headline));
+        assert_eq!(headers[0], ("Title", headline.to_owned()));
+    }
+
+    #[test]
+    fn headlines_say_what_happened() {
+        let mut p = failure();
+        let cases = [
+            (
+                "recovery",
+                0,
+                "cronbox: backup-db recovered: succeeded after failing on nuc",
+            ),
+            ("missed", 0, "cronbox: backup-db missed its schedule on nuc"),
+            (
+                "failure",
+                4,
+                "cronbox: backup-db failed (exit code 2 after 3 attempts) on nuc (4 more like it folded)",
+            ),
+        ];
+        for (event, folded, want) in cases {
+            p.event = event.into();
+            p.folded = folded;
+            assert_eq!(headline(&p), want);
+        }
+    }
+}
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The fenced blocks of README.md's "## Notifications" with info string `info`.
+    fn blocks(info: &str) -> Vec<String> {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("\n## Notifications\n").expect("the section");
+        let section = &readme[start + 1..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 4)];
+        let mut found = Vec::new();
+        let mut current: Option<String> = None;
+        for line in section.lines() {
+            match (&mut current, line) {
+                (None, l) if l == format!("```{info}") => current = Some(String::new()),
+                (Some(_), "```") => found.extend(current.take()),
+                (Some(block), l) => {
+                    block.push_str(l);
+                    block.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_readme_payload_and_its_message_are_what_cronbox_sends() {
+        let json = &blocks("json")[0];
+        let payload: Payload = serde_json::from_str(json).expect("the README's payload");
+        let sent: serde_json::Value =
+            serde_json::from_slice(&render(WebhookFormat::Json, &payload).bytes).expect("json");
+        let shown: serde_json::Value = serde_json::from_str(json).expect("json");
+        assert_eq!(
+            sent, shown,
+            "every field of the README's payload, none more"
+        );
+        assert_eq!(format!("{}\n", message(&payload)), blocks("text")[0]);
+    }
+
+    #[test]
+    fn the_readme_schedule_is_valid() {
+        let toml = &blocks("toml")[0];
+        let config = crate::config::parse(
+            std::path::Path::new("/etc/cronbox/cronbox.toml"),
+            toml,
+            &crate::config::Environment {
+                cpus: 1,
+                state_directory: None,
+                local_timezone: chrono_tz::UTC,
+                local_timezone_source: crate::config::ZoneSource::System,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.jobs[0].notify, ["ops", "chat"]);
+        assert_eq!(config.channels.len(), 2);
+    }
+}
