@@ -240,7 +240,7 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
         .expect("top")
         .keys()
         .collect();
-    assert_eq!(top, ["daemon", "defaults", "jobs"]);
+    assert_eq!(top, ["daemon", "defaults", "jobs", "notify"]);
     let jobs = &schema["properties"]["jobs"];
     assert_eq!(jobs["propertyNames"]["pattern"], JOB_NAME_PATTERN);
     assert_eq!(jobs["propertyNames"]["maxLength"], MAX_JOB_NAME_LEN);
@@ -254,6 +254,7 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
         ("/properties/daemon/properties/http", Table::Http),
         ("/properties/defaults", Table::Defaults),
         ("/$defs/job", Table::Job),
+        ("/$defs/channel", Table::Notify),
     ] {
         let properties = properties(&schema, pointer);
         let mut names = schema::names_of(table);
