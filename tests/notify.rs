@@ -402,3 +402,107 @@ async fn a_receiver_down_then_failing_then_hanging_gets_it_once_across_a_sigkill
     assert!(seen[0].path.contains(TOKEN));
     assert!(env.containers_gone().await);
 }
+
+fn cronbox(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(args)
+        .args(["--config", env.config_path.to_str().expect("utf-8")])
+        .env("CRONBOX_LOG", "trace")
+        .output()
+        .expect("cronbox")
+}
+
+// Multi-threaded: the receiver answers while the test waits for the process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_test_sends_now_check_reads_url_files_and_notifications_lists() {
+    let (receiver, addr) = receiver().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url_file = dir.path().join("ops.url");
+    std::fs::write(&url_file, format!("http://{addr}/hook/{TOKEN}\n")).expect("url");
+    let env = TestEnv::new(&format!(
+        "[notify.ops]\nkind = \"webhook\"\nurl_file = \"{}\"\nformat = \"slack\"\n\
+         [notify.gone]\nkind = \"webhook\"\nurl_file = \"{}\"\n{}",
+        url_file.display(),
+        dir.path().join("missing.url").display(),
+        flaky_job(dir.path(), 1, "")
+    ));
+
+    let sent = cronbox(&env, &["notify", "test", "ops", "--job", "flaky"]);
+    let stdout = String::from_utf8_lossy(&sent.stdout);
+    assert!(
+        sent.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert_eq!(
+        stdout,
+        format!("test message delivered to channel ops ({addr})\n")
+    );
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1);
+    let text = json(&seen[0])["text"]
+        .as_str()
+        .expect("slack text")
+        .to_owned();
+    assert!(
+        text.starts_with("cronbox: flaky test message from cronbox"),
+        "{text}"
+    );
+
+    let failed = cronbox(&env, &["notify", "test", "gone"]);
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(failed.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("channel gone: cannot read url_file"),
+        "{stderr}"
+    );
+
+    let checked = cronbox(&env, &["check"]);
+    let stderr = String::from_utf8_lossy(&checked.stderr);
+    assert_eq!(checked.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(":9:9: channel gone: cannot read url_file")
+            && stderr.contains("missing.url"),
+        "{stderr}"
+    );
+    for output in [&sent, &failed, &checked] {
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!all.contains(TOKEN), "the URL's token is shown: {all}");
+    }
+
+    let store = env.store().await;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-03-29T02:31:10Z")
+        .expect("time")
+        .to_utc();
+    let id = store
+        .insert_notification("flaky", "ops", "failure", "{}", at)
+        .await
+        .expect("a row");
+    store.close().await;
+    let listed = Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args([
+            "notifications",
+            "--json",
+            "--database",
+            env.db_path.to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("cronbox notifications");
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json"))
+        .collect();
+    assert_eq!(rows.len(), 1, "notify test writes no row: {rows:?}");
+    assert_eq!(rows[0]["id"], id);
+    assert_eq!(rows[0]["state"], "pending");
+    assert_eq!(rows[0]["next_attempt_at"], "2026-03-29T02:31:10.000Z");
+}

@@ -52,29 +52,42 @@ pub struct Payload {
     pub folded: i64,
 }
 
+impl Payload {
+    /// A payload with only its version, `id` and this host (the test message).
+    pub fn empty(id: i64) -> Payload {
+        Payload {
+            version: VERSION,
+            id,
+            event: String::new(),
+            job: String::new(),
+            host: host_name(),
+            run_id: None,
+            trigger: None,
+            status: None,
+            scheduled_at: None,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            attempts: 0,
+            exit_code: None,
+            outcome: None,
+            reason: None,
+            stderr_tail: String::new(),
+            stdout_tail: String::new(),
+            folded: 0,
+        }
+    }
+}
+
 /// The payload of notification `n` from the database (its run may be gone:
 /// retention; then only the row's facts are given).
 pub async fn build(store: &Store, n: &Notification, folded: i64) -> Result<Payload, StoreError> {
     let mut payload = Payload {
-        version: VERSION,
-        id: n.id,
         event: n.event.clone(),
         job: n.job.clone(),
-        host: host_name(),
         run_id: n.run_id,
-        trigger: None,
-        status: None,
-        scheduled_at: None,
-        started_at: None,
-        finished_at: None,
-        duration_ms: None,
-        attempts: 0,
-        exit_code: None,
-        outcome: None,
-        reason: None,
-        stderr_tail: String::new(),
-        stdout_tail: String::new(),
         folded,
+        ..Payload::empty(n.id)
     };
     let Some(run_id) = n.run_id else {
         return Ok(payload);
