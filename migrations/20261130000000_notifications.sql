@@ -17,6 +17,14 @@ CREATE TABLE notify_routes (
     PRIMARY KEY (job, channel)
 ) WITHOUT ROWID;
 
+-- Which jobs ping which healthchecks channel, and their check there
+-- ([jobs.NAME] healthchecks), written by the daemon as notify_routes.
+CREATE TABLE ping_routes (
+    job      TEXT PRIMARY KEY,
+    channel  TEXT NOT NULL,
+    "check"  TEXT NOT NULL
+) WITHOUT ROWID;
+
 -- One message to one channel. state: 'pending' (to send at next_attempt_at),
 -- 'delivered' (at delivered_at), 'folded' (a repeat within the cooldown, counted
 -- in the next message sent), 'abandoned' (retried for 24 hours without success).
@@ -28,7 +36,8 @@ CREATE TABLE notifications (
     job              TEXT NOT NULL,
     run_id           INTEGER,
     channel          TEXT NOT NULL,
-    event            TEXT NOT NULL,   -- failure | recovery | success | missed | skipped | test
+    event            TEXT NOT NULL,   -- failure | recovery | success | missed | skipped,
+                                      -- or a ping: ping_start | ping_success | ping_failure
     payload          TEXT,
     created_at       TEXT NOT NULL,
     attempts         INTEGER NOT NULL DEFAULT 0,
@@ -94,4 +103,29 @@ BEGIN
         WHERE r.job = NEW.job
     )
     WHERE event IS NOT NULL;
+END;
+
+-- Pings (kind healthchecks): /start when an attempt starts (retries included),
+-- then at the run's end the check's URL (success) or /EXIT_CODE, /fail (failure).
+-- payload holds the check, so that a ping goes where the route said when it was
+-- written.
+CREATE TRIGGER ping_attempt_started AFTER INSERT ON attempts
+BEGIN
+    INSERT INTO notifications (job, run_id, channel, event, payload, created_at, next_attempt_at)
+    SELECT p.job, NEW.run_id, p.channel, 'ping_start', json_object('check', p."check"),
+           NEW.started_at, NEW.started_at
+    FROM ping_routes p
+    WHERE p.job = (SELECT job FROM runs WHERE id = NEW.run_id);
+END;
+
+CREATE TRIGGER ping_run_ended AFTER UPDATE OF status ON runs
+WHEN OLD.status = 'running' AND NEW.status IN ('failed', 'succeeded')
+BEGIN
+    INSERT INTO notifications (job, run_id, channel, event, payload, created_at, next_attempt_at)
+    SELECT p.job, NEW.id, p.channel,
+           CASE NEW.status WHEN 'succeeded' THEN 'ping_success' ELSE 'ping_failure' END,
+           json_object('check', p."check"),
+           coalesce(NEW.finished_at, NEW.started_at), coalesce(NEW.finished_at, NEW.started_at)
+    FROM ping_routes p
+    WHERE p.job = NEW.job;
 END;

@@ -452,17 +452,13 @@ async fn notify_test_sends_now_check_reads_url_files_and_notifications_lists() {
     let failed = cronbox(&env, &["notify", "test", "gone"]);
     let stderr = String::from_utf8_lossy(&failed.stderr);
     assert_eq!(failed.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("channel gone: cannot read url_file"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("channel gone: url_file"), "{stderr}");
 
     let checked = cronbox(&env, &["check"]);
     let stderr = String::from_utf8_lossy(&checked.stderr);
     assert_eq!(checked.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains(":9:9: channel gone: cannot read url_file")
-            && stderr.contains("missing.url"),
+        stderr.contains(":9:9: channel gone: url_file") && stderr.contains("missing.url"),
         "{stderr}"
     );
     for output in [&sent, &failed, &checked] {
@@ -505,4 +501,48 @@ async fn notify_test_sends_now_check_reads_url_files_and_notifications_lists() {
     assert_eq!(rows[0]["id"], id);
     assert_eq!(rows[0]["state"], "pending");
     assert_eq!(rows[0]["next_attempt_at"], "2026-03-29T02:31:10.000Z");
+}
+
+#[tokio::test]
+async fn healthchecks_pings_start_each_attempt_then_success_or_the_exit_code_with_the_output() {
+    let (receiver, addr) = receiver().await;
+    let count = tempfile::tempdir().expect("tempdir");
+    let env = TestEnv::new(&format!(
+        "[notify.hc]\nkind = \"healthchecks\"\nurl = \"http://{addr}/ping/\"\n{}\
+         healthchecks = {{ channel = \"hc\", check = \"flaky-uuid\" }}\n\
+         [jobs.broken]\nschedule = \"0 0 1 1 *\"\nimage = \"IMAGE\"\n\
+         command = [\"sh\", \"-c\", \"echo partial; echo disk full >&2; exit 7\"]\n\
+         healthchecks = {{ channel = \"hc\", check = \"broken-uuid\" }}\n",
+        flaky_job(count.path(), 1, "").replace("notify = [\"ops\"]\n", "")
+    ));
+    let (daemon, handle) = Daemon::start_controlled(
+        &env,
+        Arc::new(cronbox::clock::SystemClock),
+        common::engine().await,
+    )
+    .await;
+    handle.run_now("flaky", Vec::new()).await.expect("a run");
+    let seen = receiver.wait_for(3).await;
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/ping/flaky-uuid/start",
+            "/ping/flaky-uuid/start",
+            "/ping/flaky-uuid"
+        ],
+        "a start per attempt, then success"
+    );
+    assert_eq!(seen[2].body, "working\nboom", "the output's end");
+    handle.run_now("broken", Vec::new()).await.expect("a run");
+    let seen = receiver.wait_for(5).await;
+    daemon.stop().await;
+    assert_eq!(seen[3].path, "/ping/broken-uuid/start");
+    assert_eq!(seen[4].path, "/ping/broken-uuid/7", "the exit code");
+    assert_eq!(seen[4].body, "partial\ndisk full");
+    assert_eq!(
+        env.sql("SELECT count(*) FROM notifications WHERE state = 'delivered'"),
+        "5\n"
+    );
+    assert!(env.containers_gone().await);
 }

@@ -133,6 +133,14 @@ pub(super) fn job_config(
         notify: v.take(job_key!("notify"), Parsed::into_list)?,
         notify_on: v.take(job_key!("notify_on"), Parsed::into_list)?,
         notify_cooldown: v.take(job_key!("notify_cooldown"), Parsed::into_duration)?,
+        healthchecks: v
+            .take_opt(job_key!("healthchecks"), Parsed::into_map)?
+            .and_then(|mut map| {
+                Some(super::Ping {
+                    channel: map.remove("channel")?,
+                    check: map.remove("check")?,
+                })
+            }),
         locations,
     })
 }

@@ -30,6 +30,8 @@ pub(super) struct Checker<'t> {
     pub(super) no_default_zone: Option<String>,
     /// The names of the `[notify.NAME]` channels, read before the jobs that name them.
     pub(super) channels: Vec<String>,
+    /// Those of kind `healthchecks` (for the jobs' `healthchecks`).
+    pub(super) ping_channels: Vec<String>,
 }
 
 impl<'t> Checker<'t> {
@@ -42,6 +44,7 @@ impl<'t> Checker<'t> {
             muted: false,
             no_default_zone: None,
             channels: Vec::new(),
+            ping_channels: Vec::new(),
         }
     }
 

@@ -276,6 +276,15 @@ fn kind_schema(kind: Kind) -> Value {
             "items": { "type": "string", "enum": super::schema::NOTIFY_EVENTS },
             "uniqueItems": true,
         }),
+        Kind::Ping => json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["channel", "check"],
+            "properties": {
+                "channel": { "type": "string", "minLength": 1 },
+                "check": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" },
+            },
+        }),
         Kind::ExitCodes { non_empty } => json!({
             "type": "array",
             "items": { "type": "integer", "minimum": 0, "maximum": 255 },

@@ -43,6 +43,7 @@ impl Checker<'_> {
             Kind::Params => self.params(value, job, key.name).map(Parsed::List),
             Kind::Channels => self.names(value, job, key.name, NameList::Channels),
             Kind::Events => self.names(value, job, key.name, NameList::Events),
+            Kind::Ping => self.ping(value, job).map(Parsed::Map),
             _ => self.value(key, value, job),
         }
     }
@@ -423,7 +424,12 @@ impl Checker<'_> {
             NameList::Events => ("[\"failure\", \"recovery\"]", "event"),
         };
         let known: Vec<String> = match list {
-            NameList::Channels => self.channels.clone(),
+            NameList::Channels => self
+                .channels
+                .iter()
+                .filter(|c| !self.ping_channels.contains(c))
+                .cloned()
+                .collect(),
             NameList::Events => NOTIFY_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
         };
         let expected = format!("{key} must be an array of names such as {example}");
@@ -439,6 +445,13 @@ impl Checker<'_> {
                     names.push(name.to_string());
                     continue;
                 }
+                DeValue::String(name) if self.ping_channels.iter().any(|c| c == name.as_ref()) => {
+                    format!(
+                        "{} is a healthchecks channel, which takes pings, not messages; write healthchecks = {{ channel = {}, check = \"UUID\" }}",
+                        quote(name),
+                        quote(name)
+                    )
+                }
                 DeValue::String(name) => unknown_name(name, &known, noun, list),
                 other => format!(
                     "{key}[{index}] must be a string such as {}, found {}",
@@ -450,6 +463,59 @@ impl Checker<'_> {
         }
         (self.reported == before).then_some(Parsed::List(names))
     }
+}
+
+impl Checker<'_> {
+    /// `healthchecks = { channel = "hc", check = "UUID" }`: a known channel of kind
+    /// healthchecks and a check that fits in a URL path segment.
+    fn ping(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
+        const SHAPE: &str =
+            "healthchecks must be a table such as { channel = \"hc\", check = \"5f1c9a3e-...\" }";
+        let DeValue::Table(table) = value.get_ref() else {
+            let message = format!("{SHAPE}, found {}", describe(value.get_ref()));
+            self.report(value.span(), job, message);
+            return None;
+        };
+        let before = self.reported;
+        let mut found = BTreeMap::new();
+        for (key, item) in table.iter() {
+            let name: &str = key.get_ref();
+            let problem = match (name, item.get_ref()) {
+                ("channel", DeValue::String(channel)) if self.ping_channels.iter().any(|c| c == channel.as_ref()) => None,
+                ("channel", DeValue::String(channel)) => Some(format!(
+                    "healthchecks.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
+                    quote(channel),
+                    toml_key(channel)
+                )),
+                ("check", DeValue::String(check)) if is_check(check) => None,
+                ("check", DeValue::String(_)) => Some("healthchecks.check must be a check's UUID or slug: letters, digits, \"-\" and \"_\"".to_owned()),
+                ("channel" | "check", other) => Some(format!("healthchecks.{name} must be a string, found {}", describe(other))),
+                _ => Some(format!("unknown key {} in healthchecks; expected channel and check", quote(name))),
+            };
+            match (problem, item.get_ref()) {
+                (Some(problem), _) => self.report(item.span(), job, problem),
+                (None, DeValue::String(text)) => {
+                    found.insert(name.to_owned(), text.to_string());
+                }
+                (None, _) => {}
+            }
+        }
+        for required in ["channel", "check"] {
+            if !found.contains_key(required) && self.reported == before {
+                self.report(value.span(), job, format!("{SHAPE}: {required} is missing"));
+            }
+        }
+        (self.reported == before).then_some(found)
+    }
+}
+
+/// Whether `check` can be a check's UUID or slug in a ping URL's path.
+fn is_check(check: &str) -> bool {
+    !check.is_empty()
+        && check.len() <= 100
+        && check
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The message for a name a list of names does not know, with a suggestion.

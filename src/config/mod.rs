@@ -61,7 +61,7 @@ use crate::schedule::Schedule;
 
 pub use error::{ConfigError, Location, Problem};
 pub use json_schema::json_schema;
-pub use notify::{Channel, SecretText, UrlSource, WebhookFormat};
+pub use notify::{Channel, ChannelKind, SecretText, UrlSource, WebhookFormat};
 pub use schema::{DEFAULT_NOTIFY_ON, NOTIFY_EVENTS};
 pub(crate) use values::check_url;
 pub use zone_source::{ZoneSource, default_zone};
@@ -342,8 +342,19 @@ pub struct Job {
     pub notify_on: Vec<String>,
     /// Repeats of an event (not `recovery`) within this time are folded. Default: 1 h.
     pub notify_cooldown: Duration,
+    /// The healthchecks channel and the job's check there (`healthchecks`).
+    pub healthchecks: Option<Ping>,
     /// Where each of the job's settings is written in the file (for later messages).
     pub locations: Locations,
+}
+
+/// A job's `healthchecks = { channel, check }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    /// A channel of kind healthchecks.
+    pub channel: String,
+    /// The check's UUID or slug (letters, digits, "-", "_").
+    pub check: String,
 }
 
 impl Job {

@@ -69,11 +69,22 @@ impl WebhookFormat {
     }
 }
 
+/// What a channel is (`kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// An HTTP POST of a body of its `format`.
+    Webhook,
+    /// healthchecks.io-compatible pings: `URL/CHECK/start`, `URL/CHECK`,
+    /// `URL/CHECK/EXIT_CODE` or `URL/CHECK/fail`.
+    Healthchecks,
+}
+
 /// A notification channel, `[notify.NAME]`, with defaults applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channel {
     /// Matches the job name rule (`[a-z0-9][a-z0-9_-]*`).
     pub name: String,
+    pub kind: ChannelKind,
     pub url: UrlSource,
     pub format: WebhookFormat,
     /// Extra request headers (name to value); values may be secrets.
@@ -100,6 +111,16 @@ impl Checker<'_> {
             return Vec::new();
         };
         self.channels = table.iter().map(|(k, _)| k.get_ref().to_string()).collect();
+        self.ping_channels = table
+            .iter()
+            .filter(|(_, v)| {
+                v.get_ref()
+                    .as_table()
+                    .and_then(|t| t.get("kind"))
+                    .is_some_and(|kind| kind.get_ref().as_str() == Some("healthchecks"))
+            })
+            .map(|(k, _)| k.get_ref().to_string())
+            .collect();
         table
             .iter()
             .filter_map(|(key, value)| self.channel(key, value))
@@ -149,10 +170,15 @@ fn channel_config(name: &str, v: &mut Values<'_>, at: Location) -> Option<Channe
         Some(url) => UrlSource::Inline(SecretText(url.trim().to_owned())),
         None => UrlSource::File(v.take(notify_key!("url_file"), Parsed::into_path)?),
     };
+    let kind = match v.take(notify_key!("kind"), Parsed::into_choice)? {
+        "healthchecks" => ChannelKind::Healthchecks,
+        _ => ChannelKind::Webhook,
+    };
     let format = v.take(notify_key!("format"), Parsed::into_choice)?;
     let headers = v.take(notify_key!("headers"), Parsed::into_map)?;
     Some(Channel {
         name: name.to_owned(),
+        kind,
         url,
         format: WebhookFormat::from_name(format)?,
         headers: headers

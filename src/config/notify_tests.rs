@@ -158,3 +158,48 @@ fn a_bad_url_is_refused_without_showing_it() {
         );
     }
 }
+
+#[test]
+fn a_job_pings_a_healthchecks_channel_and_only_such_a_channel() {
+    let hc = "[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n";
+    let config = parse_ok(&format!(
+        "{hc}{JOB}healthchecks = {{ channel = \"hc\", check = \"5f1c-uuid\" }}\n"
+    ));
+    let ping = config.jobs[0].healthchecks.as_ref().expect("a ping");
+    assert_eq!(
+        (ping.channel.as_str(), ping.check.as_str()),
+        ("hc", "5f1c-uuid")
+    );
+    assert_eq!(config.channels[0].kind, super::ChannelKind::Healthchecks);
+    let ops = "[notify.ops]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n";
+    check_problems(
+        "a webhook channel for pings",
+        &format!("{hc}{ops}{JOB}healthchecks = {{ channel = \"ops\", check = \"x\" }}\n"),
+        &[(
+            10,
+            28,
+            Some("a"),
+            &["\"ops\" is not a channel of kind \"healthchecks\""],
+        )],
+    );
+    check_problems(
+        "a healthchecks channel for messages",
+        &format!("{hc}{JOB}notify = [\"hc\"]\n"),
+        &[(
+            7,
+            11,
+            Some("a"),
+            &["\"hc\" is a healthchecks channel", "healthchecks = {"],
+        )],
+    );
+    check_problems(
+        "a check with a slash",
+        &format!("{hc}{JOB}healthchecks = {{ channel = \"hc\", check = \"a/b\" }}\n"),
+        &[(7, 42, Some("a"), &["UUID or slug"])],
+    );
+    check_problems(
+        "no check",
+        &format!("{hc}{JOB}healthchecks = {{ channel = \"hc\" }}\n"),
+        &[(7, 16, Some("a"), &["check is missing"])],
+    );
+}

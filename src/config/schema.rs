@@ -209,6 +209,9 @@ pub(super) enum Kind {
     Channels,
     /// An array of notification events (`failure`, `recovery`, ...), each once.
     Events,
+    /// `{ channel = "NAME", check = "UUID or slug" }`: a `kind = "healthchecks"`
+    /// channel and the job's check there.
+    Ping,
 }
 
 /// One key of the schedule file.
@@ -759,11 +762,20 @@ pub(super) const KEYS: &[Key] = &[
         Default::Duration(DEFAULT_NOTIFY_COOLDOWN),
         "Repeats of the same event (not recovery) to a channel within this time are folded into the next message, which counts them.",
     ),
+    job(
+        "healthchecks",
+        Kind::Ping,
+        Default::Unset("none"),
+        "Ping a healthchecks.io-compatible check: /start at each attempt, the URL on success, /EXIT_CODE or /fail on failure.",
+    ),
     notify(
         "kind",
         Kind::Choice(Choice {
             noun: "channel kind",
-            values: &[("webhook", "an HTTP POST of a JSON body")],
+            values: &[
+                ("webhook", "an HTTP POST of a JSON body"),
+                ("healthchecks", "healthchecks.io-compatible pings (jobs name their check)"),
+            ],
         }),
         Default::Required {
             defaults: false,

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::http::{self, SendError};
 use super::payload::{self, Payload};
+use super::ping;
 use crate::clock::{self, Clock};
 use crate::config::{Channel, Config};
 use crate::events::{Event, Events};
@@ -157,6 +158,9 @@ impl Deliverer {
             channel: n.channel.clone(),
             what,
         };
+        if ping::is_ping(&n.event) {
+            return self.ping(n).await;
+        }
         if n.payload.is_none() && self.folds(n).await.map_err(|e| fail(e.to_string()))? {
             tracing::info!(id = n.id, job = %n.job, channel = %n.channel, event = %n.event, "notification folded into the next one (notify_cooldown)");
             return Ok("folded");
@@ -168,6 +172,23 @@ impl Deliverer {
         let body = payload::render(channel.format, &payload);
         http::post(&self.client, channel, &n.id.to_string(), body).await?;
         tracing::info!(id = n.id, job = %n.job, channel = %n.channel, event = %n.event, "notification delivered");
+        Ok("delivered")
+    }
+
+    /// Send ping `n` to its healthchecks channel.
+    async fn ping(&self, n: &Notification) -> Result<&'static str, SendError> {
+        let fail = |what: &str| SendError {
+            channel: n.channel.clone(),
+            what: what.to_owned(),
+        };
+        let channel = self.channels.get(&n.channel).ok_or_else(|| {
+            fail("no such channel in the schedule file now; add it back as [notify.NAME]")
+        })?;
+        let check = ping::check_of(n).ok_or_else(|| fail("the ping names no check"))?;
+        let (suffix, body) = ping::suffix_and_body(&self.store, n).await?;
+        let url = http::ping_url(channel, &check, &suffix)?;
+        http::post_to(&self.client, channel, url, &n.id.to_string(), body).await?;
+        tracing::info!(id = n.id, job = %n.job, channel = %n.channel, event = %n.event, "ping delivered");
         Ok("delivered")
     }
 

@@ -58,7 +58,13 @@ pub fn channel_url(channel: &Channel) -> Result<reqwest::Url, SendError> {
 fn read_url_file(path: &std::path::Path) -> Result<String, String> {
     let shown = path.display();
     let size = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read url_file {shown}: {e}"))?
+        .map_err(|e| match e.kind() {
+            // Worded as `check` words every missing host path.
+            std::io::ErrorKind::NotFound => {
+                format!("url_file {shown} does not exist; create it or fix the path")
+            }
+            _ => format!("cannot read url_file {shown}: {e}"),
+        })?
         .len();
     if size > MAX_URL_FILE_SIZE {
         return Err(format!(
@@ -81,14 +87,39 @@ pub fn host_of(url: &reqwest::Url) -> String {
     }
 }
 
-/// POST `body` to the channel with `Idempotency-Key: key`; `Ok` on a 2xx answer.
+/// POST `body` to the channel's URL with `Idempotency-Key: key`; `Ok` on a 2xx
+/// answer.
 pub async fn post(
     client: &reqwest::Client,
     channel: &Channel,
     key: &str,
     body: Body,
 ) -> Result<(), SendError> {
-    let url = channel_url(channel)?;
+    post_to(client, channel, channel_url(channel)?, key, body).await
+}
+
+/// The ping URL of `check` on a healthchecks channel: its URL, the check, and
+/// `suffix` ("/start", "", "/3", "/fail").
+pub fn ping_url(channel: &Channel, check: &str, suffix: &str) -> Result<reqwest::Url, SendError> {
+    let base = channel_url(channel)?;
+    let mut text = base.as_str().trim_end_matches('/').to_owned();
+    text.push('/');
+    text.push_str(check);
+    text.push_str(suffix);
+    reqwest::Url::parse(&text).map_err(|e| SendError {
+        channel: channel.name.clone(),
+        what: format!("the ping URL is refused: {e}"),
+    })
+}
+
+/// POST `body` to `url` as [`post`] does, with the channel's headers and timeout.
+pub async fn post_to(
+    client: &reqwest::Client,
+    channel: &Channel,
+    url: reqwest::Url,
+    key: &str,
+    body: Body,
+) -> Result<(), SendError> {
     let host = host_of(&url);
     let fail = |what: String| SendError {
         channel: channel.name.clone(),

@@ -16,14 +16,31 @@
 pub mod deliver;
 pub mod http;
 pub mod payload;
+pub mod ping;
 
 use crate::config::{Config, Job};
-use crate::store::Route;
+use crate::store::{PingRoute, Route};
 
 /// The routes of `config`'s jobs: one per job and channel it names, with the
 /// events it asks for and its cooldown.
 pub fn routes(config: &Config) -> Vec<Route> {
     config.jobs.iter().flat_map(job_routes).collect()
+}
+
+/// The jobs of `config` that ping a healthchecks channel, with their check.
+pub fn ping_routes(config: &Config) -> Vec<PingRoute> {
+    config
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let ping = job.healthchecks.as_ref()?;
+            Some(PingRoute {
+                job: job.name.clone(),
+                channel: ping.channel.clone(),
+                check: ping.check.clone(),
+            })
+        })
+        .collect()
 }
 
 fn job_routes(job: &Job) -> impl Iterator<Item = Route> + '_ {
@@ -42,5 +59,7 @@ pub async fn sync_routes(
     store: &crate::store::Store,
     config: &Config,
 ) -> Result<(), crate::store::StoreError> {
-    store.set_notify_routes(routes(config)).await
+    store
+        .set_notify_routes(routes(config), ping_routes(config))
+        .await
 }

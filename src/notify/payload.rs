@@ -417,20 +417,25 @@ mod readme {
     }
 
     #[test]
-    fn the_readme_schedule_is_valid() {
-        let toml = &blocks("toml")[0];
-        let config = crate::config::parse(
-            std::path::Path::new("/etc/cronbox/cronbox.toml"),
-            toml,
-            &crate::config::Environment {
-                cpus: 1,
-                state_directory: None,
-                local_timezone: chrono_tz::UTC,
-                local_timezone_source: crate::config::ZoneSource::System,
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    fn the_readme_schedules_are_valid() {
+        let parse = |toml: &str| {
+            crate::config::parse(
+                std::path::Path::new("/etc/cronbox/cronbox.toml"),
+                toml,
+                &crate::config::Environment {
+                    cpus: 1,
+                    state_directory: None,
+                    local_timezone: chrono_tz::UTC,
+                    local_timezone_source: crate::config::ZoneSource::System,
+                },
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let config = parse(&blocks("toml")[0]);
         assert_eq!(config.jobs[0].notify, ["ops", "chat"]);
         assert_eq!(config.channels.len(), 2);
+        let config = parse(&blocks("toml")[1]);
+        let ping = config.jobs[0].healthchecks.as_ref().expect("a ping");
+        assert_eq!(ping.channel, "hc");
     }
 }

@@ -14,7 +14,7 @@ mod retention;
 
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
-pub use outbox::{DeliveryRecord, Notification, Route};
+pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -24,6 +24,15 @@ pub struct Route {
     pub cooldown_ms: i64,
 }
 
+/// A job that pings a healthchecks channel (one row of `ping_routes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingRoute {
+    pub job: String,
+    pub channel: String,
+    /// The check's UUID or slug.
+    pub check: String,
+}
+
 /// A notification as the deliverer and `cronbox notifications` see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {
@@ -79,10 +88,23 @@ fn notification(row: &sqlx::sqlite::SqliteRow) -> Notification {
 impl Store {
     /// Replace every route with `routes` (the daemon's schedule file, at start and
     /// reload), in one transaction.
-    pub async fn set_notify_routes(&self, routes: Vec<Route>) -> Result<(), StoreError> {
+    pub async fn set_notify_routes(
+        &self,
+        routes: Vec<Route>,
+        pings: Vec<PingRoute>,
+    ) -> Result<(), StoreError> {
         self.in_transaction("writing the notification routes", move |conn| {
             Box::pin(async move {
                 sqlx::query("DELETE FROM notify_routes").execute(&mut *conn).await?;
+                sqlx::query("DELETE FROM ping_routes").execute(&mut *conn).await?;
+                for ping in &pings {
+                    sqlx::query("INSERT INTO ping_routes (job, channel, \"check\") VALUES (?1, ?2, ?3)")
+                        .bind(&ping.job)
+                        .bind(&ping.channel)
+                        .bind(&ping.check)
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 for route in &routes {
                     let on = |event: &str| route.events.iter().any(|e| e == event);
                     sqlx::query(
