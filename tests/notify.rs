@@ -321,7 +321,7 @@ async fn a_receiver_down_then_failing_then_hanging_gets_it_once_across_a_sigkill
     )
     .expect("url");
     let env = TestEnv::new(&format!(
-        "[daemon.http]\nlisten = \"\"\n[notify.ops]\nkind = \"webhook\"\nurl_file = \"{}\"\ntimeout = \"2s\"\n{}",
+        "[daemon.http]\nlisten = \"\"\n[notify.ops]\nkind = \"webhook\"\nurl_file = \"{}\"\ntimeout = \"2s\"\nheaders = {{ Authorization = \"Bearer {TOKEN}\" }}\n{}",
         url_file.display(),
         flaky_job(count.path(), 1000, "retries = 0").replace("retries = 1\n", "")
     ));
@@ -393,7 +393,8 @@ async fn a_receiver_down_then_failing_then_hanging_gets_it_once_across_a_sigkill
     );
     assert_eq!(json(&seen[2])["event"], "failure");
 
-    // The token is nowhere but in its file and the receiver's request line.
+    // The token is nowhere but in its file and the receiver's request (its URL
+    // and its Authorization header).
     let logged = std::fs::read_to_string(&log).expect("log");
     assert!(logged.contains("notification delivered"), "{logged}");
     assert!(!logged.contains(TOKEN), "the URL's token was logged");
