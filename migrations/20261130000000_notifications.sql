@@ -13,8 +13,19 @@ CREATE TABLE notify_routes (
     on_success   INTEGER NOT NULL,
     on_missed    INTEGER NOT NULL,
     on_skipped   INTEGER NOT NULL,
+    on_overdue   INTEGER NOT NULL,
     cooldown_ms  INTEGER NOT NULL,
     PRIMARY KEY (job, channel)
+) WITHOUT ROWID;
+
+-- Dead-man alerts ([jobs.NAME] expect_success_within): since when the daemon
+-- knows the job (the start of its count before any success), and when it was
+-- found overdue (NULL: it is not). A success of an overdue job writes its
+-- overdue_resolved notifications and clears overdue_at (trigger below).
+CREATE TABLE overdue_jobs (
+    job         TEXT PRIMARY KEY,
+    since       TEXT NOT NULL,
+    overdue_at  TEXT
 ) WITHOUT ROWID;
 
 -- Which jobs ping which healthchecks channel, and their check there
@@ -128,4 +139,17 @@ BEGIN
            coalesce(NEW.finished_at, NEW.started_at), coalesce(NEW.finished_at, NEW.started_at)
     FROM ping_routes p
     WHERE p.job = NEW.job;
+END;
+
+-- The success of a job found overdue resolves it.
+CREATE TRIGGER overdue_resolved AFTER UPDATE OF status ON runs
+WHEN NEW.status = 'succeeded'
+ AND EXISTS (SELECT 1 FROM overdue_jobs o WHERE o.job = NEW.job AND o.overdue_at IS NOT NULL)
+BEGIN
+    INSERT INTO notifications (job, run_id, channel, event, created_at, next_attempt_at)
+    SELECT NEW.job, NEW.id, r.channel, 'overdue_resolved',
+           coalesce(NEW.finished_at, NEW.started_at), coalesce(NEW.finished_at, NEW.started_at)
+    FROM notify_routes r
+    WHERE r.job = NEW.job AND r.on_overdue;
+    UPDATE overdue_jobs SET overdue_at = NULL WHERE job = NEW.job;
 END;

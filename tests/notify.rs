@@ -547,3 +547,51 @@ async fn healthchecks_pings_start_each_attempt_then_success_or_the_exit_code_wit
     );
     assert!(env.containers_gone().await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_without_a_success_for_too_long_is_overdue_once_then_resolved() {
+    let (receiver, addr) = receiver().await;
+    let env = TestEnv::new(&format!(
+        "[notify.ops]\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n\
+         [jobs.nightly]\nschedule = \"0 0 1 1 *\"\nimage = \"IMAGE\"\ncommand = [\"true\"]\n\
+         notify = [\"ops\"]\nnotify_on = [\"failure\", \"overdue\"]\nexpect_success_within = \"1h\"\n"
+    ));
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(cronbox::clock::TestClock::new(start));
+    let (daemon, handle) =
+        Daemon::start_controlled(&env, clock.clone(), common::engine().await).await;
+    // The daemon first sees the job now: the hour counts from here.
+    wait_for_sql(
+        &env,
+        "SELECT job, since, overdue_at IS NULL FROM overdue_jobs",
+        "nightly|2026-03-01T00:00:00.000Z|1\n",
+    )
+    .await;
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(3600));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let seen = receiver.wait_for(1).await;
+    let overdue = json(&seen[0]);
+    assert_eq!(overdue["event"], "overdue", "{overdue}");
+    assert_eq!(overdue["job"], "nightly");
+    assert_eq!(overdue["run_id"], serde_json::Value::Null);
+    let run = handle.run_now("nightly", Vec::new()).await.expect("a run");
+    let seen = receiver.wait_for(2).await;
+    daemon.stop().await;
+    assert_eq!(
+        seen.len(),
+        2,
+        "overdue once, however long it stays so: {seen:?}"
+    );
+    let resolved = json(&seen[1]);
+    assert_eq!(resolved["event"], "overdue_resolved", "{resolved}");
+    assert_eq!(resolved["run_id"], run);
+    assert_eq!(
+        env.sql("SELECT overdue_at IS NULL FROM overdue_jobs"),
+        "1\n"
+    );
+    assert!(env.containers_gone().await);
+}

@@ -133,6 +133,8 @@ pub(super) fn job_config(
         notify: v.take(job_key!("notify"), Parsed::into_list)?,
         notify_on: v.take(job_key!("notify_on"), Parsed::into_list)?,
         notify_cooldown: v.take(job_key!("notify_cooldown"), Parsed::into_duration)?,
+        expect_success_within: v
+            .take_opt(job_key!("expect_success_within"), Parsed::into_duration)?,
         healthchecks: v
             .take_opt(job_key!("healthchecks"), Parsed::into_map)?
             .and_then(|mut map| {

@@ -342,6 +342,9 @@ pub struct Job {
     pub notify_on: Vec<String>,
     /// Repeats of an event (not `recovery`) within this time are folded. Default: 1 h.
     pub notify_cooldown: Duration,
+    /// Dead-man alert: `overdue` when no run succeeded for this long (from the
+    /// last success, or from when the daemon first saw the job).
+    pub expect_success_within: Option<Duration>,
     /// The healthchecks channel and the job's check there (`healthchecks`).
     pub healthchecks: Option<Ping>,
     /// Where each of the job's settings is written in the file (for later messages).

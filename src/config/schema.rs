@@ -750,7 +750,7 @@ pub(super) const KEYS: &[Key] = &[
         "notify_on",
         Kind::Events,
         Default::Strs(DEFAULT_NOTIFY_ON),
-        "The events the job's channels are told about: failure, recovery, success, missed, skipped.",
+        "The events the job's channels are told about: failure, recovery, success, missed, skipped, overdue.",
     ),
     job(
         "notify_cooldown",
@@ -761,6 +761,16 @@ pub(super) const KEYS: &[Key] = &[
         }),
         Default::Duration(DEFAULT_NOTIFY_COOLDOWN),
         "Repeats of the same event (not recovery) to a channel within this time are folded into the next message, which counts them.",
+    ),
+    job(
+        "expect_success_within",
+        Kind::Duration(DurationRule {
+            min: None,
+            whole_seconds: Some(", the unit overdue jobs are checked in"),
+            max: None,
+        }),
+        Default::Unset("none (no dead-man alert)"),
+        "Dead-man alert: the event overdue when no run of the job succeeded for this long, and overdue_resolved at its next success.",
     ),
     job(
         "healthchecks",
@@ -851,7 +861,9 @@ pub const DEFAULT_NOTIFY_COOLDOWN: Duration = Duration::from_secs(3600);
 /// How long one delivery may take (`[notify.NAME] timeout`).
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The events `notify_on` accepts.
-pub const NOTIFY_EVENTS: &[&str] = &["failure", "recovery", "success", "missed", "skipped"];
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "failure", "recovery", "success", "missed", "skipped", "overdue",
+];
 
 /// The keys `table` accepts, in documented order.
 pub(super) fn keys_of(table: Table) -> impl Iterator<Item = &'static Key> {

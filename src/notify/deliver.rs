@@ -49,6 +49,23 @@ pub struct Deliverer {
     pub client: reqwest::Client,
     /// The channels of the schedule file now, by name.
     pub channels: BTreeMap<String, Channel>,
+    /// The jobs with a dead-man alert: name and `expect_success_within` (ms).
+    pub watched: Vec<(String, i64)>,
+}
+
+/// The jobs of `config` with `expect_success_within`, in milliseconds.
+pub fn watched_of(config: &Config) -> Vec<(String, i64)> {
+    config
+        .jobs
+        .iter()
+        .filter_map(|job| {
+            let within = job.expect_success_within?;
+            Some((
+                job.name.clone(),
+                i64::try_from(within.as_millis()).unwrap_or(i64::MAX),
+            ))
+        })
+        .collect()
 }
 
 /// The channels of `config` by name.
@@ -76,12 +93,16 @@ pub async fn run(
             return;
         }
     };
-    let channels = channels_of(&config.borrow_and_update());
+    let (channels, watched) = {
+        let current = config.borrow_and_update();
+        (channels_of(&current), watched_of(&current))
+    };
     let mut deliverer = Deliverer {
         store,
         clock,
         client,
         channels,
+        watched,
     };
     let mut wake = events.subscribe();
     let mut config_open = true;
@@ -102,7 +123,11 @@ pub async fn run(
                 }
             },
             changed = config.changed(), if config_open => match changed {
-                Ok(()) => deliverer.channels = channels_of(&config.borrow_and_update()),
+                Ok(()) => {
+                    let current = config.borrow_and_update();
+                    deliverer.channels = channels_of(&current);
+                    deliverer.watched = watched_of(&current);
+                }
                 Err(_) => config_open = false,
             },
             _ = shutdown.cancelled() => break,
@@ -114,6 +139,7 @@ impl Deliverer {
     /// Send every row due now, a batch at a time; returns how long to sleep
     /// before the next row is due (at most [`MAX_IDLE`]).
     pub async fn work(&mut self) -> Duration {
+        self.mark_overdue().await;
         loop {
             let now = self.clock.now();
             let due = match self.store.due_notifications(now, BATCH).await {
@@ -133,6 +159,28 @@ impl Deliverer {
         let next = self.store.next_notification_at().await.ok().flatten();
         next.map_or(MAX_IDLE, |at| clock::until(self.clock.now(), at))
             .min(MAX_IDLE)
+    }
+
+    /// Mark the watched jobs that became overdue (their notifications are
+    /// written with the mark), and say so in the log.
+    async fn mark_overdue(&self) {
+        if self.watched.is_empty() {
+            return;
+        }
+        match self
+            .store
+            .mark_overdue(self.watched.clone(), self.clock.now())
+            .await
+        {
+            Ok(jobs) => {
+                for job in jobs {
+                    tracing::warn!(job = %job, "job overdue: no successful run within its expect_success_within");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %crate::daemon::supervisor::chain(&e), "could not look for overdue jobs; trying again in a minute")
+            }
+        }
     }
 
     /// One attempt to deliver `n`, recorded.
@@ -195,7 +243,9 @@ impl Deliverer {
     /// Whether `n` repeats, within its job's cooldown, an event already sent to
     /// its channel (never a recovery).
     async fn folds(&self, n: &Notification) -> Result<bool, crate::store::StoreError> {
-        if n.event == "recovery" || n.event == "test" || n.cooldown_ms <= 0 {
+        if matches!(n.event.as_str(), "recovery" | "overdue_resolved" | "test")
+            || n.cooldown_ms <= 0
+        {
             return Ok(false);
         }
         let Some(created) = crate::store::parse_timestamp(&n.created_at) else {

@@ -181,6 +181,8 @@ pub fn headline(p: &Payload) -> String {
         "missed" => "missed its schedule".to_owned(),
         "skipped" => "was skipped (its previous run was still going)".to_owned(),
         "test" => "test message from cronbox".to_owned(),
+        "overdue" => "is overdue: no successful run within its expect_success_within".to_owned(),
+        "overdue_resolved" => "succeeded again: no longer overdue".to_owned(),
         other => other.to_owned(),
     };
     let host = if p.host.is_empty() {

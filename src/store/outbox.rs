@@ -109,8 +109,8 @@ impl Store {
                     let on = |event: &str| route.events.iter().any(|e| e == event);
                     sqlx::query(
                         "INSERT INTO notify_routes (job, channel, on_failure, on_recovery, on_success,
-                             on_missed, on_skipped, cooldown_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                             on_missed, on_skipped, on_overdue, cooldown_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                     )
                     .bind(&route.job)
                     .bind(&route.channel)
@@ -119,6 +119,7 @@ impl Store {
                     .bind(on("success"))
                     .bind(on("missed"))
                     .bind(on("skipped"))
+                    .bind(on("overdue"))
                     .bind(route.cooldown_ms)
                     .execute(&mut *conn)
                     .await?;
@@ -251,6 +252,57 @@ impl Store {
         .await
         .map_err(self.err("recording a notification's delivery"))?;
         Ok(())
+    }
+
+    /// Find the jobs of `watched` (name, `expect_success_within` in milliseconds)
+    /// that became overdue at `now`: no success for that long, counted from
+    /// their last success or from when this first saw them. Each is marked and
+    /// gets its `overdue` notifications in one transaction; returns their names.
+    pub async fn mark_overdue(
+        &self,
+        watched: Vec<(String, i64)>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let now = timestamp(now);
+        self.in_transaction("finding overdue jobs", move |conn| {
+            Box::pin(async move {
+                let mut found = Vec::new();
+                for (job, within_ms) in &watched {
+                    sqlx::query("INSERT INTO overdue_jobs (job, since) VALUES (?1, ?2) ON CONFLICT (job) DO NOTHING")
+                        .bind(job)
+                        .bind(&now)
+                        .execute(&mut *conn)
+                        .await?;
+                    let marked = sqlx::query(
+                        "UPDATE overdue_jobs SET overdue_at = ?2
+                         WHERE job = ?1 AND overdue_at IS NULL
+                           AND julianday(?2) - julianday(max(since, coalesce(
+                               (SELECT max(finished_at) FROM runs WHERE job = ?1 AND status = 'succeeded'),
+                               since))) >= ?3 / 86400000.0",
+                    )
+                    .bind(job)
+                    .bind(&now)
+                    .bind(within_ms)
+                    .execute(&mut *conn)
+                    .await?;
+                    if marked.rows_affected() == 0 {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO notifications (job, channel, event, created_at, next_attempt_at)
+                         SELECT job, channel, 'overdue', ?2, ?2 FROM notify_routes
+                         WHERE job = ?1 AND on_overdue",
+                    )
+                    .bind(job)
+                    .bind(&now)
+                    .execute(&mut *conn)
+                    .await?;
+                    found.push(job.clone());
+                }
+                Ok(found)
+            })
+        })
+        .await
     }
 
     /// Write a notification now (`cronbox notify test`): pending, due at `at`.
