@@ -59,6 +59,14 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_due ON notifications (next_attempt_at, id) WHERE state = 'pending';
 CREATE INDEX notifications_route ON notifications (job, channel, event, id);
+CREATE INDEX notifications_run ON notifications (run_id);
+
+-- Retention: a run deleted (history_max_age, history_limit) takes its
+-- notifications along, except those still pending (their delivery goes on).
+CREATE TRIGGER notifications_of_deleted_run AFTER DELETE ON runs
+BEGIN
+    DELETE FROM notifications WHERE run_id = OLD.id AND state <> 'pending';
+END;
 
 -- A run's end writes one row per channel of its job that asks for its event:
 -- failed -> failure; succeeded -> recovery when the job's previous finished run

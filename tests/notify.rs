@@ -191,6 +191,17 @@ async fn a_failing_job_with_retries_sends_one_failure_then_one_recovery() {
         format!("failure|delivered|1|{first}\nrecovery|delivered|1|{second}\n")
     );
     assert!(env.containers_gone().await);
+    // Retention takes a run's delivered notifications along with it.
+    let store = env.store().await;
+    let later =
+        cronbox::clock::Clock::now(&cronbox::clock::SystemClock) + chrono::TimeDelta::days(2);
+    let pruned = store
+        .prune(later, Duration::from_secs(86400), 10_000)
+        .await
+        .expect("prune");
+    store.close().await;
+    assert_eq!(pruned.runs, 2);
+    assert_eq!(env.sql("SELECT count(*) FROM notifications"), "0\n");
 }
 
 #[tokio::test]
