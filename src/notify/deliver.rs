@@ -2,8 +2,8 @@
 //! first, a small batch at a time, and records what became of each attempt.
 //!
 //! It wakes when the daemon publishes a run's end (or a skip, a miss), when the
-//! next row is due, and at least every minute (runs ended by another process,
-//! `cronbox run`, publish nothing here). A failed attempt is tried again after
+//! next row is due (on the daemon's clock), and at least every minute of real
+//! time (runs ended by another process, `cronbox run`, publish nothing here). A failed attempt is tried again after
 //! [`backoff`]; a row still undelivered 24 hours after it was written is
 //! `abandoned` and logged as an error. Nothing is kept in memory between wakes:
 //! a restart picks up where the database says.
@@ -112,8 +112,17 @@ pub async fn run(
             sleep = deliverer.work() => sleep,
             _ = shutdown.cancelled() => break,
         };
+        // The clock's timer only when a row is pending or a job is watched: a
+        // daemon without notifications never sleeps on the clock here (tests on
+        // the test clock count the scheduler's sleeps). The real-time poll finds
+        // the rows that other processes (`cronbox run`) write.
+        let due: crate::clock::Sleep = match sleep {
+            Some(sleep) => deliverer.clock.sleep(sleep),
+            None => Box::pin(std::future::pending()),
+        };
         tokio::select! {
-            _ = deliverer.clock.sleep(sleep) => {}
+            _ = due => {}
+            _ = tokio::time::sleep(MAX_IDLE) => {}
             event = wake.recv() => match event {
                 Ok(Event::RunFinished { .. } | Event::Skipped { .. } | Event::Missed { .. })
                 | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
@@ -136,9 +145,10 @@ pub async fn run(
 }
 
 impl Deliverer {
-    /// Send every row due now, a batch at a time; returns how long to sleep
-    /// before the next row is due (at most [`MAX_IDLE`]).
-    pub async fn work(&mut self) -> Duration {
+    /// Send every row due now, a batch at a time; returns how long to sleep on
+    /// the clock before the next row is due or the next look for overdue jobs
+    /// (at most [`MAX_IDLE`]), or `None` when neither is needed.
+    pub async fn work(&mut self) -> Option<Duration> {
         self.mark_overdue().await;
         loop {
             let now = self.clock.now();
@@ -146,7 +156,7 @@ impl Deliverer {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %crate::daemon::supervisor::chain(&e), "could not read the notifications to send; trying again in a minute");
-                    return MAX_IDLE;
+                    return None;
                 }
             };
             if due.is_empty() {
@@ -157,8 +167,11 @@ impl Deliverer {
             }
         }
         let next = self.store.next_notification_at().await.ok().flatten();
-        next.map_or(MAX_IDLE, |at| clock::until(self.clock.now(), at))
-            .min(MAX_IDLE)
+        match next {
+            Some(at) => Some(clock::until(self.clock.now(), at).min(MAX_IDLE)),
+            None if !self.watched.is_empty() => Some(MAX_IDLE),
+            None => None,
+        }
     }
 
     /// Mark the watched jobs that became overdue (their notifications are
