@@ -30,10 +30,17 @@ pub struct Body {
     pub headers: Vec<(&'static str, String)>,
 }
 
+/// Install rustls's ring provider as the process's default, which every reqwest
+/// client needs before it is built (reqwest is built with `rustls-no-provider`:
+/// ring cross-compiles with a C compiler alone). Call it before building any
+/// client; installing again is a no-op.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The HTTP client every channel shares (its timeout is set per request).
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
-    // The process-wide rustls provider; a second install (tests, the CLI) is a no-op.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls_provider();
     reqwest::Client::builder()
         .user_agent(concat!("cronbox/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(3))
