@@ -45,6 +45,7 @@ pub mod export;
 pub mod failpoint;
 pub mod http;
 pub mod import;
+pub mod notify;
 pub mod policy;
 pub mod schedule;
 pub mod store;

@@ -76,7 +76,11 @@ impl Served {
             daemon,
             base: format!("http://{}", server.address),
             server,
-            client: reqwest::Client::new(),
+            client: {
+                // reqwest's rustls needs its provider before any client is built.
+                cronbox::notify::http::install_tls_provider();
+                reqwest::Client::new()
+            },
             token: with_token.then(|| TOKEN.to_owned()),
         }
     }

@@ -101,6 +101,14 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             snippet: None,
         });
     }
+    // A channel's url_file must hold a URL (never shown).
+    for channel in &config.channels {
+        if let crate::config::UrlSource::File(_) = channel.url
+            && let Err(e) = crate::notify::http::channel_url(channel)
+        {
+            problems.push(Problem::at(channel.at, None, e.to_string()));
+        }
+    }
     for job in config.jobs.iter().filter(|j| j.privileged) {
         super::note(&format!(
             "{path}: warning: job \"{}\" runs privileged: its container has every capability and all host devices; drop privileged unless it is truly needed",

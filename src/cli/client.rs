@@ -87,6 +87,7 @@ impl Client {
             return Ok(None);
         };
         let token = http.token_file.as_deref().map(Token::read).transpose()?;
+        crate::notify::http::install_tls_provider();
         let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
         Ok(Some(Client {
             base: format!("http://{}", reachable(listen)),

@@ -12,6 +12,8 @@ pub mod import;
 pub mod logging;
 pub mod logs;
 pub mod next;
+pub mod notifications;
+pub mod notify;
 pub mod output;
 pub mod package;
 pub mod pause;
@@ -80,6 +82,10 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Print the output of a run.
     Logs(logs::LogsArgs),
+    /// List notifications and the state of their delivery (newest first).
+    Notifications(notifications::NotificationsArgs),
+    /// Notification channels: `notify test CHANNEL` sends a test message now.
+    Notify(notify::NotifyArgs),
     /// Write the schedule in another system's format (Kubernetes CronJobs).
     Export(export::ExportArgs),
     /// Turn another scheduler's file (Ofelia, a crontab of docker run lines) into a cronbox schedule.
@@ -201,6 +207,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stop(args) => stop::execute(args).await,
         Command::History(args) => history::execute(args).await,
         Command::Logs(args) => logs::execute(args).await,
+        Command::Notifications(args) => notifications::execute(args).await,
+        Command::Notify(args) => notify::execute(args).await,
         Command::Export(args) => export::execute(args),
         Command::Import(args) => import::execute(args),
         Command::Schema(args) => schema::execute(args),

@@ -137,6 +137,19 @@ pub(super) fn job_config(
         secrets: v.take(job_key!("secrets"), Parsed::into_files)?,
         max_output: v.take(job_key!("max_output"), Parsed::into_size)?,
         params: v.take(job_key!("params"), Parsed::into_list)?,
+        notify: v.take(job_key!("notify"), Parsed::into_list)?,
+        notify_on: v.take(job_key!("notify_on"), Parsed::into_list)?,
+        notify_cooldown: v.take(job_key!("notify_cooldown"), Parsed::into_duration)?,
+        expect_success_within: v
+            .take_opt(job_key!("expect_success_within"), Parsed::into_duration)?,
+        healthchecks: v
+            .take_opt(job_key!("healthchecks"), Parsed::into_map)?
+            .and_then(|mut map| {
+                Some(super::Ping {
+                    channel: map.remove("channel")?,
+                    check: map.remove("check")?,
+                })
+            }),
         locations,
     })
 }

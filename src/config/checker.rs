@@ -35,6 +35,10 @@ pub(super) struct Checker<'t> {
         (String, chrono_tz::Tz, std::time::Duration),
         Option<std::time::Duration>,
     >,
+    /// The names of the `[notify.NAME]` channels, read before the jobs that name them.
+    pub(super) channels: Vec<String>,
+    /// Those of kind `healthchecks` (for the jobs' `healthchecks`).
+    pub(super) ping_channels: Vec<String>,
 }
 
 impl<'t> Checker<'t> {
@@ -47,6 +51,8 @@ impl<'t> Checker<'t> {
             muted: false,
             no_default_zone: None,
             gaps: std::collections::HashMap::new(),
+            channels: Vec::new(),
+            ping_channels: Vec::new(),
         }
     }
 

@@ -59,6 +59,12 @@ pub fn json_schema() -> Value {
         "additionalProperties": false,
         "properties": {
             "daemon": daemon(),
+            "notify": {
+                "description": "One table per notification channel, [notify.NAME]; jobs name it in notify. NAME follows the rule of job names.",
+                "type": "object",
+                "propertyNames": { "pattern": JOB_NAME_PATTERN, "maxLength": MAX_JOB_NAME_LEN },
+                "additionalProperties": { "$ref": "#/$defs/channel" },
+            },
             "defaults": table(Table::Defaults, "Values for every job that does not set its own: every job key but schedule. A job's own value replaces the default, except env and labels, which merge (the job's win)."),
             "jobs": {
                 "description": format!("One table per job, [jobs.NAME]: NAME matches [a-z0-9][a-z0-9_-]* and has at most {MAX_JOB_NAME_LEN} characters."),
@@ -69,6 +75,7 @@ pub fn json_schema() -> Value {
         },
         "$defs": {
             "job": table(Table::Job, "A job: run a container from image on schedule."),
+            "channel": channel(),
             "timezone": {
                 "type": "string",
                 "enum": chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect::<Vec<_>>(),
@@ -91,6 +98,17 @@ fn daemon() -> Value {
         "The HTTP API, Prometheus metrics and health checks of the daemon ([daemon.http]).",
     );
     daemon
+}
+
+/// `[notify.NAME]`: its keys, `kind` required, and exactly one of `url` and `url_file`.
+fn channel() -> Value {
+    let mut channel = table(
+        Table::Notify,
+        "A notification channel: where and how to tell about runs.",
+    );
+    channel["required"] = json!(["kind"]);
+    channel["oneOf"] = json!([{ "required": ["url"] }, { "required": ["url_file"] }]);
+    channel
 }
 
 /// The object schema of a table: its keys, nothing else; `required` for a job.
@@ -185,6 +203,7 @@ pub(super) fn default_value(key: &Key) -> Option<Value> {
         Default::Size(bytes) => json!(format_size(bytes)),
         Default::Str(s) => json!(s),
         Default::Ints(codes) => json!(codes),
+        Default::Strs(items) => json!(items),
         Default::Empty => match key.kind {
             Kind::Env | Kind::Labels | Kind::Secrets => json!({}),
             _ => json!([]),
@@ -246,6 +265,25 @@ fn kind_schema(kind: Kind) -> Value {
             "type": "array",
             "items": { "type": "string", "pattern": ENV_NAME_PATTERN },
             "uniqueItems": true,
+        }),
+        Kind::Channels => json!({
+            "type": "array",
+            "items": { "type": "string", "minLength": 1 },
+            "uniqueItems": true,
+        }),
+        Kind::Events => json!({
+            "type": "array",
+            "items": { "type": "string", "enum": super::schema::NOTIFY_EVENTS },
+            "uniqueItems": true,
+        }),
+        Kind::Ping => json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["channel", "check"],
+            "properties": {
+                "channel": { "type": "string", "minLength": 1 },
+                "check": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" },
+            },
         }),
         Kind::ExitCodes { non_empty } => json!({
             "type": "array",

@@ -56,6 +56,7 @@ impl Parsed {
             Default::Str(s) if matches!(key.kind, Kind::Choice(_)) => Parsed::Choice(s),
             Default::Str(s) => Parsed::Text(s.to_owned()),
             Default::Ints(codes) => Parsed::Codes(codes.to_vec()),
+            Default::Strs(items) => Parsed::List(items.iter().map(|s| (*s).to_owned()).collect()),
             Default::Empty => match key.kind {
                 Kind::Volumes => Parsed::Volumes(Vec::new()),
                 Kind::ExitCodes { .. } => Parsed::Codes(Vec::new()),
@@ -276,11 +277,13 @@ impl Checker<'_> {
         match (rule.check)(text) {
             Ok(()) => Some(text.to_owned()),
             Err(why) => {
-                self.report(
-                    value.span(),
-                    job,
-                    format!("bad {key} {}: {why}", quote(text)),
-                );
+                // A secret's value (a URL with a token) is not repeated.
+                let shown = if schema::is_secret(key) {
+                    String::new()
+                } else {
+                    format!(" {}", quote(text))
+                };
+                self.report(value.span(), job, format!("bad {key}{shown}: {why}"));
                 None
             }
         }

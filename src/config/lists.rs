@@ -11,6 +11,7 @@ use toml::de::DeValue;
 use super::checker::{Checker, Value, describe, integer, kind, scalar_text};
 use super::error::{quote, toml_key};
 use super::kinds::Parsed;
+use super::schema::NOTIFY_EVENTS;
 use super::schema::{Argv, Key, Kind};
 use super::suggest::closest;
 use super::values::{
@@ -40,6 +41,9 @@ impl Checker<'_> {
                 .exit_codes(value, job, key.name, non_empty)
                 .map(Parsed::Codes),
             Kind::Params => self.params(value, job, key.name).map(Parsed::List),
+            Kind::Channels => self.names(value, job, key.name, NameList::Channels),
+            Kind::Events => self.names(value, job, key.name, NameList::Events),
+            Kind::Ping => self.ping(value, job).map(Parsed::Map),
             _ => self.value(key, value, job),
         }
     }
@@ -396,6 +400,136 @@ impl Checker<'_> {
         }
         (self.reported == before).then_some(names)
     }
+}
+
+/// Which names a list of names ([`Kind::Channels`], [`Kind::Events`]) accepts.
+#[derive(Clone, Copy)]
+enum NameList {
+    Channels,
+    Events,
+}
+
+impl Checker<'_> {
+    /// `notify` or `notify_on`: an array of names, each once, each known (a
+    /// `[notify.NAME]` channel, or one of [`NOTIFY_EVENTS`]).
+    fn names(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+        list: NameList,
+    ) -> Option<Parsed> {
+        let (example, noun) = match list {
+            NameList::Channels => ("[\"ops\"]", "notification channel"),
+            NameList::Events => ("[\"failure\", \"recovery\"]", "event"),
+        };
+        let known: Vec<String> = match list {
+            NameList::Channels => self
+                .channels
+                .iter()
+                .filter(|c| !self.ping_channels.contains(c))
+                .cloned()
+                .collect(),
+            NameList::Events => NOTIFY_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+        };
+        let expected = format!("{key} must be an array of names such as {example}");
+        let items = self.array(value, job, &expected, |found| write_as_array(found, key))?;
+        let before = self.reported;
+        let mut names: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let problem = match item.get_ref() {
+                DeValue::String(name) if names.iter().any(|n| n == name.as_ref()) => {
+                    format!("{key} lists {} twice; list each {noun} once", quote(name))
+                }
+                DeValue::String(name) if known.iter().any(|k| k == name.as_ref()) => {
+                    names.push(name.to_string());
+                    continue;
+                }
+                DeValue::String(name) if self.ping_channels.iter().any(|c| c == name.as_ref()) => {
+                    format!(
+                        "{} is a healthchecks channel, which takes pings, not messages; write healthchecks = {{ channel = {}, check = \"UUID\" }}",
+                        quote(name),
+                        quote(name)
+                    )
+                }
+                DeValue::String(name) => unknown_name(name, &known, noun, list),
+                other => format!(
+                    "{key}[{index}] must be a string such as {}, found {}",
+                    example.trim_matches(['[', ']']),
+                    describe(other)
+                ),
+            };
+            self.report(item.span(), job, problem);
+        }
+        (self.reported == before).then_some(Parsed::List(names))
+    }
+}
+
+impl Checker<'_> {
+    /// `healthchecks = { channel = "hc", check = "UUID" }`: a known channel of kind
+    /// healthchecks and a check that fits in a URL path segment.
+    fn ping(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
+        const SHAPE: &str =
+            "healthchecks must be a table such as { channel = \"hc\", check = \"5f1c9a3e-...\" }";
+        let DeValue::Table(table) = value.get_ref() else {
+            let message = format!("{SHAPE}, found {}", describe(value.get_ref()));
+            self.report(value.span(), job, message);
+            return None;
+        };
+        let before = self.reported;
+        let mut found = BTreeMap::new();
+        for (key, item) in table.iter() {
+            let name: &str = key.get_ref();
+            let problem = match (name, item.get_ref()) {
+                ("channel", DeValue::String(channel)) if self.ping_channels.iter().any(|c| c == channel.as_ref()) => None,
+                ("channel", DeValue::String(channel)) => Some(format!(
+                    "healthchecks.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
+                    quote(channel),
+                    toml_key(channel)
+                )),
+                ("check", DeValue::String(check)) if is_check(check) => None,
+                ("check", DeValue::String(_)) => Some("healthchecks.check must be a check's UUID or slug: letters, digits, \"-\" and \"_\"".to_owned()),
+                ("channel" | "check", other) => Some(format!("healthchecks.{name} must be a string, found {}", describe(other))),
+                _ => Some(format!("unknown key {} in healthchecks; expected channel and check", quote(name))),
+            };
+            match (problem, item.get_ref()) {
+                (Some(problem), _) => self.report(item.span(), job, problem),
+                (None, DeValue::String(text)) => {
+                    found.insert(name.to_owned(), text.to_string());
+                }
+                (None, _) => {}
+            }
+        }
+        for required in ["channel", "check"] {
+            if !found.contains_key(required) && self.reported == before {
+                self.report(value.span(), job, format!("{SHAPE}: {required} is missing"));
+            }
+        }
+        (self.reported == before).then_some(found)
+    }
+}
+
+/// Whether `check` can be a check's UUID or slug in a ping URL's path.
+fn is_check(check: &str) -> bool {
+    !check.is_empty()
+        && check.len() <= 100
+        && check
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The message for a name a list of names does not know, with a suggestion.
+fn unknown_name(name: &str, known: &[String], noun: &str, list: NameList) -> String {
+    let candidates: Vec<&str> = known.iter().map(String::as_str).collect();
+    let hint = match (closest(name, candidates.iter().copied()), list) {
+        (Some(near), _) => format!("; did you mean {}?", quote(near)),
+        (None, NameList::Channels) if known.is_empty() => format!(
+            "; define it as [notify.{}] with kind = \"webhook\" and its url",
+            toml_key(name)
+        ),
+        (None, _) => format!("; known: {}", candidates.join(", ")),
+    };
+    format!("unknown {noun} {}{hint}", quote(name))
 }
 
 /// For a string where a command line was expected: how to write it as an array.

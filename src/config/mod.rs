@@ -29,6 +29,7 @@ mod error;
 mod json_schema;
 mod kinds;
 mod lists;
+mod notify;
 mod rules;
 mod schema;
 mod suggest;
@@ -46,6 +47,8 @@ mod random_delay;
 #[cfg(test)]
 mod random_delay_tests;
 #[cfg(test)]
+mod notify_tests;
+#[cfg(test)]
 mod schema_tests;
 #[cfg(test)]
 mod tests;
@@ -61,6 +64,9 @@ use crate::schedule::Schedule;
 
 pub use error::{ConfigError, Location, Problem};
 pub use json_schema::json_schema;
+pub use notify::{Channel, ChannelKind, SecretText, UrlSource, WebhookFormat};
+pub use schema::{DEFAULT_NOTIFY_ON, NOTIFY_EVENTS};
+pub(crate) use values::check_url;
 pub use zone_source::{ZoneSource, default_zone};
 
 /// File name of the database when `[daemon] database` is not set.
@@ -128,6 +134,8 @@ pub struct Config {
     /// The file it was read from, as given.
     pub path: PathBuf,
     pub daemon: DaemonConfig,
+    /// The notification channels, `[notify.NAME]`, sorted by name.
+    pub channels: Vec<Channel>,
     /// Sorted by name; names are unique. `[defaults]` is already applied to each.
     pub jobs: Vec<Job>,
 }
@@ -345,8 +353,29 @@ pub struct Job {
     /// Environment variables a run started through the HTTP API may set (over
     /// `env`): valid names, each once, in the order written.
     pub params: Vec<String>,
+    /// The notification channels told about its runs (names of [`Config::channels`]).
+    pub notify: Vec<String>,
+    /// The events they are told about (of [`NOTIFY_EVENTS`]). Default:
+    /// [`DEFAULT_NOTIFY_ON`].
+    pub notify_on: Vec<String>,
+    /// Repeats of an event (not `recovery`) within this time are folded. Default: 1 h.
+    pub notify_cooldown: Duration,
+    /// Dead-man alert: `overdue` when no run succeeded for this long (from the
+    /// last success, or from when the daemon first saw the job).
+    pub expect_success_within: Option<Duration>,
+    /// The healthchecks channel and the job's check there (`healthchecks`).
+    pub healthchecks: Option<Ping>,
     /// Where each of the job's settings is written in the file (for later messages).
     pub locations: Locations,
+}
+
+/// A job's `healthchecks = { channel, check }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ping {
+    /// A channel of kind healthchecks.
+    pub channel: String,
+    /// The check's UUID or slug (letters, digits, "-", "_").
+    pub check: String,
 }
 
 impl Job {

@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use super::values::{
-    check_container_path, check_hostname, check_listen, check_network, check_user,
+    check_container_path, check_hostname, check_listen, check_network, check_url, check_user,
 };
 use super::{
     DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE,
@@ -38,6 +38,8 @@ pub(super) enum Table {
     Defaults,
     /// `[jobs.NAME]`.
     Job,
+    /// `[notify.NAME]`: a notification channel jobs refer to by name.
+    Notify,
 }
 
 /// Where a job key's value comes from when the job does not set it.
@@ -76,6 +78,8 @@ pub(super) enum Default {
     Str(&'static str),
     /// An array of integers.
     Ints(&'static [i64]),
+    /// An array of strings.
+    Strs(&'static [&'static str]),
     /// An empty array or table (by the kind).
     Empty,
 }
@@ -201,6 +205,13 @@ pub(super) enum Kind {
     /// An array of environment variable names ([A-Za-z_][A-Za-z0-9_]*), each once:
     /// the parameters a run started through the API may set.
     Params,
+    /// An array of names of notification channels (`[notify.NAME]`), each once.
+    Channels,
+    /// An array of notification events (`failure`, `recovery`, ...), each once.
+    Events,
+    /// `{ channel = "NAME", check = "UUID or slug" }`: a `kind = "healthchecks"`
+    /// channel and the job's check there.
+    Ping,
 }
 
 /// One key of the schedule file.
@@ -229,6 +240,7 @@ const DAEMON: &[Table] = &[Table::Daemon];
 const HTTP: &[Table] = &[Table::Http];
 const JOB: &[Table] = &[Table::Job];
 const JOB_OR_DEFAULTS: &[Table] = &[Table::Defaults, Table::Job];
+const NOTIFY: &[Table] = &[Table::Notify];
 
 const fn daemon(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
     Key {
@@ -256,6 +268,18 @@ const fn http(name: &'static str, kind: Kind, default: Default, doc: &'static st
 }
 
 /// A job key that `[defaults]` may also set, replaced wholesale by a job's own.
+const fn notify(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+    Key {
+        name,
+        tables: NOTIFY,
+        kind,
+        default,
+        inherit: Inherit::No,
+        secret: false,
+        doc,
+    }
+}
+
 const fn job(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
     Key {
         name,
@@ -762,6 +786,129 @@ pub(super) const KEYS: &[Key] = &[
         Default::Empty,
         "Environment variables a run started through the HTTP API may set (POST /api/v1/jobs/NAME/runs).",
     ),
+    job(
+        "notify",
+        Kind::Channels,
+        Default::Empty,
+        "The notification channels ([notify.NAME]) told about the job's runs.",
+    ),
+    job(
+        "notify_on",
+        Kind::Events,
+        Default::Strs(DEFAULT_NOTIFY_ON),
+        "The events the job's channels are told about: failure, recovery, success, missed, skipped, overdue.",
+    ),
+    job(
+        "notify_cooldown",
+        Kind::Duration(DurationRule {
+            min: None,
+            whole_seconds: Some(", the unit notifications are folded by"),
+            max: None,
+        }),
+        Default::Duration(DEFAULT_NOTIFY_COOLDOWN),
+        "Repeats of the same event (not recovery) to a channel within this time are folded into the next message, which counts them.",
+    ),
+    job(
+        "expect_success_within",
+        Kind::Duration(DurationRule {
+            min: None,
+            whole_seconds: Some(", the unit overdue jobs are checked in"),
+            max: None,
+        }),
+        Default::Unset("none (no dead-man alert)"),
+        "Dead-man alert: the event overdue when no run of the job succeeded for this long, and overdue_resolved at its next success.",
+    ),
+    job(
+        "healthchecks",
+        Kind::Ping,
+        Default::Unset("none"),
+        "Ping a healthchecks.io-compatible check: /start at each attempt, the URL on success, /EXIT_CODE or /fail on failure.",
+    ),
+    notify(
+        "kind",
+        Kind::Choice(Choice {
+            noun: "channel kind",
+            values: &[
+                ("webhook", "an HTTP POST of a JSON body"),
+                ("healthchecks", "healthchecks.io-compatible pings (jobs name their check)"),
+            ],
+        }),
+        Default::Required {
+            defaults: false,
+            hint: "add kind = \"webhook\"",
+        },
+        "What the channel is.",
+    ),
+    notify(
+        "url",
+        Kind::Text(TextRule {
+            expected: "a string with an http:// or https:// URL such as \"https://hooks.example.org/T0/B0\"",
+            check: check_url,
+            pattern: "^https?://",
+        }),
+        Default::Unset("none (set url or url_file)"),
+        "Where to send; it may hold a token, so it is never shown, logged or stored (see url_file).",
+    )
+    .secret(),
+    notify(
+        "url_file",
+        Kind::Path {
+            example: "a string with a file path such as \"/etc/cronbox/ops.url\"",
+        },
+        Default::Unset("none (set url or url_file)"),
+        "A file holding the URL (one line), read when the daemon starts or reloads.",
+    ),
+    notify(
+        "format",
+        Kind::Choice(Choice {
+            noun: "webhook format",
+            values: &[
+                ("json", "cronbox's documented payload"),
+                ("slack", "a Slack incoming-webhook message"),
+                ("discord", "a Discord webhook message"),
+                ("ntfy", "an ntfy topic message"),
+                ("gotify", "a Gotify message"),
+            ],
+        }),
+        Default::Str("json"),
+        "The body sent: cronbox's JSON payload, or a short readable message for a chat service.",
+    ),
+    notify(
+        "headers",
+        Kind::Env,
+        Default::Empty,
+        "Extra request headers; they may hold tokens, so they are never shown or logged.",
+    )
+    .secret(),
+    notify(
+        "timeout",
+        Kind::Duration(DurationRule {
+            min: Some(Bound {
+                value: Duration::from_secs(1),
+                shown: "1s",
+                why: "",
+            }),
+            whole_seconds: None,
+            max: Some(Bound {
+                value: Duration::from_secs(300),
+                shown: "5m",
+                why: ", the most accepted",
+            }),
+        }),
+        Default::Duration(DEFAULT_NOTIFY_TIMEOUT),
+        "How long one delivery may take before it counts as failed and is retried.",
+    ),
+];
+
+/// The events a job's channels are told about when `notify_on` is not set.
+pub const DEFAULT_NOTIFY_ON: &[&str] = &["failure", "recovery"];
+/// Repeats of an event within this time are folded (`notify_cooldown`).
+pub const DEFAULT_NOTIFY_COOLDOWN: Duration = Duration::from_secs(3600);
+/// How long one delivery may take (`[notify.NAME] timeout`).
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The events `notify_on` accepts.
+pub const NOTIFY_EVENTS: &[&str] = &[
+    "failure", "recovery", "success", "missed", "skipped", "overdue",
 ];
 
 /// The keys `table` accepts, in documented order.
@@ -834,6 +981,13 @@ macro_rules! daemon_key {
     };
 }
 
+/// The index in [`KEYS`] of a `[notify.NAME]` key, checked at compile time.
+macro_rules! notify_key {
+    ($name:literal) => {
+        const { $crate::config::schema::key($crate::config::schema::Table::Notify, $name) }
+    };
+}
+
 /// The index in [`KEYS`] of a `[daemon.http]` key, checked at compile time.
 macro_rules! http_key {
     ($name:literal) => {
@@ -841,7 +995,7 @@ macro_rules! http_key {
     };
 }
 
-pub(super) use {daemon_key, http_key, job_key};
+pub(super) use {daemon_key, http_key, job_key, notify_key};
 
 /// The names of the keys `table` accepts, in documented order.
 pub(super) fn names_of(table: Table) -> Vec<&'static str> {

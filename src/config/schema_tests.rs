@@ -51,6 +51,7 @@ fn reference_documents_every_key_in_order_with_its_default() {
         ("[daemon]", Table::Daemon),
         ("[daemon.http]", Table::Http),
         ("[jobs.backup-db]", Table::Job),
+        ("[notify.ops]", Table::Notify),
     ] {
         let documented = documented(header);
         let names: Vec<&str> = documented.iter().map(|(name, _)| name.as_str()).collect();
@@ -190,7 +191,13 @@ fn the_description_is_consistent() {
         }
     }
     // Names are unique within each table.
-    for table in [Table::Daemon, Table::Http, Table::Defaults, Table::Job] {
+    for table in [
+        Table::Daemon,
+        Table::Http,
+        Table::Defaults,
+        Table::Job,
+        Table::Notify,
+    ] {
         let mut names = schema::names_of(table);
         let count = names.len();
         names.sort_unstable();
@@ -198,7 +205,7 @@ fn the_description_is_consistent() {
         assert_eq!(names.len(), count, "{table:?}");
     }
     let secret: Vec<&str> = KEYS.iter().filter(|k| k.secret).map(|k| k.name).collect();
-    assert_eq!(secret, ["env", "env_file", "secrets"]);
+    assert_eq!(secret, ["env", "env_file", "secrets", "url", "headers"]);
 }
 
 #[test]
@@ -238,7 +245,7 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
         .expect("top")
         .keys()
         .collect();
-    assert_eq!(top, ["daemon", "defaults", "jobs"]);
+    assert_eq!(top, ["daemon", "defaults", "jobs", "notify"]);
     let jobs = &schema["properties"]["jobs"];
     assert_eq!(jobs["propertyNames"]["pattern"], JOB_NAME_PATTERN);
     assert_eq!(jobs["propertyNames"]["maxLength"], MAX_JOB_NAME_LEN);
@@ -252,6 +259,7 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
         ("/properties/daemon/properties/http", Table::Http),
         ("/properties/defaults", Table::Defaults),
         ("/$defs/job", Table::Job),
+        ("/$defs/channel", Table::Notify),
     ] {
         let properties = properties(&schema, pointer);
         let mut names = schema::names_of(table);

@@ -487,7 +487,7 @@ fn bad_files_report_position_job_and_advice() {
                 None,
                 &[
                     "unknown top-level key \"title\"",
-                    "expected one of: daemon, defaults, jobs",
+                    "expected one of: daemon, notify, defaults, jobs",
                 ],
             )],
         ),
@@ -1094,7 +1094,7 @@ fn display_format() {
          timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
          fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
-         privileged, env_file, secrets, max_output, params\n\
+         privileged, env_file, secrets, max_output, params, notify, notify_on, notify_cooldown, expect_success_within, healthchecks\n\
          /etc/cronbox/cronbox.toml:7:12: unknown time zone \"Europe/Pariss\" (did you mean \"Europe/Paris\"?); \
          use an IANA name such as \"Europe/Paris\", \"America/New_York\" or \"UTC\""
     );

@@ -24,12 +24,13 @@ use super::kinds::Parsed;
 use super::schema::{self, Default, Inherit, Kind, Table, daemon_key, http_key, job_key};
 use super::suggest::bad_job_name_message;
 use super::{
-    Config, DaemonConfig, Environment, HostPathEntry, HttpConfig, Job, Locations, ZoneSource,
+    Channel, Config, DaemonConfig, Environment, HostPathEntry, HttpConfig, Job, Locations,
+    ZoneSource,
 };
 use super::{is_valid_job_name, schema::Key as Spec};
 use crate::schedule::Schedule;
 
-const TOP_KEYS: &[&str] = &["daemon", "defaults", "jobs"];
+const TOP_KEYS: &[&str] = &["daemon", "notify", "defaults", "jobs"];
 
 /// The values set in one table (a job's or `[defaults]`), by the index of their key
 /// in [`schema::KEYS`] (looked up by name once, when the table is read).
@@ -47,13 +48,14 @@ pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Con
         return Err(super::syntax::problems(&lines, &errors));
     }
     let mut checker = Checker::new(lines, path);
-    let (daemon, mut jobs) = checker.document(root.get_ref(), env);
+    let (daemon, channels, mut jobs) = checker.document(root.get_ref(), env);
     let mut problems = checker.problems;
     if problems.is_empty() {
         jobs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Config {
             path: path.to_path_buf(),
             daemon,
+            channels,
             jobs,
         })
     } else {
@@ -161,8 +163,8 @@ impl Checker<'_> {
         &mut self,
         root: &'a DeTable<'a>,
         env: &Environment,
-    ) -> (DaemonConfig, Vec<Job>) {
-        let mut tables: [Option<(&Key<'_>, &Value<'_>)>; 3] = [None; 3];
+    ) -> (DaemonConfig, Vec<Channel>, Vec<Job>) {
+        let mut tables: [Option<(&Key<'_>, &Value<'_>)>; 4] = [None; 4];
         for (key, value) in root.iter() {
             match TOP_KEYS
                 .iter()
@@ -172,14 +174,15 @@ impl Checker<'_> {
                 None => self.unknown_top_level_key(key, value),
             }
         }
-        let [daemon, defaults, jobs] = tables;
+        let [daemon, notify, defaults, jobs] = tables;
         let daemon = self.daemon(daemon, env);
         if let ZoneSource::Unusable(why) = &daemon.timezone_source {
             self.no_default_zone = Some(why.clone());
         }
+        let channels = self.channels(notify);
         let defaults = self.defaults(defaults, daemon.timezone);
         let jobs = self.jobs(jobs, &defaults, daemon.timezone);
-        (daemon, jobs)
+        (daemon, channels, jobs)
     }
 
     fn unknown_top_level_key(&mut self, key: &Key<'_>, value: &Value<'_>) {
@@ -199,7 +202,7 @@ impl Checker<'_> {
     }
 
     /// The table `name` (`[daemon]`, `[defaults]`), or a problem at its key.
-    fn table<'a>(
+    pub(super) fn table<'a>(
         &mut self,
         (key, value): (&Key<'_>, &'a Value<'a>),
         name: &str,
@@ -259,7 +262,7 @@ impl Checker<'_> {
     /// The values of a table of `[daemon]` settings (no job, no inheritance), by
     /// key index, and the span of each value written. `other` may take a key the
     /// table does not describe (a subtable), returning `Some(())` when it did.
-    fn plain_table<'a>(
+    pub(super) fn plain_table<'a>(
         &mut self,
         table: Option<&'a DeTable<'a>>,
         which: Table,
@@ -565,7 +568,7 @@ impl Checker<'_> {
 }
 
 /// Gives every key of `table` that is not set the default it has of its own.
-fn fill_defaults(values: &mut Values<'_>, table: Table) {
+pub(super) fn fill_defaults(values: &mut Values<'_>, table: Table) {
     for (index, spec) in schema::indexed(table) {
         if values.get(index).is_none() {
             values.insert(index, Parsed::default_of(spec), None);

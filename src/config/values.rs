@@ -391,3 +391,22 @@ pub(super) fn mount_target(path: &str) -> &str {
     let trimmed = path.trim_end_matches('/');
     if trimmed.is_empty() { "/" } else { trimmed }
 }
+
+/// Checks a notification channel's `url` (or the contents of its `url_file`): an
+/// absolute `http://` or `https://` URL with a host. The error never repeats the
+/// URL, which may hold a token.
+pub(crate) fn check_url(text: &str) -> Result<(), String> {
+    const RULE: &str = "write an absolute http:// or https:// URL such as \"https://hooks.example.org/services/T0/B0\"";
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|error| format!("it is not a URL ({error}); {RULE}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "its scheme {:?} is not http or https; {RULE}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("it names no host; {RULE}"));
+    }
+    Ok(())
+}

@@ -302,6 +302,16 @@ pub async fn run_with(
         current.daemon.history_limit,
         shutdown.clone(),
     ));
+    // Before any run is ended (the repair of take_over included): the routes that
+    // make a run's end write its notifications.
+    crate::notify::sync_routes(&ctx.store, &current).await?;
+    tracker.spawn(crate::notify::deliver::run(
+        config.clone(),
+        ctx.store.clone(),
+        clock.clone(),
+        events.clone(),
+        shutdown.clone(),
+    ));
     scheduler.take_over(&current).await?;
 
     let stored = ctx.store.horizons().await?;
@@ -382,6 +392,9 @@ pub async fn run_with(
                     // In the background, as the check of the limits: a reload of
                     // thousands of jobs never holds a tick up.
                     save_horizons(&scheduler, fresh, now);
+                    if let Err(e) = crate::notify::sync_routes(&ctx.store, &new).await {
+                        tracing::error!(error = %supervisor::chain(&e), "could not write the new notification routes; the previous ones apply");
+                    }
                     tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
                     // Pauses written by another process (cronbox pause with no API) apply now.
                     match ctx.store.paused_jobs().await {

@@ -7,6 +7,7 @@
 
 mod error;
 mod lifecycle;
+mod outbox;
 mod pause;
 mod query;
 mod retention;
@@ -14,6 +15,7 @@ mod seed;
 
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
+pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
 
 use chrono::{DateTime, SecondsFormat, Utc};

@@ -1,0 +1,205 @@
+//! `[notify.NAME]` channels and the jobs' `notify`, `notify_on` and
+//! `notify_cooldown`: values accepted, defaults, and each refusal at its line
+//! and column with its job; a URL (a token) never in a message or `Debug`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::tests::{check_problems, parse_err, parse_ok};
+use super::{UrlSource, WebhookFormat};
+
+const JOB: &str = "[jobs.a]\nschedule = \"@daily\"\nimage = \"x\"\n";
+
+#[test]
+fn channels_and_job_settings_are_read_with_their_defaults() {
+    let config = parse_ok(&format!(
+        "[notify.ops]\nkind = \"webhook\"\nurl_file = \"ops.url\"\n\
+         [notify.chat]\nkind = \"webhook\"\nurl = \"https://hooks.example.org/T/B?token=abc\"\nformat = \"slack\"\nheaders = {{ Authorization = \"Bearer xyz\" }}\ntimeout = \"3s\"\n\
+         {JOB}notify = [\"ops\", \"chat\"]\n[jobs.b]\nschedule = \"@daily\"\nimage = \"x\"\n"
+    ));
+    let [chat, ops] = [&config.channels[0], &config.channels[1]];
+    assert_eq!(ops.name, "ops");
+    assert_eq!(
+        ops.url,
+        UrlSource::File(Path::new("/etc/cronbox/ops.url").to_path_buf())
+    );
+    assert_eq!(ops.format, WebhookFormat::Json);
+    assert_eq!(ops.timeout, Duration::from_secs(10));
+    assert!(ops.headers.is_empty());
+    assert_eq!(chat.format, WebhookFormat::Slack);
+    assert_eq!(chat.timeout, Duration::from_secs(3));
+    let shown = format!("{chat:?}");
+    assert!(
+        !shown.contains("token=abc") && !shown.contains("xyz"),
+        "{shown}"
+    );
+    let (a, b) = (&config.jobs[0], &config.jobs[1]);
+    assert_eq!(a.notify, ["ops", "chat"]);
+    assert_eq!(a.notify_on, ["failure", "recovery"]);
+    assert_eq!(a.notify_cooldown, Duration::from_secs(3600));
+    assert!(b.notify.is_empty(), "no channel unless asked");
+}
+
+#[test]
+fn defaults_give_every_job_its_channels() {
+    let config = parse_ok(&format!(
+        "[notify.ops]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n\
+         [defaults]\nnotify = [\"ops\"]\nnotify_on = [\"failure\", \"missed\"]\nnotify_cooldown = \"1s\"\n{JOB}"
+    ));
+    let job = &config.jobs[0];
+    assert_eq!(job.notify, ["ops"]);
+    assert_eq!(job.notify_on, ["failure", "missed"]);
+    assert_eq!(job.notify_cooldown, Duration::from_secs(1));
+}
+
+#[test]
+fn bad_channels_and_bad_references_are_refused_at_their_place() {
+    let ops = "[notify.ops]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n";
+    check_problems(
+        "an unknown channel",
+        &format!("{ops}{JOB}notify = [\"opz\"]\n"),
+        &[(
+            7,
+            11,
+            Some("a"),
+            &[
+                "unknown notification channel \"opz\"",
+                "did you mean \"ops\"?",
+            ],
+        )],
+    );
+    check_problems(
+        "no channel at all",
+        &format!("{JOB}notify = [\"ops\"]\n"),
+        &[(
+            4,
+            11,
+            Some("a"),
+            &["unknown notification channel \"ops\"", "[notify.ops]"],
+        )],
+    );
+    check_problems(
+        "an unknown event",
+        &format!("{ops}{JOB}notify_on = [\"failure\", \"failed\"]\n"),
+        &[(
+            7,
+            25,
+            Some("a"),
+            &["unknown event \"failed\"", "known: failure, recovery"],
+        )],
+    );
+    check_problems(
+        "a channel named twice",
+        &format!("{ops}{JOB}notify = [\"ops\", \"ops\"]\n"),
+        &[(7, 18, Some("a"), &["lists \"ops\" twice"])],
+    );
+    check_problems(
+        "an unknown kind",
+        "[notify.x]\nkind = \"pager\"\nurl = \"http://h/\"\n",
+        &[(2, 8, None, &["unknown channel kind \"pager\"", "webhook"])],
+    );
+    check_problems(
+        "no kind, no url",
+        "[notify.x]\nformat = \"json\"\n",
+        &[
+            (
+                1,
+                9,
+                None,
+                &["[notify.x] has no kind", "kind = \"webhook\""],
+            ),
+            (1, 9, None, &["[notify.x] has no url", "url_file"]),
+        ],
+    );
+    check_problems(
+        "both url and url_file",
+        "[notify.x]\nkind = \"webhook\"\nurl = \"http://h/\"\nurl_file = \"u\"\n",
+        &[(3, 7, None, &["sets both url and url_file"])],
+    );
+    check_problems(
+        "an unknown key",
+        "[notify.x]\nkind = \"webhook\"\nurl = \"http://h/\"\nformt = \"json\"\n",
+        &[(
+            4,
+            1,
+            None,
+            &[
+                "unknown key \"formt\" in [notify.x]",
+                "did you mean \"format\"?",
+            ],
+        )],
+    );
+    check_problems(
+        "an unknown format",
+        "[notify.x]\nkind = \"webhook\"\nurl = \"http://h/\"\nformat = \"teams\"\n",
+        &[(4, 10, None, &["\"teams\"", "slack"])],
+    );
+}
+
+#[test]
+fn a_bad_url_is_refused_without_showing_it() {
+    for (url, why) in [
+        ("ftp://h.example.org/s3cret", "is not http or https"),
+        ("not a url s3cret", "not a URL"),
+        ("mailto:ops@s3cret.example.org", "is not http or https"),
+    ] {
+        let text = format!("[notify.x]\nkind = \"webhook\"\nurl = \"{url}\"\n");
+        let err = parse_err(&text);
+        let message = err.to_string();
+        assert!(message.contains(why), "{url}: {message}");
+        assert!(
+            !message.contains("s3cret"),
+            "{url}: the URL is shown: {message}"
+        );
+        assert_eq!(
+            err.problems[0].location.map(|l| l.line),
+            Some(3),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_job_pings_a_healthchecks_channel_and_only_such_a_channel() {
+    let hc = "[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n";
+    let config = parse_ok(&format!(
+        "{hc}{JOB}healthchecks = {{ channel = \"hc\", check = \"5f1c-uuid\" }}\n"
+    ));
+    let ping = config.jobs[0].healthchecks.as_ref().expect("a ping");
+    assert_eq!(
+        (ping.channel.as_str(), ping.check.as_str()),
+        ("hc", "5f1c-uuid")
+    );
+    assert_eq!(config.channels[0].kind, super::ChannelKind::Healthchecks);
+    let ops = "[notify.ops]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/h\"\n";
+    check_problems(
+        "a webhook channel for pings",
+        &format!("{hc}{ops}{JOB}healthchecks = {{ channel = \"ops\", check = \"x\" }}\n"),
+        &[(
+            10,
+            28,
+            Some("a"),
+            &["\"ops\" is not a channel of kind \"healthchecks\""],
+        )],
+    );
+    check_problems(
+        "a healthchecks channel for messages",
+        &format!("{hc}{JOB}notify = [\"hc\"]\n"),
+        &[(
+            7,
+            11,
+            Some("a"),
+            &["\"hc\" is a healthchecks channel", "healthchecks = {"],
+        )],
+    );
+    check_problems(
+        "a check with a slash",
+        &format!("{hc}{JOB}healthchecks = {{ channel = \"hc\", check = \"a/b\" }}\n"),
+        &[(7, 42, Some("a"), &["UUID or slug"])],
+    );
+    check_problems(
+        "no check",
+        &format!("{hc}{JOB}healthchecks = {{ channel = \"hc\" }}\n"),
+        &[(7, 16, Some("a"), &["check is missing"])],
+    );
+}
