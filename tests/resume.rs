@@ -203,6 +203,7 @@ command = ["true"]
             began,
             began,
             None,
+            None,
         )
         .await
         .expect("run")

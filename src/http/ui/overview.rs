@@ -1,0 +1,286 @@
+//! The overview (`GET /`): every job in one table (schedule in words and as
+//! written, zone, next fire time, last run, the last 30 runs as a strip, the
+//! success rate over 7 days, paused or running), and above it what runs now,
+//! what waits for a slot or a retry, the failures of the last 24 h, and the
+//! state of the engine and the database.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use maud::{Markup, html};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::page::{Frame, badge, duration, page, relative, time_in};
+use crate::daemon::control::JobState;
+use crate::engine::Engine;
+use crate::store::{
+    OpenRun, RunBrief, Store, StoreError, SuccessRate, Unfinished, parse_timestamp,
+};
+
+/// Runs in a job's strip.
+pub const STRIP: u32 = 30;
+/// The window of the success rate.
+pub const RATE_WINDOW: TimeDelta = TimeDelta::days(7);
+/// The window of the failures listed.
+pub const FAILURE_WINDOW: TimeDelta = TimeDelta::hours(24);
+/// The most failures listed.
+pub const MAX_FAILURES: u32 = 20;
+/// How long the engine may take to answer the overview's check.
+pub const ENGINE_WAIT: Duration = Duration::from_secs(2);
+
+/// Everything the overview shows, read at one instant.
+#[derive(Debug)]
+pub struct Overview {
+    pub now: DateTime<Utc>,
+    /// The jobs as the daemon plans them, by name.
+    pub jobs: Vec<JobState>,
+    pub recent: HashMap<String, Vec<RunBrief>>,
+    pub rates: HashMap<String, SuccessRate>,
+    pub failures: Vec<RunBrief>,
+    pub open: Vec<OpenRun>,
+    /// `Err`: why the engine did not answer.
+    pub engine: Result<(), String>,
+}
+
+impl Overview {
+    /// Read it: the jobs from the daemon, the rest from the history (and the
+    /// engine's answer to a ping).
+    pub async fn read(
+        mut jobs: Vec<JobState>,
+        store: &Store,
+        engine: &Engine,
+        now: DateTime<Utc>,
+    ) -> Result<Overview, StoreError> {
+        jobs.sort_by(|a, b| a.job.name.cmp(&b.job.name));
+        let names: Vec<String> = jobs.iter().map(|s| s.job.name.clone()).collect();
+        let check = async {
+            match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", ENGINE_WAIT.as_secs())),
+            }
+        };
+        let (recent, rates, failures, open, engine) = tokio::join!(
+            store.recent_runs(&names, STRIP),
+            store.success_rates(now - RATE_WINDOW),
+            store.failures_since(now - FAILURE_WINDOW, MAX_FAILURES),
+            store.open_runs(now),
+            check,
+        );
+        Ok(Overview {
+            now,
+            jobs,
+            recent: recent?,
+            rates: rates?,
+            failures: failures?,
+            open: open?,
+            engine,
+        })
+    }
+}
+
+/// The overview page.
+pub fn render(view: &Overview, frame: &Frame) -> Markup {
+    let body = html! {
+        h1 { "Overview" }
+        section #now data-live aria-label="Now" {
+            div.panels {
+                (running_panel(view))
+                (waiting_panel(view))
+                (failures_panel(view))
+                (state_panel(view))
+            }
+        }
+        section #jobs data-live aria-labelledby="jobs-title" {
+            h2 #jobs-title { (view.jobs.len()) " jobs" }
+            div.scroll { (jobs_table(view)) }
+        }
+    };
+    page("Overview", frame, body)
+}
+
+fn run_link(run: &RunBrief) -> Markup {
+    html! { a href={"/runs/" (run.id)} { (run.job) " #" (run.id) } }
+}
+
+fn since(view: &Overview, text: &str) -> String {
+    parse_timestamp(text)
+        .map(|at| relative(view.now, at))
+        .unwrap_or_default()
+}
+
+fn running_panel(view: &Overview) -> Markup {
+    let running: Vec<&OpenRun> = view
+        .open
+        .iter()
+        .filter(|o| matches!(o.state, Unfinished::Running { .. }))
+        .collect();
+    html! {
+        div.panel #running {
+            h2 { "Running now (" (running.len()) ")" }
+            @if running.is_empty() { p.muted { "Nothing runs." } }
+            ul {
+                @for open in running {
+                    @if let Unfinished::Running { attempt } = open.state {
+                        li { (run_link(&open.run)) " attempt " (attempt) " · started " (since(view, &open.run.started_at)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn waiting_panel(view: &Overview) -> Markup {
+    let waiting: Vec<&OpenRun> = view
+        .open
+        .iter()
+        .filter(|o| !matches!(o.state, Unfinished::Running { .. }))
+        .collect();
+    html! {
+        div.panel #waiting {
+            h2 { "Waiting (" (waiting.len()) ")" }
+            @if waiting.is_empty() { p.muted { "No run waits for a slot or a retry." } }
+            ul {
+                @for open in waiting {
+                    li {
+                        (run_link(&open.run)) " · "
+                        @match &open.state {
+                            Unfinished::Retry { attempt, retry_at } => {
+                                "attempt " (attempt) " after its backoff, "
+                                (since(view, retry_at))
+                            }
+                            _ => { "waiting for a slot since " (since(view, &open.run.started_at)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn failures_panel(view: &Overview) -> Markup {
+    html! {
+        div.panel #failures {
+            h2 { "Failures, last 24 h (" (view.failures.len()) ")" }
+            @if view.failures.is_empty() { p.muted { "None." } }
+            ul {
+                @for run in &view.failures {
+                    li {
+                        (run_link(run)) " " (badge(&run.status)) " "
+                        @if let Some(end) = &run.finished_at { (since(view, end)) }
+                        @if let Some(reason) = &run.reason { span.sub { (reason) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn state_panel(view: &Overview) -> Markup {
+    let paused = view.jobs.iter().filter(|s| s.paused).count();
+    html! {
+        div.panel #state {
+            h2 { "Daemon" }
+            ul {
+                li {
+                    "Engine: "
+                    @match &view.engine {
+                        Ok(()) => span.ok { "answers" },
+                        Err(why) => span.bad { "does not answer (" (why) ")" },
+                    }
+                }
+                li { "Database: " span.ok { "readable" } }
+                li { (view.jobs.len()) " jobs, " (paused) " paused" }
+                li.muted { "As of " (time_in(chrono_tz::UTC, view.now)) }
+            }
+        }
+    }
+}
+
+fn jobs_table(view: &Overview) -> Markup {
+    html! {
+        table.jobs {
+            thead {
+                tr {
+                    th scope="col" { "Job" }
+                    th scope="col" { "Schedule" }
+                    th.wide scope="col" { "Zone" }
+                    th scope="col" { "Next" }
+                    th scope="col" { "Last run" }
+                    th.wide scope="col" { "Last " (STRIP) " runs" }
+                    th.num scope="col" { "7 d" }
+                    th scope="col" { "State" }
+                }
+            }
+            tbody {
+                @for state in &view.jobs { (job_row(view, state)) }
+            }
+        }
+    }
+}
+
+fn job_row(view: &Overview, state: &JobState) -> Markup {
+    let job = &state.job;
+    let runs = view.recent.get(&job.name).map(Vec::as_slice).unwrap_or(&[]);
+    html! {
+        tr data-job=(job.name) {
+            td { a href={"/jobs/" (job.name)} { (job.name) } }
+            td { (job.schedule.in_words()) span.sub { code { (job.schedule.expression()) } } }
+            td.wide { (job.timezone.name()) }
+            td.next {
+                @match state.next {
+                    Some(next) => { (time_in(job.timezone, next)) span.sub { (relative(view.now, next)) } },
+                    None => span.muted { "none" },
+                }
+            }
+            td.last { (last_run(view, runs.first())) }
+            td.wide { (strip(runs)) }
+            td.num { (rate(view.rates.get(&job.name))) }
+            td.state { (job_state(state)) }
+        }
+    }
+}
+
+fn last_run(view: &Overview, run: Option<&RunBrief>) -> Markup {
+    let Some(run) = run else {
+        return html! { span.muted { "never" } };
+    };
+    html! {
+        a href={"/runs/" (run.id)} { (badge(&run.status)) }
+        span.sub {
+            (since(view, &run.started_at))
+            @if let Some(took) = duration(&run.started_at, run.finished_at.as_deref()) { " · " (took) }
+        }
+    }
+}
+
+/// The runs oldest first, one coloured mark each, linked to the run.
+pub fn strip(runs: &[RunBrief]) -> Markup {
+    html! {
+        span.strip role="img" aria-label={"last " (runs.len()) " runs"} {
+            @for run in runs.iter().rev() {
+                a class={"s-" (run.status)} href={"/runs/" (run.id)}
+                    title={"#" (run.id) " " (run.status) " " (run.started_at)} {}
+            }
+        }
+    }
+}
+
+fn rate(rate: Option<&SuccessRate>) -> Markup {
+    match rate {
+        Some(r) if r.ended > 0 => {
+            let percent = r.succeeded * 100 / r.ended;
+            html! { span title={(r.succeeded) " of " (r.ended) " runs succeeded"} { (percent) " %" } }
+        }
+        _ => html! { span.muted { "–" } },
+    }
+}
+
+fn job_state(state: &JobState) -> Markup {
+    html! {
+        @if state.paused { span.state-paused { "paused" } " " }
+        @for id in &state.running {
+            a.state-running href={"/runs/" (id)} { "running #" (id) } " "
+        }
+        @if !state.paused && state.running.is_empty() { span.muted { "idle" } }
+    }
+}
