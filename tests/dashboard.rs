@@ -669,3 +669,106 @@ async fn the_pages_and_forms_work_without_javascript() {
     served.stop().await;
     assert!(env.containers_gone().await);
 }
+
+const RETRYING: &str = r#"
+[jobs.flaky]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "echo trying; exit 3"]
+retries = 1
+backoff = "10m"
+
+[jobs.chatty]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["seq", "1", "5000"]
+max_output = "4KiB"
+"#;
+
+#[tokio::test]
+async fn a_retry_waiting_for_its_backoff_and_output_that_was_cut_show_as_such() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, RETRYING);
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+    browser.open(&served.url("/")).await;
+    live(&browser).await;
+
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for job in ["flaky", "chatty"] {
+        let started = client
+            .post(served.url(&format!("/api/v1/jobs/{job}/runs")))
+            .send()
+            .await
+            .expect("post");
+        let body: serde_json::Value = started.json().await.expect("json");
+        ids.push(body["run_id"].as_i64().expect("id"));
+    }
+    // The failed first attempt, then the retry waiting for its backoff, live.
+    browser
+        .wait_for(
+            &format!(
+                "document.querySelector('#waiting').innerText.includes('flaky #{}') && document.querySelector('#waiting').innerText.includes('after its backoff')",
+                ids[0]
+            ),
+            "the retry in Waiting",
+        )
+        .await;
+    browser
+        .open(&served.url(&format!("/runs/{}", ids[0])))
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("attempt 2 starts after its backoff"),
+        "{text}"
+    );
+    assert!(
+        browser
+            .eval("document.querySelector('#attempts').innerText.includes('until')")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "the backoff before the next attempt: {text}"
+    );
+
+    // The cut output: the marker set apart, the bytes dropped counted.
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {}", ids[1]),
+        "succeeded\n",
+    )
+    .await;
+    browser
+        .open(&served.url(&format!("/runs/{}", ids[1])))
+        .await;
+    let marker = browser
+        .eval("document.querySelector('#output mark.dropped').innerText")
+        .await;
+    assert!(
+        marker
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[cronbox: ")
+            && marker.as_str().unwrap_or_default().contains("dropped here"),
+        "{marker}"
+    );
+    assert!(browser.text().await.contains("B of stdout"));
+    shoot(
+        &browser,
+        &served.url(&format!("/runs/{}", ids[1])),
+        "run-cut",
+    )
+    .await;
+
+    let stopped = client
+        .post(served.url(&format!("/api/v1/runs/{}/stop", ids[0])))
+        .send()
+        .await
+        .expect("stop");
+    assert_eq!(stopped.status(), StatusCode::ACCEPTED);
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}

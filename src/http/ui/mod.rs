@@ -30,10 +30,15 @@ use std::sync::Arc;
 
 use super::AppState;
 use super::error::ApiError;
-use page::{Frame, notice};
+use page::notice;
 use session::Guard;
 
 pub use overview::{Overview, render as render_overview};
+pub use page::Frame;
+
+/// Bytes of the assets every page loads (stylesheet and script), for the
+/// page weight the benchmark harness reports.
+pub const WEIGHT_ASSETS: usize = assets::CSS.len() + assets::JS.len();
 
 /// The dashboard's routes; all but `/login` and `/static/*` behind `guard`.
 pub(super) fn routes(guard: Arc<Guard>) -> Router<AppState> {
