@@ -210,6 +210,14 @@ async fn the_overview_and_a_run_page_follow_runs_live_without_a_reload() {
     }
     assert!(nightly.contains("in "), "relative time: {nightly:?}");
     assert!(text.contains("every day at 02:30"), "{text}");
+    assert!(
+        browser
+            .eval("document.querySelector('#next-up').innerText.includes('nightly')")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "nightly is next up"
+    );
     let utc_hover = browser
         .eval("document.querySelector('tr[data-job=\"nightly\"] td.next time').title")
         .await;
@@ -244,6 +252,13 @@ async fn the_overview_and_a_run_page_follow_runs_live_without_a_reload() {
         .await;
     assert_eq!(browser.eval("window.__page").await, "same", "no reload");
     shoot(&browser, &served.url("/"), "overview").await;
+    browser.color_scheme("dark").await;
+    shoot(&browser, &served.url("/"), "overview-dark").await;
+    let background = browser
+        .eval("getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(background, "rgb(13, 17, 23)", "the dark palette");
+    browser.color_scheme("light").await;
 
     // Run now from the job's page, with its parameter: the run's page shows
     // the output while the container waits, then the end, without a reload.

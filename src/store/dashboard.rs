@@ -1,4 +1,4 @@
-//! Reads for the web dashboard: each job's recent runs (the strip of the
+//! Reads for the web dashboard: each job's recent statuses (the strip of the
 //! overview), success rates over a window, recent failures, the runs that are
 //! unfinished now (running an attempt, waiting for a slot or for a retry), and
 //! a job's run durations (its chart). Every value is bound; each query uses an
@@ -65,29 +65,42 @@ fn brief(row: &sqlx::sqlite::SqliteRow) -> RunBrief {
 }
 
 impl Store {
-    /// The last `count` runs of each of `jobs`, newest first, by job name (a job
-    /// without runs is absent). One query; each job's runs come from the
-    /// `runs_job` index, however long the history.
-    pub async fn recent_runs(
+    /// The ids and statuses of the last `count` runs of each of `jobs`, newest
+    /// first, by job name (a job without runs is absent). One query, one row
+    /// per job; each job's runs come from the `runs_job` index, however long
+    /// the history.
+    pub async fn recent_statuses(
         &self,
         jobs: &[String],
         count: u32,
-    ) -> Result<HashMap<String, Vec<RunBrief>>, StoreError> {
+    ) -> Result<HashMap<String, Vec<(i64, String)>>, StoreError> {
         let names = serde_json::to_string(jobs).unwrap_or_else(|_| "[]".to_owned());
         let rows = sqlx::query(
-            "SELECT r.id, r.job, r.trigger, r.status, r.started_at, r.finished_at, r.reason
-             FROM json_each(?1) AS j
-             JOIN runs AS r ON r.id IN (SELECT id FROM runs WHERE job = j.value ORDER BY id DESC LIMIT ?2)
-             ORDER BY r.id DESC",
+            "SELECT j.value,
+                    (SELECT group_concat(id || ':' || status, ',')
+                     FROM (SELECT id, status FROM runs WHERE job = j.value ORDER BY id DESC LIMIT ?2))
+             FROM json_each(?1) AS j",
         )
         .bind(names)
         .bind(count)
         .fetch_all(&self.pool)
         .await
         .map_err(self.err("reading the recent runs of the jobs"))?;
-        let mut recent: HashMap<String, Vec<RunBrief>> = HashMap::new();
-        for run in rows.iter().map(brief) {
-            recent.entry(run.job.clone()).or_default().push(run);
+        let mut recent = HashMap::new();
+        for row in &rows {
+            let Some(list) = row.get::<Option<String>, _>(1) else {
+                continue;
+            };
+            let mut runs: Vec<(i64, String)> = list
+                .split(',')
+                .filter_map(|pair| {
+                    let (id, status) = pair.split_once(':')?;
+                    Some((id.parse().ok()?, status.to_owned()))
+                })
+                .collect();
+            // group_concat's order is not promised: newest first, by id.
+            runs.sort_by(|a, b| b.0.cmp(&a.0));
+            recent.insert(row.get(0), runs);
         }
         Ok(recent)
     }
@@ -239,8 +252,9 @@ mod tests {
             ids.push(id);
         }
         let names = ["a".to_owned(), "b".to_owned(), "none".to_owned()];
-        let recent = store.recent_runs(&names, 3).await.expect("recent");
-        let of = |job: &str| recent[job].iter().map(|r| r.id).collect::<Vec<_>>();
+        let recent = store.recent_statuses(&names, 3).await.expect("recent");
+        let of = |job: &str| recent[job].iter().map(|r| r.0).collect::<Vec<_>>();
+        assert_eq!(recent["a"][0].1, "running");
         assert_eq!(of("a"), [ids[4], ids[3], ids[1]]);
         assert_eq!(of("b"), [ids[2]]);
         assert!(!recent.contains_key("none"));

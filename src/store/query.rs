@@ -203,6 +203,29 @@ impl Store {
             .collect())
     }
 
+    /// The latest run of each of `jobs`, by job name (one index seek per job,
+    /// however long the history: the dashboard's overview).
+    pub async fn last_runs_of(
+        &self,
+        jobs: &[String],
+    ) -> Result<HashMap<String, RunRow>, StoreError> {
+        let names = serde_json::to_string(jobs).unwrap_or_else(|_| "[]".to_owned());
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id IN (SELECT (SELECT max(id) FROM runs WHERE job = j.value) FROM json_each(?1) AS j)"
+        ))
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("reading the last runs"))?;
+        Ok(rows
+            .iter()
+            .map(run_row)
+            .map(|run| (run.job.clone(), run))
+            .collect())
+    }
+
     /// When each job's last successful run finished, by job name.
     pub async fn last_successes(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
         let rows = sqlx::query(
@@ -349,6 +372,9 @@ mod tests {
         assert!(store.run(99).await.expect("run").is_none());
         let last = store.last_runs().await.expect("last");
         assert_eq!((last["a"].id, last["b"].id), (5, 2));
+        let names = ["a".to_owned(), "none".to_owned()];
+        let last = store.last_runs_of(&names).await.expect("last");
+        assert_eq!((last.len(), last["a"].id), (1, 5));
         assert_eq!(store.waiting_runs(t).await.expect("waiting"), 4);
         store.check_writable().await.expect("writable");
     }

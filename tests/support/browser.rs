@@ -156,6 +156,15 @@ impl Browser {
         .await;
     }
 
+    /// Emulate the operator's colour preference: `dark` or `light`.
+    pub async fn color_scheme(&self, scheme: &str) {
+        self.call(
+            "Emulation.setEmulatedMedia",
+            json!({"features": [{"name": "prefers-color-scheme", "value": scheme}]}),
+        )
+        .await;
+    }
+
     /// Turn the page's script off (or on again).
     pub async fn script(&self, enabled: bool) {
         self.call(

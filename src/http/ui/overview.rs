@@ -1,7 +1,7 @@
 //! The overview (`GET /`): every job in one table (schedule in words and as
 //! written, zone, next fire time, last run, the last 30 runs as a strip, the
 //! success rate over 7 days, paused or running), and above it what runs now,
-//! what waits for a slot or a retry, the failures of the last 24 h, and the
+//! what runs next, what waits for a slot or a retry, the failures of the last 24 h, and the
 //! state of the engine and the database.
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -13,7 +13,7 @@ use super::page::{Frame, badge, duration, page, relative, time_in};
 use crate::daemon::control::JobState;
 use crate::engine::Engine;
 use crate::store::{
-    OpenRun, RunBrief, Store, StoreError, SuccessRate, Unfinished, parse_timestamp,
+    OpenRun, RunBrief, RunRow, Store, StoreError, SuccessRate, Unfinished, parse_timestamp,
 };
 
 /// Runs in a job's strip.
@@ -33,7 +33,10 @@ pub struct Overview {
     pub now: DateTime<Utc>,
     /// The jobs as the daemon plans them, by name.
     pub jobs: Vec<JobState>,
-    pub recent: HashMap<String, Vec<RunBrief>>,
+    /// Each job's last runs (id, status), newest first.
+    pub recent: HashMap<String, Vec<(i64, String)>>,
+    /// Each job's latest run.
+    pub last: HashMap<String, RunRow>,
     pub rates: HashMap<String, SuccessRate>,
     pub failures: Vec<RunBrief>,
     pub open: Vec<OpenRun>,
@@ -59,8 +62,9 @@ impl Overview {
                 Err(_) => Err(format!("no answer within {} s", ENGINE_WAIT.as_secs())),
             }
         };
-        let (recent, rates, failures, open, engine) = tokio::join!(
-            store.recent_runs(&names, STRIP),
+        let (recent, last, rates, failures, open, engine) = tokio::join!(
+            store.recent_statuses(&names, STRIP),
+            store.last_runs_of(&names),
             store.success_rates(now - RATE_WINDOW),
             store.failures_since(now - FAILURE_WINDOW, MAX_FAILURES),
             store.open_runs(now),
@@ -70,6 +74,7 @@ impl Overview {
             now,
             jobs,
             recent: recent?,
+            last: last?,
             rates: rates?,
             failures: failures?,
             open: open?,
@@ -85,6 +90,7 @@ pub fn render(view: &Overview, frame: &Frame) -> Markup {
         section #now data-live aria-label="Now" {
             div.panels {
                 (running_panel(view))
+                (next_panel(view))
                 (waiting_panel(view))
                 (failures_panel(view))
                 (state_panel(view))
@@ -122,6 +128,34 @@ fn running_panel(view: &Overview) -> Markup {
                 @for open in running {
                     @if let Unfinished::Running { attempt } = open.state {
                         li { (run_link(&open.run)) " attempt " (attempt) " · started " (since(view, &open.run.started_at)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How many of the soonest fire times the overview lists above the table.
+pub const NEXT_UP: usize = 5;
+
+fn next_panel(view: &Overview) -> Markup {
+    let mut next: Vec<&JobState> = view
+        .jobs
+        .iter()
+        .filter(|s| s.next.is_some() && !s.paused)
+        .collect();
+    next.sort_by_key(|s| s.next);
+    html! {
+        div.panel #next-up {
+            h2 { "Next up" }
+            @if next.is_empty() { p.muted { "No job is due." } }
+            ul {
+                @for state in next.iter().take(NEXT_UP) {
+                    @if let Some(at) = state.next {
+                        li {
+                            a href={"/jobs/" (state.job.name)} { (state.job.name) } " "
+                            (relative(view.now, at)) span.sub { (time_in(state.job.timezone, at)) }
+                        }
                     }
                 }
             }
@@ -221,6 +255,7 @@ fn jobs_table(view: &Overview) -> Markup {
 fn job_row(view: &Overview, state: &JobState) -> Markup {
     let job = &state.job;
     let runs = view.recent.get(&job.name).map(Vec::as_slice).unwrap_or(&[]);
+    let last = view.last.get(&job.name);
     html! {
         tr data-job=(job.name) {
             td { a href={"/jobs/" (job.name)} { (job.name) } }
@@ -232,7 +267,7 @@ fn job_row(view: &Overview, state: &JobState) -> Markup {
                     None => span.muted { "none" },
                 }
             }
-            td.last { (last_run(view, runs.first())) }
+            td.last { (last_run(view, last)) }
             td.wide { (strip(runs)) }
             td.num { (rate(view.rates.get(&job.name))) }
             td.state { (job_state(state)) }
@@ -240,7 +275,7 @@ fn job_row(view: &Overview, state: &JobState) -> Markup {
     }
 }
 
-fn last_run(view: &Overview, run: Option<&RunBrief>) -> Markup {
+fn last_run(view: &Overview, run: Option<&RunRow>) -> Markup {
     let Some(run) = run else {
         return html! { span.muted { "never" } };
     };
@@ -253,13 +288,18 @@ fn last_run(view: &Overview, run: Option<&RunBrief>) -> Markup {
     }
 }
 
-/// The runs oldest first, one coloured mark each, linked to the run.
-pub fn strip(runs: &[RunBrief]) -> Markup {
+/// The runs oldest first, one coloured mark each; those that did not succeed
+/// carry their id and status on hover (most succeed: the page stays light).
+pub fn strip(runs: &[(i64, String)]) -> Markup {
+    let failed = runs
+        .iter()
+        .filter(|r| r.1 != "succeeded" && r.1 != "running")
+        .count();
     html! {
-        span.strip role="img" aria-label={"last " (runs.len()) " runs"} {
-            @for run in runs.iter().rev() {
-                a class={"s-" (run.status)} href={"/runs/" (run.id)}
-                    title={"#" (run.id) " " (run.status) " " (run.started_at)} {}
+        span.strip role="img" aria-label={"last " (runs.len()) " runs, " (failed) " not succeeded"} {
+            @for (id, status) in runs.iter().rev() {
+                @if status == "succeeded" { i.s-succeeded {} }
+                @else { i class={"s-" (status)} title={"#" (id) " " (status)} {} }
             }
         }
     }
