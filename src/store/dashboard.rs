@@ -2,7 +2,8 @@
 //! overview), success rates over a window, recent failures, the runs that are
 //! unfinished now (running an attempt, waiting for a slot or for a retry), and
 //! a job's run durations (its chart). Every value is bound; each query uses an
-//! index (`runs_job`, `runs_finished`, `runs_status_started`, `runs_pending`).
+//! index (`runs_job_status`, `runs_finished`, `runs_status_started`,
+//! `runs_pending`).
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -99,7 +100,7 @@ impl Store {
                 })
                 .collect();
             // group_concat's order is not promised: newest first, by id.
-            runs.sort_by(|a, b| b.0.cmp(&a.0));
+            runs.sort_by_key(|r| std::cmp::Reverse(r.0));
             recent.insert(row.get(0), runs);
         }
         Ok(recent)
@@ -135,7 +136,8 @@ impl Store {
     }
 
     /// The runs that finished `failed` or `interrupted` since `since`, newest
-    /// first, at most `limit`.
+    /// first, at most `limit` (by the `runs_finished` index: `+status` keeps
+    /// SQLite from walking every failure of the history by status instead).
     pub async fn failures_since(
         &self,
         since: DateTime<Utc>,
@@ -143,7 +145,7 @@ impl Store {
     ) -> Result<Vec<RunBrief>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, job, trigger, status, started_at, finished_at, reason FROM runs
-             WHERE finished_at >= ?1 AND status IN ('failed', 'interrupted')
+             WHERE finished_at >= ?1 AND +status IN ('failed', 'interrupted')
              ORDER BY finished_at DESC LIMIT ?2",
         )
         .bind(timestamp(since))
