@@ -13,10 +13,12 @@
 //! `/bin/busybox` (Debian's busybox-static) through the API, as the tests do.
 //!
 //! Measures (see BENCHMARKS.md for what each one means and the goals):
-//! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`, `api`.
+//! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`, `api`, `dashboard`.
 
 #[path = "harness/api.rs"]
 mod api;
+#[path = "harness/dashboard.rs"]
+mod dashboard;
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;
 
@@ -248,7 +250,7 @@ impl Bench {
         }
         type Phase =
             fn(&mut Bench) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + '_>>;
-        let phases: [(&str, Phase); 8] = [
+        let phases: [(&str, Phase); 9] = [
             ("per-run", |b| Box::pin(b.per_run())),
             ("lateness", |b| Box::pin(b.lateness())),
             ("burst", |b| Box::pin(b.burst())),
@@ -257,6 +259,7 @@ impl Bench {
             ("flood", |b| Box::pin(b.flood())),
             ("history", |b| Box::pin(b.history_queries())),
             ("api", |b| Box::pin(b.api())),
+            ("dashboard", |b| Box::pin(b.dashboard())),
         ];
         for (name, phase) in phases {
             if !wanted(name) {
@@ -1641,6 +1644,11 @@ PRAGMA wal_checkpoint(TRUNCATE);
         a_started = at("0.02 + (attempt - 1) * 61.5"),
         a_finished = at("1.2 + (attempt - 1) * 61.5"),
     );
+    sqlite_script(db, &sql).await
+}
+
+/// Run `sql` with the sqlite3 shell on `db`; an error with what it printed.
+async fn sqlite_script(db: &Path, sql: &str) -> Res<()> {
     let mut child = Command::new("sqlite3")
         .arg(db)
         .stdin(Stdio::piped())

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for cronbox and run it. Installs what is missing
 # (Debian's docker.io and busybox-static, a C compiler for SQLite, npm; for the
-# tests, Debian's prometheus for promtool, PyPI's kubernetes-validate in
+# tests, Debian's prometheus for promtool and chromium, PyPI's kubernetes-validate in
 # target/kubernetes-validate and openapi-spec-validator in
 # target/openapi-spec-validator), starts
 # dockerd when no engine answers, and then:
@@ -66,6 +66,16 @@ install_promtool() {
     echo "dev.sh: installing prometheus (for promtool)" >&2
     if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; then
         echo "dev.sh: could not install prometheus; tests/http.rs will fail" >&2
+    fi
+}
+
+# Debian's chromium, the headless browser tests/dashboard.rs drives.
+# If it cannot be installed, say so and go on: those tests then fail saying how.
+install_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    echo "dev.sh: installing chromium (for tests/dashboard.rs)" >&2
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; then
+        echo "dev.sh: could not install chromium; tests/dashboard.rs will fail" >&2
     fi
 }
 
@@ -195,6 +205,7 @@ case "${1:-}" in
         install_kubernetes_validate
         install_openapi_validator
         install_promtool
+        install_chromium
         install_test_tools
         start_docker
         # Every test binary runs even after a failure, so one run shows every failing test.

@@ -16,10 +16,11 @@
 //!   retention and incremental vacuum).
 //! - [`daemon`]: the scheduler loop, run supervisors, missed ticks, adoption of
 //!   containers at start-up, shutdown (detach or stop), history pruning.
-//! - [`http`]: the only module that serves HTTP (axum, tower-http): the JSON API
-//!   under `/api/v1` with its OpenAPI document (utoipa), `/metrics` (Prometheus
-//!   text format), `/healthz` and `/readyz`; it drives the daemon through its
-//!   `Handle` and reads the history from `store`.
+//! - [`http`]: the only module that serves HTTP (axum, tower-http): the web
+//!   dashboard at `/` (`http::ui`: server-rendered HTML with maud, SVG charts,
+//!   embedded assets), the JSON API under `/api/v1` with its OpenAPI document
+//!   (utoipa), `/metrics` (Prometheus text format), `/healthz` and `/readyz`; it
+//!   drives the daemon through its `Handle` and reads the history from `store`.
 //! - [`export`]: pure translation of a validated config into other systems'
 //!   formats: Kubernetes CronJobs (YAML, with warnings for what does not carry
 //!   over). No disk, network or clock (the instant comes in).

@@ -43,11 +43,11 @@ pub mod file;
 
 #[cfg(test)]
 mod http_tests;
+#[cfg(test)]
+mod notify_tests;
 mod random_delay;
 #[cfg(test)]
 mod random_delay_tests;
-#[cfg(test)]
-mod notify_tests;
 #[cfg(test)]
 mod schema_tests;
 #[cfg(test)]

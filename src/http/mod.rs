@@ -1,6 +1,7 @@
-//! The daemon's HTTP server: the JSON API under `/api/v1` (described by the
-//! OpenAPI document it serves at `/api/v1/openapi.json`), the Prometheus
-//! metrics (`/metrics`) and the health checks (`/healthz`, `/readyz`). The only
+//! The daemon's HTTP server: the web dashboard at `/` ([`ui`]), the JSON API
+//! under `/api/v1` (described by the OpenAPI document it serves at
+//! `/api/v1/openapi.json`), the Prometheus metrics (`/metrics`) and the health
+//! checks (`/healthz`, `/readyz`). The only
 //! module that imports the HTTP server (axum, tower-http).
 //!
 //! It runs on the daemon's tokio runtime and stops with the daemon's
@@ -19,6 +20,7 @@ mod health;
 mod metrics;
 mod sse;
 pub mod token;
+pub mod ui;
 
 pub use error::{ApiError, ErrorBody};
 
@@ -68,6 +70,8 @@ pub(crate) struct AppState {
     pub shutdown: CancellationToken,
     /// The OpenAPI document, as served.
     pub openapi: Arc<str>,
+    /// The dashboard's login and CSRF keys.
+    pub guard: Arc<ui::session::Guard>,
 }
 
 /// Why the server did not start.
@@ -143,15 +147,19 @@ pub async fn serve(
     let metrics = Arc::new(metrics::Metrics::new()?);
     metrics::spawn_updater(metrics.clone(), &services, shutdown.clone()).await;
     let guarded = token.is_some();
-    let (router, openapi) = routes(token.map(Arc::new)).split_for_parts();
+    let token = token.map(Arc::new);
+    let guard = Arc::new(ui::session::Guard::new(token.clone()));
+    let (router, openapi) = routes(token).split_for_parts();
     let openapi = openapi.to_pretty_json().unwrap_or_default();
     let state = AppState {
         services,
         metrics,
         shutdown: shutdown.clone(),
         openapi: openapi.into(),
+        guard: guard.clone(),
     };
     let app = router
+        .merge(ui::routes(guard))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)
@@ -164,7 +172,7 @@ pub async fn serve(
     tracing::info!(
         address = %address,
         token = if guarded { "required but for /healthz and /readyz" } else { "none" },
-        "HTTP server listening (API at /api/v1, metrics at /metrics, health at /healthz and /readyz)"
+        "HTTP server listening (dashboard at /, API at /api/v1, metrics at /metrics, health at /healthz and /readyz)"
     );
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -77,6 +77,13 @@ impl Token {
         self.0.as_bytes().ct_eq(presented).into()
     }
 
+    /// The token's bytes, as the key of the dashboard's session and CSRF
+    /// values (HMAC-SHA-256 of a label; see `http::ui::session`), which must
+    /// change when the token does. Never shown.
+    pub(crate) fn key(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
     /// The `Authorization` header value that carries it: `Bearer TOKEN`.
     pub fn header_value(&self) -> String {
         format!("Bearer {}", self.0)

@@ -32,6 +32,7 @@ mod offsets;
 pub mod robfig;
 #[cfg(test)]
 mod tests;
+mod words;
 mod zone;
 
 use chrono::{DateTime, Datelike, FixedOffset, Utc};

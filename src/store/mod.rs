@@ -5,6 +5,7 @@
 //! `migrations/` applied at open, and one small named function per query. Callers
 //! never see SQL. Timestamps go in as ISO-8601 UTC text with milliseconds.
 
+mod dashboard;
 mod error;
 mod lifecycle;
 mod outbox;
@@ -13,6 +14,7 @@ mod query;
 mod retention;
 mod seed;
 
+pub use dashboard::{OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};

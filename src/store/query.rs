@@ -380,6 +380,8 @@ mod tests {
             .await
             .expect("last of");
         assert_eq!((of.len(), of["a"].id, of["b"].id), (2, 5, 2));
+        let last = store.last_runs_of(&["a", "none"]).await.expect("last");
+        assert_eq!((last.len(), last["a"].id), (1, 5));
         assert_eq!(store.waiting_runs(t).await.expect("waiting"), 4);
         store.check_writable().await.expect("writable");
     }

@@ -29,7 +29,7 @@ struct Lagged {
     ),
     security(("bearer" = [])),
 )]
-pub(super) async fn events(State(state): State<AppState>) -> impl IntoResponse {
+pub(crate) async fn events(State(state): State<AppState>) -> impl IntoResponse {
     let receiver = state.services.handle.events.subscribe();
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         let event = match receiver.recv().await {

@@ -13,7 +13,7 @@ use crate::daemon::control::{JobState, Refusal};
 use crate::http::error::{ApiError, ErrorBody};
 
 /// The job called `name` as the daemon plans it, or a 404.
-pub(super) async fn find_job(state: &AppState, name: &str) -> Result<JobState, ApiError> {
+pub(crate) async fn find_job(state: &AppState, name: &str) -> Result<JobState, ApiError> {
     state
         .services
         .handle
@@ -125,7 +125,7 @@ pub(super) async fn resume_job(
 }
 
 /// Store the pause of `job`, then have the daemon apply it.
-async fn set_paused(
+pub(crate) async fn set_paused(
     state: &AppState,
     job: String,
     paused: bool,

@@ -93,12 +93,7 @@ pub(super) async fn run_logs(
     }
     let stream = query.stream.map(StreamName::stream);
     if query.follow {
-        let follow = Follow::new(store, id, query.attempt, stream);
-        let events = futures_util::stream::unfold(follow, |mut follow| async move {
-            let event = follow.next().await?;
-            Some((event, follow))
-        });
-        return Ok(sse::respond(events, state.shutdown.clone()).into_response());
+        return Ok(follow(&state, id, query.attempt, stream));
     }
     let chunks = store.output(id, query.attempt).await?;
     let text: Vec<u8> = chunks
@@ -107,6 +102,23 @@ pub(super) async fn run_logs(
         .flat_map(|c| c.data)
         .collect();
     Ok(([(CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+/// Run `id`'s output (of `attempt` and `stream` when given) as Server-Sent
+/// Events, as the daemon stores it, until the run ends (the API's
+/// `follow=true`, the dashboard's live output).
+pub(crate) fn follow(
+    state: &AppState,
+    id: i64,
+    attempt: Option<u32>,
+    stream: Option<Stream>,
+) -> Response {
+    let follow = Follow::new(state.services.store.clone(), id, attempt, stream);
+    let events = futures_util::stream::unfold(follow, |mut follow| async move {
+        let event = follow.next().await?;
+        Some((event, follow))
+    });
+    sse::respond(events, state.shutdown.clone()).into_response()
 }
 
 /// A run's output followed as the daemon stores it.

@@ -11,6 +11,12 @@ mod logs;
 mod runs;
 mod views;
 
+// What the dashboard (`http::ui`) does the way the API does.
+pub(crate) use events::events as event_stream;
+pub(crate) use jobs::{find_job, set_paused};
+pub(crate) use logs::follow;
+pub(crate) use runs::{check_params, start, stop};
+
 use axum::extract::{FromRequestParts, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;

@@ -207,8 +207,17 @@ fn params(job: &Job, body: &[u8]) -> Result<Vec<(String, String)>, ApiError> {
             format!("bad request body: {e}; send {{\"env\": {{\"NAME\": \"value\"}}}}"),
         )
     })?;
-    let mut params = Vec::with_capacity(request.env.len());
-    for (name, value) in request.env {
+    check_params(job, request.env)
+}
+
+/// The variables of `env`, checked against the job's `params`: each one a
+/// declared name, no value with a NUL (the API's body, the dashboard's form).
+pub(crate) fn check_params(
+    job: &Job,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut params = Vec::new();
+    for (name, value) in env {
         if !job.params.contains(&name) {
             let declared = if job.params.is_empty() {
                 "the job declares none (params in its table)".to_owned()
@@ -261,16 +270,24 @@ pub(super) async fn start_run(
 ) -> Result<impl IntoResponse, ApiError> {
     let job = job_config(&state, &name).await?;
     let params = params(&job, &body)?;
-    match state.services.handle.run_now(&name, params).await {
-        Ok(run_id) => {
-            let url = run_url(run_id);
-            Ok((
-                StatusCode::ACCEPTED,
-                [(LOCATION, url.clone())],
-                Json(Started { run_id, url }),
-            ))
-        }
-        Err(Refusal::NoSuchJob(_)) => Err(ApiError::no_such_job(&name)),
+    let run_id = start(&state, &name, params).await?;
+    let url = run_url(run_id);
+    Ok((
+        StatusCode::ACCEPTED,
+        [(LOCATION, url.clone())],
+        Json(Started { run_id, url }),
+    ))
+}
+
+/// Start a run of job `name` now with `params` (checked): its id, or why not.
+pub(crate) async fn start(
+    state: &AppState,
+    name: &str,
+    params: Vec<(String, String)>,
+) -> Result<i64, ApiError> {
+    match state.services.handle.run_now(name, params).await {
+        Ok(run_id) => Ok(run_id),
+        Err(Refusal::NoSuchJob(_)) => Err(ApiError::no_such_job(name)),
         Err(refusal @ Refusal::Busy { .. }) => {
             let mut error = ApiError::conflict("busy", refusal.to_string());
             if let Refusal::Busy { running, .. } = refusal {
@@ -302,6 +319,20 @@ pub(super) async fn stop_run(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<(StatusCode, Json<Stopping>), ApiError> {
+    stop(&state, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Stopping {
+            run_id: id,
+            status: "stopping",
+            url: run_url(id),
+        }),
+    ))
+}
+
+/// Have run `id` stopped (by this daemon, or by the `cronbox run` process that
+/// supervises it), or say why not.
+pub(crate) async fn stop(state: &AppState, id: i64) -> Result<(), ApiError> {
     let services = &state.services;
     let Some((going, pid)) = services.store.run_owner(id).await? else {
         return Err(ApiError::no_such_run(id));
@@ -313,18 +344,8 @@ pub(super) async fn stop_run(
             format!("run {id} has already ended ({status})"),
         ));
     }
-    let stopping = || {
-        Ok((
-            StatusCode::ACCEPTED,
-            Json(Stopping {
-                run_id: id,
-                status: "stopping",
-                url: run_url(id),
-            }),
-        ))
-    };
     if services.handle.stop(id).await {
-        return stopping();
+        return Ok(());
     }
     // A `cronbox run` process supervises it: asked through the database, which
     // it looks at every second.
@@ -340,7 +361,7 @@ pub(super) async fn stop_run(
             .store
             .request_stop(&[id], STOP_REQUEST_STOPPED)
             .await?;
-        return stopping();
+        return Ok(());
     }
     Err(ApiError::conflict(
         "not_supervised",

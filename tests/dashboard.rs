@@ -1,0 +1,789 @@
+//! The web dashboard in a real headless Chromium (tests/support/browser.rs)
+//! against the in-process daemon, a real engine and real SQLite: the overview
+//! lists the jobs with the right next times and shows a run as it starts and
+//! ends without a reload; Run now from a job's page shows the run's output
+//! while the container runs and its final status without a reload; Pause shows
+//! the job paused and its ticks are recorded paused; Stop ends a sleeping job;
+//! a wrong token is refused and the right one logs in; the pages and forms work
+//! with script off. Screenshots of each page at 1280×800 and at phone width go
+//! to target/ui-screenshots/.
+
+#[path = "support/browser.rs"]
+mod browser;
+mod common;
+
+use browser::Browser;
+use chrono::{TimeZone, Utc};
+use common::{Daemon, TestEnv, wait_for_sql};
+use cronbox::clock::SystemClock;
+use cronbox::http::token::Token;
+use cronbox::http::{Server, Services};
+use reqwest::StatusCode;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The token of the test that asks for one.
+const TOKEN: &str = "dash-t0ken";
+
+/// A daemon in-process with its HTTP server on a free loopback port.
+struct Served {
+    daemon: Daemon,
+    server: Server,
+    base: String,
+}
+
+impl Served {
+    async fn start(env: &TestEnv, with_token: bool) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let engine = common::engine().await;
+        let clock = Arc::new(SystemClock);
+        let (daemon, handle) = Daemon::start_controlled(env, clock.clone(), engine.clone()).await;
+        let token = with_token.then(|| {
+            let path = env.dir.path().join("api-token");
+            std::fs::write(&path, format!("{TOKEN}\n")).expect("token file");
+            Token::read(&path).expect("token")
+        });
+        let services = Services {
+            handle,
+            store: env.store().await,
+            engine,
+            clock,
+        };
+        let server = cronbox::http::serve(listener, services, token, daemon.shutdown.clone())
+            .await
+            .expect("serve");
+        Served {
+            daemon,
+            base: format!("http://{}", server.address),
+            server,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn stop(self) {
+        self.daemon.stop().await;
+        self.server.stopped(Duration::from_secs(30)).await;
+    }
+}
+
+/// Where the screenshots go (not committed).
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots")
+}
+
+/// Screenshots of the page at `url` at 1280×800 and at phone width.
+async fn shoot(browser: &Browser, url: &str, name: &str) {
+    browser.viewport(1280, 800, false).await;
+    browser.open(url).await;
+    browser
+        .screenshot(&screenshots().join(format!("{name}-1280.png")))
+        .await;
+    browser.viewport(390, 844, true).await;
+    browser.open(url).await;
+    browser
+        .screenshot(&screenshots().join(format!("{name}-phone.png")))
+        .await;
+    browser.viewport(1280, 800, false).await;
+}
+
+/// The page's script has connected to the event stream.
+async fn live(browser: &Browser) {
+    browser
+        .wait_for(
+            "document.documentElement.dataset.live === 'on'",
+            "the event stream",
+        )
+        .await;
+}
+
+/// A form body (application/x-www-form-urlencoded) of `pairs`.
+fn form(pairs: &[(&str, &str)]) -> String {
+    let encode = |text: &str| {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The JS string literal of `text`.
+fn js(text: &str) -> String {
+    serde_json::to_string(text).expect("json")
+}
+
+/// The next 02:30 on Paris' clock after now, written as the dashboard writes
+/// it, worked out with chrono-tz alone (`None` on a day daylight saving
+/// makes 02:30 ambiguous or absent).
+fn next_paris_0230() -> Option<String> {
+    let paris = chrono_tz::Europe::Paris;
+    let now = Utc::now();
+    let today = now.with_timezone(&paris).date_naive();
+    for day in [today, today.succ_opt()?, today.succ_opt()?.succ_opt()?] {
+        let at = paris
+            .from_local_datetime(&day.and_hms_opt(2, 30, 0)?)
+            .single()?;
+        if at.with_timezone(&Utc) > now {
+            return Some(at.format("%Y-%m-%d %H:%M:%S %:z").to_string());
+        }
+    }
+    None
+}
+
+const JOBS: &str = r#"
+[jobs.greet]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "echo \"hello $WHO\"; echo warn >&2; until [ -e /gate/go ]; do sleep 0.1; done; echo bye"]
+env = { WHO = "nobody" }
+params = ["WHO"]
+volumes = ["GATE:/gate"]
+
+[jobs.nightly]
+schedule = "30 2 * * *"
+timezone = "Europe/Paris"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+timeout = "10m"
+secrets = { api_key = "SECRET_FILE" }
+"#;
+
+fn jobs_env(gate: &std::path::Path) -> TestEnv {
+    let secret = gate.join("secret-value");
+    std::fs::write(&secret, "sup3rsecret").expect("secret");
+    TestEnv::new(
+        &JOBS
+            .replace("GATE", &gate.display().to_string())
+            .replace("SECRET_FILE", &secret.display().to_string()),
+    )
+}
+
+#[tokio::test]
+async fn the_overview_and_a_run_page_follow_runs_live_without_a_reload() {
+    let gate = tempfile::tempdir().expect("tempdir");
+    let env = jobs_env(gate.path());
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+
+    // The overview lists every job, nightly's next time on Paris' clock.
+    browser.open(&served.url("/")).await;
+    live(&browser).await;
+    let text = browser.text().await;
+    for name in ["greet", "nightly"] {
+        assert!(
+            browser
+                .eval(&format!(
+                    "!!document.querySelector('tr[data-job={}]')",
+                    js(name)
+                ))
+                .await
+                .as_bool()
+                .unwrap_or(false),
+            "{name} listed:\n{text}"
+        );
+    }
+    let nightly = browser
+        .eval("document.querySelector('tr[data-job=\"nightly\"] td.next').innerText")
+        .await;
+    let nightly = nightly.as_str().unwrap_or_default();
+    if let Some(want) = next_paris_0230() {
+        assert!(
+            nightly.contains(&want),
+            "next of nightly {nightly:?}, want {want}"
+        );
+    }
+    assert!(nightly.contains("in "), "relative time: {nightly:?}");
+    assert!(text.contains("every day at 02:30"), "{text}");
+    assert!(
+        browser
+            .eval("document.querySelector('#next-up').innerText.includes('nightly')")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "nightly is next up"
+    );
+    let utc_hover = browser
+        .eval("document.querySelector('tr[data-job=\"nightly\"] td.next time').title")
+        .await;
+    assert!(
+        utc_hover.as_str().unwrap_or_default().ends_with("UTC"),
+        "{utc_hover}"
+    );
+
+    // A run started elsewhere appears on the overview as it runs, then ends.
+    browser.eval("window.__page = 'same'").await;
+    let client = reqwest::Client::new();
+    let started = client
+        .post(served.url("/api/v1/jobs/greet/runs"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let first: serde_json::Value = started.json().await.expect("json");
+    let first = first["run_id"].as_i64().expect("id");
+    browser
+        .wait_for(
+            &format!("document.querySelector('#running').innerText.includes('greet #{first}')"),
+            "the run in Running now",
+        )
+        .await;
+    std::fs::write(gate.path().join("go"), "").expect("open the gate");
+    browser
+        .wait_for(
+            "document.querySelector('tr[data-job=\"greet\"] td.last').innerText.includes('succeeded')",
+            "the run's success in the table",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    shoot(&browser, &served.url("/"), "overview").await;
+    browser.color_scheme("dark").await;
+    shoot(&browser, &served.url("/"), "overview-dark").await;
+    let background = browser
+        .eval("getComputedStyle(document.body).backgroundColor")
+        .await;
+    assert_eq!(background, "rgb(13, 17, 23)", "the dark palette");
+    browser.color_scheme("light").await;
+
+    // Run now from the job's page, with its parameter: the run's page shows
+    // the output while the container waits, then the end, without a reload.
+    std::fs::remove_file(gate.path().join("go")).expect("close the gate");
+    browser.open(&served.url("/jobs/greet")).await;
+    browser
+        .eval("document.querySelector('input[name=\"param.WHO\"]').value = 'browser'")
+        .await;
+    browser
+        .eval("document.querySelector('#run-now button').click()")
+        .await;
+    browser
+        .wait_for("location.pathname.startsWith('/runs/')", "the run's page")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete'",
+            "the run's page to load",
+        )
+        .await;
+    live(&browser).await;
+    browser.eval("window.__page = 'same'").await;
+    browser
+        .wait_for(
+            "document.querySelector('#output').innerText.includes('hello browser')",
+            "the first line, live",
+        )
+        .await;
+    let path = browser.eval("location.pathname").await;
+    let id: i64 = path
+        .as_str()
+        .and_then(|p| p.strip_prefix("/runs/"))
+        .and_then(|p| p.parse().ok())
+        .expect("run id");
+    assert_eq!(
+        env.sql(&format!("SELECT status FROM runs WHERE id = {id}")),
+        "running\n",
+        "the line arrived while the container runs"
+    );
+    assert!(
+        browser
+            .eval("document.querySelector('#output .stderr').innerText.includes('warn')")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "stderr is told apart"
+    );
+    assert!(browser.text().await.contains("Stop"));
+    std::fs::write(gate.path().join("go"), "").expect("open the gate");
+    browser
+        .wait_for(
+            "document.querySelector('#status').innerText.includes('succeeded')",
+            "the final status",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    browser
+        .wait_for(
+            "document.querySelector('#output').innerText.includes('bye')",
+            "the last line",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    assert_eq!(
+        env.sql(&format!("SELECT params FROM runs WHERE id = {id}")),
+        "{\"WHO\":\"browser\"}\n"
+    );
+    shoot(&browser, &served.url(&format!("/runs/{id}")), "run").await;
+
+    // The stored output as a download.
+    let download = client
+        .get(served.url(&format!("/runs/{id}/output.txt")))
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        download.headers()["content-disposition"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("attachment")
+    );
+    let text = download.text().await.expect("text");
+    assert!(
+        text.contains("hello browser\n") && text.contains("warn\n"),
+        "{text}"
+    );
+
+    // The job's page: its configuration with the secret's name only, the next
+    // fire times, the chart with the timeout drawn.
+    browser.open(&served.url("/jobs/nightly")).await;
+    let page = browser.text().await;
+    assert!(page.contains("api_key"), "{page}");
+    assert!(!page.contains("sup3rsecret"), "no secret value");
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('ol.next li').length")
+            .await,
+        10
+    );
+    shoot(&browser, &served.url("/jobs/greet"), "job").await;
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+// Every job has network = "none": no interface comes and goes on this host
+// when its container starts and ends, which Chromium would take for a network
+// change and cut the page it loads (ERR_NETWORK_CHANGED).
+
+/// Containers still running when a test's daemon stops are stopped with it.
+const STOP_ON_SHUTDOWN: &str = r#"on_shutdown = "stop""#;
+
+const TICKING: &str = r#"
+[jobs.tick]
+schedule = "@every 2s"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+
+[jobs.sleeper]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sleep", "300"]
+stop_grace = "1s"
+"#;
+
+#[tokio::test]
+async fn pause_shows_the_job_paused_and_stop_ends_a_sleeping_job() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, TICKING);
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+
+    browser.open(&served.url("/jobs/tick")).await;
+    browser
+        .eval("document.querySelector('#pause').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete' && !!document.querySelector('#resume')",
+            "the Resume button",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#paused').innerText")
+            .await,
+        "paused"
+    );
+    wait_for_sql(
+        &env,
+        "SELECT count(*) > 0 FROM runs WHERE job = 'tick' AND status = 'paused'",
+        "1\n",
+    )
+    .await;
+    browser.open(&served.url("/")).await;
+    let state = browser
+        .eval("document.querySelector('tr[data-job=\"tick\"] td.state').innerText")
+        .await;
+    assert!(
+        state.as_str().unwrap_or_default().contains("paused"),
+        "{state}"
+    );
+    shoot(&browser, &served.url("/jobs/tick"), "job-paused").await;
+    browser.open(&served.url("/jobs/tick")).await;
+    browser
+        .eval("document.querySelector('#resume').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete' && !!document.querySelector('#pause')",
+            "the Pause button again",
+        )
+        .await;
+
+    // Stop: a sleeping run ends stopped.
+    browser.open(&served.url("/jobs/sleeper")).await;
+    browser
+        .eval("document.querySelector('#run-now button').click()")
+        .await;
+    browser
+        .wait_for(
+            "location.pathname.startsWith('/runs/') && document.readyState === 'complete' && !!document.querySelector('#stop')",
+            "the run's page with Stop",
+        )
+        .await;
+    live(&browser).await;
+    browser.eval("window.__page = 'same'").await;
+    let path = browser.eval("location.pathname").await;
+    let id = path
+        .as_str()
+        .and_then(|p| p.strip_prefix("/runs/"))
+        .expect("id")
+        .to_owned();
+    wait_for_sql(
+        &env,
+        &format!("SELECT count(*) FROM attempts WHERE run_id = {id} AND outcome = 'running'"),
+        "1\n",
+    )
+    .await;
+    browser
+        .eval("document.querySelector('#stop').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete' && !!document.querySelector('#status') && document.querySelector('#status').innerText.includes('stopped')",
+            "the run stopped",
+        )
+        .await;
+    assert_eq!(
+        env.sql(&format!("SELECT status FROM runs WHERE id = {id}")),
+        "stopped\n"
+    );
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_refused_and_the_right_one_logs_in() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, TICKING);
+    let served = Served::start(&env, true).await;
+    let browser = Browser::start().await;
+
+    browser.open(&served.url("/jobs/tick")).await;
+    assert_eq!(browser.eval("location.pathname").await, "/login");
+    browser
+        .eval("document.querySelector('#token').value = 'wrong'; document.querySelector('form').submit()")
+        .await;
+    browser
+        .wait_for("!!document.querySelector('#login-error')", "the refusal")
+        .await;
+    assert!(browser.text().await.contains("Wrong token"));
+    browser
+        .eval(&format!(
+            "document.querySelector('#token').value = {}; document.querySelector('form').submit()",
+            js(TOKEN)
+        ))
+        .await;
+    browser
+        .wait_for(
+            "location.pathname === '/jobs/tick' && document.readyState === 'complete'",
+            "the page asked for, logged in",
+        )
+        .await;
+    assert!(browser.text().await.contains("Job tick"));
+    assert_eq!(
+        browser.eval("document.cookie").await,
+        "",
+        "the session cookie is HttpOnly"
+    );
+    shoot(&browser, &served.url("/login"), "login").await;
+
+    // Without the cookie: no page, no action; a wrong token answers 401.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let page = client.get(served.url("/")).send().await.expect("get");
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    let pause = client
+        .post(served.url("/jobs/tick/pause"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", "x")]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(pause.status(), StatusCode::UNAUTHORIZED);
+    let wrong = client
+        .post(served.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", "wrong")]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let right = client
+        .post(served.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("token", TOKEN)]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    let cookie = right.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains(TOKEN), "the cookie is not the token");
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    // Logged in, a POST without the CSRF value, or from another site, is refused.
+    let page = client
+        .get(served.url("/jobs/tick"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(page.status(), StatusCode::OK, "the cookie logs in");
+    let html = page.text().await.expect("html");
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF value in the page")
+        .to_owned();
+    for (csrf, origin) in [
+        ("wrong", None),
+        ("", None),
+        (csrf.as_str(), Some("http://evil.example")),
+    ] {
+        let mut request = client
+            .post(served.url("/jobs/tick/pause"))
+            .header("cookie", &session)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[("csrf", csrf)]));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let refused = request.send().await.expect("post");
+        assert_eq!(
+            refused.status(),
+            StatusCode::FORBIDDEN,
+            "{csrf:?} {origin:?}"
+        );
+    }
+    assert_eq!(env.sql("SELECT count(*) FROM paused_jobs"), "0\n");
+    let accepted = client
+        .post(served.url("/jobs/tick/pause"))
+        .header("cookie", &session)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf)]))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        accepted.status(),
+        StatusCode::SEE_OTHER,
+        "with the CSRF value"
+    );
+    assert_eq!(env.sql("SELECT count(*) FROM paused_jobs"), "1\n");
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+#[tokio::test]
+async fn the_pages_and_forms_work_without_javascript() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, TICKING);
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+    browser.script(false).await;
+
+    browser.open(&served.url("/")).await;
+    assert_eq!(
+        browser
+            .eval("document.documentElement.dataset.live || 'off'")
+            .await,
+        "off",
+        "the script did not run"
+    );
+    let text = browser.text().await;
+    assert!(text.contains("tick") && text.contains("sleeper"), "{text}");
+    assert!(text.contains("every 2s"), "{text}");
+
+    // A form posts and the answer is the page that shows the result.
+    browser.open(&served.url("/jobs/tick")).await;
+    browser
+        .eval("document.querySelector('#pause').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete' && !!document.querySelector('#resume')",
+            "the job paused",
+        )
+        .await;
+    browser
+        .eval("document.querySelector('#resume').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete' && !!document.querySelector('#pause')",
+            "the job resumed",
+        )
+        .await;
+    browser.open(&served.url("/jobs/sleeper")).await;
+    browser
+        .eval("document.querySelector('#run-now button').click()")
+        .await;
+    browser
+        .wait_for(
+            "location.pathname.startsWith('/runs/') && document.readyState === 'complete'",
+            "the run's page",
+        )
+        .await;
+    assert!(browser.text().await.contains("Attempts"));
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE outcome = 'running'",
+        "1\n",
+    )
+    .await;
+    browser
+        .eval("document.querySelector('#stop').click()")
+        .await;
+    browser
+        .wait_for(
+            "document.readyState === 'complete' && location.pathname.startsWith('/runs/')",
+            "the run's page after Stop",
+        )
+        .await;
+    wait_for_sql(
+        &env,
+        "SELECT status FROM runs WHERE job = 'sleeper'",
+        "stopped\n",
+    )
+    .await;
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+const RETRYING: &str = r#"
+[jobs.flaky]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "echo trying; exit 3"]
+retries = 1
+backoff = "10m"
+
+[jobs.chatty]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["seq", "1", "5000"]
+max_output = "4KiB"
+"#;
+
+#[tokio::test]
+async fn a_retry_waiting_for_its_backoff_and_output_that_was_cut_show_as_such() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, RETRYING);
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+    browser.open(&served.url("/")).await;
+    live(&browser).await;
+
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for job in ["flaky", "chatty"] {
+        let started = client
+            .post(served.url(&format!("/api/v1/jobs/{job}/runs")))
+            .send()
+            .await
+            .expect("post");
+        let body: serde_json::Value = started.json().await.expect("json");
+        ids.push(body["run_id"].as_i64().expect("id"));
+    }
+    // The failed first attempt, then the retry waiting for its backoff, live.
+    browser
+        .wait_for(
+            &format!(
+                "document.querySelector('#waiting').innerText.includes('flaky #{}') && document.querySelector('#waiting').innerText.includes('after its backoff')",
+                ids[0]
+            ),
+            "the retry in Waiting",
+        )
+        .await;
+    browser
+        .open(&served.url(&format!("/runs/{}", ids[0])))
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("attempt 2 starts after its backoff"),
+        "{text}"
+    );
+    assert!(
+        browser
+            .eval("document.querySelector('#attempts').innerText.includes('until')")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "the backoff before the next attempt: {text}"
+    );
+
+    // The cut output: the marker set apart, the bytes dropped counted.
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {}", ids[1]),
+        "succeeded\n",
+    )
+    .await;
+    browser
+        .open(&served.url(&format!("/runs/{}", ids[1])))
+        .await;
+    let marker = browser
+        .eval("document.querySelector('#output mark.dropped').innerText")
+        .await;
+    assert!(
+        marker
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[cronbox: ")
+            && marker.as_str().unwrap_or_default().contains("dropped here"),
+        "{marker}"
+    );
+    assert!(browser.text().await.contains("B of stdout"));
+    shoot(
+        &browser,
+        &served.url(&format!("/runs/{}", ids[1])),
+        "run-cut",
+    )
+    .await;
+
+    let stopped = client
+        .post(served.url(&format!("/api/v1/runs/{}/stop", ids[0])))
+        .send()
+        .await
+        .expect("stop");
+    assert_eq!(stopped.status(), StatusCode::ACCEPTED);
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
