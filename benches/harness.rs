@@ -1288,9 +1288,9 @@ impl Bench {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
             .map_err(err("reading README.md"))?;
         let queries = readme_queries(&readme);
-        if queries.len() != 3 {
+        if queries.len() != 4 {
             return Err(format!(
-                "expected three sql blocks under \"Querying the history with sqlite3\" in README.md, found {}",
+                "expected four sql blocks under \"Querying the history with sqlite3\" in README.md, found {}",
                 queries.len()
             ));
         }
@@ -1310,6 +1310,7 @@ impl Bench {
             "README query 1 (last runs of a job)",
             "README query 2 (failed runs this week)",
             "README query 3 (stdout of the latest attempt)",
+            "README query 4 (when the job's last ticks fired)",
         ];
         for (name, q) in names.iter().zip(&queries) {
             cases.push(((*name).into(), vec![q.clone()], false));

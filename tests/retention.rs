@@ -436,7 +436,7 @@ async fn readme_queries_use_indexes_not_full_scans() {
     env.store().await.close().await;
     fill(&env, 200);
     let blocks = common::readme_sql_blocks();
-    assert_eq!(blocks.len(), 3, "the README shows three queries");
+    assert_eq!(blocks.len(), 4, "the README shows four queries");
     for block in &blocks {
         let query = block.replace("backup-db", "job-1");
         let plan = env.sql(&format!("EXPLAIN QUERY PLAN {query}"));
