@@ -21,6 +21,7 @@ use common::{Daemon, TestEnv, wait_for_sql};
 use cronbox::clock::SystemClock;
 use cronbox::http::token::Token;
 use cronbox::http::{Server, Services};
+use cronbox::store::{RunStatus, Trigger};
 use reqwest::StatusCode;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -1024,30 +1025,30 @@ async fn every_control_of_the_overview_a_job_and_a_run_is_reached_with_tab_and_n
 async fn a_job_page_shows_its_durations_over_months_and_its_limits_on_their_own_terms() {
     let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, QUIET);
     let served = Served::start(&env, false).await;
-    // A history of months, written as a backfill would: three runs ten weeks
-    // ago (one failed), two a week ago.
+    // A history of months: three runs ten weeks ago (one failed), two a week
+    // ago, recorded through the store (the daemon's own writes wait their turn).
+    let store = env.store().await;
     let now = Utc::now();
-    let mut rows = Vec::new();
     for (days, seconds, status) in [
-        (70, 10, "succeeded"),
-        (70, 30, "failed"),
-        (69, 20, "succeeded"),
-        (7, 5, "succeeded"),
-        (6, 7, "succeeded"),
+        (70, 10, RunStatus::Succeeded),
+        (70, 30, RunStatus::Failed),
+        (69, 20, RunStatus::Succeeded),
+        (7, 5, RunStatus::Succeeded),
+        (6, 7, RunStatus::Succeeded),
     ] {
         let start = now - chrono::TimeDelta::days(days);
+        let id = store
+            .insert_run("quiet", Trigger::Manual, (start, None), start, None, None)
+            .await
+            .expect("insert")
+            .expect("recorded");
         let end = start + chrono::TimeDelta::seconds(seconds);
-        let at = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        rows.push(format!(
-            "('quiet', 'manual', '{0}', '{status}', '{0}', '{1}')",
-            at(start),
-            at(end)
-        ));
+        store
+            .finish_run(id, status, end, None)
+            .await
+            .expect("finish");
     }
-    env.sql(&format!(
-        "INSERT INTO runs (job, trigger, scheduled_at, status, started_at, finished_at) VALUES {}",
-        rows.join(", ")
-    ));
+    store.close().await;
     let browser = Browser::start().await;
     browser.open(&served.url("/jobs/quiet")).await;
     let label = browser

@@ -197,8 +197,10 @@ pub fn durations(
             }
             @for limit in &limits {
                 @let y = scale.y(limit.seconds);
+                // Above its line, or under it when the line is at the top.
+                @let label_y = if y - 3.0 < TOP + 8.0 { y + 11.0 } else { y - 3.0 };
                 line class=(limit.class) x1=(LEFT) y1=(px(y)) x2=(WIDTH) y2=(px(y)) {}
-                text x=(px(WIDTH - 4.0)) y=(px(y - 3.0)) text-anchor="end" {
+                text x=(px(WIDTH - 4.0)) y=(px(label_y)) text-anchor="end" {
                     (limit.words) " " (humantime::format_duration(Duration::from_secs_f64(limit.seconds)))
                 }
             }
