@@ -56,6 +56,14 @@ pub enum Event {
         job: String,
         ticks: u64,
     },
+    /// The daemon applied a pause of `job` (through the API, `cronbox pause`,
+    /// the dashboard, or a reload that read a pause another process wrote):
+    /// its ticks are accounted `paused` until it is resumed. Published only
+    /// when the job was not paused before.
+    JobPaused { job: String },
+    /// The daemon applied the resumption of `job`: its next tick runs.
+    /// Published only when the job was paused before.
+    JobResumed { job: String },
 }
 
 /// Where events are published. Cheap to clone; every clone publishes to the
@@ -113,6 +121,18 @@ mod tests {
                     ticks: 24,
                 },
                 r#"{"type":"missed","run_id":9,"job":"report","ticks":24}"#,
+            ),
+            (
+                Event::JobPaused {
+                    job: "report".into(),
+                },
+                r#"{"type":"job_paused","job":"report"}"#,
+            ),
+            (
+                Event::JobResumed {
+                    job: "report".into(),
+                },
+                r#"{"type":"job_resumed","job":"report"}"#,
             ),
         ];
         for (event, want) in cases {

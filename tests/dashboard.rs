@@ -5,8 +5,11 @@
 //! while the container runs and its final status without a reload; Pause shows
 //! the job paused and its ticks are recorded paused; Stop ends a sleeping job;
 //! a wrong token is refused and the right one logs in; the pages and forms work
-//! with script off. Screenshots of each page at 1280×800 and at phone width go
-//! to target/ui-screenshots/.
+//! with script off; a pause or resumption from another client (the API, the
+//! database and a reload) shows on open pages; every control is reached with
+//! Tab and has an accessible name; a job's page shows its durations over
+//! months and its limits. Screenshots of each page at 1280×800 and at phone
+//! width go to target/ui-screenshots/.
 
 #[path = "support/browser.rs"]
 mod browser;
@@ -18,6 +21,7 @@ use common::{Daemon, TestEnv, wait_for_sql};
 use cronbox::clock::SystemClock;
 use cronbox::http::token::Token;
 use cronbox::http::{Server, Services};
+use cronbox::store::{RunStatus, Trigger};
 use reqwest::StatusCode;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -786,4 +790,301 @@ async fn a_retry_waiting_for_its_backoff_and_output_that_was_cut_show_as_such() 
     drop(browser);
     served.stop().await;
     assert!(env.containers_gone().await);
+}
+
+/// The end of a test: the browser closed, the daemon stopped, no container left.
+async fn end(browser: Browser, served: Served, env: &TestEnv) {
+    drop(browser);
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+const QUIET: &str = r#"
+[jobs.quiet]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+params = ["WHO"]
+timeout = "1m"
+deadline = "10m"
+
+[jobs.other]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+"#;
+
+/// The state cell of `job`'s row on the overview, as script.
+fn state_of(job: &str) -> String {
+    format!(
+        "document.querySelector('tr[data-job={}] td.state').innerText",
+        js(job)
+    )
+}
+
+#[tokio::test]
+async fn a_pause_or_resume_from_another_client_shows_on_open_pages_without_a_reload() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, QUIET);
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+    let client = reqwest::Client::new();
+
+    // Through the API (as `cronbox pause` does when the daemon answers).
+    browser.open(&served.url("/")).await;
+    live(&browser).await;
+    browser.eval("window.__page = 'same'").await;
+    let paused = client
+        .post(served.url("/api/v1/jobs/quiet/pause"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(paused.status(), StatusCode::OK);
+    browser
+        .wait_for(
+            &format!("{}.includes('paused')", state_of("quiet")),
+            "quiet shown paused on the overview",
+        )
+        .await;
+    assert!(
+        browser
+            .eval("document.querySelector('#state').innerText.includes('1 paused')")
+            .await
+            .as_bool()
+            .unwrap_or(false),
+        "the daemon panel counts it"
+    );
+    // Written to the database by another process (`cronbox pause` when no
+    // daemon answers), then applied by a reload.
+    let store = env.store().await;
+    assert!(
+        store
+            .set_paused("other", true, Utc::now())
+            .await
+            .expect("a pause in the database")
+    );
+    served
+        .daemon
+        .updates
+        .send(Arc::new(env.config()))
+        .expect("reload");
+    browser
+        .wait_for(
+            &format!("{}.includes('paused')", state_of("other")),
+            "other shown paused after the reload",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+
+    // A job's page: Resume turns into Pause, and what was typed in Run
+    // now's field stays.
+    browser.open(&served.url("/jobs/quiet")).await;
+    live(&browser).await;
+    browser
+        .eval("window.__page = 'same'; document.querySelector('input[name=\"param.WHO\"]').value = 'typed'")
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('#paused').innerText")
+            .await,
+        "paused"
+    );
+    let resumed = client
+        .post(served.url("/api/v1/jobs/quiet/resume"))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resumed.status(), StatusCode::OK);
+    browser
+        .wait_for(
+            "document.querySelector('#paused').innerText === 'active' && !!document.querySelector('#pause') && !document.querySelector('#resume')",
+            "the job shown active, with Pause",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .eval("document.querySelector('input[name=\"param.WHO\"]').value")
+            .await,
+        "typed",
+        "Run now's field keeps what was typed"
+    );
+    client
+        .post(served.url("/api/v1/jobs/quiet/pause"))
+        .send()
+        .await
+        .expect("post");
+    browser
+        .wait_for(
+            "!!document.querySelector('#resume') && document.querySelector('#next-times').innerText.includes('Paused')",
+            "the job shown paused again, its fire times noted",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    store.close().await;
+    end(browser, served, &env).await;
+}
+
+/// Tab through the page from its top until the focus leaves it or comes
+/// round: every control (link, button, field, focusable element) is reached,
+/// and each has an accessible name as Chromium computes it.
+async fn tab_through(browser: &Browser, page: &str) {
+    browser
+        .call(
+            "Emulation.setFocusEmulationEnabled",
+            serde_json::json!({"enabled": true}),
+        )
+        .await;
+    let controls = browser
+        .eval(
+            "(() => { const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, [tabindex]:not([tabindex=\"-1\"])')];
+               all.forEach((e, i) => e.setAttribute('data-control', String(i)));
+               if (document.activeElement) document.activeElement.blur();
+               return all.length; })()",
+        )
+        .await
+        .as_u64()
+        .expect("a count");
+    assert!(controls > 0, "{page} has controls");
+    let mut reached = std::collections::BTreeSet::new();
+    let mut unnamed = Vec::new();
+    for _ in 0..controls + 5 {
+        browser.tab().await;
+        let which = browser
+            .eval("document.activeElement && document.activeElement.getAttribute('data-control')")
+            .await;
+        let Some(which) = which.as_str().map(str::to_owned) else {
+            if reached.is_empty() {
+                continue;
+            }
+            break; // the focus left the page
+        };
+        if !reached.insert(which) {
+            break; // round again
+        }
+        let (role, name) = browser.focused().await;
+        if name.trim().is_empty() {
+            let html = browser
+                .eval("document.activeElement.outerHTML.slice(0, 200)")
+                .await;
+            unnamed.push(format!("{role}: {html}"));
+        }
+    }
+    assert!(
+        unnamed.is_empty(),
+        "{page}: controls without an accessible name:\n{}",
+        unnamed.join("\n")
+    );
+    let reached_js = serde_json::to_string(&reached).expect("json");
+    let missed = browser
+        .eval(&format!(
+            "[...document.querySelectorAll('[data-control]')].filter(e => !{reached_js}.includes(e.getAttribute('data-control'))).map(e => e.outerHTML.slice(0, 200))"
+        ))
+        .await;
+    assert_eq!(
+        reached.len() as u64,
+        controls,
+        "{page}: controls not reached with Tab: {missed}"
+    );
+}
+
+#[tokio::test]
+async fn every_control_of_the_overview_a_job_and_a_run_is_reached_with_tab_and_named() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, QUIET);
+    let served = Served::start(&env, false).await;
+    // A run, so that the chart has a bar (a link), the history a row and the
+    // run a page.
+    let client = reqwest::Client::new();
+    let started = client
+        .post(served.url("/api/v1/jobs/quiet/runs"))
+        .send()
+        .await
+        .expect("post");
+    let body: serde_json::Value = started.json().await.expect("json");
+    let id = body["run_id"].as_i64().expect("id");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {id}"),
+        "succeeded\n",
+    )
+    .await;
+    let browser = Browser::start().await;
+    for path in [
+        "/".to_owned(),
+        "/jobs/quiet".to_owned(),
+        format!("/runs/{id}"),
+    ] {
+        browser.open(&served.url(&path)).await;
+        live(&browser).await;
+        tab_through(&browser, &path).await;
+    }
+    end(browser, served, &env).await;
+}
+
+#[tokio::test]
+async fn a_job_page_shows_its_durations_over_months_and_its_limits_on_their_own_terms() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, QUIET);
+    let served = Served::start(&env, false).await;
+    // A history of months: three runs ten weeks ago (one failed), two a week
+    // ago, recorded through the store (the daemon's own writes wait their turn).
+    let store = env.store().await;
+    let now = Utc::now();
+    for (days, seconds, status) in [
+        (70, 10, RunStatus::Succeeded),
+        (70, 30, RunStatus::Failed),
+        (69, 20, RunStatus::Succeeded),
+        (7, 5, RunStatus::Succeeded),
+        (6, 7, RunStatus::Succeeded),
+    ] {
+        let start = now - chrono::TimeDelta::days(days);
+        let id = store
+            .insert_run("quiet", Trigger::Manual, (start, None), start, None, None)
+            .await
+            .expect("insert")
+            .expect("recorded");
+        let end = start + chrono::TimeDelta::seconds(seconds);
+        store
+            .finish_run(id, status, end, None)
+            .await
+            .expect("finish");
+    }
+    store.close().await;
+    let browser = Browser::start().await;
+    browser.open(&served.url("/jobs/quiet")).await;
+    let label = browser
+        .eval("document.querySelector('#trend svg').getAttribute('aria-label')")
+        .await;
+    assert!(
+        label
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("5 runs, 1 failed"),
+        "{label}"
+    );
+    // The weeks are counted from the end of today: ten weeks ago is 2 or 3
+    // weeks (a run at 69 or 70 days may fall either side of a week's start).
+    let weeks = browser
+        .eval("document.querySelectorAll('#trend g.week').length")
+        .await
+        .as_u64()
+        .unwrap_or(0);
+    assert!((2..=4).contains(&weeks), "{weeks} weeks drawn");
+    assert_eq!(
+        browser
+            .eval("document.querySelectorAll('#trend rect.failures').length")
+            .await,
+        1,
+        "one week with a failure"
+    );
+    // The limits: the timeout against the attempts, the deadline against runs.
+    let chart = browser
+        .eval("document.querySelector('#chart svg').textContent")
+        .await;
+    let chart = chart.as_str().unwrap_or_default();
+    assert!(
+        chart.contains("timeout (each attempt) 1m") && chart.contains("deadline (whole run) 10m"),
+        "{chart}"
+    );
+    shoot(&browser, &served.url("/jobs/quiet"), "job-months").await;
+    end(browser, served, &env).await;
 }

@@ -767,7 +767,7 @@ volumes = ["{}:/marks"]
 }
 
 #[tokio::test]
-async fn the_event_stream_carries_the_lifecycle_of_a_run() {
+async fn the_event_stream_carries_the_lifecycle_of_a_run_and_of_a_pause() {
     let env = TestEnv::new(GREET);
     let api = Served::real(&env, true).await;
     let mut events = api.events("/api/v1/events").await;
@@ -784,6 +784,24 @@ async fn the_event_stream_carries_the_lifecycle_of_a_run() {
         }
     }
     assert_eq!(seen, ["run_started", "attempt_finished", "run_finished"]);
+
+    // A pause and a resumption applied, whoever asked; a pause of a paused
+    // job changes nothing and says nothing.
+    for (path, want) in [
+        ("/api/v1/jobs/greet/pause", Some("job_paused")),
+        ("/api/v1/jobs/greet/pause", None),
+        ("/api/v1/jobs/greet/resume", Some("job_resumed")),
+    ] {
+        let (status, _) = api.post(path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        if let Some(want) = want {
+            let (name, event) = events.next().await.expect("an event");
+            assert_eq!(
+                (name.as_str(), event),
+                (want, json!({"type": want, "job": "greet"}))
+            );
+        }
+    }
     api.stop().await;
     assert!(
         events.next().await.is_none(),

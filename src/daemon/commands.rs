@@ -12,7 +12,7 @@ use super::control::{Command, JobState, Refusal};
 use super::supervisor::{self, Context, Start};
 use super::{Planned, Preparing, Scheduler};
 use crate::config::Job;
-use crate::events::Event;
+use crate::events::{Event, Events};
 use crate::schedule::TickSpan;
 use crate::store::Trigger;
 
@@ -38,15 +38,11 @@ pub(super) async fn handle(scheduler: &Scheduler, state: State<'_>, command: Com
         }
         Command::Paused { job, paused, reply } => {
             let answer = match find(&job) {
-                Some(_) if paused => {
-                    state.paused.insert(job.clone());
-                    scheduler.discard(state.preparing.remove(&job));
-                    tracing::info!(job = %job, "job paused: its ticks do not run until it is resumed");
-                    Ok(())
-                }
                 Some(_) => {
-                    state.paused.remove(&job);
-                    tracing::info!(job = %job, "job resumed: its next tick runs");
+                    if paused {
+                        scheduler.discard(state.preparing.remove(&job));
+                    }
+                    set_paused(&scheduler.ctx.events, state.paused, &job, paused);
                     Ok(())
                 }
                 None => Err(Refusal::NoSuchJob(job)),
@@ -66,6 +62,44 @@ pub(super) async fn handle(scheduler: &Scheduler, state: State<'_>, command: Com
                 .collect();
             let _ = reply.send(jobs);
         }
+    }
+}
+
+/// Apply the pause (`paused`) or resumption of `job` to the loop's set, and
+/// log and publish it ([`Event::JobPaused`], [`Event::JobResumed`]) when it
+/// changes the job's state.
+pub(super) fn set_paused(events: &Events, set: &mut HashSet<String>, job: &str, paused: bool) {
+    let changed = if paused {
+        set.insert(job.to_owned())
+    } else {
+        set.remove(job)
+    };
+    if !changed {
+        return;
+    }
+    let job = job.to_owned();
+    if paused {
+        tracing::info!(job = %job, "job paused: its ticks do not run until it is resumed");
+        events.publish(Event::JobPaused { job });
+    } else {
+        tracing::info!(job = %job, "job resumed: its next tick runs");
+        events.publish(Event::JobResumed { job });
+    }
+}
+
+/// Make the loop's set of paused jobs `now_paused` (as the database has it,
+/// read again at a reload), applying each change as [`set_paused`] does.
+pub(super) fn replace_paused(
+    events: &Events,
+    set: &mut HashSet<String>,
+    now_paused: HashSet<String>,
+) {
+    let resumed: Vec<String> = set.difference(&now_paused).cloned().collect();
+    for job in resumed {
+        set_paused(events, set, &job, false);
+    }
+    for job in now_paused {
+        set_paused(events, set, &job, true);
     }
 }
 

@@ -398,7 +398,7 @@ pub async fn run_with(
                     tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
                     // Pauses written by another process (cronbox pause with no API) apply now.
                     match ctx.store.paused_jobs().await {
-                        Ok(now_paused) => paused = now_paused,
+                        Ok(now_paused) => commands::replace_paused(&ctx.events, &mut paused, now_paused),
                         Err(e) => tracing::error!(error = %supervisor::chain(&e), "could not read the paused jobs; keeping those known"),
                     }
                     tracing::info!(jobs = planned.len(), "schedule reloaded");
@@ -468,7 +468,7 @@ async fn fire_due(
                 continue;
             }
             // Resumed by another process meanwhile: its ticks run.
-            paused.remove(&p.job.name);
+            commands::set_paused(&scheduler.ctx.events, paused, &p.job.name, false);
             None
         } else {
             ready

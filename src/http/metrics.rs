@@ -132,6 +132,8 @@ impl Metrics {
             Event::Paused { job, ticks, .. } => {
                 self.ticks_paused.with_label_values(&[job]).inc_by(*ticks);
             }
+            // `cronbox_job_paused` is read from the daemon at each scrape.
+            Event::JobPaused { .. } | Event::JobResumed { .. } => {}
         }
     }
 

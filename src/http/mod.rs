@@ -42,6 +42,17 @@ use crate::engine::Engine;
 use crate::store::Store;
 use token::{Token, TokenError};
 
+/// The body `GET /api/v1/jobs` answers for `jobs`, made as its handler makes
+/// it (a read of each job's latest run, then JSON): the benchmark harness'
+/// baseline for the dashboard's overview of the same jobs.
+pub async fn jobs_json(
+    jobs: &[crate::daemon::control::JobState],
+    store: &Store,
+) -> Result<Vec<u8>, crate::store::StoreError> {
+    let views = api::job_views(jobs, store).await?;
+    Ok(serde_json::to_vec(&views).unwrap_or_default())
+}
+
 /// The longest a request may take to be answered (an event stream, once
 /// answered, goes on).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,11 +1,12 @@
 //! Reads for the web dashboard: each job's recent statuses (the strip of the
 //! overview), success rates over a window, recent failures, the runs that are
-//! unfinished now (running an attempt, waiting for a slot or for a retry), and
-//! a job's run durations (its chart). Every value is bound; each query uses an
-//! index (`runs_job_status`, `runs_finished`, `runs_status_started`,
-//! `runs_pending`).
+//! unfinished now (running an attempt, waiting for a slot or for a retry), a
+//! job's last run durations with their longest attempt (its chart), and its
+//! durations and failures over months in buckets (its long-range view). Every
+//! value is bound; each query uses an index (`runs_job_status`,
+//! `runs_finished`, `runs_status_started`, `runs_pending`, `runs_job_started`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::Row;
 use std::collections::HashMap;
 
@@ -29,6 +30,29 @@ pub struct RunBrief {
 pub struct SuccessRate {
     pub succeeded: i64,
     pub ended: i64,
+}
+
+/// A run that ran to an end, for the duration chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedRun {
+    pub run: RunBrief,
+    /// The longest of its attempts, in seconds (`None`: no attempt ended,
+    /// as for a run interrupted before its container started).
+    pub longest_attempt: Option<f64>,
+}
+
+/// One bucket of a job's long-range view: its runs that started in the
+/// bucket and ran to an end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationBucket {
+    /// Which bucket: 0 is the one that starts the window.
+    pub index: u32,
+    pub runs: i64,
+    /// Of them, how many ended `failed` or `interrupted`.
+    pub failures: i64,
+    /// Their median and longest durations (start to end), in seconds.
+    pub median: f64,
+    pub max: f64,
 }
 
 /// What an unfinished run is doing now.
@@ -193,11 +217,15 @@ impl Store {
             .collect())
     }
 
-    /// The last `count` runs of `job` that ran to an end, newest first (the
-    /// duration chart).
-    pub async fn ended_runs(&self, job: &str, count: u32) -> Result<Vec<RunBrief>, StoreError> {
+    /// The last `count` runs of `job` that ran to an end, newest first, each
+    /// with its longest attempt (the duration chart: a timeout limits one
+    /// attempt, not the whole run).
+    pub async fn ended_runs(&self, job: &str, count: u32) -> Result<Vec<EndedRun>, StoreError> {
         let sql = format!(
-            "SELECT id, job, trigger, status, started_at, finished_at, reason FROM runs
+            "SELECT id, job, trigger, status, started_at, finished_at, reason,
+                    (SELECT max(round((julianday(a.finished_at) - julianday(a.started_at)) * 86400000))
+                     FROM attempts AS a WHERE a.run_id = runs.id AND a.finished_at IS NOT NULL)
+             FROM runs
              WHERE job = ?1 AND status IN {ENDED} AND finished_at IS NOT NULL
              ORDER BY id DESC LIMIT ?2"
         );
@@ -208,7 +236,67 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(self.err("reading a job's durations"))?;
-        Ok(rows.iter().map(brief).collect())
+        Ok(rows
+            .iter()
+            .map(|row| EndedRun {
+                run: brief(row),
+                longest_attempt: row.get::<Option<f64>, _>(7).map(|ms| ms.max(0.0) / 1000.0),
+            })
+            .collect())
+    }
+
+    /// The runs of `job` that started in `count` buckets of `width` from
+    /// `since` and ran to an end, per bucket that has any (oldest first): how
+    /// many, how many failed, their median and longest durations. One query,
+    /// a range of the `runs_job_started` index; the median is worked out by
+    /// SQLite (a window function), so a frequent job's year is not read out.
+    pub async fn duration_buckets(
+        &self,
+        job: &str,
+        since: DateTime<Utc>,
+        width: TimeDelta,
+        count: u32,
+    ) -> Result<Vec<DurationBucket>, StoreError> {
+        let sql = format!(
+            "WITH ended AS (
+               SELECT CAST((julianday(started_at) - julianday(?2)) / ?3 AS INTEGER) AS bucket,
+                      round((julianday(finished_at) - julianday(started_at)) * 86400000) / 1000.0 AS seconds,
+                      status IN ('failed', 'interrupted') AS failed
+               FROM runs
+               WHERE job = ?1 AND julianday(started_at) >= julianday(?2)
+                 AND status IN {ENDED} AND finished_at IS NOT NULL
+             ), ranked AS (
+               SELECT bucket, seconds, failed,
+                      row_number() OVER (PARTITION BY bucket ORDER BY seconds) AS k,
+                      count(*) OVER (PARTITION BY bucket) AS n
+               FROM ended WHERE bucket < ?4
+             )
+             SELECT bucket, count(*), sum(failed), max(seconds),
+                    avg(CASE WHEN k IN ((n + 1) / 2, (n + 2) / 2) THEN seconds END)
+             FROM ranked GROUP BY bucket ORDER BY bucket"
+        );
+        let days = width.num_milliseconds() as f64 / 86_400_000.0;
+        // Audited: a constant list of statuses; everything else is bound.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(job)
+            .bind(timestamp(since))
+            .bind(days)
+            .bind(count)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.err("reading a job's durations over months"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                Some(DurationBucket {
+                    index: u32::try_from(row.get::<i64, _>(0)).ok()?,
+                    runs: row.get(1),
+                    failures: row.get(2),
+                    max: row.get::<f64, _>(3).max(0.0),
+                    median: row.get::<f64, _>(4).max(0.0),
+                })
+            })
+            .collect())
     }
 }
 
@@ -286,5 +374,63 @@ mod tests {
 
         let ended = store.ended_runs("a", 100).await.expect("ended");
         assert_eq!(ended.len(), 3);
+        assert_eq!(ended[0].longest_attempt, None, "no attempt recorded");
+    }
+
+    #[tokio::test]
+    async fn durations_over_months_come_in_buckets_with_their_median_max_and_failures() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).await.expect("open");
+        let since = at("2026-01-05T00:00:00Z");
+        // (job, days after `since`, seconds it took, status)
+        let runs = [
+            ("a", -1, 99, Some(RunStatus::Succeeded)), // before the window
+            ("a", 0, 10, Some(RunStatus::Succeeded)),
+            ("a", 1, 30, Some(RunStatus::Failed)),
+            ("a", 2, 20, Some(RunStatus::Succeeded)),
+            ("a", 6, 40, Some(RunStatus::Interrupted)),
+            ("a", 15, 5, Some(RunStatus::Succeeded)),
+            ("a", 16, 7, Some(RunStatus::Stopped)),
+            ("a", 17, 9, Some(RunStatus::Succeeded)),
+            ("a", 18, 0, None),                       // still running
+            ("a", 21, 1, Some(RunStatus::Succeeded)), // after the 3 buckets
+            ("b", 0, 1000, Some(RunStatus::Failed)),  // another job
+        ];
+        for (job, day, took, status) in runs {
+            let when = since + TimeDelta::days(day) + TimeDelta::hours(1);
+            let id = store
+                .insert_run(job, Trigger::Schedule, (when, None), when, None, None)
+                .await
+                .expect("insert")
+                .expect("recorded");
+            if let Some(status) = status {
+                let end = when + TimeDelta::seconds(took);
+                store
+                    .finish_run(id, status, end, None)
+                    .await
+                    .expect("finish");
+            }
+        }
+        let buckets = store
+            .duration_buckets("a", since, TimeDelta::days(7), 3)
+            .await
+            .expect("buckets");
+        let want = [
+            DurationBucket {
+                index: 0,
+                runs: 4,
+                failures: 2,
+                median: 25.0,
+                max: 40.0,
+            },
+            DurationBucket {
+                index: 2,
+                runs: 3,
+                failures: 0,
+                median: 7.0,
+                max: 9.0,
+            },
+        ];
+        assert_eq!(buckets, want);
     }
 }

@@ -14,7 +14,7 @@ mod query;
 mod retention;
 mod seed;
 
-pub use dashboard::{OpenRun, RunBrief, SuccessRate, Unfinished};
+pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};

@@ -3,7 +3,8 @@
 //! descriptors 3 and 4): no WebDriver, no websocket, no crate beyond the
 //! standard library and tokio. Enough for the dashboard's tests: open a page,
 //! evaluate script in it (waiting for a condition, bounded), set the viewport,
-//! turn script off, take a screenshot.
+//! turn script off, press Tab and read the focused element's accessible name,
+//! take a screenshot.
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -243,6 +244,42 @@ impl Browser {
             .as_str()
             .unwrap_or_default()
             .to_owned()
+    }
+
+    /// Press Tab once, as the keyboard does.
+    pub async fn tab(&self) {
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({"type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9, "nativeVirtualKeyCode": 9}),
+            )
+            .await;
+        }
+    }
+
+    /// The role and the accessible name Chromium computes for the element
+    /// that has the focus (what a screen reader announces).
+    pub async fn focused(&self) -> (String, String) {
+        let focused = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": "document.activeElement"}),
+            )
+            .await;
+        let object = focused["result"]["objectId"]
+            .as_str()
+            .expect("the focused element")
+            .to_owned();
+        self.call("Accessibility.enable", json!({})).await;
+        let tree = self
+            .call(
+                "Accessibility.getPartialAXTree",
+                json!({"objectId": object, "fetchRelatives": false}),
+            )
+            .await;
+        let node = &tree["nodes"][0];
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        (text(&node["role"]["value"]), text(&node["name"]["value"]))
     }
 
     /// Save a PNG of the viewport at `path`.

@@ -1,7 +1,8 @@
 //! `GET /api/v1/events`: the daemon's lifecycle events as Server-Sent Events,
 //! each named by its type (`run_started`, `attempt_finished`, `run_finished`,
-//! `skipped`, `missed`, `paused`) with the event as JSON. A client that falls
-//! behind gets a `lagged` event saying how many it missed (the history has them).
+//! `skipped`, `missed`, `paused`, `job_paused`, `job_resumed`) with the event
+//! as JSON. A client that falls behind gets a `lagged` event saying how many
+//! it missed (the history has them).
 
 use axum::extract::State;
 use axum::response::IntoResponse;
@@ -24,7 +25,7 @@ struct Lagged {
     path = "/api/v1/events",
     tag = "events",
     responses(
-        (status = 200, description = "A text/event-stream: each event's name is its type (run_started, attempt_finished, run_finished, skipped, missed, paused; lagged when the client fell behind) and its data the event as JSON, with a `type` field.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream: each event's name is its type (run_started, attempt_finished, run_finished, skipped, missed, paused (ticks of a paused job accounted), job_paused, job_resumed (a pause or resumption applied, from any client); lagged when the client fell behind) and its data the event as JSON, with a `type` field.", content_type = "text/event-stream", body = String),
         (status = 401, description = "No token, or the wrong one.", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -51,6 +52,8 @@ fn kind(event: &Event) -> &'static str {
         Event::Skipped { .. } => "skipped",
         Event::Missed { .. } => "missed",
         Event::Paused { .. } => "paused",
+        Event::JobPaused { .. } => "job_paused",
+        Event::JobResumed { .. } => "job_resumed",
     }
 }
 
@@ -92,6 +95,8 @@ mod tests {
                 job: "a".into(),
                 ticks: 1,
             },
+            Event::JobPaused { job: "a".into() },
+            Event::JobResumed { job: "a".into() },
         ];
         for event in events {
             let json = serde_json::to_value(&event).expect("json");

@@ -11,6 +11,7 @@ use super::{ApiPath, AppState};
 use crate::config::Job;
 use crate::daemon::control::{JobState, Refusal};
 use crate::http::error::{ApiError, ErrorBody};
+use crate::store::{Store, StoreError};
 
 /// The job called `name` as the daemon plans it, or a 404.
 pub(crate) async fn find_job(state: &AppState, name: &str) -> Result<JobState, ApiError> {
@@ -45,13 +46,20 @@ pub(super) async fn list_jobs(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<JobView>>, ApiError> {
     let jobs = state.services.handle.jobs().await;
+    Ok(Json(job_views(&jobs, &state.services.store).await?))
+}
+
+/// `jobs` as `GET /api/v1/jobs` lists them, each with its latest run.
+pub(crate) async fn job_views(
+    jobs: &[JobState],
+    store: &Store,
+) -> Result<Vec<JobView>, StoreError> {
     let names: Vec<&str> = jobs.iter().map(|s| s.job.name.as_str()).collect();
-    let last = state.services.store.last_runs_of(&names).await?;
-    Ok(Json(
-        jobs.iter()
-            .map(|s| JobView::new(s, last.get(&s.job.name)))
-            .collect(),
-    ))
+    let last = store.last_runs_of(&names).await?;
+    Ok(jobs
+        .iter()
+        .map(|s| JobView::new(s, last.get(&s.job.name)))
+        .collect())
 }
 
 /// One job.

@@ -13,7 +13,7 @@ mod views;
 
 // What the dashboard (`http::ui`) does the way the API does.
 pub(crate) use events::events as event_stream;
-pub(crate) use jobs::{find_job, set_paused};
+pub(crate) use jobs::{find_job, job_views, set_paused};
 pub(crate) use logs::follow;
 pub(crate) use runs::{check_params, start, stop};
 

@@ -1,20 +1,21 @@
 //! A job's page (`GET /jobs/{job}`): Run now (with a field per `params`
 //! name), Pause or Resume, the next 10 fire times with the daylight-saving
 //! rule noted where one applies, a chart of the last 100 runs' durations with
-//! the timeout drawn, the run history (a page at a time, by status and
-//! trigger), and the whole configuration as validated, with the names of its
-//! secrets and environment variables only (never a value).
+//! the timeout and deadline drawn, the durations and failures of the last 52
+//! weeks, the run history (a page at a time, by status and trigger), and the
+//! whole configuration as validated, with the names of its secrets and
+//! environment variables only (never a value).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::chart;
 use super::page::{Frame, badge, csrf_field, duration, page, relative, stored_time, time_in};
+use super::{chart, trend};
 use crate::config::Job;
 use crate::daemon::control::JobState;
 use crate::schedule::DstChange;
-use crate::store::{RunBrief, RunFilter, RunRow, Store, StoreError};
+use crate::store::{DurationBucket, EndedRun, RunFilter, RunRow, Store, StoreError};
 
 /// Fire times listed.
 pub const NEXT: usize = 10;
@@ -66,7 +67,10 @@ pub struct JobPage {
     pub state: JobState,
     pub history: Vec<RunRow>,
     pub filter: RunFilter,
-    pub ended: Vec<RunBrief>,
+    pub ended: Vec<EndedRun>,
+    /// Where the long-range view starts, and its weeks that have runs.
+    pub since: DateTime<Utc>,
+    pub weeks: Vec<DurationBucket>,
 }
 
 impl JobPage {
@@ -78,14 +82,21 @@ impl JobPage {
         now: DateTime<Utc>,
     ) -> Result<JobPage, StoreError> {
         let filter = query.filter(&state.job.name);
-        let history = store.runs(&filter).await?;
-        let ended = store.ended_runs(&state.job.name, CHART).await?;
+        let since = trend::since(now);
+        let name = &state.job.name;
+        let (history, ended, weeks) = tokio::join!(
+            store.runs(&filter),
+            store.ended_runs(name, CHART),
+            store.duration_buckets(name, since, trend::WEEK, trend::WEEKS),
+        );
         Ok(JobPage {
             now,
+            history: history?,
+            ended: ended?,
+            weeks: weeks?,
+            since,
             state,
-            history,
             filter,
-            ended,
         })
     }
 }
@@ -104,14 +115,24 @@ pub fn render(view: &JobPage, frame: &Frame) -> Markup {
             }
         }
         (actions(view, frame))
-        section aria-labelledby="next-title" {
+        section #next-times data-live aria-labelledby="next-title" {
             h2 #next-title { "Next " (NEXT) " fire times" }
             (next_times(view))
         }
         section #chart data-live aria-labelledby="chart-title" {
             h2 #chart-title { "Durations of the last " (CHART) " runs" }
-            (chart::durations(&view.ended, job.timeout))
-            @if job.timeout.is_some() { p.muted { "The dashed line is the timeout of one attempt; a run with retries may take longer." } }
+            (chart::durations(&view.ended, job.timeout, job.deadline))
+            p.muted {
+                "Each bar is a run from its start to its end (retries and their backoff included); the dark bar inside it is its longest attempt, "
+                "which is what the timeout limits, as the deadline limits the whole run. The scale is logarithmic."
+            }
+        }
+        section #trend data-live aria-labelledby="trend-title" {
+            h2 #trend-title { "Durations and failures, last " (trend::WEEKS) " weeks" }
+            (trend::weekly(&view.weeks, view.since))
+            p.muted {
+                "Per week (UTC): the light bar reaches the longest run, the dark bar the median run; the red mark under the axis grows with the share of runs that failed."
+            }
         }
         section #history data-live aria-labelledby="history-title" {
             h2 #history-title { "History" }
@@ -136,13 +157,15 @@ fn actions(view: &JobPage, frame: &Frame) -> Markup {
                 }
                 button.primary type="submit" { "Run now" }
             }
+            // A live part of its own (a pause from another client swaps the
+            // button), apart from Run now's fields, which keep what is typed.
             @if view.state.paused {
-                form.actions method="post" action={"/jobs/" (job.name) "/resume"} {
+                form.actions #pause-control data-live method="post" action={"/jobs/" (job.name) "/resume"} {
                     (csrf_field(&frame.csrf))
                     button #resume type="submit" { "Resume" }
                 }
             } @else {
-                form.actions method="post" action={"/jobs/" (job.name) "/pause"} {
+                form.actions #pause-control data-live method="post" action={"/jobs/" (job.name) "/pause"} {
                     (csrf_field(&frame.csrf))
                     button #pause type="submit" { "Pause" }
                 }

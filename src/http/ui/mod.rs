@@ -18,6 +18,7 @@ mod overview;
 mod page;
 mod run;
 pub mod session;
+mod trend;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};

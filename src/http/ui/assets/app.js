@@ -44,7 +44,8 @@
     timer = setTimeout(function () { refresh(false); }, 150);
   }
 
-  var kinds = ["run_started", "attempt_finished", "run_finished", "skipped", "missed", "paused", "lagged"];
+  var kinds = ["run_started", "attempt_finished", "run_finished", "skipped", "missed", "paused",
+    "job_paused", "job_resumed", "lagged"];
   var events = new EventSource(main.dataset.events);
   kinds.forEach(function (kind) { events.addEventListener(kind, soon); });
   events.onopen = function () { root.dataset.live = "on"; };
