@@ -1,8 +1,9 @@
 //! cronbox against Podman (issue 14): the real binary, its `[daemon] engine`
 //! set to the socket of a `podman system service` the test owns (see
-//! `tests/support/podman.rs`), never the shared Docker engine. A succeeding and
-//! a failing job with retries, output kept apart by stream, a timeout, and a
-//! container adopted after a SIGKILL of the daemon. Where Podman cannot run
+//! `tests/support/podman.rs`), never the shared Docker engine. `check` reading
+//! the host's limits from Podman, a succeeding (resource-limited) and a failing
+//! job with retries, output kept apart by stream, a timeout, and a container
+//! adopted after a SIGKILL of the daemon. Where Podman cannot run
 //! (no podman, not root, a service that does not answer) each test says why on
 //! stderr ("SKIPPED: ...") and checks nothing.
 
@@ -79,6 +80,9 @@ schedule = "@daily"
 image = "IMAGE"
 command = ["sh", "-c", "echo to stdout; echo to stderr >&2"]
 network = "none"
+memory = "64MiB"
+cpus = 0.5
+pids_limit = 64
 
 [jobs.flaky]
 schedule = "@daily"
@@ -89,6 +93,13 @@ retries = 2
 backoff = "1s"
 "#,
     );
+    // `check` reads the limits the host enforces from Podman's /info: no
+    // warning that it cannot reach the engine or enforce the job's limits.
+    let check = cronbox(&env, &["check"]);
+    let said = String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "cronbox check: {said}");
+    assert!(!said.contains("warning"), "cronbox check warns: {said}");
+
     let ok = cronbox(&env, &["run", "ok"]);
     assert!(
         ok.status.success(),
