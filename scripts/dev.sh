@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for cronbox and run it. Installs what is missing
 # (Debian's docker.io and busybox-static, a C compiler for SQLite, npm; for the
-# tests, Debian's prometheus for promtool and chromium, PyPI's kubernetes-validate in
+# tests, Debian's prometheus for promtool, chromium, podman and catatonit, PyPI's kubernetes-validate in
 # target/kubernetes-validate and openapi-spec-validator in
 # target/openapi-spec-validator), starts
 # dockerd when no engine answers, and then:
@@ -66,6 +66,17 @@ install_promtool() {
     echo "dev.sh: installing prometheus (for promtool)" >&2
     if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; then
         echo "dev.sh: could not install prometheus; tests/http.rs will fail" >&2
+    fi
+}
+
+# Debian's podman, with catatonit (the init Podman runs for Init=true, which its
+# package only recommends), for tests/podman.rs. If they cannot be installed,
+# say so and go on: those tests then skip, saying why.
+install_podman() {
+    command -v podman >/dev/null 2>&1 && [ -x /usr/libexec/podman/catatonit ] && return 0
+    echo "dev.sh: installing podman and catatonit (for tests/podman.rs)" >&2
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman catatonit >/dev/null; }; then
+        echo "dev.sh: could not install podman; tests/podman.rs will skip" >&2
     fi
 }
 
@@ -206,6 +217,7 @@ case "${1:-}" in
         install_openapi_validator
         install_promtool
         install_chromium
+        install_podman
         install_test_tools
         start_docker
         # Every test binary runs even after a failure, so one run shows every failing test.

@@ -15,7 +15,6 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Job, MAX_ENV_FILE_SIZE, Problem, dotenv, file};
 use crate::config::{DaemonConfig, ZoneSource};
 use crate::daemon::supervisor;
-use crate::engine::Engine;
 use crate::schedule;
 
 /// How long `check` waits for the engine before it skips the limits check.
@@ -124,7 +123,7 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         Ok(None) => {}
         Err(e) => super::note(&format!("{path}: warning: {e}")),
     }
-    let engine = Engine::connect();
+    let engine = super::registry::bare_engine(&config);
     match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
         Ok(Ok(())) => {
             // One /info request for every job.

@@ -300,6 +300,9 @@ fn daemon_changes(started: &DaemonConfig, new: &DaemonConfig) -> Vec<&'static st
     if started.registry_auth != new.registry_auth {
         keys.push("registry_auth");
     }
+    if started.engine != new.engine {
+        keys.push("engine");
+    }
     if started.history_max_age != new.history_max_age {
         keys.push("history_max_age");
     }

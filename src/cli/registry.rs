@@ -19,11 +19,19 @@ pub fn read_auth(config: &Config) -> Result<Option<RegistryAuth>, AuthError> {
     path.map(|path| RegistryAuth::read(&path)).transpose()
 }
 
-/// The engine (`$DOCKER_HOST`, else the local socket) pulling with the
-/// credentials of [`read_auth`]. An unreadable or broken file is an error
-/// naming it.
+/// The engine `[daemon] engine` names (else `$DOCKER_HOST`, else the local
+/// socket), with no credentials.
+pub fn bare_engine(config: &Config) -> Engine {
+    match &config.daemon.engine {
+        Some(host) => Engine::connect_to(host),
+        None => Engine::connect(),
+    }
+}
+
+/// [`bare_engine`], pulling with the credentials of [`read_auth`]. An
+/// unreadable or broken file is an error naming it.
 pub fn engine(config: &Config) -> Result<Engine, AuthError> {
-    let engine = Engine::connect();
+    let engine = bare_engine(config);
     Ok(match read_auth(config)? {
         Some(auth) => {
             tracing::debug!(file = %auth.path().display(), "registry credentials read");

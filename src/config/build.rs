@@ -56,6 +56,7 @@ pub(super) fn daemon_config(
             .and_then(LogFormat::from_name)
             .unwrap_or_default(),
         registry_auth: values.take(daemon_key!("registry_auth"), Parsed::into_path),
+        engine: values.take(daemon_key!("engine"), Parsed::into_text),
         history_max_age: values
             .take(daemon_key!("history_max_age"), Parsed::into_duration)
             .unwrap_or_default(),

@@ -214,6 +214,9 @@ pub struct DaemonConfig {
     /// (`registry_auth`); `None`: `$DOCKER_CONFIG/config.json`, else
     /// `~/.docker/config.json` of the user running cronbox.
     pub registry_auth: Option<PathBuf>,
+    /// The engine's address (`[daemon] engine`: `unix:///path` or
+    /// `tcp://host:port`); `None`: `$DOCKER_HOST`, else `/var/run/docker.sock`.
+    pub engine: Option<String>,
     /// Finished runs (with their attempts and output) older than this are pruned: those
     /// that finished longer ago. At least [`MIN_HISTORY_MAX_AGE`]; default
     /// [`DEFAULT_HISTORY_MAX_AGE`].

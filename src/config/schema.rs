@@ -18,7 +18,8 @@
 use std::time::Duration;
 
 use super::values::{
-    check_container_path, check_hostname, check_listen, check_network, check_url, check_user,
+    check_container_path, check_engine, check_hostname, check_listen, check_network, check_url,
+    check_user,
 };
 use super::{
     DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE,
@@ -399,6 +400,16 @@ pub(super) const KEYS: &[Key] = &[
             "$DOCKER_CONFIG/config.json, else ~/.docker/config.json of the user running cronbox",
         ),
         "Docker's config.json holding the credentials of private registries (auths, credHelpers, credsStore), as `docker login` writes it.",
+    ),
+    daemon(
+        "engine",
+        Kind::Text(TextRule {
+            expected: "a string with the engine's address such as \"unix:///run/podman/podman.sock\" or \"tcp://127.0.0.1:2375\"",
+            check: check_engine,
+            pattern: "^unix:///.+$|^(?:tcp|http)://[^/]+:[0-9]{1,5}/?$",
+        }),
+        Default::Computed("$DOCKER_HOST, else unix:///var/run/docker.sock"),
+        "The container engine speaking the Docker API: Docker's socket, or Podman's (rootful /run/podman/podman.sock, rootless $XDG_RUNTIME_DIR/podman/podman.sock).",
     ),
     daemon(
         "history_max_age",

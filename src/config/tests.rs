@@ -109,6 +109,7 @@ fn full_example() {
             on_shutdown: OnShutdown::Detach,
             log_format: LogFormat::Text,
             registry_auth: None,
+            engine: None,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
             http: HttpConfig::default(),
@@ -2907,7 +2908,7 @@ fn bad_daemon_values_of_shutdown_and_history() {
                 None,
                 &[
                     "unknown key \"history_max_ages\" in [daemon] (did you mean \"history_max_age\"?)",
-                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, log_format, registry_auth, history_max_age, history_limit",
+                    "expected one of: database, timezone, max_concurrent, require_limits, on_shutdown, log_format, registry_auth, engine, history_max_age, history_limit",
                 ],
             )],
         ),
@@ -4153,4 +4154,75 @@ fn names_with_control_characters_are_quoted_and_each_problem_is_one_line() {
     let err = parse_err("a = 1 \u{1b}[2J\n");
     let shown = err.to_string();
     assert!(!shown.contains('\u{1b}'), "{shown:?}");
+}
+
+#[test]
+fn the_engine_is_a_unix_socket_or_a_tcp_address() {
+    let good = [
+        (
+            "unix:///run/podman/podman.sock",
+            "unix:///run/podman/podman.sock",
+        ),
+        ("unix:///var/run/docker.sock", "unix:///var/run/docker.sock"),
+        ("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375"),
+        ("http://docker.lan:2375/", "http://docker.lan:2375/"),
+    ];
+    for (value, want) in good {
+        let text = format!("[daemon]\nengine = '{value}'\n{MINIMAL}");
+        let config = match parse(Path::new(PATH), &text, &utc_env()) {
+            Ok(config) => config,
+            Err(err) => panic!("case {value}: {err}"),
+        };
+        assert_eq!(config.daemon.engine.as_deref(), Some(want), "{value}");
+    }
+    let unset = parse(Path::new(PATH), MINIMAL, &utc_env()).expect("minimal");
+    assert_eq!(
+        unset.daemon.engine, None,
+        "unset: $DOCKER_HOST, else the local socket"
+    );
+
+    let cases: &[(&str, &str, &[Expected])] = &[
+        (
+            "a relative socket path",
+            "[daemon]\nengine = 'unix://run/podman/podman.sock'\n",
+            &[(
+                2,
+                10,
+                None,
+                &[
+                    "bad engine \"unix://run/podman/podman.sock\"",
+                    "must be absolute",
+                    "unix:///run/podman/podman.sock",
+                ],
+            )],
+        ),
+        (
+            "a bare path",
+            "[daemon]\nengine = '/run/podman/podman.sock'\n",
+            &[(
+                2,
+                10,
+                None,
+                &["bad engine", "names no unix://, tcp:// or http:// address"],
+            )],
+        ),
+        (
+            "a tcp address without a port",
+            "[daemon]\nengine = 'tcp://docker.lan'\n",
+            &[(2, 10, None, &["bad engine", "needs a host and a port"])],
+        ),
+        (
+            "port 0",
+            "[daemon]\nengine = 'tcp://docker.lan:0'\n",
+            &[(2, 10, None, &["bad engine", "needs a host and a port"])],
+        ),
+        (
+            "not a string",
+            "[daemon]\nengine = 2375\n",
+            &[(2, 10, None, &["engine"])],
+        ),
+    ];
+    for (name, text, expected) in cases {
+        check_problems(name, text, expected);
+    }
 }

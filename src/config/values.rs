@@ -275,6 +275,41 @@ pub(super) fn check_listen(text: &str) -> Result<(), String> {
     parse_listen(text).map(drop)
 }
 
+/// Checks `[daemon] engine`: `unix://` and an absolute socket path, or
+/// `tcp://` / `http://` and a host and port (what `DOCKER_HOST` accepts, less
+/// TLS, which cronbox is built without).
+pub(super) fn check_engine(text: &str) -> Result<(), String> {
+    const RULE: &str = "use \"unix:///run/podman/podman.sock\" (Podman, rootful), \"unix:///var/run/docker.sock\" (Docker) or \"tcp://HOST:PORT\"";
+    if let Some(path) = text.strip_prefix("unix://") {
+        return if path.starts_with('/') && path.len() > 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "the socket path after unix:// must be absolute; {RULE}"
+            ))
+        };
+    }
+    let Some(address) = text
+        .strip_prefix("tcp://")
+        .or_else(|| text.strip_prefix("http://"))
+    else {
+        return Err(format!(
+            "it names no unix://, tcp:// or http:// address; {RULE}"
+        ));
+    };
+    let address = address.strip_suffix('/').unwrap_or(address);
+    match address.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty()
+                && !host.contains('/')
+                && port.parse::<u16>().is_ok_and(|p| p > 0) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("a tcp:// address needs a host and a port; {RULE}")),
+    }
+}
+
 /// Whether `name` is a portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*`.
 pub(super) fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();

@@ -17,6 +17,7 @@ use bollard::query_parameters::{
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -45,7 +46,7 @@ pub const LABEL_TICK: &str = "cronbox.tick";
 pub enum EngineError {
     /// The engine does not answer at all.
     #[error(
-        "cannot reach the Docker engine ({reason}); is dockerd running? Start it (systemctl start docker) and check that this user may use its socket (group docker)"
+        "cannot reach the Docker engine ({reason}); is dockerd running? Start it (systemctl start docker) and check that this user may use its socket (group docker); for Podman, start its socket (systemctl start podman.socket) and set [daemon] engine to it"
     )]
     Unreachable { reason: String },
     /// The image is not present and the pull policy forbids pulling it.
@@ -289,6 +290,9 @@ pub struct Engine {
     client: Arc<Mutex<Option<Client>>>,
     /// Where pulls find the credentials of private registries.
     registry_auth: Option<Arc<registry_auth::RegistryAuth>>,
+    /// Set once the engine refused `Init` for want of an init binary (Podman
+    /// without catatonit): containers are then created without it.
+    no_init: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -298,6 +302,7 @@ impl Engine {
             host: None,
             client: Arc::new(Mutex::new(None)),
             registry_auth: None,
+            no_init: Arc::default(),
         }
     }
 
@@ -307,6 +312,7 @@ impl Engine {
             host: Some(host.to_owned()),
             client: Arc::new(Mutex::new(None)),
             registry_auth: None,
+            no_init: Arc::default(),
         }
     }
 
@@ -550,10 +556,12 @@ impl Engine {
         tarball: Vec<u8>,
     ) -> Result<(), EngineError> {
         let docker = self.docker().await?;
+        // The tag inside `repo`, as the docker CLI sends it: Podman ignores the
+        // `tag` parameter of an import (and would name the image `repo:latest`).
+        let reference = format!("{repo}:{tag}");
         let options = CreateImageOptionsBuilder::default()
             .from_src("-")
-            .repo(repo)
-            .tag(tag)
+            .repo(&reference)
             .build();
         let body = bollard::body_full(Bytes::from(tarball));
         let mut stream = docker.create_image(Some(options), Some(body), None);
@@ -570,6 +578,30 @@ impl Engine {
     /// an image inspect.
     pub async fn create(&self, spec: &ContainerSpec) -> Result<Option<String>, EngineError> {
         let docker = self.docker().await?;
+        let with_init = !self.no_init.load(Ordering::Relaxed);
+        match self.create_with(&docker, spec, with_init).await {
+            Err(bollard::errors::Error::DockerResponseServerError { message, .. })
+                if with_init && init_missing(&message) =>
+            {
+                self.no_init.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    "the engine has no init binary for Init=true ({message}); creating containers without it, so a job's own process is PID 1 and must handle its stop signal (else it is killed after stop_grace) and reap its children. Install catatonit (apt install catatonit) and restart cronbox"
+                );
+                self.create_answer(spec, self.create_with(&docker, spec, false).await)
+            }
+            answer => self.create_answer(spec, answer),
+        }
+    }
+
+    /// Ask the engine to create the container for `spec`, `Init` on or off.
+    async fn create_with(
+        &self,
+        docker: &Docker,
+        spec: &ContainerSpec,
+        init: bool,
+    ) -> Result<bollard::models::ContainerCreateResponse, bollard::errors::Error> {
+        let mut host_config = spec.host_config();
+        host_config.init = Some(init);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: spec.command.clone(),
@@ -585,19 +617,31 @@ impl Engine {
             attach_stderr: Some(true),
             tty: Some(false),
             open_stdin: Some(false),
-            host_config: Some(spec.host_config()),
+            host_config: Some(host_config),
             ..Default::default()
         };
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
-        let created = match docker.create_container(Some(options), body).await {
+        docker.create_container(Some(options), body).await
+    }
+
+    /// The id of the container the engine created, `None` when the image is
+    /// missing, or the error naming the container and image.
+    fn create_answer(
+        &self,
+        spec: &ContainerSpec,
+        answer: Result<bollard::models::ContainerCreateResponse, bollard::errors::Error>,
+    ) -> Result<Option<String>, EngineError> {
+        let created = match answer {
             Ok(created) => created,
-            // A 404 also answers a network that does not exist: only the image's is "No such image".
+            // A 404 also answers a network that does not exist: only the
+            // image's says "no such image" (Docker: "No such image", Podman:
+            // "no such image").
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404,
                 message,
-            }) if message.contains("No such image") => return Ok(None),
+            }) if message.to_ascii_lowercase().contains("no such image") => return Ok(None),
             Err(e) => {
                 return Err(EngineError::from_bollard(
                     format!("creating container {} from image {}", spec.name, spec.image),
@@ -749,6 +793,12 @@ pub fn split_reference(image: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Whether an engine's create error says it has no init binary for `Init=true`
+/// (Podman without catatonit: "container-init binary not found on the host").
+fn init_missing(message: &str) -> bool {
+    message.contains("container-init binary not found")
+}
+
 /// Whether an engine's pull error says the registry refused for lack of
 /// (good) credentials, in the words Docker's engine uses.
 fn refused(message: &str) -> bool {
@@ -863,6 +913,28 @@ mod tests {
                 "{}",
                 String::from_utf8_lossy(answer)
             );
+        }
+    }
+
+    #[test]
+    fn only_podman_without_an_init_binary_makes_containers_without_init() {
+        let cases = [
+            (
+                "container create: container-init binary not found on the host: stat /usr/libexec/podman/catatonit: no such file or directory",
+                true,
+            ),
+            (
+                "no such image: docker.io/team/app:1: image not known",
+                false,
+            ),
+            (
+                "Conflict. The container name \"/x\" is already in use",
+                false,
+            ),
+            ("", false),
+        ];
+        for (message, want) in cases {
+            assert_eq!(init_missing(message), want, "{message}");
         }
     }
 
