@@ -51,6 +51,7 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         echo: true,
         watch_stop_requests: true,
         events: Default::default(),
+        tracker: Default::default(),
     };
     let stops = Stops::default();
     let cancel = stops.shutdown.clone();

@@ -285,12 +285,13 @@ pub async fn run_with(
         echo: false,
         watch_stop_requests: false,
         events: events.clone(),
+        tracker: TaskTracker::new(),
     };
     let scheduler = Scheduler {
         ctx: ctx.clone(),
         running: Running::default(),
         daemon_stops: Stops::default(),
-        tracker: TaskTracker::new(),
+        tracker: ctx.tracker.clone(),
     };
     let tracker = &scheduler.tracker;
     tracker.spawn(watch_engine(engine.clone(), shutdown.clone()));

@@ -49,6 +49,10 @@ pub struct Context {
     pub watch_stop_requests: bool,
     /// Where the run's lifecycle is published.
     pub events: crate::events::Events,
+    /// Work the process waits for before it exits, even when a run's
+    /// supervision is dropped (a detach): the removal of a container whose end
+    /// is recorded. The daemon's tracker; a fresh one for `cronbox run`.
+    pub tracker: tokio_util::task::TaskTracker,
 }
 
 /// What may stop a run from outside.
@@ -383,13 +387,16 @@ pub async fn adopt(
 }
 
 /// Run `drive` unless the daemon detaches: then the run is left as it is, its
-/// container running, for the next daemon to adopt.
+/// container running, for the next daemon to adopt. `drive` is polled first,
+/// so that an end already committed goes on to the (tracked) removal of its
+/// container before a detach drops the rest.
 async fn detachable(
     drive: impl std::future::Future<Output = Result<RunReport, StoreError>>,
     run_id: i64,
     stops: &Stops,
 ) -> Result<RunReport, StoreError> {
     tokio::select! {
+        biased;
         report = drive => report,
         _ = stops.detach.cancelled() => {
             tracing::info!(run = run_id, "detached: the run goes on without this daemon; the next one adopts or resumes it");
@@ -629,11 +636,12 @@ async fn drive(
 }
 
 /// Remove the container of an attempt whose end is recorded. In a task of its
-/// own, so that a daemon detaching at that moment (which drops the run's
-/// supervision) still removes it rather than leave it to the next start.
+/// own, tracked by [`Context::tracker`], so that a daemon detaching at that
+/// moment (which drops the run's supervision) still removes it, and before it
+/// exits, rather than leave it to the next start.
 async fn remove_recorded(ctx: &Context, job: &Job, run_id: i64, id: String) {
     let (engine, name) = (ctx.engine.clone(), job.name.clone());
-    let removal = tokio::spawn(async move {
+    let removal = ctx.tracker.spawn(async move {
         if let Err(e) = engine.remove(&id).await {
             tracing::warn!(job = %name, run = run_id, container = %id, error = %e, "could not remove the attempt's container; the next start removes it");
         }

@@ -111,6 +111,7 @@ impl TestEnv {
             echo: false,
             watch_stop_requests: false,
             events: Default::default(),
+            tracker: Default::default(),
         }
     }
 
