@@ -111,6 +111,8 @@ fn full_example() {
             registry_auth: None,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
+            heartbeat: None,
+            public_url: None,
             http: HttpConfig::default(),
         }
     );
