@@ -15,6 +15,8 @@ const RSS_GOAL_KB: u64 = 25 * 1024;
 
 impl Bench {
     pub(crate) async fn notify(&mut self) -> Res<()> {
+        // reqwest is built without a crypto provider of its own (cronbox's choice).
+        cronbox::notify::http::install_tls_provider();
         let received = Arc::new(AtomicUsize::new(0));
         let hook = receiver(received.clone()).await?;
         let port = api::free_port()?;
