@@ -13,7 +13,8 @@
 //! `/bin/busybox` (Debian's busybox-static) through the API, as the tests do.
 //!
 //! Measures (see BENCHMARKS.md for what each one means and the goals):
-//! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`, `api`, `dashboard`.
+//! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`, `api`, `dashboard`,
+//! `notify`.
 
 #[path = "harness/api.rs"]
 mod api;
@@ -21,6 +22,8 @@ mod api;
 mod dashboard;
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;
+#[path = "harness/notify.rs"]
+mod notify;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -250,7 +253,7 @@ impl Bench {
         }
         type Phase =
             fn(&mut Bench) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + '_>>;
-        let phases: [(&str, Phase); 9] = [
+        let phases: [(&str, Phase); 10] = [
             ("per-run", |b| Box::pin(b.per_run())),
             ("lateness", |b| Box::pin(b.lateness())),
             ("burst", |b| Box::pin(b.burst())),
@@ -260,6 +263,7 @@ impl Bench {
             ("history", |b| Box::pin(b.history_queries())),
             ("api", |b| Box::pin(b.api())),
             ("dashboard", |b| Box::pin(b.dashboard())),
+            ("notify", |b| Box::pin(b.notify())),
         ];
         for (name, phase) in phases {
             if !wanted(name) {

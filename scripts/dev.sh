@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a Debian machine for cronbox and run it. Installs what is missing
 # (Debian's docker.io and busybox-static, a C compiler for SQLite, npm; for the
-# tests, Debian's prometheus for promtool, chromium, podman and catatonit, PyPI's kubernetes-validate in
+# tests, Debian's prometheus for promtool, chromium, podman and catatonit, python3-aiosmtpd, PyPI's kubernetes-validate in
 # target/kubernetes-validate and openapi-spec-validator in
 # target/openapi-spec-validator), starts
 # dockerd when no engine answers, and then:
@@ -87,6 +87,16 @@ install_chromium() {
     echo "dev.sh: installing chromium (for tests/dashboard.rs)" >&2
     if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; }; then
         echo "dev.sh: could not install chromium; tests/dashboard.rs will fail" >&2
+    fi
+}
+
+# Debian's python3-aiosmtpd, the SMTP server tests/notify_mail.rs runs (with
+# Debian's python3, /usr/bin/python3). If it cannot be installed, say so and go on.
+install_aiosmtpd() {
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 && return 0
+    echo "dev.sh: installing python3-aiosmtpd (for tests/notify_mail.rs)" >&2
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-aiosmtpd >/dev/null; }; then
+        echo "dev.sh: could not install python3-aiosmtpd; tests/notify_mail.rs will fail" >&2
     fi
 }
 
@@ -218,6 +228,7 @@ case "${1:-}" in
         install_promtool
         install_chromium
         install_podman
+        install_aiosmtpd
         install_test_tools
         start_docker
         # Every test binary runs even after a failure, so one run shows every failing test.

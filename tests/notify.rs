@@ -11,12 +11,13 @@ mod common;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use common::subprocess::{cronbox, daemon, kill, one_pending_failure};
 use common::{Daemon, TestEnv, wait_for_sql};
 
 /// What the receiver does with the next request.
@@ -133,10 +134,13 @@ fn json(seen: &Seen) -> serde_json::Value {
 async fn a_failing_job_with_retries_sends_one_failure_then_one_recovery() {
     let (receiver, addr) = receiver().await;
     let count = tempfile::tempdir().expect("tempdir");
-    let env = TestEnv::new(&format!(
-        "[notify.ops]\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n{}",
-        flaky_job(count.path(), 2, "")
-    ));
+    let env = TestEnv::with_daemon(
+        "public_url = \"https://cronbox.example.org/\"",
+        &format!(
+            "[notify.ops]\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n{}",
+            flaky_job(count.path(), 2, "")
+        ),
+    );
     let (daemon, handle) = Daemon::start_controlled(
         &env,
         Arc::new(cronbox::clock::SystemClock),
@@ -165,6 +169,11 @@ async fn a_failing_job_with_retries_sends_one_failure_then_one_recovery() {
     assert_eq!(failure["stderr_tail"], "boom");
     assert_eq!(failure["stdout_tail"], "working");
     assert_eq!(failure["folded"], 0);
+    assert_eq!(
+        failure["url"],
+        format!("https://cronbox.example.org/runs/{first}"),
+        "the link to the run's page under [daemon] public_url"
+    );
     assert_eq!(failure["version"], 1);
     assert!(failure["reason"].as_str().is_some_and(|r| !r.is_empty()));
     assert!(failure["duration_ms"].as_i64().is_some_and(|ms| ms >= 0));
@@ -258,48 +267,6 @@ async fn a_storm_of_failures_is_folded_and_the_next_message_counts_them() {
     assert_eq!(json(&seen[1])["folded"], 2, "{}", seen[1].body);
 }
 
-fn daemon(env: &TestEnv, log: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_cronbox"))
-        .args([
-            "daemon",
-            "--config",
-            env.config_path.to_str().expect("utf-8"),
-        ])
-        .env("CRONBOX_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(log)
-                .expect("log file"),
-        )
-        .spawn()
-        .expect("cronbox daemon")
-}
-
-fn kill(mut child: Child) {
-    let status = Command::new("kill")
-        .args(["-KILL", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let _ = child.wait();
-}
-
-async fn wait_for_log(log: &Path, needle: &str) {
-    for _ in 0..1200 {
-        if std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .contains(needle)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the daemon never logged {needle:?}");
-}
-
 /// The query of README.md's "## Notifications" `sqlite3 DB "QUERY"` example.
 fn readme_pending_query() -> String {
     let readme = include_str!("../README.md");
@@ -339,24 +306,7 @@ async fn a_receiver_down_then_failing_then_hanging_gets_it_once_across_a_sigkill
     let log = env.dir.path().join("daemon.log");
     // The first daemon writes the routes; `cronbox run` (another process) ends a
     // run failed, which writes the notification in the same transaction.
-    let first = daemon(&env, &log);
-    wait_for_log(&log, "scheduler started").await;
-    kill(first);
-    let run = Command::new(env!("CARGO_BIN_EXE_cronbox"))
-        .args([
-            "run",
-            "flaky",
-            "--config",
-            env.config_path.to_str().expect("utf-8"),
-        ])
-        .env("CRONBOX_LOG", "trace")
-        .output()
-        .expect("cronbox run");
-    assert!(!run.status.success());
-    assert_eq!(
-        env.sql("SELECT event, state, attempts FROM notifications"),
-        "failure|pending|0\n"
-    );
+    one_pending_failure(&env, &log, "flaky").await;
 
     // Refused: tried and recorded, naming the host only; killed before the retry.
     let second = daemon(&env, &log);
@@ -413,15 +363,6 @@ async fn a_receiver_down_then_failing_then_hanging_gets_it_once_across_a_sigkill
     assert!(!dump.contains(TOKEN), "the URL's token is in the database");
     assert!(seen[0].path.contains(TOKEN));
     assert!(env.containers_gone().await);
-}
-
-fn cronbox(env: &TestEnv, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_cronbox"))
-        .args(args)
-        .args(["--config", env.config_path.to_str().expect("utf-8")])
-        .env("CRONBOX_LOG", "trace")
-        .output()
-        .expect("cronbox")
 }
 
 // Multi-threaded: the receiver answers while the test waits for the process.
@@ -565,7 +506,8 @@ async fn a_job_without_a_success_for_too_long_is_overdue_once_then_resolved() {
     let env = TestEnv::new(&format!(
         "[notify.ops]\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n\
          [jobs.nightly]\nschedule = \"0 0 1 1 *\"\nimage = \"IMAGE\"\ncommand = [\"true\"]\n\
-         notify = [\"ops\"]\nnotify_on = [\"failure\", \"overdue\"]\nexpect_success_within = \"1h\"\n"
+         catch_up = \"none\"\nstarting_deadline = \"1m\"\n\
+         notify = [\"ops\"]\nnotify_on = [\"failure\", \"overdue\"]\nexpect_success_within = \"400d\"\n"
     ));
     let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
         .expect("time")
@@ -573,15 +515,17 @@ async fn a_job_without_a_success_for_too_long_is_overdue_once_then_resolved() {
     let clock = Arc::new(cronbox::clock::TestClock::new(start));
     let (daemon, handle) =
         Daemon::start_controlled(&env, clock.clone(), common::engine().await).await;
-    // The daemon first sees the job now: the hour counts from here.
+    // The daemon first sees the job now: the 400 days count from here. The clock
+    // jumps 100 days at a time, so the yearly ticks it passes are missed, not run
+    // (`check` refuses a dead-man alert shorter than the schedule's period).
     wait_for_sql(
         &env,
         "SELECT job, since, overdue_at IS NULL FROM overdue_jobs",
         "nightly|2026-03-01T00:00:00.000Z|1\n",
     )
     .await;
-    for _ in 0..3 {
-        clock.advance(Duration::from_secs(3600));
+    for _ in 0..5 {
+        clock.advance(Duration::from_secs(100 * 86400));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let seen = receiver.wait_for(1).await;
@@ -605,4 +549,26 @@ async fn a_job_without_a_success_for_too_long_is_overdue_once_then_resolved() {
         "1\n"
     );
     assert!(env.containers_gone().await);
+}
+
+#[tokio::test]
+async fn the_daemon_heartbeat_pings_its_check_when_it_starts() {
+    let (receiver, addr) = receiver().await;
+    let env = TestEnv::with_daemon(
+        "heartbeat = { channel = \"hc\", check = \"box-1\", every = \"1h\" }",
+        &format!(
+            "[notify.hc]\nkind = \"healthchecks\"\nurl = \"http://{addr}/ping/\"\n\
+             [jobs.idle]\nschedule = \"0 0 1 1 *\"\nimage = \"IMAGE\"\n"
+        ),
+    );
+    let daemon = Daemon::start(&env).await;
+    let seen = receiver.wait_for(1).await;
+    daemon.stop().await;
+    assert_eq!(seen[0].path, "/ping/box-1", "{seen:?}");
+    assert_eq!(seen[0].body, "");
+    assert_eq!(
+        env.sql("SELECT count(*) FROM notifications"),
+        "0\n",
+        "a heartbeat is sent directly, never a row"
+    );
 }

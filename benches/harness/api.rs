@@ -170,7 +170,7 @@ pub(crate) fn free_port() -> Res<u16> {
 }
 
 /// Wait until `/readyz` answers 200.
-async fn wait_ready(client: &reqwest::Client, base: &str) -> Res<()> {
+pub(crate) async fn wait_ready(client: &reqwest::Client, base: &str) -> Res<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(r) = client.get(format!("{base}/readyz")).send().await

@@ -100,10 +100,15 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
             snippet: None,
         });
     }
-    // A channel's url_file must hold a URL (never shown).
+    // A channel's url_file must hold a URL, its password_file a password (never shown).
     for channel in &config.channels {
-        if let crate::config::UrlSource::File(_) = channel.url
+        if let Some(crate::config::UrlSource::File(_)) = channel.url
             && let Err(e) = crate::notify::http::channel_url(channel)
+        {
+            problems.push(Problem::at(channel.at, None, e.to_string()));
+        }
+        if let Some(email) = &channel.email
+            && let Err(e) = crate::notify::mail::login(channel, email)
         {
             problems.push(Problem::at(channel.at, None, e.to_string()));
         }

@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use std::process::ExitCode;
 
 use super::ConfigArg;
-use crate::notify::{http, payload};
+use crate::notify::{http, mail, payload};
 
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
@@ -52,10 +52,18 @@ pub async fn execute(args: NotifyArgs) -> anyhow::Result<ExitCode> {
         job: args.job.unwrap_or_else(|| "cronbox".into()),
         ..payload::Payload::empty(0)
     };
-    let client = http::client()?;
-    let body = payload::render(channel.format, &test);
-    let host = http::channel_url(channel).map(|url| http::host_of(&url))?;
-    http::post(&client, channel, "test", body).await?;
+    let host = if let Some(email) = &channel.email {
+        // A fresh Message-ID each time: mail services drop a repeated one.
+        let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+        mail::send(channel, &format!("test-{}", now.timestamp_millis()), &test).await?;
+        format!("{}:{}", email.host, email.port)
+    } else {
+        let client = http::client()?;
+        let body = payload::render(channel.format, &test);
+        let host = http::channel_url(channel).map(|url| http::host_of(&url))?;
+        http::post(&client, channel, "test", body).await?;
+        host
+    };
     super::print_out(&format!(
         "test message delivered to channel {} ({host})\n",
         channel.name

@@ -63,6 +63,18 @@ pub(super) fn daemon_config(
         history_limit: history_limit
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or_default(),
+        heartbeat: values
+            .take(daemon_key!("heartbeat"), Parsed::into_map)
+            .and_then(|mut map| {
+                Some(super::Heartbeat {
+                    channel: map.remove("channel")?,
+                    check: map.remove("check")?,
+                    every: super::lists::heartbeat_period(&map.remove("every")?).ok()?,
+                })
+            }),
+        public_url: values
+            .take(daemon_key!("public_url"), Parsed::into_text)
+            .map(|url| url.trim().trim_end_matches('/').to_owned()),
         http,
     }
 }

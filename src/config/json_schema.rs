@@ -100,14 +100,17 @@ fn daemon() -> Value {
     daemon
 }
 
-/// `[notify.NAME]`: its keys, `kind` required, and exactly one of `url` and `url_file`.
+/// `[notify.NAME]`: its keys, `kind` required; for an email channel `smtp`,
+/// `from` and `to`, for the others exactly one of `url` and `url_file`.
 fn channel() -> Value {
     let mut channel = table(
         Table::Notify,
         "A notification channel: where and how to tell about runs.",
     );
     channel["required"] = json!(["kind"]);
-    channel["oneOf"] = json!([{ "required": ["url"] }, { "required": ["url_file"] }]);
+    channel["if"] = json!({ "properties": { "kind": { "const": "email" } }, "required": ["kind"] });
+    channel["then"] = json!({ "required": ["smtp", "from", "to"] });
+    channel["else"] = json!({ "oneOf": [{ "required": ["url"] }, { "required": ["url_file"] }] });
     channel
 }
 
@@ -284,6 +287,22 @@ fn kind_schema(kind: Kind) -> Value {
                 "channel": { "type": "string", "minLength": 1 },
                 "check": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" },
             },
+        }),
+        Kind::Heartbeat => json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["channel", "check", "every"],
+            "properties": {
+                "channel": { "type": "string", "minLength": 1 },
+                "check": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" },
+                "every": string(duration_pattern()),
+            },
+        }),
+        Kind::Addresses => json!({
+            "type": "array",
+            "items": { "type": "string", "pattern": "@" },
+            "minItems": 1,
+            "uniqueItems": true,
         }),
         Kind::ExitCodes { non_empty } => json!({
             "type": "array",

@@ -15,7 +15,8 @@ use super::schema::NOTIFY_EVENTS;
 use super::schema::{Argv, Key, Kind};
 use super::suggest::closest;
 use super::values::{
-    CAPABILITIES, check_secret_name, is_env_name, mount_target, normalize_capability, parse_tmpfs,
+    CAPABILITIES, check_mailbox, check_secret_name, is_env_name, mount_target,
+    normalize_capability, parse_tmpfs,
 };
 use super::{RESERVED_LABEL_PREFIX, Volume};
 
@@ -43,7 +44,8 @@ impl Checker<'_> {
             Kind::Params => self.params(value, job, key.name).map(Parsed::List),
             Kind::Channels => self.names(value, job, key.name, NameList::Channels),
             Kind::Events => self.names(value, job, key.name, NameList::Events),
-            Kind::Ping => self.ping(value, job).map(Parsed::Map),
+            Kind::Ping | Kind::Heartbeat => self.ping(value, job, key.name).map(Parsed::Map),
+            Kind::Addresses => self.addresses(value, job, key.name).map(Parsed::List),
             _ => self.value(key, value, job),
         }
     }
@@ -466,31 +468,63 @@ impl Checker<'_> {
 }
 
 impl Checker<'_> {
-    /// `healthchecks = { channel = "hc", check = "UUID" }`: a known channel of kind
-    /// healthchecks and a check that fits in a URL path segment.
-    fn ping(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
-        const SHAPE: &str =
-            "healthchecks must be a table such as { channel = \"hc\", check = \"5f1c9a3e-...\" }";
+    /// `healthchecks = { channel = "hc", check = "UUID" }` (a job's) or
+    /// `heartbeat = { channel = "hc", check = "UUID", every = "5m" }` (the
+    /// daemon's, `key`): a known channel of kind healthchecks, a check that fits in
+    /// a URL path segment and, for the heartbeat, a period of at least a minute.
+    fn ping(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let heartbeat = key == "heartbeat";
+        let shape = if heartbeat {
+            "heartbeat must be a table such as { channel = \"hc\", check = \"5f1c9a3e-...\", every = \"5m\" }"
+        } else {
+            "healthchecks must be a table such as { channel = \"hc\", check = \"5f1c9a3e-...\" }"
+        };
         let DeValue::Table(table) = value.get_ref() else {
-            let message = format!("{SHAPE}, found {}", describe(value.get_ref()));
+            let message = format!("{shape}, found {}", describe(value.get_ref()));
             self.report(value.span(), job, message);
             return None;
         };
         let before = self.reported;
         let mut found = BTreeMap::new();
-        for (key, item) in table.iter() {
-            let name: &str = key.get_ref();
+        for (name, item) in table.iter() {
+            let name: &str = name.get_ref();
             let problem = match (name, item.get_ref()) {
-                ("channel", DeValue::String(channel)) if self.ping_channels.iter().any(|c| c == channel.as_ref()) => None,
+                ("channel", DeValue::String(channel))
+                    if self.ping_channels.iter().any(|c| c == channel.as_ref()) =>
+                {
+                    None
+                }
                 ("channel", DeValue::String(channel)) => Some(format!(
-                    "healthchecks.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
+                    "{key}.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
                     quote(channel),
                     toml_key(channel)
                 )),
                 ("check", DeValue::String(check)) if is_check(check) => None,
-                ("check", DeValue::String(_)) => Some("healthchecks.check must be a check's UUID or slug: letters, digits, \"-\" and \"_\"".to_owned()),
-                ("channel" | "check", other) => Some(format!("healthchecks.{name} must be a string, found {}", describe(other))),
-                _ => Some(format!("unknown key {} in healthchecks; expected channel and check", quote(name))),
+                ("check", DeValue::String(_)) => Some(format!(
+                    "{key}.check must be a check's UUID or slug: letters, digits, \"-\" and \"_\""
+                )),
+                ("every", DeValue::String(every)) if heartbeat => heartbeat_period(every).err(),
+                ("channel" | "check", other) => Some(format!(
+                    "{key}.{name} must be a string, found {}",
+                    describe(other)
+                )),
+                ("every", other) if heartbeat => Some(format!(
+                    "heartbeat.every must be a duration string such as \"5m\", found {}",
+                    describe(other)
+                )),
+                _ if heartbeat => Some(format!(
+                    "unknown key {} in heartbeat; expected channel, check and every",
+                    quote(name)
+                )),
+                _ => Some(format!(
+                    "unknown key {} in healthchecks; expected channel and check",
+                    quote(name)
+                )),
             };
             match (problem, item.get_ref()) {
                 (Some(problem), _) => self.report(item.span(), job, problem),
@@ -500,12 +534,73 @@ impl Checker<'_> {
                 (None, _) => {}
             }
         }
-        for required in ["channel", "check"] {
-            if !found.contains_key(required) && self.reported == before {
-                self.report(value.span(), job, format!("{SHAPE}: {required} is missing"));
+        let required: &[&str] = if heartbeat {
+            &["channel", "check", "every"]
+        } else {
+            &["channel", "check"]
+        };
+        for required in required {
+            if !found.contains_key(*required) && self.reported == before {
+                self.report(value.span(), job, format!("{shape}: {required} is missing"));
             }
         }
         (self.reported == before).then_some(found)
+    }
+}
+
+/// The daemon's heartbeat period (`heartbeat.every`): a duration of at least a
+/// minute (healthchecks.io's shortest period), or why it is refused.
+pub(super) fn heartbeat_period(text: &str) -> Result<std::time::Duration, String> {
+    match crate::schedule::parse_duration(text) {
+        Ok(every) if every >= std::time::Duration::from_secs(60) => Ok(every),
+        Ok(_) => Err(format!(
+            "heartbeat.every {} is shorter than a minute, the shortest period of a healthchecks check; write \"1m\" or more",
+            quote(text)
+        )),
+        Err(why) => Err(format!("bad heartbeat.every {}: {why}", quote(text))),
+    }
+}
+
+impl Checker<'_> {
+    /// `to`: a non-empty array of mail addresses, each once.
+    fn addresses(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        key: &str,
+    ) -> Option<Vec<String>> {
+        let expected =
+            format!("{key} must be an array of mail addresses such as [\"ops@example.org\"]");
+        let items = self.array(value, job, &expected, |found| write_as_array(found, key))?;
+        if items.is_empty() {
+            let message = format!(
+                "{key} must not be empty; list who gets the mail, such as [\"ops@example.org\"]"
+            );
+            self.report(value.span(), job, message);
+            return None;
+        }
+        let before = self.reported;
+        let mut addresses: Vec<String> = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let problem = match item.get_ref() {
+                DeValue::String(text) if addresses.iter().any(|a| a == text.as_ref()) => {
+                    format!("{key} lists {} twice; list each address once", quote(text))
+                }
+                DeValue::String(text) => match check_mailbox(text) {
+                    Ok(()) => {
+                        addresses.push(text.to_string());
+                        continue;
+                    }
+                    Err(why) => format!("bad {key}[{index}] {}: {why}", quote(text)),
+                },
+                other => format!(
+                    "{key}[{index}] must be a string such as \"ops@example.org\", found {}",
+                    describe(other)
+                ),
+            };
+            self.report(item.span(), job, problem);
+        }
+        (self.reported == before).then_some(addresses)
     }
 }
 

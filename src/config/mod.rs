@@ -42,9 +42,12 @@ pub mod dotenv;
 pub mod file;
 
 #[cfg(test)]
+mod email_tests;
+#[cfg(test)]
 mod http_tests;
 #[cfg(test)]
 mod notify_tests;
+mod overdue_rule;
 mod random_delay;
 #[cfg(test)]
 mod random_delay_tests;
@@ -64,7 +67,9 @@ use crate::schedule::Schedule;
 
 pub use error::{ConfigError, Location, Problem};
 pub use json_schema::json_schema;
-pub use notify::{Channel, ChannelKind, SecretText, UrlSource, WebhookFormat};
+pub use notify::{
+    Channel, ChannelKind, Email, SecretText, SmtpSecurity, Tail, UrlSource, WebhookFormat,
+};
 pub use schema::{DEFAULT_NOTIFY_ON, NOTIFY_EVENTS};
 pub(crate) use values::check_url;
 pub use zone_source::{ZoneSource, default_zone};
@@ -224,6 +229,11 @@ pub struct DaemonConfig {
     /// Finished runs kept per job (the newest); at least 1. Default
     /// [`DEFAULT_HISTORY_LIMIT`].
     pub history_limit: u32,
+    /// The daemon's own ping to a healthchecks channel (`heartbeat`).
+    pub heartbeat: Option<Heartbeat>,
+    /// The dashboard's URL as people reach it (`public_url`), without a trailing
+    /// `/`: notifications link to `PUBLIC_URL/runs/ID`. `None`: no link.
+    pub public_url: Option<String>,
     /// `[daemon.http]`: the HTTP API, metrics and health endpoints.
     pub http: HttpConfig,
 }
@@ -379,6 +389,18 @@ pub struct Ping {
     pub channel: String,
     /// The check's UUID or slug (letters, digits, "-", "_").
     pub check: String,
+}
+
+/// `[daemon] heartbeat = { channel, check, every }`: the daemon pings
+/// `CHANNEL_URL/CHECK` every `every` while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// A channel of kind healthchecks.
+    pub channel: String,
+    /// The check's UUID or slug (letters, digits, "-", "_").
+    pub check: String,
+    /// How often; at least a minute.
+    pub every: Duration,
 }
 
 impl Job {

@@ -21,7 +21,9 @@ fn channels_and_job_settings_are_read_with_their_defaults() {
     assert_eq!(ops.name, "ops");
     assert_eq!(
         ops.url,
-        UrlSource::File(Path::new("/etc/cronbox/ops.url").to_path_buf())
+        Some(UrlSource::File(
+            Path::new("/etc/cronbox/ops.url").to_path_buf()
+        ))
     );
     assert_eq!(ops.format, WebhookFormat::Json);
     assert_eq!(ops.timeout, Duration::from_secs(10));
@@ -201,5 +203,79 @@ fn a_job_pings_a_healthchecks_channel_and_only_such_a_channel() {
         "no check",
         &format!("{hc}{JOB}healthchecks = {{ channel = \"hc\" }}\n"),
         &[(7, 16, Some("a"), &["check is missing"])],
+    );
+}
+
+#[test]
+fn the_output_tail_of_messages_is_the_channels_to_choose() {
+    let config = parse_ok(
+        "[notify.ops]\nkind = \"webhook\"\nurl = \"http://h/\"\n\
+         [notify.short]\nkind = \"webhook\"\nurl = \"http://h/\"\ntail_lines = 3\ntail_size = \"1KiB\"\n",
+    );
+    let [ops, short] = [&config.channels[0], &config.channels[1]];
+    assert_eq!(
+        ops.tail,
+        super::Tail {
+            lines: 20,
+            bytes: 4096
+        }
+    );
+    assert_eq!(
+        short.tail,
+        super::Tail {
+            lines: 3,
+            bytes: 1024
+        }
+    );
+    check_problems(
+        "too many lines",
+        "[notify.x]\nkind = \"webhook\"\nurl = \"http://h/\"\ntail_lines = 5000\n",
+        &[(4, 14, None, &["tail_lines", "1000"])],
+    );
+    check_problems(
+        "too large",
+        "[notify.x]\nkind = \"webhook\"\nurl = \"http://h/\"\ntail_size = \"1MiB\"\n",
+        &[(4, 13, None, &["tail_size", "64KiB"])],
+    );
+}
+
+#[test]
+fn the_daemon_heartbeat_pings_a_healthchecks_channel_at_least_every_minute() {
+    let hc = "[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n";
+    let config = parse_ok(&format!(
+        "[daemon]\nheartbeat = {{ channel = \"hc\", check = \"b-1\", every = \"5m\" }}\n{hc}"
+    ));
+    assert_eq!(
+        config.daemon.heartbeat,
+        Some(super::Heartbeat {
+            channel: "hc".into(),
+            check: "b-1".into(),
+            every: Duration::from_secs(300),
+        })
+    );
+    let ops = "[notify.ops]\nkind = \"webhook\"\nurl = \"http://h/\"\n";
+    check_problems(
+        "a webhook channel",
+        &format!(
+            "[daemon]\nheartbeat = {{ channel = \"ops\", check = \"b\", every = \"5m\" }}\n{ops}"
+        ),
+        &[(
+            2,
+            25,
+            None,
+            &["heartbeat.channel \"ops\" is not a channel of kind \"healthchecks\""],
+        )],
+    );
+    check_problems(
+        "too often",
+        &format!(
+            "[daemon]\nheartbeat = {{ channel = \"hc\", check = \"b\", every = \"30s\" }}\n{hc}"
+        ),
+        &[(2, 52, None, &["shorter than a minute", "\"1m\""])],
+    );
+    check_problems(
+        "no period",
+        &format!("[daemon]\nheartbeat = {{ channel = \"hc\", check = \"b\" }}\n{hc}"),
+        &[(2, 13, None, &["every is missing"])],
     );
 }

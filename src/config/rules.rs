@@ -246,12 +246,7 @@ impl Checker<'_> {
         let Some(gap) = gap else {
             return;
         };
-        let at = if entry.inherited {
-            schedule_entry.map(|e| e.value.span())
-        } else {
-            Some(entry.value.span())
-        };
-        if let Some(span) = at {
+        if let Some(span) = super::overdue_rule::placed_at(entry, schedule_entry) {
             self.report(span, job, random_delay(delay, gap, entry.inherited));
         }
     }

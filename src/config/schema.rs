@@ -18,8 +18,8 @@
 use std::time::Duration;
 
 use super::values::{
-    check_container_path, check_engine, check_hostname, check_listen, check_network, check_url,
-    check_user,
+    check_container_path, check_engine, check_hostname, check_listen, check_mailbox, check_network,
+    check_smtp_url, check_url, check_user,
 };
 use super::{
     DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE,
@@ -213,6 +213,12 @@ pub(super) enum Kind {
     /// `{ channel = "NAME", check = "UUID or slug" }`: a `kind = "healthchecks"`
     /// channel and the job's check there.
     Ping,
+    /// `{ channel = "NAME", check = "UUID or slug", every = "5m" }`: the daemon's
+    /// own ping to a `kind = "healthchecks"` channel, at least every minute.
+    Heartbeat,
+    /// A non-empty array of mail addresses (`"ops@example.org"` or
+    /// `"Ops <ops@example.org>"`), each once.
+    Addresses,
 }
 
 /// One key of the schedule file.
@@ -435,6 +441,22 @@ pub(super) const KEYS: &[Key] = &[
         }),
         Default::Int(DEFAULT_HISTORY_LIMIT as i128),
         "How many finished runs are kept per job (the newest).",
+    ),
+    daemon(
+        "heartbeat",
+        Kind::Heartbeat,
+        Default::Unset("none (no heartbeat)"),
+        "The daemon's own ping to a healthchecks channel every so often, so that an outside monitor notices a box that stopped.",
+    ),
+    daemon(
+        "public_url",
+        Kind::Text(TextRule {
+            expected: "a string with the dashboard's http:// or https:// URL such as \"https://cronbox.example.org/\"",
+            check: check_url,
+            pattern: "^https?://",
+        }),
+        Default::Unset("none (notifications carry no link)"),
+        "Where people reach the dashboard: notifications link to the run's page, PUBLIC_URL/runs/ID.",
     ),
     http(
         "listen",
@@ -842,6 +864,7 @@ pub(super) const KEYS: &[Key] = &[
             values: &[
                 ("webhook", "an HTTP POST of a JSON body"),
                 ("healthchecks", "healthchecks.io-compatible pings (jobs name their check)"),
+                ("email", "a mail over SMTP to the addresses of to"),
             ],
         }),
         Default::Required {
@@ -909,7 +932,95 @@ pub(super) const KEYS: &[Key] = &[
         Default::Duration(DEFAULT_NOTIFY_TIMEOUT),
         "How long one delivery may take before it counts as failed and is retried.",
     ),
+    notify(
+        "tail_lines",
+        Kind::Integer(Integer {
+            min: 0,
+            max: MAX_TAIL_LINES as i128,
+            example: "20",
+            below_min: "it is how many lines of each output stream a message carries",
+        }),
+        Default::Int(DEFAULT_TAIL_LINES as i128),
+        "How many of the last lines of each output stream (stderr, stdout) a message carries; 0: none.",
+    ),
+    notify(
+        "tail_size",
+        Kind::Size(SizeRule {
+            min: Bound {
+                value: 0,
+                shown: "0B",
+                why: "",
+            },
+            max: MAX_TAIL_SIZE,
+            example: "\"4KiB\" or \"16KiB\"",
+        }),
+        Default::Size(DEFAULT_TAIL_SIZE),
+        "At most this much of each output stream's last lines (their end is kept).",
+    ),
+    notify(
+        "smtp",
+        Kind::Text(TextRule {
+            expected: "a string with an smtp:// or smtps:// URL such as \"smtp://mail.example.org:587\"",
+            check: check_smtp_url,
+            pattern: "^smtps?://",
+        }),
+        Default::Unset(EMAIL_ONLY),
+        "kind = \"email\": the mail server, smtp://HOST[:PORT] (STARTTLS, port 587) or smtps://HOST[:PORT] (TLS, port 465).",
+    )
+    // Not shown in messages: a URL refused for holding credentials holds a password.
+    .secret(),
+    notify(
+        "starttls",
+        Kind::Bool,
+        Default::Bool(true),
+        "kind = \"email\" with smtp://: whether STARTTLS is required; false sends in clear text (a relay on this host only).",
+    ),
+    notify(
+        "from",
+        Kind::Text(TextRule {
+            expected: "a string with a mail address such as \"cronbox@nuc.example.org\"",
+            check: check_mailbox,
+            pattern: "@",
+        }),
+        Default::Unset(EMAIL_ONLY),
+        "kind = \"email\": the sender address.",
+    ),
+    notify(
+        "to",
+        Kind::Addresses,
+        Default::Unset(EMAIL_ONLY),
+        "kind = \"email\": the recipient addresses.",
+    ),
+    notify(
+        "username",
+        Kind::Text(TextRule {
+            expected: "a string with the SMTP user name such as \"cronbox\"",
+            check: check_smtp_user,
+            pattern: "^\\S+$",
+        }),
+        Default::Unset("none (no SMTP authentication)"),
+        "kind = \"email\": the user name the server authenticates (with password_file).",
+    ),
+    notify(
+        "password_file",
+        Kind::Path {
+            example: "a string with a file path such as \"/etc/cronbox/smtp.pass\"",
+        },
+        Default::Unset("none (no SMTP authentication)"),
+        "kind = \"email\": a file holding the SMTP password (its first line), read at each delivery; never shown, logged or stored.",
+    ),
 ];
+
+/// The default text of the keys only email channels take.
+const EMAIL_ONLY: &str = "none (required when kind = \"email\")";
+
+/// An SMTP user name: not empty, no white space.
+fn check_smtp_user(text: &str) -> Result<(), String> {
+    if text.is_empty() || text.chars().any(char::is_whitespace) {
+        return Err("write the user name without spaces, such as \"cronbox\"".to_owned());
+    }
+    Ok(())
+}
 
 /// The events a job's channels are told about when `notify_on` is not set.
 pub const DEFAULT_NOTIFY_ON: &[&str] = &["failure", "recovery"];
@@ -917,6 +1028,14 @@ pub const DEFAULT_NOTIFY_ON: &[&str] = &["failure", "recovery"];
 pub const DEFAULT_NOTIFY_COOLDOWN: Duration = Duration::from_secs(3600);
 /// How long one delivery may take (`[notify.NAME] timeout`).
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Lines of each output stream a message carries (`tail_lines`).
+pub const DEFAULT_TAIL_LINES: u64 = 20;
+/// The most `tail_lines` accepts.
+pub const MAX_TAIL_LINES: u64 = 1000;
+/// Bytes of each output stream a message carries at most (`tail_size`): 4 KiB.
+pub const DEFAULT_TAIL_SIZE: u64 = 4096;
+/// The most `tail_size` accepts: 64 KiB (chat services refuse longer messages).
+pub const MAX_TAIL_SIZE: u64 = 64 * 1024;
 /// The events `notify_on` accepts.
 pub const NOTIFY_EVENTS: &[&str] = &[
     "failure", "recovery", "success", "missed", "skipped", "overdue",

@@ -205,7 +205,10 @@ fn the_description_is_consistent() {
         assert_eq!(names.len(), count, "{table:?}");
     }
     let secret: Vec<&str> = KEYS.iter().filter(|k| k.secret).map(|k| k.name).collect();
-    assert_eq!(secret, ["env", "env_file", "secrets", "url", "headers"]);
+    assert_eq!(
+        secret,
+        ["env", "env_file", "secrets", "url", "headers", "smtp"]
+    );
 }
 
 #[test]

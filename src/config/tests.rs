@@ -112,6 +112,8 @@ fn full_example() {
             engine: None,
             history_max_age: DEFAULT_HISTORY_MAX_AGE,
             history_limit: DEFAULT_HISTORY_LIMIT,
+            heartbeat: None,
+            public_url: None,
             http: HttpConfig::default(),
         }
     );

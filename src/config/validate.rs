@@ -175,11 +175,12 @@ impl Checker<'_> {
             }
         }
         let [daemon, notify, defaults, jobs] = tables;
+        // The channels first: the daemon's heartbeat names one.
+        let channels = self.channels(notify);
         let daemon = self.daemon(daemon, env);
         if let ZoneSource::Unusable(why) = &daemon.timezone_source {
             self.no_default_zone = Some(why.clone());
         }
-        let channels = self.channels(notify);
         let defaults = self.defaults(defaults, daemon.timezone);
         let jobs = self.jobs(jobs, &defaults, daemon.timezone);
         (daemon, channels, jobs)
@@ -454,6 +455,7 @@ impl Checker<'_> {
         if let Some(schedule) = &schedule {
             let schedule_entry = src.at(job_key!("schedule"));
             self.random_delay_rule(name, &values, schedule, schedule_entry);
+            self.expect_success_rule(name, &values, schedule, schedule_entry);
         }
         record_host_paths(self, &mut loc, &values);
         let (name, _) = job?;

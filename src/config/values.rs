@@ -445,3 +445,43 @@ pub(crate) fn check_url(text: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// An SMTP server URL (`[notify.NAME] smtp`): `smtp://HOST[:PORT]` or
+/// `smtps://HOST[:PORT]`, without credentials (they go in `username` and
+/// `password_file`), a path or a query.
+pub(crate) fn check_smtp_url(text: &str) -> Result<(), String> {
+    const RULE: &str = "write smtp://HOST[:PORT] (STARTTLS, port 587 by default) or smtps://HOST[:PORT] (TLS, port 465), such as \"smtp://mail.example.org:587\"";
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|error| format!("it is not a URL ({error}); {RULE}"))?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err(format!(
+            "its scheme {:?} is not smtp or smtps; {RULE}",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("it names no host; {RULE}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(
+            "it holds credentials; put the user name in username and the password in password_file"
+                .to_owned(),
+        );
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "it has a path or a query, which SMTP has no use for; {RULE}"
+        ));
+    }
+    Ok(())
+}
+
+/// A mail address (`from`, an item of `to`): `"ops@example.org"` or
+/// `"Ops <ops@example.org>"`, as RFC 5322 writes a mailbox.
+pub(crate) fn check_mailbox(text: &str) -> Result<(), String> {
+    text.parse::<lettre::message::Mailbox>()
+        .map(|_| ())
+        .map_err(|error| {
+            format!("it is not a mail address ({error}); write one such as \"ops@example.org\" or \"Ops <ops@example.org>\"")
+        })
+}

@@ -313,6 +313,10 @@ pub async fn run_with(
         events.clone(),
         shutdown.clone(),
     ));
+    tracker.spawn(crate::notify::heartbeat::run(
+        config.clone(),
+        shutdown.clone(),
+    ));
     scheduler.take_over(&current).await?;
 
     let stored = ctx.store.horizons().await?;

@@ -17,10 +17,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::http::{self, SendError};
+use super::mail;
 use super::payload::{self, Payload};
 use super::ping;
 use crate::clock::{self, Clock};
-use crate::config::{Channel, Config};
+use crate::config::{Channel, ChannelKind, Config};
 use crate::events::{Event, Events};
 use crate::store::{DeliveryRecord, Notification, Store};
 
@@ -51,6 +52,8 @@ pub struct Deliverer {
     pub channels: BTreeMap<String, Channel>,
     /// The jobs with a dead-man alert: name and `expect_success_within` (ms).
     pub watched: Vec<(String, i64)>,
+    /// `[daemon] public_url`: payloads link to the run's page under it.
+    pub public_url: Option<String>,
 }
 
 /// The jobs of `config` with `expect_success_within`, in milliseconds.
@@ -93,9 +96,13 @@ pub async fn run(
             return;
         }
     };
-    let (channels, watched) = {
+    let (channels, watched, public_url) = {
         let current = config.borrow_and_update();
-        (channels_of(&current), watched_of(&current))
+        (
+            channels_of(&current),
+            watched_of(&current),
+            current.daemon.public_url.clone(),
+        )
     };
     let mut deliverer = Deliverer {
         store,
@@ -103,6 +110,7 @@ pub async fn run(
         client,
         channels,
         watched,
+        public_url,
     };
     let mut wake = events.subscribe();
     let mut config_open = true;
@@ -136,6 +144,7 @@ pub async fn run(
                     let current = config.borrow_and_update();
                     deliverer.channels = channels_of(&current);
                     deliverer.watched = watched_of(&current);
+                    deliverer.public_url = current.daemon.public_url.clone();
                 }
                 Err(_) => config_open = false,
             },
@@ -229,9 +238,13 @@ impl Deliverer {
         let channel = self.channels.get(&n.channel).ok_or_else(|| {
             fail("no such channel in the schedule file now; add it back as [notify.NAME] or the notification is abandoned after 24 hours".to_owned())
         })?;
-        let payload = self.payload(n).await.map_err(fail)?;
-        let body = payload::render(channel.format, &payload);
-        http::post(&self.client, channel, &n.id.to_string(), body).await?;
+        let payload = self.payload(n, channel).await.map_err(fail)?;
+        if channel.kind == ChannelKind::Email {
+            mail::send(channel, &n.id.to_string(), &payload).await?;
+        } else {
+            let body = payload::render(channel.format, &payload);
+            http::post(&self.client, channel, &n.id.to_string(), body).await?;
+        }
         tracing::info!(id = n.id, job = %n.job, channel = %n.channel, event = %n.event, "notification delivered");
         Ok("delivered")
     }
@@ -270,7 +283,7 @@ impl Deliverer {
 
     /// The payload `n` sends: the one stored, else built now and stored, so that
     /// every retry sends the same.
-    async fn payload(&self, n: &Notification) -> Result<Payload, String> {
+    async fn payload(&self, n: &Notification, channel: &Channel) -> Result<Payload, String> {
         if let Some(stored) = &n.payload
             && let Ok(payload) = serde_json::from_str::<Payload>(stored)
         {
@@ -283,9 +296,15 @@ impl Deliverer {
             )
         };
         let folded = self.store.folded_before(n).await.map_err(error)?;
-        let payload = payload::build(&self.store, n, folded)
-            .await
-            .map_err(error)?;
+        let payload = payload::build(
+            &self.store,
+            n,
+            folded,
+            self.public_url.as_deref(),
+            channel.tail,
+        )
+        .await
+        .map_err(error)?;
         if let Ok(text) = serde_json::to_string(&payload) {
             self.store
                 .set_notification_payload(n.id, &text)

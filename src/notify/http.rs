@@ -55,8 +55,9 @@ pub fn channel_url(channel: &Channel) -> Result<reqwest::Url, SendError> {
         what,
     };
     let text = match &channel.url {
-        UrlSource::Inline(url) => url.0.clone(),
-        UrlSource::File(path) => read_url_file(path).map_err(fail)?,
+        Some(UrlSource::Inline(url)) => url.0.clone(),
+        Some(UrlSource::File(path)) => read_url_file(path).map_err(fail)?,
+        None => return Err(fail("the channel has no URL (an email channel)".to_owned())),
     };
     crate::config::check_url(&text).map_err(|why| fail(format!("the URL is refused: {why}")))?;
     reqwest::Url::parse(text.trim()).map_err(|e| fail(format!("the URL is refused: {e}")))

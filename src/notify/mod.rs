@@ -7,14 +7,16 @@
 //! 24 h, then `abandoned`), waking on the daemon's events and at the next row due,
 //! and starts again from the database after a restart: a notification is
 //! delivered at least once, each request carrying the row's id as its
-//! `Idempotency-Key`.
+//! `Idempotency-Key` (a mail: in its `Message-ID`, see [`mail`]).
 //!
 //! It must not block the scheduler (it runs as its own task, every request
 //! bounded by the channel's timeout), hold more than a small batch of rows in
 //! memory, or show a channel's URL or headers anywhere: errors name the host only.
 
 pub mod deliver;
+pub mod heartbeat;
 pub mod http;
+pub mod mail;
 pub mod payload;
 pub mod ping;
 

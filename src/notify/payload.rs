@@ -7,16 +7,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::http::Body;
-use crate::config::WebhookFormat;
+use crate::config::{Tail, WebhookFormat};
 use crate::store::{Notification, Store, StoreError, Stream};
 
 /// The payload's version: a field added keeps it, a field changed or removed
 /// increments it.
 pub const VERSION: u32 = 1;
-/// Lines of each output stream a payload carries (the last ones).
-pub const TAIL_LINES: usize = 20;
-/// At most this many bytes of each stream (the end of the last lines).
-pub const TAIL_BYTES: usize = 4096;
 
 /// The JSON payload of a notification (format `json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,6 +46,10 @@ pub struct Payload {
     /// How many identical events before this one were folded into it (the job's
     /// `notify_cooldown`).
     pub folded: i64,
+    /// The run's page on the dashboard, `PUBLIC_URL/runs/ID`, when `[daemon]
+    /// public_url` is set and the notification has a run.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 impl Payload {
@@ -75,18 +75,30 @@ impl Payload {
             stderr_tail: String::new(),
             stdout_tail: String::new(),
             folded: 0,
+            url: None,
         }
     }
 }
 
 /// The payload of notification `n` from the database (its run may be gone:
-/// retention; then only the row's facts are given).
-pub async fn build(store: &Store, n: &Notification, folded: i64) -> Result<Payload, StoreError> {
+/// retention; then only the row's facts are given), linking to the run's page
+/// under `public_url` (`[daemon] public_url`, without a trailing `/`), with
+/// `size` of each output stream (the channel's `tail_lines` and `tail_size`).
+pub async fn build(
+    store: &Store,
+    n: &Notification,
+    folded: i64,
+    public_url: Option<&str>,
+    size: Tail,
+) -> Result<Payload, StoreError> {
     let mut payload = Payload {
         event: n.event.clone(),
         job: n.job.clone(),
         run_id: n.run_id,
         folded,
+        url: public_url
+            .zip(n.run_id)
+            .map(|(base, run)| format!("{base}/runs/{run}")),
         ..Payload::empty(n.id)
     };
     let Some(run_id) = n.run_id else {
@@ -115,8 +127,8 @@ pub async fn build(store: &Store, n: &Notification, folded: i64) -> Result<Paylo
                 .flat_map(|c| c.data.iter().copied())
                 .collect()
         };
-        payload.stderr_tail = tail(&stream(Stream::Stderr), TAIL_LINES, TAIL_BYTES);
-        payload.stdout_tail = tail(&stream(Stream::Stdout), TAIL_LINES, TAIL_BYTES);
+        payload.stderr_tail = tail(&stream(Stream::Stderr), size.lines, size.bytes);
+        payload.stdout_tail = tail(&stream(Stream::Stdout), size.lines, size.bytes);
     }
     Ok(payload)
 }
@@ -214,6 +226,9 @@ pub fn message(p: &Payload) -> String {
             text.push_str(&format!(", scheduled {at}"));
         }
     }
+    if let Some(url) = &p.url {
+        text.push_str(&format!("\n{url}"));
+    }
     if !p.stderr_tail.is_empty() {
         text.push_str(&format!("\nstderr:\n{}", p.stderr_tail));
     }
@@ -289,6 +304,7 @@ mod tests {
             stderr_tail: "pg_dump: error: connection refused".into(),
             stdout_tail: String::new(),
             folded: 0,
+            url: Some("https://cronbox.example.org/runs/17".into()),
         }
     }
 
@@ -347,6 +363,10 @@ mod tests {
                 "{message}"
             );
             assert!(message.contains("run 17"), "{message}");
+            assert!(
+                message.contains("\nhttps://cronbox.example.org/runs/17"),
+                "{message}"
+            );
         }
         let (kind, text, headers) = body(WebhookFormat::Ntfy);
         assert!(kind.starts_with("text/plain"));
@@ -439,5 +459,22 @@ mod readme {
         let config = parse(&blocks("toml")[1]);
         let ping = config.jobs[0].healthchecks.as_ref().expect("a ping");
         assert_eq!(ping.channel, "hc");
+        let heartbeat = config.daemon.heartbeat.as_ref().expect("a heartbeat");
+        assert_eq!(
+            (heartbeat.channel.as_str(), heartbeat.every),
+            ("hc", std::time::Duration::from_secs(300))
+        );
+        let config = parse(&blocks("toml")[2]);
+        assert_eq!(config.jobs[0].notify, ["mail"]);
+        let email = config.channels[0].email.as_ref().expect("an email channel");
+        assert_eq!(
+            (email.host.as_str(), email.port, email.security),
+            (
+                "mail.example.org",
+                587,
+                crate::config::SmtpSecurity::StartTls
+            )
+        );
+        assert!(email.login.is_some());
     }
 }

@@ -305,13 +305,19 @@ impl Schedule {
         if limit_secs <= 60 {
             return None;
         }
+        self.first_cron_gap(|gap| gap < limit_secs)
+    }
+
+    /// The first gap (in seconds) between two cron ticks that `wanted` accepts,
+    /// over the year 2024 and up to the first tick after it.
+    fn first_cron_gap(&self, wanted: impl Fn(i64) -> bool) -> Option<Duration> {
         let start = DateTime::from_timestamp(GAP_SEARCH_FROM, 0)?;
         let end = DateTime::from_timestamp(GAP_SEARCH_UNTIL, 0)?;
         let mut previous = self.next_after(start)?;
         for _ in 0..GAP_SEARCH_TICKS {
             let next = self.next_after(previous)?;
             let gap = (next - previous).num_seconds();
-            if gap < limit_secs {
+            if wanted(gap) {
                 return Some(Duration::from_secs(gap.unsigned_abs()));
             }
             if previous > end {
@@ -320,6 +326,21 @@ impl Schedule {
             previous = next;
         }
         None
+    }
+}
+
+impl Schedule {
+    /// A gap between two consecutive ticks longer than `limit`, if the schedule
+    /// has one (the first found), for the rule that `expect_success_within` is no
+    /// shorter than the job's period. Looked for as
+    /// [`Schedule::gap_shorter_than`] looks (`@every`: its period; cron: the ticks
+    /// of 2024 and the first after).
+    pub fn gap_longer_than(&self, limit: Duration) -> Option<Duration> {
+        let limit_secs = i64::try_from(limit.as_secs()).unwrap_or(i64::MAX);
+        if let Kind::Every(period) = self.kind {
+            return (period > limit_secs).then(|| Duration::from_secs(period.unsigned_abs()));
+        }
+        self.first_cron_gap(|gap| gap > limit_secs)
     }
 }
 

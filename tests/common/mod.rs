@@ -5,6 +5,7 @@
 
 #[path = "../support/fixtures.rs"]
 pub mod fixtures;
+pub mod subprocess;
 pub mod test_clock;
 
 use std::path::{Path, PathBuf};
