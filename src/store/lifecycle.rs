@@ -109,6 +109,10 @@ pub(super) async fn advance_horizon(
     Ok(())
 }
 
+/// How long a write waits for SQLite's write lock before the log says that
+/// another process holds it (the wait itself goes on to the busy timeout).
+pub const LOCK_WAIT_WARNING: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Store {
     /// Run `body` in one `BEGIN IMMEDIATE` transaction (the write lock taken at
     /// once, waiting for it as the busy timeout says). On any failure, the commit
@@ -134,7 +138,8 @@ impl Store {
     {
         let mut conn = self.pool.acquire().await.map_err(self.err(what))?;
         let result = async {
-            sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+            let begin = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn);
+            self.warn_while_locked(what, begin).await?;
             let value = body(&mut conn).await?;
             sqlx::query("COMMIT").execute(&mut *conn).await?;
             Ok(value)
@@ -146,6 +151,32 @@ impl Store {
             drop(conn.detach());
         }
         result.map_err(self.err(what))
+    }
+
+    /// Await `begin` (taking the write lock), and say so in the log when it
+    /// waits longer than [`LOCK_WAIT_WARNING`]: another process holds the lock
+    /// (an operator's `sqlite3` in an open transaction, a backup), and the
+    /// scheduler is held up until it lets go or the busy timeout (10 s) ends.
+    async fn warn_while_locked<T, E>(
+        &self,
+        what: &str,
+        begin: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        tokio::pin!(begin);
+        tokio::select! {
+            biased;
+            done = &mut begin => return done,
+            _ = tokio::time::sleep(LOCK_WAIT_WARNING) => {}
+        }
+        tracing::warn!(
+            database = %self.path.display(),
+            "waiting for the database's write lock while {what}: another process holds it (a sqlite3 shell in an open transaction?); end that transaction, or cronbox gives up after the busy timeout (10 s)"
+        );
+        let done = begin.await;
+        if done.is_ok() {
+            tracing::info!(database = %self.path.display(), "the database's write lock is free again; {what} goes on");
+        }
+        done
     }
 
     /// Record a new run as `running`, with the parameters it was started with

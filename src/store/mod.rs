@@ -209,16 +209,37 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Create the database file at `path` with `auto_vacuum = INCREMENTAL`, set
+/// before its first page is written (the WAL mode writes it), so that pruned
+/// history gives its pages back (retention); an older file is converted by its
+/// first prune. Only for a new file: setting it takes the write lock even when
+/// it is already set, so an operator's open `sqlite3` transaction would hold up
+/// every start, and every new pooled connection.
+async fn create(path: &Path) -> Result<(), sqlx::Error> {
+    use sqlx::{ConnectOptions, Connection};
+    let conn = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .auto_vacuum(SqliteAutoVacuum::Incremental)
+        .journal_mode(SqliteJournalMode::Wal)
+        .connect()
+        .await?;
+    conn.close().await
+}
+
 impl Store {
     /// Open (creating if needed) the database at `path`, set its pragmas and apply
     /// the migrations.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            create(path).await.map_err(|error| StoreError::Open {
+                path: path.to_owned(),
+                error,
+            })?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            // Before the first table exists, so that pruned history gives its
-            // pages back (retention); an older file is converted by its first prune.
-            .auto_vacuum(SqliteAutoVacuum::Incremental)
             .journal_mode(SqliteJournalMode::Wal)
             // A small SD card, or a disk that was full and has a little space
             // again: checkpoint every 256 pages (1 MiB with 4 KiB pages) rather
