@@ -93,10 +93,10 @@ install_chromium() {
 # Debian's python3-aiosmtpd, the SMTP server tests/notify_mail.rs runs (with
 # Debian's python3, /usr/bin/python3). If it cannot be installed, say so and go on.
 install_aiosmtpd() {
-    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 && return 0
-    echo "dev.sh: installing python3-aiosmtpd (for tests/notify_mail.rs)" >&2
-    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-aiosmtpd >/dev/null; }; then
-        echo "dev.sh: could not install python3-aiosmtpd; tests/notify_mail.rs will fail" >&2
+    /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 && command -v openssl >/dev/null 2>&1 && return 0
+    echo "dev.sh: installing python3-aiosmtpd and openssl's command line (for tests/notify_mail.rs)" >&2
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-aiosmtpd openssl >/dev/null; }; then
+        echo "dev.sh: could not install python3-aiosmtpd or openssl; tests/notify_mail.rs will fail" >&2
     fi
 }
 

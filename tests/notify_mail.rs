@@ -5,7 +5,9 @@
 //! exactly one failure mail, its Message-ID derived from the row's id; a refused
 //! login is retried and delivered once the password file is right; the password
 //! never reaches the log, the database or an error; smtp:// requires STARTTLS
-//! unless the channel turns it off; `check` reports a missing password_file.
+//! unless the channel turns it off, and verifies the server's certificate
+//! (signed by a test authority, trusted through `SSL_CERT_FILE`) before it logs
+//! in; `check` reports a missing password_file.
 
 mod common;
 
@@ -49,6 +51,12 @@ def check(server, session, envelope, mechanism, data):
 options = {}
 if user is not None:
     options = dict(authenticator=check, auth_required=True, auth_require_tls=False)
+if os.environ.get("TLS_CERT"):
+    # STARTTLS offered and required before anything else, AUTH only over TLS.
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+    options.update(tls_context=context, require_starttls=True, auth_require_tls=True)
 controller = Controller(Saver(), hostname="127.0.0.1", port=port, **options)
 controller.start()
 print("ready", flush=True)
@@ -83,6 +91,12 @@ fn python() -> &'static str {
 impl Smtp {
     /// Start the server on a free loopback port, with AUTH for `login` if given.
     fn start(login: Option<(&str, &str)>) -> Smtp {
+        Smtp::start_with(login, None)
+    }
+
+    /// [`Smtp::start`], requiring STARTTLS with `tls` (certificate and key
+    /// files) if given.
+    fn start_with(login: Option<(&str, &str)>, tls: Option<(&Path, &Path)>) -> Smtp {
         let dir = tempfile::tempdir().expect("tempdir");
         let script = dir.path().join("smtp.py");
         std::fs::write(&script, SERVER).expect("script");
@@ -97,6 +111,9 @@ impl Smtp {
         command.arg(&script).arg(port.to_string()).arg(&mails);
         if let Some((user, password)) = login {
             command.args([user, password]);
+        }
+        if let Some((cert, key)) = tls {
+            command.env("TLS_CERT", cert).env("TLS_KEY", key);
         }
         let mut child = command
             .stdout(Stdio::piped())
@@ -312,5 +329,131 @@ async fn notify_test_mails_now_starttls_is_required_and_check_reads_password_fil
         stderr.contains(":17:9: channel nopass: password_file")
             && stderr.contains("missing.pass does not exist"),
         "{stderr}"
+    );
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1 signed by it
+/// (openssl's command line, in `dir`): (CA certificate, server certificate,
+/// server key).
+fn certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (scripts/dev.sh test installs it)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=cronbox test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n",
+    )
+    .expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+// Multi-threaded: the SMTP server is another process, but the test waits on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_with_starttls_verifies_the_server_and_logs_in_over_tls() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let (ca, cert, key) = certificates(certs.path());
+    let smtp = Smtp::start_with(Some(("cronbox", PASSWORD)), Some((&cert, &key)));
+    let env = TestEnv::new(&format!(
+        "[notify.mail]\nkind = \"email\"\nsmtp = \"smtp://127.0.0.1:{}\"\nfrom = \"cronbox@nuc.example.org\"\nto = [\"ops@example.org\"]\nusername = \"cronbox\"\npassword_file = \"smtp.pass\"\ntimeout = \"5s\"\n{}",
+        smtp.port,
+        failing_job()
+    ));
+    std::fs::write(env.dir.path().join("smtp.pass"), format!("{PASSWORD}\n")).expect("pass");
+    let send = |trusted: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cronbox"));
+        command
+            .args(["notify", "test", "mail", "--config"])
+            .arg(&env.config_path)
+            .env("CRONBOX_LOG", "trace");
+        if let Some(ca) = trusted {
+            // The platform's verifier reads the trusted certificates from here.
+            command.env("SSL_CERT_FILE", ca);
+        }
+        command.output().expect("cronbox")
+    };
+
+    // The server's certificate is signed by an authority the box does not trust.
+    let refused = send(None);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("channel mail")
+            && stderr.contains("invalid peer certificate: UnknownIssuer"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(PASSWORD), "the password was shown");
+    assert!(
+        smtp.mails().is_empty(),
+        "nothing sent to an unverified server"
+    );
+
+    // Trusted: STARTTLS, then the login over TLS, then the mail.
+    let sent = send(Some(&ca));
+    let stdout = String::from_utf8_lossy(&sent.stdout);
+    let stderr = String::from_utf8_lossy(&sent.stderr);
+    assert!(sent.status.success(), "{stdout}{stderr}");
+    assert!(!stderr.contains(PASSWORD), "the password was logged");
+    let mails = smtp.wait_for(1).await;
+    assert!(
+        header(&mails[0], "Subject").starts_with("cronbox: "),
+        "{}",
+        mails[0]
     );
 }
