@@ -572,3 +572,72 @@ async fn the_daemon_heartbeat_pings_its_check_when_it_starts() {
         "a heartbeat is sent directly, never a row"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_and_missed_ticks_are_told_to_the_channels_that_ask() {
+    let (receiver, addr) = receiver().await;
+    let env = TestEnv::with_daemon(
+        "on_shutdown = \"stop\"",
+        &format!(
+            "[notify.ops]\nkind = \"webhook\"\nurl = \"http://{addr}/hook\"\n\
+             [jobs.slow]\nschedule = \"* * * * *\"\nimage = \"IMAGE\"\n\
+             command = [\"sh\", \"-c\", \"trap 'exit 0' TERM; while true; do sleep 1; done\"]\n\
+             concurrency = \"forbid\"\nstop_grace = \"5s\"\n\
+             notify = [\"ops\"]\nnotify_on = [\"skipped\", \"missed\"]\n"
+        ),
+    );
+    let start = chrono::DateTime::parse_from_rfc3339("2026-03-01T00:00:30Z")
+        .expect("time")
+        .to_utc();
+    let clock = Arc::new(cronbox::clock::TestClock::new(start));
+    let (daemon, _handle) =
+        Daemon::start_controlled(&env, clock.clone(), common::engine().await).await;
+    clock.wait_for_sleeps(0).await;
+    clock.advance_and_settle(Duration::from_secs(30)).await; // 00:01 runs, and goes on
+    wait_for_sql(&env, "SELECT status FROM runs", "running\n").await;
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:02: skipped (forbid)
+    // 00:05 at once: 00:03 and 00:04 recorded missed (one row), 00:05 skipped.
+    // Each of the three writes its notification with the run's record.
+    clock.advance_and_settle(Duration::from_secs(180)).await;
+    // The second skipped tick, within notify_cooldown of the first, is folded.
+    wait_for_sql(
+        &env,
+        "SELECT group_concat(event || ':' || state, ',') FROM (SELECT * FROM notifications ORDER BY id)",
+        "skipped:delivered,missed:delivered,skipped:folded\n",
+    )
+    .await;
+    daemon.stop().await;
+    let told: Vec<(String, i64)> = receiver
+        .seen()
+        .iter()
+        .map(|s| {
+            let j = json(s);
+            assert_eq!(j["job"], "slow", "{j}");
+            (
+                j["event"].as_str().unwrap_or_default().to_owned(),
+                j["run_id"].as_i64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let recorded = env.sql(
+        "SELECT status || '|' || id FROM runs WHERE status IN ('skipped', 'missed') ORDER BY id",
+    );
+    let want: Vec<(String, i64)> = recorded
+        .lines()
+        .map(|l| {
+            let (status, id) = l.split_once('|').expect("status|id");
+            (status.to_owned(), id.parse().expect("id"))
+        })
+        .collect();
+    assert_eq!(
+        want.iter().map(|(s, _)| s.as_str()).collect::<Vec<_>>(),
+        ["skipped", "missed", "skipped"],
+        "{recorded}"
+    );
+    assert_eq!(
+        told,
+        want[..2],
+        "one message per skipped or missed run, the repeat within the cooldown folded"
+    );
+    assert!(env.containers_gone().await);
+}
