@@ -9,7 +9,6 @@
 //! (BENCHMARKS.md).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use cronbox::daemon::control::JobState;
@@ -54,7 +53,7 @@ impl Bench {
             .into_iter()
             .map(|job| JobState {
                 next: job.schedule.next_after(now),
-                job: Arc::new(job),
+                job,
                 paused: false,
                 running: Vec::new(),
             })

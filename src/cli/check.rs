@@ -132,7 +132,11 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     match tokio::time::timeout(ENGINE_WAIT, engine.check()).await {
         Ok(Ok(())) => {
             // One /info request for every job.
-            let unenforceable = match supervisor::unenforceable_limits(&engine, &config.jobs).await
+            let unenforceable = match supervisor::unenforceable_limits(
+                &engine,
+                config.jobs.iter().map(|j| &**j),
+            )
+            .await
             {
                 Ok(unenforceable) => unenforceable,
                 Err(e) => {

@@ -282,7 +282,7 @@ pub fn selected_jobs<'c>(
         Some(name) => Ok(vec![
             config.job(name).ok_or_else(|| no_such_job(config, name))?,
         ]),
-        None => Ok(config.jobs.iter().collect()),
+        None => Ok(config.jobs.iter().map(|j| &**j).collect()),
     }
 }
 

@@ -142,7 +142,7 @@ pub struct Config {
     /// The notification channels, `[notify.NAME]`, sorted by name.
     pub channels: Vec<Channel>,
     /// Sorted by name; names are unique. `[defaults]` is already applied to each.
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<std::sync::Arc<Job>>,
 }
 
 impl Config {
@@ -151,7 +151,7 @@ impl Config {
         self.jobs
             .binary_search_by(|job| job.name.as_str().cmp(name))
             .ok()
-            .map(|i| &self.jobs[i])
+            .map(|i| &*self.jobs[i])
     }
 
     /// Every host path the jobs refer to (volume sources, `env_file`, `secrets`), by

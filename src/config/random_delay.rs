@@ -16,15 +16,21 @@ impl Config {
     /// `random_delay`.
     pub fn spread_ticks(&mut self, seed: &str) {
         for job in &mut self.jobs {
-            job.fire_offset = job
+            let offset = job
                 .random_delay
                 .map_or(std::time::Duration::ZERO, |window| {
                     fixed_offset(&[seed, &job.name], window)
                 });
+            // A job is shared (Arc) with the configuration it came from: only
+            // one whose offset changes is copied.
+            if job.fire_offset != offset {
+                std::sync::Arc::make_mut(job).fire_offset = offset;
+            }
         }
     }
 
-    /// This configuration with [`Config::spread_ticks`] applied.
+    /// This configuration with [`Config::spread_ticks`] applied; its jobs are
+    /// those of `self` (shared), but for the ones with a `random_delay`.
     pub fn with_spread_ticks(&self, seed: &str) -> Config {
         let mut config = self.clone();
         config.spread_ticks(seed);

@@ -70,7 +70,7 @@ fn the_offset_depends_on_the_database_seed_and_stays_the_same() {
 fn fire_instants_are_ticks_shifted_by_the_offset() {
     let at = |s: &str| s.parse::<DateTime<Utc>>().expect(s);
     let mut config = parse_ok(&format!("{DAILY}random_delay = '1h'\n"));
-    config.jobs[0].fire_offset = Duration::from_secs(600);
+    std::sync::Arc::make_mut(&mut config.jobs[0]).fire_offset = Duration::from_secs(600);
     let job = &config.jobs[0];
     // (after, next fire instant)
     let cases = [

@@ -100,7 +100,7 @@ fn a_default_written_out_means_the_same_as_no_value() {
         let Some(line) = written_default(key) else {
             continue;
         };
-        let mut set = parse_ok(&format!("{job}{line}")).jobs[0].clone();
+        let mut set = (*parse_ok(&format!("{job}{line}")).jobs[0]).clone();
         set.locations = unset.locations.clone();
         assert_eq!(format!("{set:?}"), format!("{unset:?}"), "{line}");
     }

@@ -441,7 +441,7 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
 
 #[test]
 fn retry_policy_carries_the_jobs_settings() {
-    let mut job = parse_ok(MINIMAL).jobs.remove(0);
+    let mut job = std::sync::Arc::unwrap_or_clone(parse_ok(MINIMAL).jobs.remove(0));
     job.retries = 4;
     job.backoff = Duration::from_secs(10);
     job.backoff_max = Duration::from_secs(60);
@@ -1295,6 +1295,7 @@ fn job_a(extra: &str) -> Job {
         .jobs
         .into_iter()
         .find(|job| job.name == "a")
+        .map(std::sync::Arc::unwrap_or_clone)
         .expect("job a")
 }
 

@@ -56,7 +56,7 @@ pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Con
             path: path.to_path_buf(),
             daemon,
             channels,
-            jobs,
+            jobs: jobs.into_iter().map(std::sync::Arc::new).collect(),
         })
     } else {
         problems.sort_by_key(|problem| problem.location);

@@ -26,7 +26,7 @@ use crate::store::{PingRoute, Route};
 /// The routes of `config`'s jobs: one per job and channel it names, with the
 /// events it asks for and its cooldown.
 pub fn routes(config: &Config) -> Vec<Route> {
-    config.jobs.iter().flat_map(job_routes).collect()
+    config.jobs.iter().flat_map(|job| job_routes(job)).collect()
 }
 
 /// The jobs of `config` that ping a healthchecks channel, with their check.

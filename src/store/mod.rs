@@ -231,7 +231,8 @@ impl Store {
     /// Open (creating if needed) the database at `path`, set its pragmas and apply
     /// the migrations.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        if !path.exists() {
+        let new = !path.exists();
+        if new {
             create(path).await.map_err(|error| StoreError::Open {
                 path: path.to_owned(),
                 error,
@@ -265,6 +266,18 @@ impl Store {
                 path: path.to_owned(),
                 error,
             })?;
+        if new {
+            // Pages the migrations freed (a trigger replaced) go back at once,
+            // so a new file starts without free pages. Not on an existing file:
+            // a start needs no write lock (the hourly prune gives pages back).
+            sqlx::query("PRAGMA incremental_vacuum")
+                .execute(&pool)
+                .await
+                .map_err(|error| StoreError::Open {
+                    path: path.to_owned(),
+                    error,
+                })?;
+        }
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         Ok(Store { pool, path })
     }

@@ -31,7 +31,7 @@ fn now() -> DateTime<Utc> {
 
 fn run(text: &str, daemon_keys: &[String]) -> Result<Manifest, ExportError> {
     let config = config(text);
-    let jobs: Vec<&Job> = config.jobs.iter().collect();
+    let jobs: Vec<&Job> = config.jobs.iter().map(|j| &**j).collect();
     export(
         &config,
         &jobs,
@@ -433,7 +433,7 @@ fn names_that_collide_and_schedules_without_equivalent_are_refused_together() {
 #[test]
 fn an_invalid_namespace_is_refused() {
     let config = config("[jobs.x]\nschedule = \"@daily\"\nimage = \"a\"\n");
-    let jobs: Vec<&Job> = config.jobs.iter().collect();
+    let jobs: Vec<&Job> = config.jobs.iter().map(|j| &**j).collect();
     let options = Options {
         namespace: Some("Not_Valid"),
         now: now(),
