@@ -7,6 +7,7 @@
 
 mod dashboard;
 mod error;
+mod indexes;
 mod lifecycle;
 mod outbox;
 mod pause;
@@ -16,6 +17,7 @@ mod seed;
 
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
+pub use indexes::{IndexNext, IndexProgress};
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
