@@ -95,6 +95,12 @@ pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 pub const MIN_STOP_GRACE: Duration = Duration::from_secs(1);
 /// Longest accepted `stop_grace`: the daemon's own shutdown waits for it.
 pub const MAX_STOP_GRACE: Duration = Duration::from_secs(60 * 60);
+/// The environment variable that holds an indexed run's container's index
+/// (0-based; a job with `completions` above 1).
+pub const INDEX_VAR: &str = "CRONBOX_INDEX";
+/// The environment variable that holds an indexed run's `completions`.
+pub const COMPLETIONS_VAR: &str = "CRONBOX_COMPLETIONS";
+
 /// Most accepted `completions` (and `parallelism`, `max_failed_indexes`): 10,000,
 /// as the issue that brought indexed runs settled.
 pub const MAX_COMPLETIONS: u32 = 10_000;

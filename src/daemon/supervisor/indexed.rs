@@ -34,10 +34,7 @@ use crate::events::Event;
 use crate::policy::Decision;
 use crate::store::{IndexNext, IndexProgress, RunStatus, StoreError};
 
-/// The environment variable that holds a container's index (0-based).
-pub const INDEX_VAR: &str = "CRONBOX_INDEX";
-/// The environment variable that holds the run's `completions`.
-pub const COMPLETIONS_VAR: &str = "CRONBOX_COMPLETIONS";
+pub use crate::config::{COMPLETIONS_VAR, INDEX_VAR};
 
 /// What the run's supervision hands over once the run may start.
 pub(super) struct Handover {
