@@ -1,7 +1,7 @@
 //! `completions`, `parallelism` and `max_failed_indexes` (issue 17): their
 //! defaults, and what `check` refuses, each at its file, line and job.
 
-use super::tests::{check_problems, parse_ok};
+use super::tests::{Expected, check_problems, parse_ok};
 
 const JOB: &str = "[jobs.shards]\nschedule = '@daily'\nimage = 'x'\n";
 
@@ -32,7 +32,7 @@ fn a_job_has_one_completion_by_default_and_takes_its_indexed_settings() {
 
 #[test]
 fn check_refuses_indexed_settings_that_cannot_work_at_their_line_and_job() {
-    let cases: &[(&str, String, (usize, usize, Option<&str>, &[&str]))] = &[
+    let cases: &[(&str, String, Expected)] = &[
         (
             "parallelism 0",
             format!("{JOB}completions = 3\nparallelism = 0\n"),
