@@ -863,7 +863,9 @@ impl Bench {
             "[jobs.indexed]\nschedule = \"@every {period}s\"\nimage = \"{IMAGE}\"\ncommand = [\"true\"]\ncompletions = {COMPLETIONS}\nparallelism = {PARALLELISM}\n{}\n",
             self.labels_toml("indexed")
         );
-        let (config, db) = self.write_config("indexed", "", &jobs)?;
+        // max_concurrent defaults to the CPUs: as many slots as places, as the floor has workers.
+        let (config, db) =
+            self.write_config("indexed", &format!("max_concurrent = {PARALLELISM}"), &jobs)?;
         let daemon = self.start_daemon(&config, None)?;
         daemon.wait_ready(Duration::from_secs(30)).await?;
         if unix_now() > tick as f64 - 0.5 {
@@ -888,7 +890,7 @@ impl Bench {
             && s["indexes"] == COMPLETIONS;
         self.raw.insert(
             "indexed".into(),
-            json!({"completions": COMPLETIONS, "parallelism": PARALLELISM, "cronbox_s": cronbox, "floor_s": floor,
+            json!({"completions": COMPLETIONS, "parallelism": PARALLELISM, "max_concurrent": PARALLELISM, "cronbox_s": cronbox, "floor_s": floor,
                    "cronbox_measured": "runs.finished_at - tick", "floor_measured": "wall time of 8 workers, create/start/wait/remove",
                    "db": s}),
         );
