@@ -33,10 +33,12 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let opt = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| v.to_string());
+    // The INDEX column only when an indexed run (completions > 1) is listed.
+    let indexed = rows.iter().any(|r| r.completion_index.is_some());
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.run_id.to_string(),
                 r.job.clone(),
                 r.trigger.clone(),
@@ -50,22 +52,30 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
                     || "-".to_owned(),
                     |ms| format!("{:.1}s", ms as f64 / 1000.0),
                 ),
-            ]
+            ];
+            if indexed {
+                row.push(opt(r.completion_index));
+            }
+            row
         })
         .collect();
+    let mut header = vec![
+        "RUN",
+        "JOB",
+        "TRIGGER",
+        "SCHEDULED",
+        "STATUS",
+        "ATTEMPT",
+        "OUTCOME",
+        "EXIT",
+        "STARTED",
+        "DURATION",
+    ];
+    if indexed {
+        header.push("INDEX");
+    }
     super::print_out(&super::table(
-        &[
-            "RUN",
-            "JOB",
-            "TRIGGER",
-            "SCHEDULED",
-            "STATUS",
-            "ATTEMPT",
-            "OUTCOME",
-            "EXIT",
-            "STARTED",
-            "DURATION",
-        ],
+        &header,
         &table,
         // On a narrow terminal: STARTED, TRIGGER, ATTEMPT, EXIT go first.
         &[8, 2, 5, 7],

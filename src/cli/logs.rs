@@ -21,6 +21,10 @@ pub struct LogsArgs {
     /// Only this attempt (1 = the first); default: every attempt in order.
     #[arg(long)]
     pub attempt: Option<u32>,
+    /// Only the attempts of this index (0-based) of an indexed run (a job
+    /// with completions above 1).
+    #[arg(long)]
+    pub index: Option<u32>,
     /// Keep printing output as it arrives until the run ends.
     #[arg(long, short = 'f')]
     pub follow: bool,
@@ -47,7 +51,28 @@ pub async fn execute(args: LogsArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let mut printer = Printer::default();
+    if let Some(index) = args.index {
+        let attempts = store.attempts_with_index(args.run_id).await?;
+        if !attempts
+            .iter()
+            .any(|(_, _, i)| *i == Some(i64::from(index)))
+        {
+            let indexed = attempts.iter().any(|(_, _, i)| i.is_some());
+            anyhow::bail!(
+                "run {} has no attempt of index {index}{}; see `cronbox history`",
+                args.run_id,
+                if indexed {
+                    " (yet)"
+                } else {
+                    " (its job has completions = 1: drop --index)"
+                }
+            );
+        }
+    }
+    let mut printer = Printer {
+        index: args.index,
+        ..Printer::default()
+    };
     loop {
         // Read the status first: output stored before the run ended is then all seen below.
         let running = store.run_status(args.run_id).await?.as_deref() == Some("running");
@@ -66,6 +91,8 @@ pub async fn execute(args: LogsArgs) -> anyhow::Result<ExitCode> {
 struct Printer {
     next_seq: HashMap<(i64, Stream), i64>,
     header_for: Option<i64>,
+    /// Only the attempts of this index (`--index`).
+    index: Option<u32>,
 }
 
 impl Printer {
@@ -75,11 +102,19 @@ impl Printer {
         run_id: i64,
         only: Option<u32>,
     ) -> anyhow::Result<()> {
-        let attempts = store.attempts_of(run_id).await?;
+        let attempts: Vec<_> = store
+            .attempts_with_index(run_id)
+            .await?
+            .into_iter()
+            .filter(|(_, _, index)| {
+                self.index
+                    .is_none_or(|wanted| *index == Some(i64::from(wanted)))
+            })
+            .collect();
         let several = only.is_none() && attempts.len() > 1;
         let mut stdout = std::io::stdout().lock();
         let mut stderr = std::io::stderr().lock();
-        for (attempt_id, number) in attempts {
+        for (attempt_id, number, index) in attempts {
             if only.is_some_and(|n| i64::from(n) != number) {
                 continue;
             }
@@ -93,7 +128,13 @@ impl Printer {
                 for (seq, data) in chunks {
                     if several && self.header_for != Some(number) {
                         stdout.flush().map_err(stdout_error)?;
-                        writeln!(stderr, "--- attempt {number} ---").map_err(stderr_error)?;
+                        match index {
+                            Some(index) => {
+                                writeln!(stderr, "--- attempt {number} (index {index}) ---")
+                            }
+                            None => writeln!(stderr, "--- attempt {number} ---"),
+                        }
+                        .map_err(stderr_error)?;
                         self.header_for = Some(number);
                     }
                     match stream {

@@ -123,6 +123,11 @@ pub(super) fn job_config(
         backoff_max: v.take(job_key!("backoff_max"), Parsed::into_duration)?,
         timeout: v.take_opt(job_key!("timeout"), Parsed::into_duration)?,
         deadline: v.take_opt(job_key!("deadline"), Parsed::into_duration)?,
+        completions: v.take(job_key!("completions"), |p| p.into_int()?.try_into().ok())?,
+        parallelism: v.take(job_key!("parallelism"), |p| p.into_int()?.try_into().ok())?,
+        max_failed_indexes: v.take_opt(job_key!("max_failed_indexes"), |p| {
+            p.into_int()?.try_into().ok()
+        })?,
         stop_signal: v.take(job_key!("stop_signal"), Parsed::into_text)?,
         stop_grace: v.take(job_key!("stop_grace"), Parsed::into_duration)?,
         concurrency: Concurrency::from_name(v.take(job_key!("concurrency"), Parsed::into_choice)?)?,

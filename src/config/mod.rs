@@ -26,6 +26,7 @@
 mod build;
 mod checker;
 mod error;
+mod indexes_rule;
 mod json_schema;
 mod kinds;
 mod lists;
@@ -45,6 +46,8 @@ pub mod file;
 mod email_tests;
 #[cfg(test)]
 mod http_tests;
+#[cfg(test)]
+mod indexes_tests;
 #[cfg(test)]
 mod notify_tests;
 mod overdue_rule;
@@ -92,6 +95,16 @@ pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 pub const MIN_STOP_GRACE: Duration = Duration::from_secs(1);
 /// Longest accepted `stop_grace`: the daemon's own shutdown waits for it.
 pub const MAX_STOP_GRACE: Duration = Duration::from_secs(60 * 60);
+/// The environment variable that holds an indexed run's container's index
+/// (0-based; a job with `completions` above 1).
+pub const INDEX_VAR: &str = "CRONBOX_INDEX";
+/// The environment variable that holds an indexed run's `completions`.
+pub const COMPLETIONS_VAR: &str = "CRONBOX_COMPLETIONS";
+
+/// Most accepted `completions` (and `parallelism`, `max_failed_indexes`): 10,000,
+/// as the issue that brought indexed runs settled.
+pub const MAX_COMPLETIONS: u32 = 10_000;
+
 /// Longest accepted `timeout`, `deadline` or `starting_deadline`: 365 days.
 pub const MAX_TIME_LIMIT: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 /// Exit codes that count as success when `success_exit_codes` is not set.
@@ -295,6 +308,14 @@ pub struct Job {
     /// Longest a whole run may take, retries and backoff included; `None`: no limit.
     /// At most [`MAX_TIME_LIMIT`].
     pub deadline: Option<Duration>,
+    /// How many indexes a run must complete (`CRONBOX_INDEX` 0..completions-1),
+    /// from 1 (a plain run: the default) to [`MAX_COMPLETIONS`].
+    pub completions: u32,
+    /// The most containers of one run at once: from 1 to `completions`.
+    pub parallelism: u32,
+    /// More failed indexes than this stop the run's other indexes and fail the
+    /// run at once; below `completions`. `None`: every index runs to its end.
+    pub max_failed_indexes: Option<u32>,
     /// Signal that asks the container to stop, normalised: `"SIGTERM"`, `"SIGRTMIN+3"`,
     /// `"SIGRTMAX"` (the names Docker accepts).
     pub stop_signal: String,

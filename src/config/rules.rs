@@ -19,6 +19,7 @@ use toml::de::DeValue;
 use super::SECRETS_DIR;
 use super::checker::Checker;
 use super::error::quote;
+use super::indexes_rule::{self, int_of};
 use super::kinds::Parsed;
 use super::schema::{self, Table, job_key};
 use super::validate::{Entry, Values};
@@ -45,7 +46,7 @@ impl Origin {
     }
 
     /// `key`, saying where its value comes from when not from the table checked.
-    fn described(self, key: &str) -> String {
+    pub(super) fn described(self, key: &str) -> String {
         match self {
             Origin::Own => key.to_owned(),
             Origin::Defaults => format!("{key} (set in [defaults])"),
@@ -273,7 +274,13 @@ impl Checker<'_> {
                 .zip(lists(job_key!("cap_drop")))
                 .and_then(|(add, drop)| capabilities(add, drop)),
         ];
-        for finding in findings.into_iter().flatten() {
+        let int = |key| of(key).and_then(|(v, from)| Some((int_of(v)?, from)));
+        let indexes = indexes_rule::indexes(
+            int(job_key!("completions")),
+            int(job_key!("parallelism")),
+            int(job_key!("max_failed_indexes")),
+        );
+        for finding in findings.into_iter().flatten().chain(indexes) {
             let index = schema::index_of(Table::Job, finding.at);
             if let Some((_, Some(entry))) = index.and_then(|index| values.setting(index)) {
                 self.report(entry.value.span(), job, finding.message);

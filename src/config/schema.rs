@@ -24,8 +24,8 @@ use super::values::{
 use super::{
     DEFAULT_BACKOFF, DEFAULT_BACKOFF_MAX, DEFAULT_HISTORY_LIMIT, DEFAULT_HISTORY_MAX_AGE,
     DEFAULT_LISTEN, DEFAULT_MAX_OUTPUT, DEFAULT_RETRIES, DEFAULT_STOP_GRACE, DEFAULT_STOP_SIGNAL,
-    DEFAULT_SUCCESS_EXIT_CODES, MAX_CPUS, MAX_MAX_OUTPUT, MAX_STOP_GRACE, MAX_TIME_LIMIT, MIN_CPUS,
-    MIN_HISTORY_MAX_AGE, MIN_MAX_OUTPUT, MIN_MEMORY, MIN_STOP_GRACE,
+    DEFAULT_SUCCESS_EXIT_CODES, MAX_COMPLETIONS, MAX_CPUS, MAX_MAX_OUTPUT, MAX_STOP_GRACE,
+    MAX_TIME_LIMIT, MIN_CPUS, MIN_HISTORY_MAX_AGE, MIN_MAX_OUTPUT, MIN_MEMORY, MIN_STOP_GRACE,
 };
 
 /// The tables of the file that hold settings.
@@ -576,6 +576,39 @@ pub(super) const KEYS: &[Key] = &[
         TIME_LIMIT,
         NO_LIMIT,
         "The longest a whole run may take, retries and the waits between them included.",
+    ),
+    job(
+        "completions",
+        Kind::Integer(Integer {
+            min: 1,
+            max: MAX_COMPLETIONS as i128,
+            example: "10",
+            below_min: "it counts the indexes a run must complete (1: a plain run)",
+        }),
+        Default::Int(1),
+        "How many indexes a run must complete (Kubernetes' completions): each index 0..completions-1 runs in its own container, with its own attempts.",
+    ),
+    job(
+        "parallelism",
+        Kind::Integer(Integer {
+            min: 1,
+            max: MAX_COMPLETIONS as i128,
+            example: "3",
+            below_min: "it counts the containers of a run at once; at least 1",
+        }),
+        Default::Int(1),
+        "The most containers of one run at once (Kubernetes' parallelism); at most completions.",
+    ),
+    job(
+        "max_failed_indexes",
+        Kind::Integer(Integer {
+            min: 0,
+            max: MAX_COMPLETIONS as i128,
+            example: "2",
+            below_min: "it counts the failed indexes a run tolerates",
+        }),
+        Default::Unset("none (every index runs to its end)"),
+        "More failed indexes than this stop the run's other indexes and fail it at once (Kubernetes' maxFailedIndexes); below completions.",
     ),
     job(
         "stop_signal",

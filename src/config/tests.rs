@@ -1094,7 +1094,7 @@ fn display_format() {
         err.to_string(),
         "/etc/cronbox/cronbox.toml:4:1: job \"backup-db\": unknown key \"retires\" (did you mean \"retries\"?); \
          expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
-         timeout, deadline, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
+         timeout, deadline, completions, parallelism, max_failed_indexes, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
          fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \
          privileged, env_file, secrets, max_output, params, notify, notify_on, notify_cooldown, expect_success_within, healthchecks\n\

@@ -105,7 +105,8 @@ pub type Preparation =
 /// attempt of `job`'s run, so that at the tick the start request is all that is
 /// left (the engine takes 10 to 20 ms to create a container, more on a busy box).
 /// `None` when anything stands in the way (the image is not there, a limit the
-/// host cannot enforce, `pull = "always"`, a run of a `forbid` job still going,
+/// host cannot enforce, `pull = "always"`, an indexed job (`completions` above
+/// 1), a run of a `forbid` job still going,
 /// the engine failing): the tick then takes the usual path, which does the same
 /// and records any failure.
 ///
@@ -114,7 +115,8 @@ pub type Preparation =
 /// that starts it records its id. One nothing starts is removed, by the daemon or
 /// by the start-up repair after a crash.
 pub async fn prepare_ahead(ctx: &Context, job: &Job, tick: DateTime<Utc>) -> Option<Prepared> {
-    if job.pull == PullPolicy::Always {
+    // An indexed run's containers each need their index, known only as it starts.
+    if job.pull == PullPolicy::Always || job.completions > 1 {
         return None;
     }
     // The tick of a forbid job will be skipped while any run of it goes,

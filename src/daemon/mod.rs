@@ -201,13 +201,16 @@ impl Scheduler {
             let adoption = found.adoption;
             // Its container runs already: it takes a slot if one is free, before
             // any resumed run can, and never waits for one.
-            let slot = self
-                .ctx
-                .slots
-                .as_ref()
-                .and_then(|s| s.clone().try_acquire_owned().ok());
+            let slot = || {
+                self.ctx
+                    .slots
+                    .as_ref()
+                    .and_then(|s| s.clone().try_acquire_owned().ok())
+            };
+            let more: Vec<_> = found.more.into_iter().map(|a| (a, slot())).collect();
+            let slot = slot();
             self.spawn_run(&found.job, "an adopted run", |ctx, job, stops| async move {
-                let report = supervisor::adopt(&ctx, &job, adoption, slot, &stops).await;
+                let report = supervisor::adopt(&ctx, &job, adoption, slot, more, &stops).await;
                 drop(tx);
                 report.map(drop)
             });

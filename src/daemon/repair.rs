@@ -34,6 +34,9 @@ pub(super) struct ToAdopt {
     pub job: Arc<Job>,
     pub adoption: Adoption,
     pub ended: bool,
+    /// The other attempts of the same indexed run left running: one
+    /// supervision takes them all over (none for a plain run).
+    pub more: Vec<Adoption>,
 }
 
 /// What the repair leaves for the daemon to take over.
@@ -55,7 +58,7 @@ pub(super) async fn reconcile(ctx: &Context, config: &Config) -> Result<Repaired
         }
         if let Some(found) = settle_attempt(ctx, config, &stale).await? {
             adopted.insert(found.adoption.container.clone());
-            adopt.push(found);
+            join_run(&mut adopt, found);
         }
     }
     remove_leftovers(ctx, &adopted, &spared).await;
@@ -81,6 +84,21 @@ pub(super) async fn reconcile(ctx: &Context, config: &Config) -> Result<Repaired
         }
     }
     Ok(Repaired { adopt, resume })
+}
+
+/// Add `found` to the attempts to adopt: to those of its run when its job is
+/// indexed and one of its run's attempts is there already.
+fn join_run(adopt: &mut Vec<ToAdopt>, found: ToAdopt) {
+    if found.job.completions > 1
+        && let Some(run) = adopt
+            .iter_mut()
+            .find(|a| a.adoption.run_id == found.adoption.run_id)
+    {
+        run.ended = run.ended && found.ended;
+        run.more.push(found.adoption);
+        return;
+    }
+    adopt.push(found);
 }
 
 /// Settle one attempt left running: `Some` when it is to be adopted.
@@ -154,6 +172,7 @@ async fn settle_attempt(
             attempt_started_at: stale.attempt_started_at,
         },
         ended,
+        more: Vec::new(),
     }))
 }
 
@@ -181,7 +200,11 @@ async fn interrupted(
     };
     let reason = format!("attempt {attempt} could not be accounted for: {why}");
     let policy = job.map(Job::retry_policy);
+    let indexed = job.is_some_and(|job| job.completions > 1);
     let next = match policy.filter(|p| attempt <= p.retries) {
+        // An indexed run's attempt numbers span its indexes: the run goes on,
+        // and its resumption counts the index's attempts against its retries.
+        _ if indexed => RunNext::RetryAt(now),
         Some(policy) => {
             let due = now
                 + chrono::TimeDelta::from_std(policy.delay(attempt))

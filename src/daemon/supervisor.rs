@@ -26,6 +26,9 @@ use crate::policy::Decision;
 use crate::store::{self, PendingRun, RunNext, RunStatus, Store, StoreError, Trigger};
 
 pub use super::attempt::{Preparation, Prepared, discard, prepare_ahead};
+pub use indexed::{COMPLETIONS_VAR, INDEX_VAR};
+
+mod indexed;
 pub use super::container::{container_name, prepared_container_name, unenforceable_limits};
 
 /// What a supervisor needs from the outside world.
@@ -244,6 +247,7 @@ async fn record_and_drive(
         elapsed: Duration::ZERO,
         start_by: start_by(job, trigger, scheduled_at),
         adopt: None,
+        adopt_more: Vec::new(),
         prepared: preparation,
         replaces,
         queued: None,
@@ -346,6 +350,7 @@ pub async fn resume(
         elapsed: clock::until(pending.started_at, now),
         start_by: start_by(job, trigger, pending.scheduled_at).filter(|_| first),
         adopt: None,
+        adopt_more: Vec::new(),
         prepared: &mut None,
         replaces: if first { replaces } else { Vec::new() },
         queued,
@@ -358,11 +363,15 @@ pub async fn resume(
 /// Take over an attempt whose container a previous daemon started: its output is
 /// stored again from the start (no duplicates), its end awaited and recorded,
 /// and the run then follows the job's retry policy.
+///
+/// `more`: the other attempts of the same indexed run left running, each with
+/// its slot, taken over by the same supervision (none for a plain run).
 pub async fn adopt(
     ctx: &Context,
     job: &Job,
     adoption: Adoption,
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
+    more: Vec<(Adoption, Option<tokio::sync::OwnedSemaphorePermit>)>,
     stops: &Stops,
 ) -> Result<RunReport, StoreError> {
     tracing::info!(job = %job.name, run = adoption.run_id, attempt = adoption.attempt, container = %adoption.container, "adopting a container left by the previous daemon");
@@ -377,6 +386,7 @@ pub async fn adopt(
         elapsed: clock::until(adoption.run_started_at, ctx.clock.now()),
         start_by: None,
         adopt: Some((adoption, slot)),
+        adopt_more: more,
         prepared: &mut None,
         replaces: Vec::new(),
         queued: None,
@@ -419,6 +429,9 @@ struct Run<'a> {
     /// container, holding the `max_concurrent` slot it was given, if any (it
     /// runs already: it never waits for one).
     adopt: Option<(Adoption, Option<tokio::sync::OwnedSemaphorePermit>)>,
+    /// Further attempts of an indexed run a previous daemon started, each
+    /// with its slot (a plain run has none).
+    adopt_more: Vec<(Adoption, Option<tokio::sync::OwnedSemaphorePermit>)>,
     /// The first attempt's container, being made ready ahead of the tick. Taken
     /// when used; what is left is removed by the caller.
     prepared: &'a mut Option<Preparation>,
@@ -512,6 +525,15 @@ async fn drive(
         }
     };
 
+    if job.completions > 1 {
+        let handover = indexed::Handover {
+            env,
+            start_by: run.start_by,
+            queued: run.queued.take(),
+            adopt: run.adopt.take().into_iter().chain(run.adopt_more).collect(),
+        };
+        return indexed::drive(ctx, job, run_id, handover, deadline, &ends, stops).await;
+    }
     loop {
         let (attempt_id, ended) = match run.adopt.take() {
             Some((adopted, slot)) => {

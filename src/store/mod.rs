@@ -7,6 +7,7 @@
 
 mod dashboard;
 mod error;
+mod indexes;
 mod lifecycle;
 mod outbox;
 mod pause;
@@ -16,6 +17,7 @@ mod seed;
 
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
+pub use indexes::{IndexNext, IndexProgress};
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
@@ -143,6 +145,10 @@ pub struct HistoryRow {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
+    /// The index the attempt ran, for a job with `completions` above 1
+    /// (`attempts.completion_index`); absent from the JSON for a plain run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completion_index: Option<i64>,
 }
 
 /// One stored chunk of output.
@@ -407,14 +413,14 @@ impl Store {
         let query = match job {
             Some(_) => sqlx::query(
                 "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                        started_at, finished_at, duration_ms
+                        started_at, finished_at, duration_ms, completion_index
                  FROM history
                  WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2)
                  ORDER BY run_id DESC, attempt",
             ),
             None => sqlx::query(
                 "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                        started_at, finished_at, duration_ms
+                        started_at, finished_at, duration_ms, completion_index
                  FROM history
                  WHERE run_id IN (SELECT id FROM runs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2)
                  ORDER BY run_id DESC, attempt",
@@ -440,6 +446,7 @@ impl Store {
                 started_at: row.get(8),
                 finished_at: row.get(9),
                 duration_ms: row.get(10),
+                completion_index: row.get(11),
             })
             .collect())
     }
@@ -496,6 +503,25 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|row| (row.get(0), row.get(1)))
+            .collect())
+    }
+
+    /// The attempts of a run, in order: `(id, number, index)`, the index
+    /// `None` for a plain run's attempts.
+    pub async fn attempts_with_index(
+        &self,
+        run_id: i64,
+    ) -> Result<Vec<(i64, i64, Option<i64>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, attempt, completion_index FROM attempts WHERE run_id = ?1 ORDER BY attempt",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("listing attempts"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
             .collect())
     }
 

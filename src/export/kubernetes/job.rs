@@ -173,10 +173,12 @@ pub(super) fn concurrency_policy(concurrency: Concurrency) -> &'static str {
 /// The Job: retries, the run's deadline, how long a finished run is kept,
 /// the exit codes that fail it at once, and the pod.
 fn job_spec(config: &Config, job: &Job, name: &str, notes: &mut Notes) -> Node {
-    let mut spec = vec![(
-        "backoffLimit",
-        Node::Int(i64::from(job.retries.min(i32::MAX as u32))),
-    )];
+    let retries = Node::Int(i64::from(job.retries.min(i32::MAX as u32)));
+    let mut spec = if job.completions > 1 {
+        indexed(job, retries)
+    } else {
+        vec![("backoffLimit", retries)]
+    };
     if let Some(deadline) = job.deadline {
         spec.push((
             "activeDeadlineSeconds",
@@ -199,7 +201,24 @@ fn job_spec(config: &Config, job: &Job, name: &str, notes: &mut Notes) -> Node {
     Node::map(spec)
 }
 
-/// `fatal_exit_codes` as a `podFailurePolicy` rule failing the Job at once;
+/// An indexed job's keys (`completions` above 1): `completionMode: Indexed`,
+/// `completions`, `parallelism`, its retries per index (`backoffLimitPerIndex`,
+/// with which Kubernetes wants no `backoffLimit`) and `maxFailedIndexes`.
+fn indexed(job: &Job, retries: Node) -> Vec<(&'static str, Node)> {
+    let mut spec = vec![
+        ("completionMode", Node::str("Indexed")),
+        ("completions", Node::Int(i64::from(job.completions))),
+        ("parallelism", Node::Int(i64::from(job.parallelism))),
+        ("backoffLimitPerIndex", retries),
+    ];
+    if let Some(max) = job.max_failed_indexes {
+        spec.push(("maxFailedIndexes", Node::Int(i64::from(max))));
+    }
+    spec
+}
+
+/// `fatal_exit_codes` as a `podFailurePolicy` rule failing the Job at once
+/// (an indexed job's index: `FailIndex`, as cronbox fails the index);
 /// `None` when there are none. Kubernetes refuses 0 in such a rule.
 pub(super) fn pod_failure_policy(job: &Job, name: &str, notes: &mut Notes) -> Option<Node> {
     let codes: Vec<Node> = job
@@ -220,7 +239,14 @@ pub(super) fn pod_failure_policy(job: &Job, name: &str, notes: &mut Notes) -> Op
     Some(Node::map([(
         "rules",
         Node::List(vec![Node::map([
-            ("action", Node::str("FailJob")),
+            (
+                "action",
+                Node::str(if job.completions > 1 {
+                    "FailIndex"
+                } else {
+                    "FailJob"
+                }),
+            ),
             (
                 "onExitCodes",
                 Node::map([

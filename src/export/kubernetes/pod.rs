@@ -87,12 +87,16 @@ fn container(job: &Job, name: &str, mounts: &Mounts, notes: &mut Notes) -> Node 
     if let Some(workdir) = &job.workdir {
         c.push(("workingDir", Node::str(workdir)));
     }
-    if !job.env.is_empty() {
-        let env = job
-            .env
-            .iter()
-            .map(|(k, v)| Node::map([("name", Node::str(k)), ("value", Node::str(v))]));
-        c.push(("env", Node::List(env.collect())));
+    let mut env: Vec<Node> = job
+        .env
+        .iter()
+        .map(|(k, v)| Node::map([("name", Node::str(k)), ("value", Node::str(v))]))
+        .collect();
+    if job.completions > 1 {
+        env.extend(index_env(job));
+    }
+    if !env.is_empty() {
+        c.push(("env", Node::List(env)));
     }
     if job.env_file.is_some() {
         let secret = Node::map([("name", Node::str(env_secret(name)))]);
@@ -109,6 +113,29 @@ fn container(job: &Job, name: &str, mounts: &Mounts, notes: &mut Notes) -> Node 
         c.push(("volumeMounts", Node::List(mounts.mounts.clone())));
     }
     Node::map(c)
+}
+
+/// What an indexed job's container sees under cronbox, `CRONBOX_INDEX` (from
+/// the pod's completion-index annotation, which Kubernetes also gives as
+/// `JOB_COMPLETION_INDEX`) and `CRONBOX_COMPLETIONS`.
+fn index_env(job: &Job) -> [Node; 2] {
+    let index = Node::map([(
+        "fieldRef",
+        Node::map([(
+            "fieldPath",
+            Node::str("metadata.annotations['batch.kubernetes.io/job-completion-index']"),
+        )]),
+    )]);
+    [
+        Node::map([
+            ("name", Node::str(crate::config::INDEX_VAR)),
+            ("valueFrom", index),
+        ]),
+        Node::map([
+            ("name", Node::str(crate::config::COMPLETIONS_VAR)),
+            ("value", Node::str(job.completions.to_string())),
+        ]),
+    ]
 }
 
 /// `pull` as `imagePullPolicy`.

@@ -442,3 +442,47 @@ fn an_invalid_namespace_is_refused() {
     let err = export(&config, &jobs, &options).expect_err("refused");
     assert!(err.problems[0].contains("namespace \"Not_Valid\""), "{err}");
 }
+
+#[test]
+fn an_indexed_job_maps_to_an_indexed_kubernetes_job() {
+    let (doc, _) = cronjob_of(
+        "completions = 10\nparallelism = 3\nmax_failed_indexes = 2\nretries = 4\nfatal_exit_codes = [9]",
+    );
+    let spec = at(&doc, "spec.jobTemplate.spec");
+    assert_eq!(spec["completionMode"], s("Indexed"));
+    assert_eq!(spec["completions"], Yaml::Integer(10));
+    assert_eq!(spec["parallelism"], Yaml::Integer(3));
+    assert_eq!(spec["backoffLimitPerIndex"], Yaml::Integer(4));
+    assert_eq!(spec["maxFailedIndexes"], Yaml::Integer(2));
+    assert!(
+        spec["backoffLimit"].is_badvalue(),
+        "Kubernetes counts retries per index instead: {spec:?}"
+    );
+    assert_eq!(
+        at(
+            &doc,
+            "spec.jobTemplate.spec.podFailurePolicy.rules.0.action"
+        ),
+        &s("FailIndex")
+    );
+    let env = at(&doc, "~.env");
+    assert_eq!(env[0]["name"], s("CRONBOX_INDEX"));
+    assert_eq!(
+        env[0]["valueFrom"]["fieldRef"]["fieldPath"],
+        s("metadata.annotations['batch.kubernetes.io/job-completion-index']")
+    );
+    assert_eq!(
+        env[1],
+        YamlLoader::load_from_str("{name: CRONBOX_COMPLETIONS, value: '10'}").expect("yaml")[0]
+    );
+    // Without max_failed_indexes, no maxFailedIndexes; a plain job keeps backoffLimit.
+    let (doc, _) = cronjob_of("completions = 2");
+    assert!(at(&doc, "spec.jobTemplate.spec.maxFailedIndexes").is_badvalue());
+    let (plain, _) = cronjob_of("retries = 4");
+    assert_eq!(
+        at(&plain, "spec.jobTemplate.spec.backoffLimit"),
+        &Yaml::Integer(4)
+    );
+    assert!(at(&plain, "spec.jobTemplate.spec.completionMode").is_badvalue());
+    assert!(at(&plain, "~.env").is_badvalue());
+}
