@@ -155,6 +155,9 @@ pub(super) fn job_config(
         notify_cooldown: v.take(job_key!("notify_cooldown"), Parsed::into_duration)?,
         expect_success_within: v
             .take_opt(job_key!("expect_success_within"), Parsed::into_duration)?,
+        after: v
+            .take_opt(job_key!("after"), Parsed::into_after)?
+            .unwrap_or_default(),
         healthchecks: v
             .take_opt(job_key!("healthchecks"), Parsed::into_map)?
             .and_then(|mut map| {

@@ -42,6 +42,8 @@ pub(super) enum Parsed {
     Map(BTreeMap<String, String>),
     /// `secrets`: name to resolved host path.
     Files(BTreeMap<String, PathBuf>),
+    /// `after`: the parents and the ends that start the job.
+    After(Vec<super::After>),
 }
 
 impl Parsed {
@@ -100,6 +102,7 @@ into! {
     into_codes: Codes -> Vec<i64>;
     into_map: Map -> BTreeMap<String, String>;
     into_files: Files -> BTreeMap<String, PathBuf>;
+    into_after: After -> Vec<super::After>;
 }
 
 impl Parsed {

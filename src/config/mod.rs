@@ -24,6 +24,7 @@
 //! every key is `config/reference.toml`.
 
 mod build;
+mod chains;
 mod checker;
 mod error;
 mod json_schema;
@@ -65,6 +66,7 @@ use chrono_tz::Tz;
 
 use crate::schedule::Schedule;
 
+pub use chains::{After, AfterOn};
 pub use error::{ConfigError, Location, Problem};
 pub use json_schema::json_schema;
 pub use notify::{
@@ -378,6 +380,9 @@ pub struct Job {
     pub expect_success_within: Option<Duration>,
     /// The healthchecks channel and the job's check there (`healthchecks`).
     pub healthchecks: Option<Ping>,
+    /// The parent jobs whose runs' ends start this job (`after`); empty for a
+    /// job its schedule starts. A job with `after` has [`Schedule::none`].
+    pub after: Vec<After>,
     /// Where each of the job's settings is written in the file (for later messages).
     pub locations: Locations,
 }

@@ -219,6 +219,9 @@ pub(super) enum Kind {
     /// A non-empty array of mail addresses (`"ops@example.org"` or
     /// `"Ops <ops@example.org>"`), each once.
     Addresses,
+    /// `{ job = "NAME", on = "success" }` or a non-empty array of them: the
+    /// parent jobs whose runs' ends start the job (`config/chains.rs`).
+    After,
 }
 
 /// One key of the schedule file.
@@ -484,11 +487,20 @@ pub(super) const KEYS: &[Key] = &[
         kind: Kind::Schedule,
         default: Default::Required {
             defaults: false,
-            hint: "add one with 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\"",
+            hint: "add one with 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\" (or after = { job = \"NAME\" } to start the job when another one's run ends)",
         },
         inherit: Inherit::No,
         secret: false,
         doc: "When the job runs: 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\".",
+    },
+    Key {
+        name: "after",
+        tables: JOB,
+        kind: Kind::After,
+        default: Default::Unset("none: the job's schedule starts it"),
+        inherit: Inherit::No,
+        secret: false,
+        doc: "Instead of schedule: start a run of this job when a run of another job ends, { job = \"NAME\", on = \"success\" | \"failure\" | \"always\" } or a list of them.",
     },
     job(
         "timezone",

@@ -5,6 +5,7 @@
 //! `migrations/` applied at open, and one small named function per query. Callers
 //! never see SQL. Timestamps go in as ISO-8601 UTC text with milliseconds.
 
+mod chains;
 mod dashboard;
 mod error;
 mod lifecycle;
@@ -14,6 +15,7 @@ mod query;
 mod retention;
 mod seed;
 
+pub use chains::ChainRoute;
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
@@ -41,6 +43,8 @@ pub enum Trigger {
     CatchUp,
     /// Started through the daemon's HTTP API (or `cronbox run --detach`).
     Api,
+    /// The end of a run of another job (`after`): a job chain.
+    After,
 }
 
 impl Trigger {
@@ -51,6 +55,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::CatchUp => "catch-up",
             Trigger::Api => "api",
+            Trigger::After => "after",
         }
     }
 
@@ -61,6 +66,7 @@ impl Trigger {
             Trigger::Manual,
             Trigger::CatchUp,
             Trigger::Api,
+            Trigger::After,
         ]
         .into_iter()
         .find(|t| t.as_str() == name)
