@@ -1,4 +1,4 @@
--- Triggers besides the clock (schema version 10): job chains.
+-- Triggers besides the clock (schema version 10): job chains and file arrival.
 
 -- The run whose end started this one (trigger 'after'); NULL for other runs.
 -- Not a foreign key: retention may delete the parent first.
@@ -41,3 +41,28 @@ END;
 
 -- The daemon finds the children it has not claimed yet without a scan.
 CREATE INDEX runs_unclaimed ON runs (id) WHERE status = 'running' AND pid IS NULL;
+
+-- File arrival ([jobs.NAME] on_file): one row per file taken, written in the
+-- transaction that records its run (trigger 'file'). Its identity (dev, inode,
+-- size, mtime_ns, path) is never taken twice for the job. state: 'taken' until
+-- after_success / after_failure was applied, then 'done' with action 'kept',
+-- 'deleted', 'moved' (to moved_to) or 'failed' (action_error says why; the file
+-- is not run again). run_id is not a foreign key: retention may delete the run.
+CREATE TABLE input_files (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    job           TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    dev           INTEGER NOT NULL,
+    inode         INTEGER NOT NULL,
+    size          INTEGER NOT NULL,
+    mtime_ns      INTEGER NOT NULL,
+    run_id        INTEGER,
+    taken_at      TEXT NOT NULL,
+    state         TEXT NOT NULL DEFAULT 'taken',
+    action        TEXT,
+    moved_to      TEXT,
+    action_error  TEXT,
+    UNIQUE (job, dev, inode, size, mtime_ns, path)
+);
+CREATE INDEX input_files_run ON input_files (run_id);
+CREATE INDEX input_files_open ON input_files (job, id) WHERE state = 'taken';

@@ -175,7 +175,8 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("backup-db", "max_output"),
         ("backup-db", "params"),
         ("heartbeat", "pids_limit"),
-        // A job chain has no CronJob: left out.
+        // A job chain or a file trigger has no CronJob: left out.
+        ("import-orders", "on_file"),
         ("verify-backup", "after"),
         ("weekly-report", "backoff"),
         ("weekly-report", "backoff_max"),

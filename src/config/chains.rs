@@ -246,6 +246,13 @@ impl Job {
     /// What starts this job instead of the clock, in words ("after backup-db
     /// succeeds, after load fails"); `None` for a job its schedule starts.
     pub fn started_by(&self) -> Option<String> {
+        if let Some(on) = &self.on_file {
+            return Some(format!(
+                "a file matching {} in {}",
+                on.pattern,
+                on.dir.display()
+            ));
+        }
         if self.after.is_empty() {
             return None;
         }
@@ -323,7 +330,12 @@ mod tests {
             &format!(
                 "{PARENT}[jobs.verify]\nschedule = \"@daily\"\nafter = {{ job = \"backup-db\" }}\nimage = \"x\"\n"
             ),
-            &[(6, 9, Some("verify"), &["schedule or after, not both"])],
+            &[(
+                6,
+                9,
+                Some("verify"),
+                &["one trigger: schedule, after or on_file"],
+            )],
         );
         check_problems(
             "a bad on",

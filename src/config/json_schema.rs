@@ -134,7 +134,11 @@ fn table(table: Table, description: &str) -> Value {
         if !others.is_empty() {
             schema["required"] = json!(others);
         }
-        schema["oneOf"] = json!([{ "required": ["schedule"] }, { "required": ["after"] }]);
+        schema["oneOf"] = json!([
+            { "required": ["schedule"] },
+            { "required": ["after"] },
+            { "required": ["on_file"] }
+        ]);
     }
     schema
 }
@@ -302,6 +306,30 @@ fn kind_schema(kind: Kind) -> Value {
                 "oneOf": [entry.clone(), { "type": "array", "items": entry, "minItems": 1 }],
             })
         }
+        Kind::OnFile => json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["dir", "pattern"],
+            "properties": {
+                "dir": { "type": "string", "pattern": "^/" },
+                "pattern": { "type": "string", "minLength": 1, "pattern": "^[^/]*$" },
+                "settle": { "type": "string" },
+                "rescan": { "type": "string" },
+                "recursive": { "type": "boolean" },
+            },
+        }),
+        Kind::FileAction => json!({
+            "type": ["string", "object"],
+            "oneOf": [
+                { "enum": ["keep", "delete"] },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["move_to"],
+                    "properties": { "move_to": { "type": "string", "pattern": "^/" } },
+                },
+            ],
+        }),
         Kind::Ping => json!({
             "type": "object",
             "additionalProperties": false,

@@ -44,6 +44,10 @@ pub(super) enum Parsed {
     Files(BTreeMap<String, PathBuf>),
     /// `after`: the parents and the ends that start the job.
     After(Vec<super::After>),
+    /// `on_file`.
+    OnFile(super::OnFile),
+    /// `after_success`, `after_failure`.
+    FileAction(super::FileAction),
 }
 
 impl Parsed {
@@ -103,6 +107,8 @@ into! {
     into_map: Map -> BTreeMap<String, String>;
     into_files: Files -> BTreeMap<String, PathBuf>;
     into_after: After -> Vec<super::After>;
+    into_on_file: OnFile -> super::OnFile;
+    into_file_action: FileAction -> super::FileAction;
 }
 
 impl Parsed {

@@ -27,6 +27,7 @@ mod build;
 mod chains;
 mod checker;
 mod error;
+mod files;
 mod json_schema;
 mod kinds;
 mod lists;
@@ -68,6 +69,7 @@ use crate::schedule::Schedule;
 
 pub use chains::{After, AfterOn};
 pub use error::{ConfigError, Location, Problem};
+pub use files::{DEFAULT_RESCAN, DEFAULT_SETTLE, FileAction, OnFile, glob_matches, ignored_name};
 pub use json_schema::json_schema;
 pub use notify::{
     Channel, ChannelKind, Email, SecretText, SmtpSecurity, Tail, UrlSource, WebhookFormat,
@@ -383,6 +385,13 @@ pub struct Job {
     /// The parent jobs whose runs' ends start this job (`after`); empty for a
     /// job its schedule starts. A job with `after` has [`Schedule::none`].
     pub after: Vec<After>,
+    /// The files whose arrival starts this job (`on_file`); such a job has
+    /// [`Schedule::none`].
+    pub on_file: Option<OnFile>,
+    /// What becomes of a file whose run succeeded (with `on_file`).
+    pub after_success: FileAction,
+    /// What becomes of a file whose run failed (with `on_file`).
+    pub after_failure: FileAction,
     /// Where each of the job's settings is written in the file (for later messages).
     pub locations: Locations,
 }

@@ -257,7 +257,11 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
     assert_eq!(schema["$defs"]["job"].get("required"), None);
     assert_eq!(
         schema["$defs"]["job"]["oneOf"],
-        serde_json::json!([{ "required": ["schedule"] }, { "required": ["after"] }])
+        serde_json::json!([
+            { "required": ["schedule"] },
+            { "required": ["after"] },
+            { "required": ["on_file"] }
+        ])
     );
     for (pointer, table) in [
         ("/properties/daemon", Table::Daemon),

@@ -452,7 +452,8 @@ impl Checker<'_> {
                     values.insert(index, value, entry);
                 }
             }
-            let started_otherwise = src.at(job_key!("after")).is_some();
+            let started_otherwise =
+                src.at(job_key!("after")).is_some() || src.at(job_key!("on_file")).is_some();
             if entry.is_none() && !(matches!(spec.kind, Kind::Schedule) && started_otherwise) {
                 self.missing(spec, name, key_span.clone());
             }
@@ -479,15 +480,35 @@ impl Checker<'_> {
         schedule: Option<Schedule>,
         tz: Tz,
     ) -> Option<Schedule> {
-        let Some(after) = src.at(job_key!("after")) else {
+        self.file_actions_need_on_file(src, job);
+        let after = src.at(job_key!("after"));
+        let on_file = src.at(job_key!("on_file"));
+        let Some(other) = on_file.or(after) else {
             return schedule;
         };
-        if src.at(job_key!("schedule")).is_some() {
-            let message = "a job has one trigger: schedule or after, not both; remove schedule to start the job only after its parent, or remove after";
-            self.report(after.value.span(), job, message);
+        if src.at(job_key!("schedule")).is_some() || (after.is_some() && on_file.is_some()) {
+            let message = "a job has one trigger: schedule, after or on_file; keep one of them";
+            self.report(other.value.span(), job, message);
             return None;
         }
         Some(Schedule::none(tz))
+    }
+
+    /// `after_success` and `after_failure` say what becomes of a file: refused
+    /// on a job without `on_file`.
+    fn file_actions_need_on_file(&mut self, src: &Sources<'_>, job: Option<&str>) {
+        if src.at(job_key!("on_file")).is_some() {
+            return;
+        }
+        for (key, index) in [
+            ("after_success", job_key!("after_success")),
+            ("after_failure", job_key!("after_failure")),
+        ] {
+            if let Some(entry) = src.at(index) {
+                let message = format!("{key} applies to files: add on_file, or remove {key}");
+                self.report(entry.value.span(), job, message);
+            }
+        }
     }
 
     /// Where the value of `key` the job uses is written, for later messages.

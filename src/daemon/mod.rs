@@ -233,6 +233,8 @@ impl Scheduler {
     /// (a little) until it is in line for a slot when it is due now, so that
     /// runs resumed one after the other keep their order.
     async fn resume(&self, job: &Arc<Job>, pending: crate::store::PendingRun) {
+        // A file's run gets its file mounted.
+        let job = &crate::trigger::files::with_input(&self.ctx.store, job, &pending).await;
         // A run that never started replaces the runs of its job before it.
         let replaces = match job.concurrency {
             Concurrency::Replace if pending.attempts == 0 => self.running.replace_all(&job.name),
@@ -331,6 +333,12 @@ pub async fn run_with(
     ));
     scheduler.take_over(&current).await?;
     let (chained_tx, mut chained) = tokio::sync::mpsc::channel(16);
+    let files = crate::trigger::files::Watching {
+        store: ctx.store.clone(),
+        clock: clock.clone(),
+        start: chained_tx.clone(),
+    };
+    let mut file_watchers = crate::trigger::files::spawn(&current, &files, tracker, &shutdown);
     tracker.spawn(crate::trigger::chains::watch(
         ctx.store.clone(),
         events.clone(),
@@ -422,6 +430,8 @@ pub async fn run_with(
                     if let Err(e) = crate::trigger::chains::sync_routes(&ctx.store, &new).await {
                         tracing::error!(error = %supervisor::chain(&e), "could not write the new job chains (after); the previous ones apply");
                     }
+                    file_watchers.cancel();
+                    file_watchers = crate::trigger::files::spawn(&new, &files, tracker, &shutdown);
                     tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
                     // Pauses written by another process (cronbox pause with no API) apply now.
                     match ctx.store.paused_jobs().await {

@@ -8,6 +8,7 @@
 mod chains;
 mod dashboard;
 mod error;
+mod files;
 mod lifecycle;
 mod outbox;
 mod pause;
@@ -18,6 +19,7 @@ mod seed;
 pub use chains::ChainRoute;
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
+pub use files::{FileIdentity, FileOutcome, TakenFile};
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
@@ -45,6 +47,8 @@ pub enum Trigger {
     Api,
     /// The end of a run of another job (`after`): a job chain.
     After,
+    /// A file that arrived (`on_file`).
+    File,
 }
 
 impl Trigger {
@@ -56,6 +60,7 @@ impl Trigger {
             Trigger::CatchUp => "catch-up",
             Trigger::Api => "api",
             Trigger::After => "after",
+            Trigger::File => "file",
         }
     }
 
@@ -67,6 +72,7 @@ impl Trigger {
             Trigger::CatchUp,
             Trigger::Api,
             Trigger::After,
+            Trigger::File,
         ]
         .into_iter()
         .find(|t| t.as_str() == name)

@@ -1,5 +1,5 @@
 //! What starts runs besides the clock: the end of a parent run (job chains,
-//! [`chains`]).
+//! [`chains`]) and the arrival of a file ([`files`]).
 //!
 //! Every run a trigger starts is first a row written in the same transaction as
 //! the fact that caused it (the outbox pattern of `DESIGN.md`); the watchers
@@ -8,3 +8,4 @@
 //! speaks to SQLite through `crate::store` only and starts no container itself.
 
 pub mod chains;
+pub mod files;

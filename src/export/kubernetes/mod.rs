@@ -80,9 +80,11 @@ pub fn export(
             "namespace {namespace:?} is not a valid Kubernetes namespace (lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)"
         ));
     }
-    // A job chain has no CronJob equivalent: such jobs are left out, said once each.
-    let (chained, jobs): (Vec<&Job>, Vec<&Job>) =
-        jobs.iter().partition(|job| !job.after.is_empty());
+    // A job chain or a file trigger has no CronJob equivalent: such jobs are left
+    // out, said once each.
+    let (chained, jobs): (Vec<&Job>, Vec<&Job>) = jobs
+        .iter()
+        .partition(|job| !job.after.is_empty() || job.on_file.is_some());
     let jobs = jobs.as_slice();
     problems.extend(names::collisions(jobs));
     let mut schedules = Vec::new();
@@ -98,10 +100,17 @@ pub fn export(
     let mut out = String::new();
     let mut warnings: Vec<Warning> = chained
         .iter()
-        .map(|job| Warning {
-            job: Some(job.name.clone()),
-            key: "after",
-            message: "a CronJob cannot start after another job's run: this job is not exported; run it from the parent's command or a workflow engine".to_owned(),
+        .map(|job| match job.on_file {
+            Some(_) => Warning {
+                job: Some(job.name.clone()),
+                key: "on_file",
+                message: "a CronJob cannot start when a file arrives: this job is not exported".to_owned(),
+            },
+            None => Warning {
+                job: Some(job.name.clone()),
+                key: "after",
+                message: "a CronJob cannot start after another job's run: this job is not exported; run it from the parent's command or a workflow engine".to_owned(),
+            },
         })
         .collect();
     for (job, schedule) in jobs.iter().zip(&schedules) {

@@ -34,7 +34,7 @@ pub const STATUSES: [&str; 8] = [
     "missed",
     "paused",
 ];
-pub const TRIGGERS: [&str; 5] = ["schedule", "catch-up", "manual", "api", "after"];
+pub const TRIGGERS: [&str; 6] = ["schedule", "catch-up", "manual", "api", "after", "file"];
 
 /// The history's filter and cursor (the query string).
 #[derive(Debug, Default, Deserialize)]
