@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::subprocess::{daemon, kill};
+use common::subprocess::{daemon, daemon_with, kill, wait_for_log};
 use common::{Daemon, TestEnv, wait_for_sql};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -171,9 +171,9 @@ async fn many_files_run_once_each_in_arrival_order() {
     );
 }
 
-#[tokio::test]
-async fn a_daemon_killed_mid_batch_and_restarted_runs_no_file_twice_and_loses_none() {
-    const FILES: usize = 12;
+/// `files` files in an inbox whose job counts each execution (the file's name
+/// appended to a mounted file) and moves the file to done after its run.
+fn counted(files: usize) -> (TestEnv, PathBuf, PathBuf, PathBuf) {
     let (env, inbox, done) = env_with(|inbox, done| {
         let count = done.parent().expect("dir").join("count");
         std::fs::create_dir_all(&count).expect("count");
@@ -187,40 +187,75 @@ async fn a_daemon_killed_mid_batch_and_restarted_runs_no_file_twice_and_loses_no
         )
         .replace(
             "echo $CRONBOX_FILE_NAME; cat $CRONBOX_FILE",
-            "echo $CRONBOX_FILE_NAME >> /count/ran; sleep 1",
+            "cat $CRONBOX_FILE >> /count/ran; sleep 1",
         )
     });
     let count = done.parent().expect("dir").join("count").join("ran");
-    for i in 0..FILES {
-        std::fs::write(inbox.join(format!("f{i:02}.csv")), "x\n").expect("write");
+    for i in 0..files {
+        std::fs::write(inbox.join(format!("f{i:02}.csv")), format!("f{i:02}\n")).expect("write");
         std::thread::sleep(Duration::from_millis(5));
     }
-    let log = env.dir.path().join("first.log");
-    let first = daemon(&env, &log);
-    wait_for_sql(&env, "SELECT count(*) >= 4 FROM input_files", "1\n").await;
-    kill(first);
-    let second = daemon(&env, &env.dir.path().join("second.log"));
+    (env, inbox, done, count)
+}
+
+/// After a restart: every file ran exactly once (the mounted file's content,
+/// counted from inside the containers), was moved, and nothing is left.
+async fn each_file_ran_once(
+    env: &TestEnv,
+    files: usize,
+    (inbox, done, count): (&Path, &Path, &Path),
+) {
+    let second = daemon(env, &env.dir.path().join("second.log"));
     wait_for_sql(
-        &env,
+        env,
         "SELECT count(*) FROM input_files WHERE action = 'moved'",
-        &format!("{FILES}\n"),
+        &format!("{files}\n"),
     )
     .await;
     kill(second);
-    let ran = std::fs::read_to_string(&count).expect("count file");
+    let ran = std::fs::read_to_string(count).expect("count file");
     let mut names: Vec<&str> = ran.lines().collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), FILES, "every file ran: {ran}");
-    assert_eq!(ran.lines().count(), FILES, "no file ran twice: {ran}");
+    assert_eq!(names.len(), files, "every file ran: {ran}");
+    assert_eq!(ran.lines().count(), files, "no file ran twice: {ran}");
     assert_eq!(
         env.sql("SELECT count(*) FROM runs WHERE trigger = 'file'"),
-        format!("{FILES}\n")
+        format!("{files}\n")
     );
-    assert_eq!(std::fs::read_dir(&done).expect("done").count(), FILES);
-    assert_eq!(std::fs::read_dir(&inbox).expect("inbox").count(), 0);
+    assert_eq!(std::fs::read_dir(done).expect("done").count(), files);
+    assert_eq!(std::fs::read_dir(inbox).expect("inbox").count(), 0);
     // The killed daemon's container, if any, was adopted and removed.
     assert!(env.containers_gone().await, "a container was left behind");
+}
+
+#[tokio::test]
+async fn a_daemon_killed_mid_batch_and_restarted_runs_no_file_twice_and_loses_none() {
+    const FILES: usize = 12;
+    let (env, inbox, done, count) = counted(FILES);
+    let log = env.dir.path().join("first.log");
+    let first = daemon(&env, &log);
+    // The schema is made before the scheduler starts.
+    wait_for_log(&log, "scheduler started").await;
+    wait_for_sql(&env, "SELECT count(*) >= 4 FROM input_files", "1\n").await;
+    kill(first);
+    each_file_ran_once(&env, FILES, (&inbox, &done, &count)).await;
+}
+
+#[tokio::test]
+async fn a_daemon_killed_after_taking_a_file_starts_its_run_at_the_next_start() {
+    const FILES: usize = 3;
+    let (env, inbox, done, count) = counted(FILES);
+    let log = env.dir.path().join("first.log");
+    let first = daemon_with(&env, &log, &[("CRONBOX_TEST_PAUSE_AT", "after-file-taken")]);
+    wait_for_log(&log, "test pause at after-file-taken").await;
+    kill(first);
+    assert_eq!(
+        env.sql("SELECT f.path LIKE '%f00.csv', r.status, (SELECT count(*) FROM attempts) FROM input_files f JOIN runs r ON r.id = f.run_id"),
+        "1|running|0\n",
+        "the file and its run are recorded, nothing started"
+    );
+    each_file_ran_once(&env, FILES, (&inbox, &done, &count)).await;
 }
 
 #[tokio::test]

@@ -155,6 +155,17 @@ impl Store {
         Ok(path.map(PathBuf::from))
     }
 
+    /// Forget that file `id` was taken (its run was interrupted): the file is
+    /// taken again, with a new run.
+    pub async fn forget_file(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM input_files WHERE id = ?1 AND state = 'taken'")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(self.err("forgetting a file whose run was interrupted"))?;
+        Ok(())
+    }
+
     /// Record what became of taken file `id` after its run.
     pub async fn file_done(&self, id: i64, outcome: &FileOutcome) -> Result<(), StoreError> {
         let (action, moved_to, error) = match outcome {

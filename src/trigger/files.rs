@@ -206,7 +206,13 @@ async fn finish_open(job: &Job, w: &Watching, stop: &CancellationToken) -> Resul
         let action = match status.as_deref() {
             Some("succeeded") => &job.after_success,
             Some("failed") => &job.after_failure,
-            // Interrupted, stopped, or the run deleted: the file stays.
+            Some("interrupted") => {
+                // Stopped by a shutdown, not by its result: taken again, with a new run.
+                tracing::info!(job = %job.name, file = %file.path.display(), "the file's run was interrupted; the file is taken again");
+                w.store.forget_file(file.id).await?;
+                continue;
+            }
+            // Stopped by an operator, or the run deleted: the file stays.
             _ => &FileAction::Keep,
         };
         let outcome = apply(action, &file.path).await;
