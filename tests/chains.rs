@@ -116,6 +116,10 @@ async fn a_parents_end_starts_each_matching_child_once_with_the_parent_in_its_en
         ));
         assert_eq!(stdout_of(&env, id.trim()), says, "{job}");
     }
+    // The history says what started each child.
+    let history = cronbox(&env, &["history", "after-good"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    assert!(history.contains(&format!("after #{good}")), "{history}");
     assert!(env.containers_gone().await, "a container was left behind");
 }
 

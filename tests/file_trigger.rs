@@ -95,6 +95,15 @@ async fn a_file_gives_one_run_with_the_file_mounted_and_is_moved_after() {
     );
     assert!(done.join("early.csv").exists() && done.join("late.csv").exists());
     assert!(inbox.join(".hidden.csv").exists() && inbox.join("note.txt").exists());
+    // The history names the file of each run.
+    let history = common::subprocess::cronbox(&env, &["history", "--json"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    let early = inbox.join("early.csv");
+    assert!(
+        history.contains(r#""trigger":"file","#)
+            && history.contains(&format!(r#""input_file":"{}""#, early.display())),
+        "{history}"
+    );
     assert_eq!(env.sql("SELECT count(*) FROM runs"), "2\n");
     assert!(env.containers_gone().await, "a container was left behind");
 }

@@ -155,6 +155,12 @@ pub struct HistoryRow {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
+    /// Trigger `after`: the parent run whose end started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<i64>,
+    /// Trigger `file`: the host path of the file it was started for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_file: Option<String>,
 }
 
 /// One stored chunk of output.
@@ -385,14 +391,18 @@ impl Store {
         let query = match job {
             Some(_) => sqlx::query(
                 "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                        started_at, finished_at, duration_ms
+                        started_at, finished_at, duration_ms,
+                        (SELECT parent_run_id FROM runs WHERE id = run_id),
+                        (SELECT path FROM input_files WHERE input_files.run_id = history.run_id)
                  FROM history
                  WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2)
                  ORDER BY run_id DESC, attempt",
             ),
             None => sqlx::query(
                 "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                        started_at, finished_at, duration_ms
+                        started_at, finished_at, duration_ms,
+                        (SELECT parent_run_id FROM runs WHERE id = run_id),
+                        (SELECT path FROM input_files WHERE input_files.run_id = history.run_id)
                  FROM history
                  WHERE run_id IN (SELECT id FROM runs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2)
                  ORDER BY run_id DESC, attempt",
@@ -418,6 +428,8 @@ impl Store {
                 started_at: row.get(8),
                 finished_at: row.get(9),
                 duration_ms: row.get(10),
+                parent_run_id: row.get(11),
+                input_file: row.get(12),
             })
             .collect())
     }
