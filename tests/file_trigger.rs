@@ -292,3 +292,24 @@ async fn a_missing_move_target_is_recorded_and_the_file_is_not_run_again() {
     );
     assert!(inbox.join("a.csv").exists());
 }
+
+#[tokio::test]
+async fn a_paused_job_takes_no_file_until_it_is_resumed() {
+    let (env, inbox, _done) = env_with(|inbox, _| job(inbox, ""));
+    let daemon = Daemon::start(&env).await;
+    // As `cronbox pause` and the API do: the database holds the pause.
+    let store = env.store().await;
+    let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+    store.set_paused("import", true, now).await.expect("pause");
+    std::fs::write(inbox.join("a.csv"), "1\n").expect("write");
+    // Settled (1 s) and listed (every 2 s) several times over.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
+    store
+        .set_paused("import", false, now)
+        .await
+        .expect("resume");
+    wait_for_sql(&env, "SELECT action FROM input_files", "kept\n").await;
+    daemon.stop().await;
+    assert_eq!(outputs(&env), ["a.csv/1/"]);
+}

@@ -130,6 +130,11 @@ async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result
                 wake_at = Some(ready_at);
                 break;
             }
+            if w.store.paused_jobs().await?.contains(&job.name) {
+                // Paused: the files wait for the job's resumption.
+                wake_at = Some(now + chrono::TimeDelta::seconds(5));
+                break;
+            }
             if !unchanged(id).await {
                 seen.remove(&id.path);
                 wake_at = Some(now);
