@@ -123,8 +123,10 @@ async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result
             if (first.0, first.1) != (id.size, id.mtime_ns) {
                 *first = (id.size, id.mtime_ns, now);
             }
-            let ready_at =
-                first.2 + chrono::TimeDelta::from_std(on.settle).unwrap_or(chrono::TimeDelta::MAX);
+            let ready_at = chrono::TimeDelta::from_std(on.settle)
+                .ok()
+                .and_then(|settle| first.2.checked_add_signed(settle))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             if ready_at > now {
                 // Arrival order: the files after it wait for it.
                 wake_at = Some(ready_at);
