@@ -7,7 +7,11 @@
 //! `after-create` (created, not started), `after-start`, `after-exit` (the
 //! container ended; nothing recorded or removed yet), `after-record` (the
 //! attempt's end and its run's next state are recorded; the container is still
-//! there), `after-remove` (the container is removed). Only the pausing task
+//! there), `after-remove` (the container is removed); for job chains,
+//! `before-chained-start` (a child run a parent's end recorded is claimed by
+//! the daemon, not started yet); for file arrival, `after-file-taken` (a file
+//! and its run are recorded, the run not handed to the scheduler yet). Only
+//! the pausing task
 //! stops; the rest of the process goes on. Unset, this costs one cached
 //! environment read.
 

@@ -34,6 +34,9 @@
 //!   that never panic), `logging` (the log filter no user setting can loosen)
 //!   and `client` (the running daemon's HTTP API, for `pause`, `resume`, `stop`
 //!   and `run --detach`); `main.rs` only parses and maps exit codes.
+//! - [`trigger`]: what starts runs besides the clock: the end of a parent run
+//!   (job chains). Finds the rows recorded with their cause and hands them to
+//!   the daemon.
 //! - [`failpoint`]: crash points that tests reach through an environment variable.
 
 pub mod cli;
@@ -50,3 +53,4 @@ pub mod notify;
 pub mod policy;
 pub mod schedule;
 pub mod store;
+pub mod trigger;

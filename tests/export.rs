@@ -175,6 +175,9 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("backup-db", "max_output"),
         ("backup-db", "params"),
         ("heartbeat", "pids_limit"),
+        // A job chain or a file trigger has no CronJob: left out.
+        ("import-orders", "on_file"),
+        ("verify-backup", "after"),
         ("weekly-report", "backoff"),
         ("weekly-report", "backoff_max"),
         ("weekly-report", "pids_limit"),

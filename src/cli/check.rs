@@ -188,6 +188,16 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .jobs
         .iter()
         .map(|job| {
+            // Started by another trigger: what starts it, instead of a time.
+            if let Some(started_by) = job.started_by() {
+                return vec![
+                    job.name.clone(),
+                    "-".to_owned(),
+                    job.timezone.to_string(),
+                    job.image.clone(),
+                    started_by,
+                ];
+            }
             // With random_delay, the instant the next tick fires.
             let next = job
                 .next_fire(now)

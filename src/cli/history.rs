@@ -41,7 +41,7 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
             let mut row = vec![
                 r.run_id.to_string(),
                 r.job.clone(),
-                r.trigger.clone(),
+                trigger_shown(r),
                 r.scheduled_at.clone(),
                 r.status.clone(),
                 opt(r.attempt),
@@ -81,4 +81,19 @@ pub async fn execute(args: HistoryArgs) -> anyhow::Result<ExitCode> {
         &[8, 2, 5, 7],
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trigger, with what started the run for `after` ("after #12") and
+/// `file` ("file orders.csv").
+fn trigger_shown(row: &crate::store::HistoryRow) -> String {
+    match (&row.parent_run_id, &row.input_file) {
+        (Some(parent), _) => format!("{} #{parent}", row.trigger),
+        (None, Some(path)) => {
+            let name = std::path::Path::new(path)
+                .file_name()
+                .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+            format!("{} {name}", row.trigger)
+        }
+        (None, None) => row.trigger.clone(),
+    }
 }

@@ -115,7 +115,11 @@ fn write_times(
     let mut ended = Vec::new();
     // (next fire time, job index): the smallest comes out first.
     let mut queue = BinaryHeap::new();
+    write_started_by(out, jobs, json)?;
     for (index, cursor) in cursors.iter().enumerate() {
+        if cursor.job.started_by().is_some() {
+            continue;
+        }
         match cursor.job.next_fire(from) {
             Ok(at) => queue.push(Reverse((at, index))),
             Err(end) => ended.push(ran_out(cursor, from, count, end)),
@@ -161,6 +165,23 @@ fn write_times(
         }
     }
     Ok(ended)
+}
+
+/// One line for each job another trigger starts (`after`), saying what starts
+/// it, before the fire times: such a job has none.
+fn write_started_by(out: &mut impl Write, jobs: &[&Job], json: bool) -> std::io::Result<()> {
+    for job in jobs {
+        let Some(started_by) = job.started_by() else {
+            continue;
+        };
+        if json {
+            let line = serde_json::json!({ "job": job.name, "started_by": started_by });
+            writeln!(out, "{line}")?;
+        } else {
+            writeln!(out, "{started_by}  {}", job.name)?;
+        }
+    }
+    Ok(())
 }
 
 /// "job "x" has no fire time after T (2 of 5 printed): why".

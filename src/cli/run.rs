@@ -39,6 +39,9 @@ pub async fn execute(args: RunArgs) -> anyhow::Result<ExitCode> {
         .job(&args.job)
         .ok_or_else(|| super::no_such_job(&config, &args.job))?;
     let store = Store::open(&config.daemon.database).await?;
+    // The run's end records the runs of the jobs after it (the daemon starts them),
+    // as this file says, even if no daemon has read it yet.
+    crate::trigger::chains::sync_routes(&store, &config).await?;
     let engine = super::registry::engine(&config)?;
     let clock = Arc::new(SystemClock);
     let ctx = Context {

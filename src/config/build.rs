@@ -160,6 +160,16 @@ pub(super) fn job_config(
         notify_cooldown: v.take(job_key!("notify_cooldown"), Parsed::into_duration)?,
         expect_success_within: v
             .take_opt(job_key!("expect_success_within"), Parsed::into_duration)?,
+        after: v
+            .take_opt(job_key!("after"), Parsed::into_after)?
+            .unwrap_or_default(),
+        on_file: v.take_opt(job_key!("on_file"), Parsed::into_on_file)?,
+        after_success: v
+            .take_opt(job_key!("after_success"), Parsed::into_file_action)?
+            .unwrap_or_default(),
+        after_failure: v
+            .take_opt(job_key!("after_failure"), Parsed::into_file_action)?
+            .unwrap_or_default(),
         healthchecks: v
             .take_opt(job_key!("healthchecks"), Parsed::into_map)?
             .and_then(|mut map| {

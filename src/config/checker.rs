@@ -39,6 +39,8 @@ pub(super) struct Checker<'t> {
     pub(super) channels: Vec<String>,
     /// Those of kind `healthchecks` (for the jobs' `healthchecks`).
     pub(super) ping_channels: Vec<String>,
+    /// The names of every `[jobs.NAME]` table, read before the jobs (for `after`).
+    pub(super) job_names: Vec<String>,
 }
 
 impl<'t> Checker<'t> {
@@ -53,6 +55,7 @@ impl<'t> Checker<'t> {
             gaps: std::collections::HashMap::new(),
             channels: Vec::new(),
             ping_channels: Vec::new(),
+            job_names: Vec::new(),
         }
     }
 

@@ -126,7 +126,19 @@ fn table(table: Table, description: &str) -> Value {
         "properties": properties,
     });
     if table == Table::Job {
-        schema["required"] = json!(required(Table::Job));
+        // A job has one trigger kind: schedule or after (config/chains.rs).
+        let others: Vec<&str> = required(Table::Job)
+            .into_iter()
+            .filter(|name| *name != "schedule")
+            .collect();
+        if !others.is_empty() {
+            schema["required"] = json!(others);
+        }
+        schema["oneOf"] = json!([
+            { "required": ["schedule"] },
+            { "required": ["after"] },
+            { "required": ["on_file"] }
+        ]);
     }
     schema
 }
@@ -278,6 +290,45 @@ fn kind_schema(kind: Kind) -> Value {
             "type": "array",
             "items": { "type": "string", "enum": super::schema::NOTIFY_EVENTS },
             "uniqueItems": true,
+        }),
+        Kind::After => {
+            let entry = json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["job"],
+                "properties": {
+                    "job": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$" },
+                    "on": { "enum": ["success", "failure", "always"] },
+                },
+            });
+            json!({
+                "type": ["object", "array"],
+                "oneOf": [entry.clone(), { "type": "array", "items": entry, "minItems": 1 }],
+            })
+        }
+        Kind::OnFile => json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["dir", "pattern"],
+            "properties": {
+                "dir": { "type": "string", "pattern": "^/" },
+                "pattern": { "type": "string", "minLength": 1, "pattern": "^[^/]*$" },
+                "settle": { "type": "string" },
+                "rescan": { "type": "string" },
+                "recursive": { "type": "boolean" },
+            },
+        }),
+        Kind::FileAction => json!({
+            "type": ["string", "object"],
+            "oneOf": [
+                { "enum": ["keep", "delete"] },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["move_to"],
+                    "properties": { "move_to": { "type": "string", "pattern": "^/" } },
+                },
+            ],
         }),
         Kind::Ping => json!({
             "type": "object",

@@ -42,6 +42,12 @@ pub(super) enum Parsed {
     Map(BTreeMap<String, String>),
     /// `secrets`: name to resolved host path.
     Files(BTreeMap<String, PathBuf>),
+    /// `after`: the parents and the ends that start the job.
+    After(Vec<super::After>),
+    /// `on_file`.
+    OnFile(super::OnFile),
+    /// `after_success`, `after_failure`.
+    FileAction(super::FileAction),
 }
 
 impl Parsed {
@@ -100,6 +106,9 @@ into! {
     into_codes: Codes -> Vec<i64>;
     into_map: Map -> BTreeMap<String, String>;
     into_files: Files -> BTreeMap<String, PathBuf>;
+    into_after: After -> Vec<super::After>;
+    into_on_file: OnFile -> super::OnFile;
+    into_file_action: FileAction -> super::FileAction;
 }
 
 impl Parsed {

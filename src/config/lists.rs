@@ -46,6 +46,11 @@ impl Checker<'_> {
             Kind::Events => self.names(value, job, key.name, NameList::Events),
             Kind::Ping | Kind::Heartbeat => self.ping(value, job, key.name).map(Parsed::Map),
             Kind::Addresses => self.addresses(value, job, key.name).map(Parsed::List),
+            Kind::After => self.after(value, job).map(Parsed::After),
+            Kind::OnFile => self.on_file(value, job).map(Parsed::OnFile),
+            Kind::FileAction => self
+                .file_action(value, job, key.name)
+                .map(Parsed::FileAction),
             _ => self.value(key, value, job),
         }
     }

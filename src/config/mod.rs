@@ -24,8 +24,10 @@
 //! every key is `config/reference.toml`.
 
 mod build;
+mod chains;
 mod checker;
 mod error;
+mod files;
 mod indexes_rule;
 mod json_schema;
 mod kinds;
@@ -68,7 +70,9 @@ use chrono_tz::Tz;
 
 use crate::schedule::Schedule;
 
+pub use chains::{After, AfterOn};
 pub use error::{ConfigError, Location, Problem};
+pub use files::{DEFAULT_RESCAN, DEFAULT_SETTLE, FileAction, OnFile, glob_matches, ignored_name};
 pub use json_schema::json_schema;
 pub use notify::{
     Channel, ChannelKind, Email, SecretText, SmtpSecurity, Tail, UrlSource, WebhookFormat,
@@ -399,6 +403,16 @@ pub struct Job {
     pub expect_success_within: Option<Duration>,
     /// The healthchecks channel and the job's check there (`healthchecks`).
     pub healthchecks: Option<Ping>,
+    /// The parent jobs whose runs' ends start this job (`after`); empty for a
+    /// job its schedule starts. A job with `after` has [`Schedule::none`].
+    pub after: Vec<After>,
+    /// The files whose arrival starts this job (`on_file`); such a job has
+    /// [`Schedule::none`].
+    pub on_file: Option<OnFile>,
+    /// What becomes of a file whose run succeeded (with `on_file`).
+    pub after_success: FileAction,
+    /// What becomes of a file whose run failed (with `on_file`).
+    pub after_failure: FileAction,
     /// Where each of the job's settings is written in the file (for later messages).
     pub locations: Locations,
 }

@@ -219,6 +219,15 @@ pub(super) enum Kind {
     /// A non-empty array of mail addresses (`"ops@example.org"` or
     /// `"Ops <ops@example.org>"`), each once.
     Addresses,
+    /// `{ job = "NAME", on = "success" }` or a non-empty array of them: the
+    /// parent jobs whose runs' ends start the job (`config/chains.rs`).
+    After,
+    /// `{ dir, pattern, settle, recursive, rescan }`: the files whose arrival
+    /// starts the job (`config/files.rs`).
+    OnFile,
+    /// `"keep"`, `"delete"` or `{ move_to = "/dir" }`: what becomes of a file
+    /// after its run (`config/files.rs`).
+    FileAction,
 }
 
 /// One key of the schedule file.
@@ -484,11 +493,47 @@ pub(super) const KEYS: &[Key] = &[
         kind: Kind::Schedule,
         default: Default::Required {
             defaults: false,
-            hint: "add one with 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\"",
+            hint: "add one with 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\" (or after = { job = \"NAME\" } to start the job when another one's run ends)",
         },
         inherit: Inherit::No,
         secret: false,
         doc: "When the job runs: 5 cron fields such as \"30 2 * * *\", a nickname such as \"@daily\", or \"@every 10m\".",
+    },
+    Key {
+        name: "after",
+        tables: JOB,
+        kind: Kind::After,
+        default: Default::Unset("none: the job's schedule starts it"),
+        inherit: Inherit::No,
+        secret: false,
+        doc: "Instead of schedule: start a run of this job when a run of another job ends, { job = \"NAME\", on = \"success\" | \"failure\" | \"always\" } or a list of them.",
+    },
+    Key {
+        name: "on_file",
+        tables: JOB,
+        kind: Kind::OnFile,
+        default: Default::Unset("none: the job's schedule starts it"),
+        inherit: Inherit::No,
+        secret: false,
+        doc: "Instead of schedule: start one run per file arriving in a directory, { dir = \"/srv/inbox\", pattern = \"*.csv\", settle = \"5s\", recursive = false, rescan = \"5m\" }.",
+    },
+    Key {
+        name: "after_success",
+        tables: JOB,
+        kind: Kind::FileAction,
+        default: Default::Unset("\"keep\": the file stays where it is"),
+        inherit: Inherit::No,
+        secret: false,
+        doc: "With on_file: what becomes of a file whose run succeeded: \"keep\", \"delete\" or { move_to = \"/dir\" }.",
+    },
+    Key {
+        name: "after_failure",
+        tables: JOB,
+        kind: Kind::FileAction,
+        default: Default::Unset("\"keep\": the file stays where it is"),
+        inherit: Inherit::No,
+        secret: false,
+        doc: "With on_file: what becomes of a file whose run failed: \"keep\" or { move_to = \"/dir\" }.",
     },
     job(
         "timezone",

@@ -253,9 +253,15 @@ fn the_json_schema_has_every_key_with_its_type_doc_and_default() {
     assert_eq!(jobs["propertyNames"]["pattern"], JOB_NAME_PATTERN);
     assert_eq!(jobs["propertyNames"]["maxLength"], MAX_JOB_NAME_LEN);
     assert_eq!(jobs["additionalProperties"]["$ref"], "#/$defs/job");
+    // A job has one trigger kind: schedule or after.
+    assert_eq!(schema["$defs"]["job"].get("required"), None);
     assert_eq!(
-        schema["$defs"]["job"]["required"],
-        serde_json::json!(["schedule"])
+        schema["$defs"]["job"]["oneOf"],
+        serde_json::json!([
+            { "required": ["schedule"] },
+            { "required": ["after"] },
+            { "required": ["on_file"] }
+        ])
     );
     for (pointer, table) in [
         ("/properties/daemon", Table::Daemon),

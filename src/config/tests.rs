@@ -396,7 +396,13 @@ fn reference_file_is_a_valid_config_documenting_every_key() {
             .iter()
             .map(|j| j.name.as_str())
             .collect::<Vec<_>>(),
-        ["backup-db", "heartbeat", "weekly-report"]
+        [
+            "backup-db",
+            "heartbeat",
+            "import-orders",
+            "verify-backup",
+            "weekly-report"
+        ]
     );
     let backup = config.job("backup-db").expect("backup-db");
     assert_eq!(backup.retries, 3);
@@ -568,7 +574,7 @@ fn bad_files_report_position_job_and_advice() {
                 &[
                     "unknown key \"retires\"",
                     "did you mean \"retries\"?",
-                    "expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max",
+                    "expected one of: schedule, after, on_file, after_success, after_failure, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max",
                 ],
             )],
         ),
@@ -1093,7 +1099,7 @@ fn display_format() {
     assert_eq!(
         err.to_string(),
         "/etc/cronbox/cronbox.toml:4:1: job \"backup-db\": unknown key \"retires\" (did you mean \"retries\"?); \
-         expected one of: schedule, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
+         expected one of: schedule, after, on_file, after_success, after_failure, timezone, image, command, env, volumes, pull, retries, backoff, backoff_max, \
          timeout, deadline, completions, parallelism, max_failed_indexes, stop_signal, stop_grace, concurrency, catch_up, starting_deadline, random_delay, success_exit_codes, \
          fatal_exit_codes, memory, cpus, \
          pids_limit, read_only, tmpfs, network, user, workdir, entrypoint, hostname, cap_add, cap_drop, labels, \

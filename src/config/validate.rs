@@ -50,6 +50,7 @@ pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Con
     let mut checker = Checker::new(lines, path);
     let (daemon, channels, mut jobs) = checker.document(root.get_ref(), env);
     let mut problems = checker.problems;
+    problems.extend(super::chains::cycle_problems(&jobs));
     if problems.is_empty() {
         jobs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Config {
@@ -356,6 +357,10 @@ impl Checker<'_> {
             self.report(key.span(), None, message);
             return Vec::new();
         };
+        self.job_names = table
+            .iter()
+            .map(|(key, _)| key.get_ref().to_string())
+            .collect();
         table
             .iter()
             .filter_map(|(key, value)| self.job(key, value, defaults, default_tz))
@@ -447,10 +452,13 @@ impl Checker<'_> {
                     values.insert(index, value, entry);
                 }
             }
-            if entry.is_none() {
+            let started_otherwise =
+                src.at(job_key!("after")).is_some() || src.at(job_key!("on_file")).is_some();
+            if entry.is_none() && !(matches!(spec.kind, Kind::Schedule) && started_otherwise) {
                 self.missing(spec, name, key_span.clone());
             }
         }
+        let schedule = self.one_trigger_kind(src, name, schedule, timezone.unwrap_or(default_tz));
         self.cross_key_rules(name, &values);
         if let Some(schedule) = &schedule {
             let schedule_entry = src.at(job_key!("schedule"));
@@ -460,6 +468,47 @@ impl Checker<'_> {
         record_host_paths(self, &mut loc, &values);
         let (name, _) = job?;
         job_config(name, schedule?, timezone?, values, loc)
+    }
+
+    /// A job has one trigger kind: `schedule` or `after`. With `after` (and no
+    /// `schedule`) its schedule is [`Schedule::none`]; with both, a problem at
+    /// `after`.
+    fn one_trigger_kind(
+        &mut self,
+        src: &Sources<'_>,
+        job: Option<&str>,
+        schedule: Option<Schedule>,
+        tz: Tz,
+    ) -> Option<Schedule> {
+        self.file_actions_need_on_file(src, job);
+        let after = src.at(job_key!("after"));
+        let on_file = src.at(job_key!("on_file"));
+        let Some(other) = on_file.or(after) else {
+            return schedule;
+        };
+        if src.at(job_key!("schedule")).is_some() || (after.is_some() && on_file.is_some()) {
+            let message = "a job has one trigger: schedule, after or on_file; keep one of them";
+            self.report(other.value.span(), job, message);
+            return None;
+        }
+        Some(Schedule::none(tz))
+    }
+
+    /// `after_success` and `after_failure` say what becomes of a file: refused
+    /// on a job without `on_file`.
+    fn file_actions_need_on_file(&mut self, src: &Sources<'_>, job: Option<&str>) {
+        if src.at(job_key!("on_file")).is_some() {
+            return;
+        }
+        for (key, index) in [
+            ("after_success", job_key!("after_success")),
+            ("after_failure", job_key!("after_failure")),
+        ] {
+            if let Some(entry) = src.at(index) {
+                let message = format!("{key} applies to files: add on_file, or remove {key}");
+                self.report(entry.value.span(), job, message);
+            }
+        }
     }
 
     /// Where the value of `key` the job uses is written, for later messages.

@@ -8,6 +8,7 @@
 
 mod admit;
 mod attempt;
+mod chained;
 mod commands;
 mod container;
 pub mod control;
@@ -129,6 +130,9 @@ fn plan(
 /// has none cronbox can compute (past the year 5000, or past the end of its
 /// zone's known offsets): the job then stays idle, without a wake-up of its own.
 fn next_tick(job: &Job, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if !job.schedule.has_ticks() {
+        return None; // Another trigger starts it (after).
+    }
     match job.next_fire(after) {
         Ok(next) => Some(next),
         Err(end) => {
@@ -223,26 +227,33 @@ impl Scheduler {
             let _ = tokio::time::timeout(Duration::from_secs(30), ended).await;
         }
         for (job, pending) in repaired.resume {
-            // A run that never started replaces the runs of its job before it.
-            let replaces = match job.concurrency {
-                Concurrency::Replace if pending.attempts == 0 => {
-                    self.running.replace_all(&job.name)
-                }
-                _ => Vec::new(),
-            };
-            let due_now = pending.retry_at.is_none_or(|at| at <= self.ctx.clock.now());
-            let (queued, in_line) = tokio::sync::oneshot::channel();
-            self.spawn_run(&job, "a resumed run", move |ctx, job, stops| async move {
-                supervisor::resume(&ctx, &job, &pending, replaces, &stops, Some(queued))
-                    .await
-                    .map(drop)
-            });
-            if due_now {
-                // Next in line only once this one is in line.
-                let _ = tokio::time::timeout(Duration::from_secs(5), in_line).await;
-            }
+            self.resume(&job, pending).await;
         }
         Ok(())
+    }
+
+    /// Resume `pending`, a run of `job` waiting for its next attempt, and wait
+    /// (a little) until it is in line for a slot when it is due now, so that
+    /// runs resumed one after the other keep their order.
+    async fn resume(&self, job: &Arc<Job>, pending: crate::store::PendingRun) {
+        // A file's run gets its file mounted.
+        let job = &crate::trigger::files::with_input(&self.ctx.store, job, &pending).await;
+        // A run that never started replaces the runs of its job before it.
+        let replaces = match job.concurrency {
+            Concurrency::Replace if pending.attempts == 0 => self.running.replace_all(&job.name),
+            _ => Vec::new(),
+        };
+        let due_now = pending.retry_at.is_none_or(|at| at <= self.ctx.clock.now());
+        let (queued, in_line) = tokio::sync::oneshot::channel();
+        self.spawn_run(job, "a resumed run", move |ctx, job, stops| async move {
+            supervisor::resume(&ctx, &job, &pending, replaces, &stops, Some(queued))
+                .await
+                .map(drop)
+        });
+        if due_now {
+            // Next in line only once this one is in line.
+            let _ = tokio::time::timeout(Duration::from_secs(5), in_line).await;
+        }
     }
 }
 
@@ -309,6 +320,9 @@ pub async fn run_with(
     // Before any run is ended (the repair of take_over included): the routes that
     // make a run's end write its notifications.
     crate::notify::sync_routes(&ctx.store, &current).await?;
+    crate::trigger::chains::sync_routes(&ctx.store, &current).await?;
+    // Child runs recorded while no daemon ran are this one's: take_over starts them.
+    ctx.store.claim_child_runs(std::process::id()).await?;
     tracker.spawn(crate::notify::deliver::run(
         config.clone(),
         ctx.store.clone(),
@@ -321,6 +335,19 @@ pub async fn run_with(
         shutdown.clone(),
     ));
     scheduler.take_over(&current).await?;
+    let (chained_tx, mut chained) = tokio::sync::mpsc::channel(16);
+    let files = crate::trigger::files::Watching {
+        store: ctx.store.clone(),
+        clock: clock.clone(),
+        start: chained_tx.clone(),
+    };
+    let mut file_watchers = crate::trigger::files::spawn(&current, &files, tracker, &shutdown);
+    tracker.spawn(crate::trigger::chains::watch(
+        ctx.store.clone(),
+        events.clone(),
+        chained_tx,
+        shutdown.clone(),
+    ));
 
     let stored = ctx.store.horizons().await?;
     let mut planned = plan(&current, clock.now(), &[], &stored);
@@ -404,6 +431,11 @@ pub async fn run_with(
                     if let Err(e) = crate::notify::sync_routes(&ctx.store, &new).await {
                         tracing::error!(error = %supervisor::chain(&e), "could not write the new notification routes; the previous ones apply");
                     }
+                    if let Err(e) = crate::trigger::chains::sync_routes(&ctx.store, &new).await {
+                        tracing::error!(error = %supervisor::chain(&e), "could not write the new job chains (after); the previous ones apply");
+                    }
+                    file_watchers.cancel();
+                    file_watchers = crate::trigger::files::spawn(&new, &files, tracker, &shutdown);
                     tracker.spawn(warn_unenforceable_limits(engine.clone(), new));
                     // Pauses written by another process (cronbox pause with no API) apply now.
                     match ctx.store.paused_jobs().await {
@@ -415,6 +447,7 @@ pub async fn run_with(
                 }
                 Err(_) => config_open = false,
             },
+            Some(pending) = chained.recv() => scheduler.start_chained(&planned, pending).await,
             command = controls.commands.recv(), if commands_open => match command {
                 Some(command) => {
                     let state = commands::State { planned: &planned, paused: &mut paused, preparing: &mut preparing };

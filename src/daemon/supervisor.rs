@@ -283,7 +283,7 @@ pub fn fire_instant(
 ) -> Option<DateTime<Utc>> {
     match trigger {
         Trigger::Schedule | Trigger::CatchUp => Some(job.fire_at(scheduled_at)),
-        Trigger::Manual | Trigger::Api => None,
+        Trigger::Manual | Trigger::Api | Trigger::After | Trigger::File => None,
     }
 }
 

@@ -65,6 +65,8 @@ pub enum End {
     ZoneData { zone: Tz, last_year: i32 },
     /// The calendar cronbox shows ends: RFC 3339 times end with the year 9999.
     Calendar,
+    /// The job has no schedule: another trigger (`after`, `on_file`) starts it.
+    NoClock,
 }
 
 impl fmt::Display for End {
@@ -83,6 +85,7 @@ impl fmt::Display for End {
                 f,
                 "the calendar cronbox shows ends with the year {LAST_YEAR}"
             ),
+            End::NoClock => write!(f, "it has no schedule: another trigger starts it"),
         }
     }
 }
@@ -129,6 +132,8 @@ enum Kind {
     Cron(Box<CronSpec>),
     /// `@every`: the period in whole seconds, at least 1.
     Every(i64),
+    /// No tick at all: the job of [`Schedule::none`].
+    Never,
 }
 
 const FIELD_NAMES: &str = "minute hour day-of-month month day-of-week";
@@ -154,6 +159,21 @@ impl Schedule {
         })
     }
 
+    /// A schedule that never fires, for a job another trigger starts (`after`,
+    /// `on_file`): its expression is empty.
+    pub fn none(tz: Tz) -> Schedule {
+        Schedule {
+            expression: String::new(),
+            tz,
+            kind: Kind::Never,
+        }
+    }
+
+    /// Whether the clock fires this schedule (false for [`Schedule::none`]).
+    pub fn has_ticks(&self) -> bool {
+        !matches!(self.kind, Kind::Never)
+    }
+
     /// The first fire instant strictly after `after`, or `None` if there is
     /// none (a cron expression that never matches, such as `0 0 30 2 *`, or
     /// an instant near the end of the representable calendar).
@@ -171,6 +191,7 @@ impl Schedule {
                 zone::next_fixed_time(spec, self.tz, after_secs)?
             }
             Kind::Cron(spec) => zone::next_following_real_time(spec, self.tz, after_secs)?,
+            Kind::Never => return None,
         };
         DateTime::from_timestamp(next, 0)
     }
@@ -188,6 +209,7 @@ impl Schedule {
         }
         Err(match self.kind {
             Kind::Every(_) => End::Calendar,
+            Kind::Never => End::NoClock,
             Kind::Cron(_) => match zone_end(self.tz) {
                 End::Calendar => End::YearLimit(cron::YEAR_LIMIT),
                 end => end,
@@ -219,7 +241,7 @@ impl Schedule {
     pub fn is_fixed_time(&self) -> bool {
         match &self.kind {
             Kind::Cron(spec) => spec.is_fixed_time(),
-            Kind::Every(_) => false,
+            Kind::Every(_) | Kind::Never => false,
         }
     }
 
@@ -242,7 +264,7 @@ impl Schedule {
     pub fn every_period(&self) -> Option<Duration> {
         match self.kind {
             Kind::Every(secs) => u64::try_from(secs).ok().map(Duration::from_secs),
-            Kind::Cron(_) => None,
+            Kind::Cron(_) | Kind::Never => None,
         }
     }
 
@@ -270,7 +292,7 @@ impl Schedule {
                     last: DateTime::from_timestamp(last, 0)?,
                 })
             }
-            Kind::Cron(_) => {
+            Kind::Cron(_) | Kind::Never => {
                 let (mut count, mut before_last, mut last) = (1u64, None, first);
                 while let Some(next) = self.next_after(last).filter(|t| *t <= until) {
                     count += 1;
@@ -407,6 +429,7 @@ impl fmt::Display for Schedule {
         match self.kind {
             Kind::Cron(_) => write!(f, "{} ({})", self.expression.trim(), self.tz.name()),
             Kind::Every(_) => write!(f, "{}", self.expression.trim()),
+            Kind::Never => write!(f, "no schedule"),
         }
     }
 }

@@ -5,8 +5,10 @@
 //! `migrations/` applied at open, and one small named function per query. Callers
 //! never see SQL. Timestamps go in as ISO-8601 UTC text with milliseconds.
 
+mod chains;
 mod dashboard;
 mod error;
+mod files;
 mod indexes;
 mod lifecycle;
 mod outbox;
@@ -15,8 +17,10 @@ mod query;
 mod retention;
 mod seed;
 
+pub use chains::ChainRoute;
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
+pub use files::{FileIdentity, FileOutcome, TakenFile};
 pub use indexes::{IndexNext, IndexProgress};
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
@@ -43,6 +47,10 @@ pub enum Trigger {
     CatchUp,
     /// Started through the daemon's HTTP API (or `cronbox run --detach`).
     Api,
+    /// The end of a run of another job (`after`): a job chain.
+    After,
+    /// A file that arrived (`on_file`).
+    File,
 }
 
 impl Trigger {
@@ -53,6 +61,8 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::CatchUp => "catch-up",
             Trigger::Api => "api",
+            Trigger::After => "after",
+            Trigger::File => "file",
         }
     }
 
@@ -63,6 +73,8 @@ impl Trigger {
             Trigger::Manual,
             Trigger::CatchUp,
             Trigger::Api,
+            Trigger::After,
+            Trigger::File,
         ]
         .into_iter()
         .find(|t| t.as_str() == name)
@@ -149,6 +161,12 @@ pub struct HistoryRow {
     /// (`attempts.completion_index`); absent from the JSON for a plain run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completion_index: Option<i64>,
+    /// Trigger `after`: the parent run whose end started it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_run_id: Option<i64>,
+    /// Trigger `file`: the host path of the file it was started for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_file: Option<String>,
 }
 
 /// One stored chunk of output.
@@ -413,14 +431,18 @@ impl Store {
         let query = match job {
             Some(_) => sqlx::query(
                 "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                        started_at, finished_at, duration_ms, completion_index
+                        started_at, finished_at, duration_ms, completion_index,
+                        (SELECT parent_run_id FROM runs WHERE id = run_id),
+                        (SELECT path FROM input_files WHERE input_files.run_id = history.run_id)
                  FROM history
                  WHERE run_id IN (SELECT id FROM runs WHERE job = ?1 ORDER BY id DESC LIMIT ?2)
                  ORDER BY run_id DESC, attempt",
             ),
             None => sqlx::query(
                 "SELECT run_id, job, trigger, scheduled_at, status, attempt, exit_code, outcome,
-                        started_at, finished_at, duration_ms, completion_index
+                        started_at, finished_at, duration_ms, completion_index,
+                        (SELECT parent_run_id FROM runs WHERE id = run_id),
+                        (SELECT path FROM input_files WHERE input_files.run_id = history.run_id)
                  FROM history
                  WHERE run_id IN (SELECT id FROM runs WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2)
                  ORDER BY run_id DESC, attempt",
@@ -447,6 +469,8 @@ impl Store {
                 finished_at: row.get(9),
                 duration_ms: row.get(10),
                 completion_index: row.get(11),
+                parent_run_id: row.get(12),
+                input_file: row.get(13),
             })
             .collect())
     }

@@ -10,6 +10,11 @@ use super::TestEnv;
 
 /// `cronbox daemon` on `env`'s schedule, its log (at trace) appended to `log`.
 pub fn daemon(env: &TestEnv, log: &Path) -> Child {
+    daemon_with(env, log, &[])
+}
+
+/// [`daemon`] with more environment variables (`CRONBOX_TEST_PAUSE_AT`, ...).
+pub fn daemon_with(env: &TestEnv, log: &Path, vars: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_cronbox"))
         .args([
             "daemon",
@@ -17,6 +22,7 @@ pub fn daemon(env: &TestEnv, log: &Path) -> Child {
             env.config_path.to_str().expect("utf-8"),
         ])
         .env("CRONBOX_LOG", "trace")
+        .envs(vars.iter().copied())
         .stdout(Stdio::null())
         .stderr(
             std::fs::OpenOptions::new()

@@ -80,6 +80,12 @@ pub fn export(
             "namespace {namespace:?} is not a valid Kubernetes namespace (lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)"
         ));
     }
+    // A job chain or a file trigger has no CronJob equivalent: such jobs are left
+    // out, said once each.
+    let (chained, jobs): (Vec<&Job>, Vec<&Job>) = jobs
+        .iter()
+        .partition(|job| !job.after.is_empty() || job.on_file.is_some());
+    let jobs = jobs.as_slice();
     problems.extend(names::collisions(jobs));
     let mut schedules = Vec::new();
     for job in jobs {
@@ -92,7 +98,21 @@ pub fn export(
         return Err(ExportError { problems });
     }
     let mut out = String::new();
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<Warning> = chained
+        .iter()
+        .map(|job| match job.on_file {
+            Some(_) => Warning {
+                job: Some(job.name.clone()),
+                key: "on_file",
+                message: "a CronJob cannot start when a file arrives: this job is not exported".to_owned(),
+            },
+            None => Warning {
+                job: Some(job.name.clone()),
+                key: "after",
+                message: "a CronJob cannot start after another job's run: this job is not exported; run it from the parent's command or a workflow engine".to_owned(),
+            },
+        })
+        .collect();
     for (job, schedule) in jobs.iter().zip(&schedules) {
         let mut notes = Notes::new(&job.name);
         let (comments, node) = cronjob(config, job, schedule, options, &mut notes);

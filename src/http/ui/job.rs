@@ -34,7 +34,7 @@ pub const STATUSES: [&str; 8] = [
     "missed",
     "paused",
 ];
-pub const TRIGGERS: [&str; 4] = ["schedule", "catch-up", "manual", "api"];
+pub const TRIGGERS: [&str; 6] = ["schedule", "catch-up", "manual", "api", "after", "file"];
 
 /// The history's filter and cursor (the query string).
 #[derive(Debug, Default, Deserialize)]
@@ -108,7 +108,7 @@ pub fn render(view: &JobPage, frame: &Frame) -> Markup {
         h1 { "Job " (job.name) }
         section #job-state data-live aria-label="State" {
             p {
-                (job.schedule.in_words()) " · " code { (job.schedule.expression()) } " · " (job.timezone.name())
+                (job.started_by().unwrap_or_else(|| job.schedule.in_words())) " · " code { (job.schedule.expression()) } " · " (job.timezone.name())
                 " · "
                 @if view.state.paused { span.state-paused #paused { "paused" } } @else { span #paused { "active" } }
                 @for id in &view.state.running { " · " a.state-running href={"/runs/" (id)} { "running #" (id) } }

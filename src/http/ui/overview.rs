@@ -260,7 +260,7 @@ fn job_row(view: &Overview, state: &JobState) -> Markup {
     html! {
         tr data-job=(job.name) {
             td { a href={"/jobs/" (job.name)} { (job.name) } }
-            td { (job.schedule.in_words()) span.sub { code { (job.schedule.expression()) } } }
+            td { (job.started_by().unwrap_or_else(|| job.schedule.in_words())) span.sub { code { (job.schedule.expression()) } } }
             td.wide { (job.timezone.name()) }
             td.next {
                 @match state.next {

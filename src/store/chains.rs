@@ -1,0 +1,76 @@
+//! Job chains (table `chain_routes`, column `runs.parent_run_id`).
+//!
+//! A child run is written by the SQLite trigger `chain_run_ended` (see
+//! `migrations/20261201010000_triggers.sql`) in the transaction that records its
+//! parent's end, from the routes the daemon writes here from the schedule file.
+//! It waits with no process (`pid` NULL) until a daemon claims it here.
+
+use super::{Store, StoreError};
+
+/// One `after` entry of a job: `child` starts when a run of `parent` ends with a
+/// status it asks for (one row of `chain_routes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainRoute {
+    pub child: String,
+    pub parent: String,
+    /// A parent that succeeded starts the child.
+    pub on_success: bool,
+    /// A parent that failed starts the child.
+    pub on_failure: bool,
+}
+
+impl Store {
+    /// Replace every chain route with `routes` (the daemon's schedule file, at
+    /// start and reload), in one transaction.
+    pub async fn set_chain_routes(&self, routes: Vec<ChainRoute>) -> Result<(), StoreError> {
+        self.in_transaction("writing the job chain routes", move |conn| {
+            Box::pin(async move {
+                sqlx::query("DELETE FROM chain_routes")
+                    .execute(&mut *conn)
+                    .await?;
+                for route in &routes {
+                    sqlx::query(
+                        "INSERT INTO chain_routes (child, parent, on_success, on_failure)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .bind(&route.child)
+                    .bind(&route.parent)
+                    .bind(route.on_success)
+                    .bind(route.on_failure)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Claim for process `pid` every child run no process has claimed yet
+    /// (trigger `after`, `pid` NULL), atomically: a run is claimed once. Returns
+    /// their ids, oldest first.
+    pub async fn claim_child_runs(&self, pid: u32) -> Result<Vec<i64>, StoreError> {
+        let mut ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE runs SET pid = ?1
+             WHERE status = 'running' AND pid IS NULL AND trigger = 'after'
+             RETURNING id",
+        )
+        .bind(pid)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("claiming the runs started by a parent's end"))?;
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    /// The run whose end started run `run_id` (trigger `after`), if any.
+    pub async fn parent_run(&self, run_id: i64) -> Result<Option<i64>, StoreError> {
+        let parent: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT parent_run_id FROM runs WHERE id = ?1")
+                .bind(run_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.err("reading a run's parent"))?;
+        Ok(parent.flatten())
+    }
+}

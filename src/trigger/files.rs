@@ -1,0 +1,368 @@
+//! File arrival: `[jobs.NAME] on_file`.
+//!
+//! One task per such job lists its directory (at start, on each inotify event,
+//! every `rescan`), and takes the files in arrival order (oldest mtime first,
+//! then by path), one at a time: a file is taken once its size and mtime stayed
+//! the same for `settle`, in the transaction that records its run
+//! ([`Store::take_file`]); the run goes to the scheduler loop, which starts it
+//! with the file bind-mounted read-only at [`INPUT`]; once it ended, the file is
+//! kept, deleted or moved as `after_success` / `after_failure` say, and that is
+//! recorded. A file whose run was taken before a crash is not taken again: the
+//! daemon resumes its run, and this task applies its action once the run ends.
+//! Only the list of the directory's matching files is held in memory.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::config::{Config, FileAction, Job, OnFile, glob_matches, ignored_name};
+use crate::store::{FileIdentity, FileOutcome, PendingRun, Store, StoreError};
+
+/// Where the file of a run is mounted in its container (read-only).
+pub const INPUT: &str = "/cronbox/input/file";
+
+/// How often a run of a file is looked at until it ends.
+const RUN_POLL: Duration = Duration::from_millis(500);
+
+/// What the watchers of one schedule share.
+#[derive(Clone)]
+pub struct Watching {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// Where taken runs go: the scheduler loop starts them.
+    pub start: mpsc::Sender<PendingRun>,
+}
+
+/// Spawn a watcher on `tracker` for each `on_file` job of `config`; they stop
+/// when the returned token (a child of `shutdown`) is cancelled (a reload
+/// replaces them: their state is in the database).
+pub fn spawn(
+    config: &Config,
+    watching: &Watching,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> CancellationToken {
+    let stop = shutdown.child_token();
+    for job in config.jobs.iter().filter(|job| job.on_file.is_some()) {
+        let (job, watching, stop) = (Arc::new(job.clone()), watching.clone(), stop.clone());
+        tracker.spawn(async move {
+            let name = job.name.clone();
+            if let Err(e) = watch(&job, &watching, &stop).await {
+                tracing::error!(job = %name, error = %crate::daemon::supervisor::chain(&e), "the file watcher stopped on a database error; files wait for the next start");
+            }
+        });
+    }
+    stop
+}
+
+/// The job `job` with the file of its run `pending` mounted at [`INPUT`], if
+/// `pending` is a file's run (else `job` itself).
+pub async fn with_input(store: &Store, job: &Arc<Job>, pending: &PendingRun) -> Arc<Job> {
+    if pending.trigger != "file" {
+        return job.clone();
+    }
+    match store.input_file_of_run(pending.run_id).await {
+        Ok(Some(path)) => {
+            let mut with = (**job).clone();
+            with.volumes.push(crate::config::Volume {
+                host: path,
+                container: PathBuf::from(INPUT),
+                read_only: true,
+            });
+            Arc::new(with)
+        }
+        Ok(None) => job.clone(),
+        Err(e) => {
+            tracing::error!(job = %job.name, run = pending.run_id, error = %crate::daemon::supervisor::chain(&e), "cannot read the run's input file; it runs without it");
+            job.clone()
+        }
+    }
+}
+
+/// A file found in the directory.
+struct Found {
+    identity: FileIdentity,
+}
+
+/// One job's watcher, until `stop` (see the module).
+async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result<(), StoreError> {
+    let Some(on) = job.on_file.clone() else {
+        return Ok(());
+    };
+    let (events, mut wake) = mpsc::channel::<()>(1);
+    let _inotify = inotify(&on, events);
+    let skip = move_targets(job);
+    // When each file not taken yet was first seen with its size and mtime.
+    let mut seen: HashMap<PathBuf, (u64, i64, DateTime<Utc>)> = HashMap::new();
+    loop {
+        finish_open(job, w, stop).await?;
+        let files = scan(&on, &skip).await;
+        let present: HashSet<&Path> = files.iter().map(|f| f.identity.path.as_path()).collect();
+        seen.retain(|path, _| present.contains(path.as_path()));
+        let mut wake_at = None;
+        for found in &files {
+            if stop.is_cancelled() {
+                return Ok(());
+            }
+            let id = &found.identity;
+            if w.store.file_taken(&job.name, id).await? {
+                continue;
+            }
+            let now = w.clock.now();
+            let first = seen
+                .entry(id.path.clone())
+                .or_insert((id.size, id.mtime_ns, now));
+            if (first.0, first.1) != (id.size, id.mtime_ns) {
+                *first = (id.size, id.mtime_ns, now);
+            }
+            let ready_at = chrono::TimeDelta::from_std(on.settle)
+                .ok()
+                .and_then(|settle| first.2.checked_add_signed(settle))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            if ready_at > now {
+                // Arrival order: the files after it wait for it.
+                wake_at = Some(ready_at);
+                break;
+            }
+            if w.store.paused_jobs().await?.contains(&job.name) {
+                // Paused: the files wait for the job's resumption.
+                wake_at = Some(now + chrono::TimeDelta::seconds(5));
+                break;
+            }
+            if !unchanged(id).await {
+                seen.remove(&id.path);
+                wake_at = Some(now);
+                break;
+            }
+            take(job, w, id, stop).await?;
+            seen.remove(&id.path);
+        }
+        let sleep = match wake_at {
+            Some(at) => crate::clock::until(w.clock.now(), at).min(on.rescan),
+            None => on.rescan,
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(sleep) => {}
+            _ = wake.recv() => {
+                // Let a burst of events settle into one listing.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                while wake.try_recv().is_ok() {}
+            }
+            _ = stop.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// Take file `id` with its run, hand the run to the scheduler, wait for its end
+/// and apply the job's action.
+async fn take(
+    job: &Job,
+    w: &Watching,
+    id: &FileIdentity,
+    stop: &CancellationToken,
+) -> Result<(), StoreError> {
+    let Some(run_id) = w
+        .store
+        .take_file(&job.name, id, w.clock.now(), std::process::id())
+        .await?
+    else {
+        return Ok(());
+    };
+    tracing::info!(job = %job.name, run = run_id, file = %id.path.display(), "a file arrived: starting its run");
+    crate::failpoint::pause("after-file-taken").await;
+    let pending = w
+        .store
+        .pending_runs()
+        .await?
+        .into_iter()
+        .find(|p| p.run_id == run_id);
+    if let Some(pending) = pending
+        && w.start.send(pending).await.is_err()
+    {
+        return Ok(());
+    }
+    finish_open(job, w, stop).await
+}
+
+/// Wait for the run of each file taken and not finished with, then apply
+/// `after_success` / `after_failure` and record it.
+async fn finish_open(job: &Job, w: &Watching, stop: &CancellationToken) -> Result<(), StoreError> {
+    for file in w.store.open_files(&job.name).await? {
+        let status = loop {
+            let status = match file.run_id {
+                Some(run) => w.store.run_status(run).await?,
+                None => None,
+            };
+            match status.as_deref() {
+                Some("running") => {}
+                _ => break status,
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(RUN_POLL) => {}
+                _ = stop.cancelled() => return Ok(()),
+            }
+        };
+        let action = match status.as_deref() {
+            Some("succeeded") => &job.after_success,
+            Some("failed") => &job.after_failure,
+            Some("interrupted") => {
+                // Stopped by a shutdown, not by its result: taken again, with a new run.
+                tracing::info!(job = %job.name, file = %file.path.display(), "the file's run was interrupted; the file is taken again");
+                w.store.forget_file(file.id).await?;
+                continue;
+            }
+            // Stopped by an operator, or the run deleted: the file stays.
+            _ => &FileAction::Keep,
+        };
+        let outcome = apply(action, &file.path).await;
+        match &outcome {
+            FileOutcome::Failed(why) => {
+                tracing::error!(job = %job.name, file = %file.path.display(), "the file's action after its run failed: {why}; it is not run again");
+            }
+            done => {
+                tracing::info!(job = %job.name, file = %file.path.display(), outcome = ?done, "file done")
+            }
+        }
+        w.store.file_done(file.id, &outcome).await?;
+    }
+    Ok(())
+}
+
+/// Keep, delete or move `path` (idempotent: a move already done, or a file
+/// already deleted, counts as done).
+async fn apply(action: &FileAction, path: &Path) -> FileOutcome {
+    let (action, path) = (action.clone(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || match action {
+        FileAction::Keep => FileOutcome::Kept,
+        FileAction::Delete => match std::fs::remove_file(&path) {
+            Ok(()) => FileOutcome::Deleted,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => FileOutcome::Deleted,
+            Err(e) => FileOutcome::Failed(format!("cannot delete {}: {e}", path.display())),
+        },
+        FileAction::MoveTo(dir) => {
+            let Some(name) = path.file_name() else {
+                return FileOutcome::Failed(format!("{} has no file name", path.display()));
+            };
+            let target = dir.join(name);
+            if !path.exists() && target.exists() {
+                return FileOutcome::Moved(target);
+            }
+            match std::fs::rename(&path, &target) {
+                Ok(()) => FileOutcome::Moved(target),
+                Err(e) => FileOutcome::Failed(format!(
+                    "cannot move {} to {}: {e}",
+                    path.display(),
+                    dir.display()
+                )),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|e| FileOutcome::Failed(format!("the move was cut short: {e}")))
+}
+
+/// The move targets of `job`: files under them are never taken.
+fn move_targets(job: &Job) -> Vec<PathBuf> {
+    [&job.after_success, &job.after_failure]
+        .into_iter()
+        .filter_map(|action| match action {
+            FileAction::MoveTo(dir) => Some(dir.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `id` still describes the file at its path.
+async fn unchanged(id: &FileIdentity) -> bool {
+    let path = id.path.clone();
+    let now = tokio::task::spawn_blocking(move || identity(&path).ok()).await;
+    matches!(now, Ok(Some(now)) if now == *id)
+}
+
+fn identity(path: &Path) -> std::io::Result<FileIdentity> {
+    let m = std::fs::symlink_metadata(path)?;
+    Ok(FileIdentity {
+        path: path.to_path_buf(),
+        dev: m.dev(),
+        inode: m.ino(),
+        size: m.size(),
+        mtime_ns: m
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(m.mtime_nsec()),
+    })
+}
+
+/// The matching regular files under `on.dir` (not under `skip`), oldest mtime
+/// first, then by path. A directory that cannot be read is logged and gives none.
+async fn scan(on: &OnFile, skip: &[PathBuf]) -> Vec<Found> {
+    let (on, skip) = (on.clone(), skip.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        let mut dirs = vec![on.dir.clone()];
+        while let Some(dir) = dirs.pop() {
+            if skip.iter().any(|s| dir.starts_with(s)) {
+                continue;
+            }
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "cannot list the directory of on_file; looking again at the next rescan");
+                    continue;
+                }
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Ok(kind) = entry.file_type() else { continue };
+                if kind.is_dir() && on.recursive && !name.starts_with('.') {
+                    dirs.push(entry.path());
+                } else if kind.is_file() && !ignored_name(&name) && glob_matches(&on.pattern, &name)
+                    && let Ok(identity) = identity(&entry.path())
+                {
+                    found.push(Found { identity });
+                }
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.identity.mtime_ns, &a.identity.path).cmp(&(b.identity.mtime_ns, &b.identity.path))
+        });
+        found
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Watch `on.dir` with inotify: each event sends on `events` (full: a listing
+/// is pending anyway). `None`, logged, when the directory cannot be watched:
+/// the rescan still finds its files.
+fn inotify(on: &OnFile, events: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event
+            && matches!(event.kind, EventKind::Access(_))
+        {
+            return;
+        }
+        let _ = events.try_send(());
+    });
+    let mode = if on.recursive {
+        RecursiveMode::Recursive
+    } else {
+        RecursiveMode::NonRecursive
+    };
+    match watcher.and_then(|mut w| w.watch(&on.dir, mode).map(|()| w)) {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            tracing::warn!(dir = %on.dir.display(), error = %e, rescan = %humantime::format_duration(on.rescan), "cannot watch the directory of on_file with inotify; it is listed every rescan");
+            None
+        }
+    }
+}

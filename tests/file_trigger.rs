@@ -1,0 +1,315 @@
+//! File arrival (`on_file`) with real files, a real engine and a real database:
+//! each file gives one run with the file mounted, once, whole (after it settles),
+//! in arrival order; hidden and temporary names are ignored; files present
+//! before the start are taken; a daemon SIGKILLed in the middle of a batch and
+//! restarted runs no file twice and loses none; a move that fails is recorded
+//! and the file is not run again.
+
+mod common;
+
+use common::subprocess::{daemon, daemon_with, kill, wait_for_log};
+use common::{Daemon, TestEnv, wait_for_sql};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A job on `inbox` that prints the file's name and content, with `extra` keys.
+fn job(inbox: &Path, extra: &str) -> String {
+    format!(
+        r#"
+[jobs.import]
+on_file = {{ dir = "{}", pattern = "*.csv", settle = "1s", rescan = "2s" }}
+image = "IMAGE"
+command = ["sh", "-c", "echo $CRONBOX_FILE_NAME; cat $CRONBOX_FILE"]
+{extra}
+"#,
+        inbox.display()
+    )
+}
+
+fn dirs(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let inbox = env.dir.path().join("inbox");
+    let done = env.dir.path().join("done");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    std::fs::create_dir_all(&done).expect("done");
+    (inbox, done)
+}
+
+/// A TestEnv whose schedule is `jobs(inbox, done)`, with its two directories.
+fn env_with(jobs: impl Fn(&Path, &Path) -> String) -> (TestEnv, PathBuf, PathBuf) {
+    let probe = TestEnv::new("");
+    let (inbox, done) = dirs(&probe);
+    let env = TestEnv::new(&jobs(&inbox, &done));
+    // The probe's directory holds the inbox: keep it alive with the env.
+    std::mem::forget(probe);
+    (env, inbox, done)
+}
+
+/// The stdout of each run, in run order.
+fn outputs(env: &TestEnv) -> Vec<String> {
+    env.sql(
+        "SELECT r.id || ':' || replace(CAST(group_concat(o.data, '') AS TEXT), char(10), '/') FROM runs r \
+         JOIN attempts a ON a.run_id = r.id JOIN output o ON o.attempt_id = a.id \
+         WHERE o.stream = 'stdout' GROUP BY r.id ORDER BY r.id",
+    )
+    .lines()
+    .map(|line| line.split_once(':').map_or(line, |(_, out)| out).to_owned())
+    .collect()
+}
+
+#[tokio::test]
+async fn a_file_gives_one_run_with_the_file_mounted_and_is_moved_after() {
+    let (env, inbox, done) = env_with(|_inbox, done| {
+        job(
+            _inbox,
+            &format!("after_success = {{ move_to = \"{}\" }}", done.display()),
+        )
+    });
+    // Present before the start; hidden and temporary names are never taken.
+    std::fs::write(inbox.join("early.csv"), "1,2\n").expect("write");
+    std::fs::write(inbox.join(".hidden.csv"), "no\n").expect("write");
+    std::fs::write(inbox.join("note.txt"), "no\n").expect("write");
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM input_files WHERE action = 'moved'",
+        "1\n",
+    )
+    .await;
+    // Written under a temporary name, then renamed in.
+    std::fs::write(inbox.join("late.csv.part"), "3,4\n").expect("write");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    std::fs::rename(inbox.join("late.csv.part"), inbox.join("late.csv")).expect("rename");
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM input_files WHERE action = 'moved'",
+        "2\n",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    daemon.stop().await;
+
+    assert_eq!(outputs(&env), ["early.csv/1,2/", "late.csv/3,4/"]);
+    assert_eq!(
+        env.sql("SELECT r.trigger, r.status, f.path = '' FROM runs r JOIN input_files f ON f.run_id = r.id ORDER BY r.id"),
+        "file|succeeded|0\nfile|succeeded|0\n"
+    );
+    assert!(done.join("early.csv").exists() && done.join("late.csv").exists());
+    assert!(inbox.join(".hidden.csv").exists() && inbox.join("note.txt").exists());
+    // The history names the file of each run.
+    let history = common::subprocess::cronbox(&env, &["history", "--json"]);
+    let history = String::from_utf8_lossy(&history.stdout);
+    let early = inbox.join("early.csv");
+    assert!(
+        history.contains(r#""trigger":"file","#)
+            && history.contains(&format!(r#""input_file":"{}""#, early.display())),
+        "{history}"
+    );
+    assert_eq!(env.sql("SELECT count(*) FROM runs"), "2\n");
+    assert!(env.containers_gone().await, "a container was left behind");
+}
+
+#[tokio::test]
+async fn a_file_written_slowly_is_taken_once_whole_after_it_settles() {
+    let (env, inbox, _done) =
+        env_with(|inbox, _| job(inbox, "").replace("settle = \"1s\"", "settle = \"3s\""));
+    let daemon = Daemon::start(&env).await;
+    let path = inbox.join("slow.csv");
+    let mut want = String::new();
+    for line in 0..15 {
+        use std::io::Write;
+        let row = format!("row{line}\n");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("open");
+        file.write_all(row.as_bytes()).expect("append");
+        want.push_str(&row);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM input_files WHERE state = 'done'",
+        "1\n",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    daemon.stop().await;
+    assert_eq!(
+        outputs(&env),
+        [format!("slow.csv/{}", want.replace('\n', "/"))]
+    );
+    assert_eq!(env.sql("SELECT action FROM input_files"), "kept\n");
+}
+
+#[tokio::test]
+async fn many_files_run_once_each_in_arrival_order() {
+    const FILES: usize = 40;
+    let (env, inbox, _done) = env_with(|inbox, _| job(inbox, "after_success = \"delete\""));
+    for i in 0..FILES {
+        // Names out of order: arrival (mtime) decides.
+        std::fs::write(
+            inbox.join(format!("{:02}.csv", FILES - i)),
+            format!("{i}\n"),
+        )
+        .expect("write");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let daemon = Daemon::start(&env).await;
+    // A container per file, one after the other: bounded by 10 s a file.
+    let query = "SELECT count(*) FROM input_files WHERE action = 'deleted'";
+    for _ in 0..FILES * 100 {
+        if env.sql(query) == format!("{FILES}\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(env.sql(query), format!("{FILES}\n"));
+    daemon.stop().await;
+    let want: Vec<String> = (0..FILES)
+        .map(|i| format!("{:02}.csv/{i}/", FILES - i))
+        .collect();
+    assert_eq!(outputs(&env), want);
+    assert_eq!(std::fs::read_dir(&inbox).expect("inbox").count(), 0);
+    assert_eq!(
+        env.sql("SELECT count(*) FROM (SELECT a.started_at FROM runs r JOIN attempts a ON a.run_id = r.id \
+                 WHERE EXISTS (SELECT 1 FROM runs r2 JOIN attempts a2 ON a2.run_id = r2.id \
+                 WHERE r2.id < r.id AND a2.finished_at > a.started_at))"),
+        "0\n",
+        "one at a time"
+    );
+}
+
+/// `files` files in an inbox whose job counts each execution (the file's name
+/// appended to a mounted file) and moves the file to done after its run.
+fn counted(files: usize) -> (TestEnv, PathBuf, PathBuf, PathBuf) {
+    let (env, inbox, done) = env_with(|inbox, done| {
+        let count = done.parent().expect("dir").join("count");
+        std::fs::create_dir_all(&count).expect("count");
+        job(
+            inbox,
+            &format!(
+                "after_success = {{ move_to = \"{}\" }}\nvolumes = [\"{}:/count\"]",
+                done.display(),
+                count.display()
+            ),
+        )
+        .replace(
+            "echo $CRONBOX_FILE_NAME; cat $CRONBOX_FILE",
+            "cat $CRONBOX_FILE >> /count/ran; sleep 1",
+        )
+    });
+    let count = done.parent().expect("dir").join("count").join("ran");
+    for i in 0..files {
+        std::fs::write(inbox.join(format!("f{i:02}.csv")), format!("f{i:02}\n")).expect("write");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (env, inbox, done, count)
+}
+
+/// After a restart: every file ran exactly once (the mounted file's content,
+/// counted from inside the containers), was moved, and nothing is left.
+async fn each_file_ran_once(
+    env: &TestEnv,
+    files: usize,
+    (inbox, done, count): (&Path, &Path, &Path),
+) {
+    let second = daemon(env, &env.dir.path().join("second.log"));
+    wait_for_sql(
+        env,
+        "SELECT count(*) FROM input_files WHERE action = 'moved'",
+        &format!("{files}\n"),
+    )
+    .await;
+    kill(second);
+    let ran = std::fs::read_to_string(count).expect("count file");
+    let mut names: Vec<&str> = ran.lines().collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), files, "every file ran: {ran}");
+    assert_eq!(ran.lines().count(), files, "no file ran twice: {ran}");
+    assert_eq!(
+        env.sql("SELECT count(*) FROM runs WHERE trigger = 'file'"),
+        format!("{files}\n")
+    );
+    assert_eq!(std::fs::read_dir(done).expect("done").count(), files);
+    assert_eq!(std::fs::read_dir(inbox).expect("inbox").count(), 0);
+    // The killed daemon's container, if any, was adopted and removed.
+    assert!(env.containers_gone().await, "a container was left behind");
+}
+
+#[tokio::test]
+async fn a_daemon_killed_mid_batch_and_restarted_runs_no_file_twice_and_loses_none() {
+    const FILES: usize = 12;
+    let (env, inbox, done, count) = counted(FILES);
+    let log = env.dir.path().join("first.log");
+    let first = daemon(&env, &log);
+    // The schema is made before the scheduler starts.
+    wait_for_log(&log, "scheduler started").await;
+    wait_for_sql(&env, "SELECT count(*) >= 4 FROM input_files", "1\n").await;
+    kill(first);
+    each_file_ran_once(&env, FILES, (&inbox, &done, &count)).await;
+}
+
+#[tokio::test]
+async fn a_daemon_killed_after_taking_a_file_starts_its_run_at_the_next_start() {
+    const FILES: usize = 3;
+    let (env, inbox, done, count) = counted(FILES);
+    let log = env.dir.path().join("first.log");
+    let first = daemon_with(&env, &log, &[("CRONBOX_TEST_PAUSE_AT", "after-file-taken")]);
+    wait_for_log(&log, "test pause at after-file-taken").await;
+    kill(first);
+    assert_eq!(
+        env.sql("SELECT f.path LIKE '%f00.csv', r.status, (SELECT count(*) FROM attempts) FROM input_files f JOIN runs r ON r.id = f.run_id"),
+        "1|running|0\n",
+        "the file and its run are recorded, nothing started"
+    );
+    each_file_ran_once(&env, FILES, (&inbox, &done, &count)).await;
+}
+
+#[tokio::test]
+async fn a_missing_move_target_is_recorded_and_the_file_is_not_run_again() {
+    let (env, inbox, _done) = env_with(|inbox, done| {
+        job(
+            inbox,
+            &format!(
+                "after_success = {{ move_to = \"{}\" }}",
+                done.join("missing").display()
+            ),
+        )
+    });
+    std::fs::write(inbox.join("a.csv"), "1\n").expect("write");
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(&env, "SELECT action FROM input_files", "failed\n").await;
+    // Several rescans (every 2 s) later, still one run.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    daemon.stop().await;
+    assert_eq!(env.sql("SELECT count(*) FROM runs"), "1\n");
+    let error = env.sql("SELECT action_error FROM input_files");
+    assert!(
+        error.contains("cannot move") && error.contains("missing"),
+        "{error}"
+    );
+    assert!(inbox.join("a.csv").exists());
+}
+
+#[tokio::test]
+async fn a_paused_job_takes_no_file_until_it_is_resumed() {
+    let (env, inbox, _done) = env_with(|inbox, _| job(inbox, ""));
+    let daemon = Daemon::start(&env).await;
+    // As `cronbox pause` and the API do: the database holds the pause.
+    let store = env.store().await;
+    let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+    store.set_paused("import", true, now).await.expect("pause");
+    std::fs::write(inbox.join("a.csv"), "1\n").expect("write");
+    // Settled (1 s) and listed (every 2 s) several times over.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
+    store
+        .set_paused("import", false, now)
+        .await
+        .expect("resume");
+    wait_for_sql(&env, "SELECT action FROM input_files", "kept\n").await;
+    daemon.stop().await;
+    assert_eq!(outputs(&env), ["a.csv/1/"]);
+}
