@@ -27,9 +27,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// CPU: 25 ms of every 100 ms period, a quarter of one core.
-const CPU_QUOTA_US: u64 = 25_000;
+/// CPU: a quarter of one core, as 25 ms of every 100 ms period (the kernel's and
+/// systemd's default period). `CRONBOX_BENCH_CPU_PERIOD_US` sets another period
+/// (the quota stays a quarter of it): a shorter one spreads the same share more
+/// finely (a throttled process waits at most 3/4 of a period).
 const CPU_PERIOD_US: u64 = 100_000;
+
+/// The CFS period and quota, in µs.
+fn cpu_period_quota() -> (u64, u64) {
+    let period = std::env::var("CRONBOX_BENCH_CPU_PERIOD_US")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|p| (4_000..=1_000_000).contains(p))
+        .unwrap_or(CPU_PERIOD_US);
+    (period, period / 4)
+}
 /// Memory: 256 MiB for all the confined processes together.
 const MEMORY_BYTES: u64 = 256 << 20;
 /// An SD card's sustained random writes: 10 MB/s, 300 write operations/s.
@@ -132,12 +144,13 @@ impl Budget {
     }
 
     fn cgroups_v1(&mut self, mounts: &[(String, PathBuf)], name: &str) {
+        let (period, quota) = cpu_period_quota();
         let limits: [(&str, Vec<(&str, String)>); 2] = [
             (
                 "cpu",
                 vec![
-                    ("cpu.cfs_period_us", CPU_PERIOD_US.to_string()),
-                    ("cpu.cfs_quota_us", CPU_QUOTA_US.to_string()),
+                    ("cpu.cfs_period_us", period.to_string()),
+                    ("cpu.cfs_quota_us", quota.to_string()),
                 ],
             ),
             (
@@ -193,8 +206,9 @@ impl Budget {
             return;
         }
         self.cgroups.push((dir.clone(), dir.join("cgroup.procs")));
+        let (period, quota) = cpu_period_quota();
         for (controller, file, value) in [
-            ("cpu", "cpu.max", format!("{CPU_QUOTA_US} {CPU_PERIOD_US}")),
+            ("cpu", "cpu.max", format!("{quota} {period}")),
             ("memory", "memory.max", MEMORY_BYTES.to_string()),
         ] {
             if !enabled.split_whitespace().any(|c| c == controller) {

@@ -321,7 +321,12 @@ fn budget_rows(
         goal: "—",
         met: None,
     });
-    let mut rows: Vec<Row> = rows.into_iter().map(Pair::row).collect();
+    // A measure left out with --only has no figure in either pass: no row.
+    let mut rows: Vec<Row> = rows
+        .into_iter()
+        .filter(|p| p.pi.is_some() || p.free.is_some())
+        .map(Pair::row)
+        .collect();
     if let Some(g) = group {
         let peak = g["memory_peak_bytes"].as_f64().unwrap_or(f64::NAN);
         rows.push(Row {
