@@ -199,9 +199,13 @@ fn main() {
             Ok(mut bench) => {
                 // Ctrl-C stops the measures; the daemons (dropped with them), the
                 // containers and any confinement are then removed as on success.
-                tokio::select! {
-                    () = bench.run_selected(only.as_deref(), pi) => {}
-                    _ = tokio::signal::ctrl_c() => eprintln!("bench: interrupted; cleaning up"),
+                let interrupted = tokio::select! {
+                    () = bench.run_selected(only.as_deref(), pi) => false,
+                    _ = tokio::signal::ctrl_c() => true,
+                };
+                if interrupted {
+                    eprintln!("bench: interrupted; cleaning up");
+                    bench.fail("interrupted", "Ctrl-C before the measures ended");
                 }
                 if let Some(mut b) = bench.budget.take() {
                     b.teardown();
