@@ -2,7 +2,9 @@
 //! and the Docker engine's own floor, in one run, on this machine (issue 5).
 //!
 //! Run it with `scripts/bench.sh`, or `cargo bench --bench harness -- [--quick]
-//! [--only a,b] [--out DIR]`. It measures the `cronbox` binary cargo builds with
+//! [--only a,b] [--out DIR] [--budget pi]`. `--budget pi` runs the daemon-side
+//! measures unconfined and then confined to a Raspberry Pi's budget (`pi.rs`,
+//! `budget.rs`). It measures the `cronbox` binary cargo builds with
 //! it (release settings), or the one `CRONBOX_BIN` names (to compare a patched
 //! build). Not part of `cargo test`: without the `--bench` flag that `cargo
 //! bench` passes, it prints a note and exits.
@@ -18,12 +20,16 @@
 
 #[path = "harness/api.rs"]
 mod api;
+#[path = "harness/budget.rs"]
+mod budget;
 #[path = "harness/dashboard.rs"]
 mod dashboard;
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;
 #[path = "harness/notify.rs"]
 mod notify;
+#[path = "harness/pi.rs"]
+mod pi;
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
@@ -49,6 +55,9 @@ const IMAGE: &str = "cronbox-bench/busybox:1";
 const LABEL: &str = "cronbox-bench";
 /// A second label naming the measure, so that events can be told apart.
 const PHASE_LABEL: &str = "cronbox-bench.phase";
+/// The periods of the jobs that tick during the output flood, in seconds (each
+/// above the 3 s by which a run is made ready ahead of its tick).
+const TICKERS_S: [u64; 3] = [4, 5, 7];
 /// The engine's socket.
 const DOCKER_SOCK: &str = "/var/run/docker.sock";
 
@@ -146,6 +155,11 @@ struct Bench {
     rows: Vec<Row>,
     raw: serde_json::Map<String, Value>,
     started: Instant,
+    /// `--budget pi`: the kernel confinement of the pass that uses it (see `pi.rs`).
+    budget: Option<budget::Budget>,
+    /// Where the daemons' schedules, databases and logs go: the temporary
+    /// directory, or the throttled file system in the confined pass.
+    data: PathBuf,
 }
 
 fn main() {
@@ -162,6 +176,14 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .map(|list| list.split(',').map(str::to_owned).collect());
+    let pi = match args.iter().position(|a| a == "--budget") {
+        None => false,
+        Some(i) if args.get(i + 1).map(String::as_str) == Some("pi") => true,
+        Some(_) => {
+            eprintln!("bench: --budget takes one value: pi");
+            std::process::exit(2);
+        }
+    };
     let out = args
         .iter()
         .position(|a| a == "--out")
@@ -175,7 +197,19 @@ fn main() {
     let code = runtime.block_on(async move {
         match Bench::new(quick, out).await {
             Ok(mut bench) => {
-                bench.run_all(only.as_deref()).await;
+                // Ctrl-C stops the measures; the daemons (dropped with them), the
+                // containers and any confinement are then removed as on success.
+                let interrupted = tokio::select! {
+                    () = bench.run_selected(only.as_deref(), pi) => false,
+                    _ = tokio::signal::ctrl_c() => true,
+                };
+                if interrupted {
+                    eprintln!("bench: interrupted; cleaning up");
+                    bench.fail("interrupted", "Ctrl-C before the measures ended");
+                }
+                if let Some(mut b) = bench.budget.take() {
+                    b.teardown();
+                }
                 let code = bench.finish().await;
                 i32::from(!code)
             }
@@ -220,7 +254,10 @@ impl Bench {
             .prefix("cronbox-bench-")
             .tempdir()
             .map_err(err("temp dir"))?;
+        let data = tmp.path().to_owned();
         Ok(Bench {
+            data,
+            budget: None,
             bin,
             sizes: if quick { Sizes::quick() } else { Sizes::full() },
             quick,
@@ -331,7 +368,11 @@ impl Bench {
     /// every measure ran (a missed goal is a result, not a failure of the harness).
     async fn finish(&mut self) -> bool {
         self.cleanup_containers().await;
-        let table = table(&self.rows);
+        let table = if self.raw.contains_key("budget") {
+            pi::budget_table(&self.rows)
+        } else {
+            table(&self.rows)
+        };
         println!("\n{table}");
         let total = self.started.elapsed().as_secs_f64();
         println!(
@@ -344,8 +385,22 @@ impl Bench {
         !self.raw.keys().any(|k| k.ends_with(".error"))
     }
 
+    /// A daemon's file or directory: on the throttled file system when confined.
     fn path(&self, name: &str) -> PathBuf {
+        self.data.join(name)
+    }
+
+    /// A file of the harness's own (never confined).
+    fn scratch(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
+    }
+
+    /// A command running `program`, in the confined cgroups when there are some.
+    fn command(&self, program: &Path) -> Command {
+        match &self.budget {
+            Some(b) => b.command(program),
+            None => Command::new(program),
+        }
     }
 
     /// Remove every container of this run (by label), whatever state it is in.
@@ -416,7 +471,7 @@ impl Bench {
     fn start_daemon(&self, config: &Path, docker_host: Option<&str>) -> Res<Daemon> {
         let log = config.with_extension("log");
         let file = std::fs::File::create(&log).map_err(err("daemon log"))?;
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = self.command(&self.bin);
         cmd.args(["daemon", "--config"])
             .arg(config)
             .stdin(Stdio::null())
@@ -577,7 +632,7 @@ impl Bench {
             );
         }
         let (config, db) = self.write_config("lateness", "", &jobs)?;
-        let sock = self.path("proxy.sock");
+        let sock = self.scratch("proxy.sock");
         let requests = start_proxy(&sock).await?;
         let phase = format!("lateness-{}", self.id);
         let events = collect_events(self.docker.clone(), &phase);
@@ -979,8 +1034,8 @@ impl Bench {
 
         // The history database is built meanwhile (see above).
         let history = {
-            let big = self.path("history-big.db");
-            let small = self.path("history-small.db");
+            let big = self.scratch("history-big.db");
+            let small = self.scratch("history-small.db");
             let attempts = self.sizes.history_attempts;
             tokio::spawn(async move {
                 let t = Instant::now();
@@ -998,7 +1053,7 @@ impl Bench {
             .args(["stat", "-x,", "-e", "context-switches,cpu-migrations", "-p"])
             .arg(pid.to_string())
             .arg("-o")
-            .arg(self.path("idle-perf.txt"))
+            .arg(self.scratch("idle-perf.txt"))
             .args(["--", "sleep"])
             .arg(secs.to_string())
             .stdout(Stdio::null())
@@ -1023,7 +1078,7 @@ impl Bench {
         if let Some(mut perf) = perf {
             tokio::task::block_in_place(|| perf.wait()).ok();
         }
-        let perf_text = std::fs::read_to_string(self.path("idle-perf.txt")).unwrap_or_default();
+        let perf_text = std::fs::read_to_string(self.scratch("idle-perf.txt")).unwrap_or_default();
         // `<not counted>`: the process never ran while perf watched it.
         let perf_switches = perf_text
             .lines()
@@ -1033,7 +1088,7 @@ impl Bench {
 
         // strace, in a window of its own: it stops the process at every syscall.
         let strace = if Command::new("strace").arg("-V").output().is_ok() {
-            let out = self.path("idle-strace.txt");
+            let out = self.scratch("idle-strace.txt");
             let child = Command::new("strace")
                 .args([
                     "-f",
@@ -1192,7 +1247,13 @@ impl Bench {
             for rep in 0..=reps {
                 for (config, times, rss) in [(big, &mut tb, &mut rb), (small, &mut ts_, &mut rs)] {
                     let (t, kb) = tokio::task::block_in_place(|| {
-                        time_v(&self.bin, &args, config, &self.path("time-v.txt"))
+                        time_v(
+                            self.command(Path::new("/usr/bin/time")),
+                            &self.bin,
+                            &args,
+                            config,
+                            &self.scratch("time-v.txt"),
+                        )
                     })?;
                     if rep > 0 {
                         times.push(t);
@@ -1247,6 +1308,7 @@ impl Bench {
         let mut rss_max = 0u64;
         let mut hwm_max = 0u64;
         let mut stored = Vec::new();
+        let mut ticker_late = Vec::new();
         for rep in 0..self.sizes.flood_reps {
             let id = self.id.clone();
             let t = tokio::task::block_in_place(|| {
@@ -1268,10 +1330,18 @@ impl Bench {
 
             let (period, tick) = period_with_tick(unix_now() + 3.0, unix_now() + 6.0, 3600)
                 .ok_or("no @every period puts a tick in the next seconds")?;
-            let jobs = format!(
-                "[jobs.flood]\nschedule = \"@every {period}s\"\nimage = \"{IMAGE}\"\ncommand = [\"sh\", \"-c\", '''{script}''']\n{}\n",
-                self.labels_toml("flood")
+            // Jobs ticking every few seconds meanwhile (TICKERS_S): how late the
+            // flood makes the scheduler (tick -> run recorded).
+            let labels = self.labels_toml("flood");
+            let mut jobs = format!(
+                "[jobs.flood]\nschedule = \"@every {period}s\"\nimage = \"{IMAGE}\"\ncommand = [\"sh\", \"-c\", '''{script}''']\n{labels}\n"
             );
+            for p in TICKERS_S {
+                let _ = write!(
+                    jobs,
+                    "\n[jobs.ticker-{p}]\nschedule = \"@every {p}s\"\nimage = \"{IMAGE}\"\ncommand = [\"true\"]\n{labels}\n"
+                );
+            }
             let (config, db) = self.write_config(&format!("flood-{rep}"), "", &jobs)?;
             let daemon = self.start_daemon(&config, None)?;
             daemon.wait_ready(Duration::from_secs(30)).await?;
@@ -1288,7 +1358,7 @@ impl Bench {
                     last_poll = Instant::now();
                     let done = sql_json(
                         &db,
-                        "SELECT count(*) AS n FROM runs WHERE status != 'running'",
+                        "SELECT count(*) AS n FROM runs WHERE job = 'flood' AND status != 'running'",
                     )?;
                     if done.first().is_some_and(|r| r["n"] == 1) {
                         break;
@@ -1304,9 +1374,19 @@ impl Bench {
                 &db,
                 "SELECT r.status, r.started_at, r.finished_at, a.exit_code, a.stdout_dropped,
                         (SELECT sum(length(data)) FROM output o WHERE o.attempt_id = a.id AND o.stream = 'stdout') AS stored
-                 FROM runs r JOIN attempts a ON a.run_id = r.id",
+                 FROM runs r JOIN attempts a ON a.run_id = r.id WHERE r.job = 'flood'",
             )?;
             let r = r.first().ok_or("the flood run was not recorded")?.clone();
+            let (from, to) = (ts(&r["started_at"])?, ts(&r["finished_at"])?);
+            for t in sql_json(
+                &db,
+                "SELECT scheduled_at, started_at FROM runs WHERE job LIKE 'ticker-%'",
+            )? {
+                let tick = ts(&t["scheduled_at"])?;
+                if tick >= from && tick <= to {
+                    ticker_late.push((ts(&t["started_at"])? - tick) * 1000.0);
+                }
+            }
             if r["status"] != "succeeded" {
                 return Err(format!("the flood run did not succeed: {r:?}"));
             }
@@ -1324,7 +1404,8 @@ impl Bench {
             json!({"bytes": bytes, "cronbox_s": cronbox_s, "docker_run_s": docker_s,
                    "cronbox_measured": "runs.finished_at - runs.started_at (daemon)",
                    "docker_measured": "wall time of `docker run --rm` attached, stdout to /dev/null",
-                   "cronbox_mb_s": tc, "docker_mb_s": td, "runs": stored}),
+                   "cronbox_mb_s": tc, "docker_mb_s": td, "runs": stored,
+                   "ticker_periods_s": TICKERS_S, "ticker_late_ms": ticker_late}),
         );
         self.row(
             &format!("output flood: {gib:.3} GiB to stdout, throughput"),
@@ -1350,6 +1431,15 @@ impl Bench {
             "≤ 64 MiB",
             Some(mib(rss_max.max(hwm_max)) <= 64.0),
         );
+        let worst = ticker_late.iter().copied().fold(f64::NAN, f64::max);
+        self.row(
+            &format!("output flood: jobs every {TICKERS_S:?} s meanwhile, tick → run recorded"),
+            format!("worst {worst:.1} ms over {} ticks", ticker_late.len()),
+            "—".into(),
+            "—".into(),
+            "≤ 1 s",
+            Some(!ticker_late.is_empty() && worst <= 1000.0),
+        );
         Ok(())
     }
 
@@ -1358,8 +1448,8 @@ impl Bench {
     /// `cronbox history JOB --limit 20` and the README's sqlite3 queries on the
     /// generated database (built during the idle measure, or here).
     async fn history_queries(&mut self) -> Res<()> {
-        let big = self.path("history-big.db");
-        let small = self.path("history-small.db");
+        let big = self.scratch("history-big.db");
+        let small = self.scratch("history-small.db");
         if !big.exists() {
             generate_history(&big, self.sizes.history_attempts).await?;
         }
@@ -1964,9 +2054,16 @@ fn threads(pid: u32) -> BTreeMap<u32, (String, u64, u64)> {
 
 /// Run `cronbox ARGS --config CONFIG` under `/usr/bin/time -v`: wall seconds
 /// (measured here) and maximum RSS in kB (from time's report).
-fn time_v(bin: &Path, args: &[String], config: &Path, report: &Path) -> Res<(f64, u64)> {
+/// `time` is `/usr/bin/time` as a command (confined or not).
+fn time_v(
+    mut time: Command,
+    bin: &Path,
+    args: &[String],
+    config: &Path,
+    report: &Path,
+) -> Res<(f64, u64)> {
     let t = Instant::now();
-    let status = Command::new("/usr/bin/time")
+    let status = time
         .arg("-v")
         .arg("-o")
         .arg(report)

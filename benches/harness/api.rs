@@ -17,7 +17,10 @@ const STREAMS: usize = 100;
 
 impl Bench {
     pub(crate) async fn api(&mut self) -> Res<()> {
-        let big = self.path("history-big.db");
+        // reqwest is built without a crypto provider of its own (cronbox's choice);
+        // without one, building the client panics when `notify` has not run first.
+        cronbox::notify::http::install_tls_provider();
+        let big = self.scratch("history-big.db");
         if !big.exists() {
             generate_history(&big, self.sizes.history_attempts).await?;
         }
@@ -28,6 +31,11 @@ impl Bench {
             &self.api_jobs(self.sizes.idle_jobs),
         )?;
         std::fs::copy(&big, &db).map_err(err("copying the history database"))?;
+        // On the throttled disk of `--budget pi`, written out before the daemon
+        // starts, so that the copy's writeback does not fall inside the measure.
+        std::fs::File::open(&db)
+            .and_then(|f| f.sync_all())
+            .map_err(err("syncing the copied history database"))?;
         let daemon = self.start_daemon(&config, None)?;
         daemon.wait_ready(Duration::from_secs(120)).await?;
         let base = format!("http://127.0.0.1:{port}");
