@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh            the full harness (about 8 minutes on 2 cores)
 #   scripts/bench.sh --quick    reduced counts, for trying changes (about 2 minutes)
-#   scripts/bench.sh --only per-run,lateness,burst,indexed,idle,big,flood,history,api,dashboard
+#   scripts/bench.sh --only per-run,lateness,burst,indexed,idle,big,flood,history,api,dashboard,notify
 #   scripts/bench.sh --out DIR  where the raw figures go (default target/bench)
 #   scripts/bench.sh --budget pi   the daemon-side measures twice: unconfined, then
 #                               with cronbox confined to a Raspberry Pi's budget
