@@ -146,14 +146,18 @@ async fn a_file_written_slowly_is_taken_once_whole_after_it_settles() {
 async fn many_files_run_once_each_in_arrival_order() {
     const FILES: usize = 40;
     let (env, inbox, _done) = env_with(|inbox, _| job(inbox, "after_success = \"delete\""));
+    // Names out of order: arrival (mtime) decides. Each file's mtime is set a
+    // second after the one before: the kernel stamps files with a coarse clock
+    // (a few ms), so files written in a row may share one mtime.
+    let base = std::time::SystemTime::now() - Duration::from_secs(100);
     for i in 0..FILES {
-        // Names out of order: arrival (mtime) decides.
-        std::fs::write(
-            inbox.join(format!("{:02}.csv", FILES - i)),
-            format!("{i}\n"),
-        )
-        .expect("write");
-        std::thread::sleep(Duration::from_millis(5));
+        let path = inbox.join(format!("{:02}.csv", FILES - i));
+        std::fs::write(&path, format!("{i}\n")).expect("write");
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(base + Duration::from_secs(i as u64)))
+            .expect("set mtime");
     }
     let daemon = Daemon::start(&env).await;
     // A container per file, one after the other: bounded by 10 s a file.
