@@ -70,7 +70,7 @@ async fn start_on(env: &mut TestEnv, small: &Path) -> Daemon {
 }
 
 #[tokio::test]
-async fn a_full_disk_stops_new_runs_until_space_returns_and_loses_nothing_recorded() {
+async fn a_full_disk_runs_nothing_it_cannot_record_and_loses_nothing_recorded() {
     let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
     common::engine().await;
     let base = tempfile::tempdir().expect("tempdir");
@@ -94,20 +94,27 @@ volumes = ["{}:/marks"]
     let daemon = start_on(&mut env, &small).await;
 
     fill(&small.join("filler"));
-    let ran_when_full = std::fs::read_to_string(marks.join("runs"))
-        .unwrap_or_default()
-        .lines()
-        .count();
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    let ran_while_full = std::fs::read_to_string(marks.join("runs"))
-        .unwrap_or_default()
-        .lines()
-        .count();
-    // At most the runs already recorded when the disk filled up went on.
-    assert!(
-        ran_while_full <= ran_when_full + 2,
-        "{ran_when_full} -> {ran_while_full}: runs started that could not be recorded"
-    );
+    // While the disk is full, a run starts only once its run and attempt are
+    // recorded: SQLite refuses most writes (the daemon retries them) and takes
+    // some (a WAL reset after a checkpoint reuses the file's own space), so runs
+    // thin out rather than stop, and no container runs without its record. (At
+    // the end, once they are all over, the two counts are equal.)
+    for _ in 0..8 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let ran = std::fs::read_to_string(marks.join("runs"))
+            .unwrap_or_default()
+            .lines()
+            .count();
+        let recorded: usize = env
+            .sql("SELECT count(*) FROM attempts")
+            .trim()
+            .parse()
+            .expect("count");
+        assert!(
+            ran <= recorded,
+            "{ran} containers ran, {recorded} attempts recorded: one ran without its record"
+        );
+    }
 
     std::fs::remove_file(small.join("filler")).expect("free the space");
     let succeeded: u32 = env
