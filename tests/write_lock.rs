@@ -48,9 +48,10 @@ command = ["echo", "hello"]
         .stderr(std::fs::File::create(&log).expect("log"))
         .spawn()
         .expect("cronbox run");
+    // Its first write (the job chain routes, then the new run) waits, and says so.
     wait_for_log(
         &log,
-        "waiting for the database's write lock while recording a new run: another process holds it",
+        "waiting for the database's write lock while writing the job chain routes: another process holds it",
     )
     .await;
 
@@ -61,7 +62,9 @@ command = ["echo", "hello"]
     assert!(run.wait().expect("cronbox run").success());
     let logged = std::fs::read_to_string(&log).expect("log");
     assert!(
-        logged.contains("the database's write lock is free again; recording a new run goes on"),
+        logged.contains(
+            "the database's write lock is free again; writing the job chain routes goes on"
+        ),
         "{logged}"
     );
     assert_eq!(env.sql("SELECT job, status FROM runs"), "hello|succeeded\n");
