@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
+use super::lifecycle::end_running_attempt;
 use super::{AttemptEnd, Store, StoreError, parse_timestamp, timestamp};
 
 /// Where an index stands after one of its attempts ended.
@@ -103,19 +104,7 @@ impl Store {
         let end = end.clone();
         self.in_transaction("recording the end of an index's attempt", move |conn| {
             Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE attempts SET finished_at = ?2, exit_code = ?3, oom_killed = ?4, outcome = ?5, error = ?6
-                     WHERE id = ?1 AND outcome = 'running'",
-                )
-                .bind(attempt_id)
-                .bind(timestamp(end.finished_at))
-                .bind(end.exit_code)
-                .bind(end.oom_killed)
-                .bind(end.outcome)
-                .bind(end.error.as_deref())
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
+                if !end_running_attempt(conn, attempt_id, &end).await? {
                     return Ok(false);
                 }
                 let (status, retry_at) = match next {

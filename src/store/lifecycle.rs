@@ -93,6 +93,29 @@ pub fn params_from_json(json: &str) -> Vec<(String, String)> {
 }
 
 /// Move `job`'s horizon to `at` (never backwards), inside a transaction.
+/// Record `end` on attempt `attempt_id` if it is still `running`: an attempt
+/// something else already ended (the start-up repair, another process) is
+/// not ended twice. `false`: it had already ended, nothing written.
+pub(super) async fn end_running_attempt(
+    conn: &mut SqliteConnection,
+    attempt_id: i64,
+    end: &AttemptEnd,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE attempts SET finished_at = ?2, exit_code = ?3, oom_killed = ?4, outcome = ?5, error = ?6
+         WHERE id = ?1 AND outcome = 'running'",
+    )
+    .bind(attempt_id)
+    .bind(timestamp(end.finished_at))
+    .bind(end.exit_code)
+    .bind(end.oom_killed)
+    .bind(end.outcome)
+    .bind(end.error.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub(super) async fn advance_horizon(
     conn: &mut SqliteConnection,
     job: &str,
@@ -588,19 +611,7 @@ impl Store {
         };
         self.in_transaction("recording the end of an attempt", move |conn| {
             Box::pin(async move {
-                let done = sqlx::query(
-                    "UPDATE attempts SET finished_at = ?2, exit_code = ?3, oom_killed = ?4, outcome = ?5, error = ?6
-                     WHERE id = ?1 AND outcome = 'running'",
-                )
-                .bind(attempt_id)
-                .bind(timestamp(end.finished_at))
-                .bind(end.exit_code)
-                .bind(end.oom_killed)
-                .bind(end.outcome)
-                .bind(end.error.as_deref())
-                .execute(&mut *conn)
-                .await?;
-                if done.rows_affected() == 0 {
+                if !end_running_attempt(conn, attempt_id, &end).await? {
                     return Ok(false);
                 }
                 let (status, retry_at, finished_at, reason) = next;
