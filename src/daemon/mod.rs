@@ -9,6 +9,7 @@
 mod admit;
 mod attempt;
 mod chained;
+pub mod checkpoint;
 mod commands;
 mod container;
 pub mod control;
@@ -310,6 +311,13 @@ pub async fn run_with(
     let tracker = &scheduler.tracker;
     tracker.spawn(watch_engine(engine.clone(), shutdown.clone()));
     tracker.spawn(warn_unenforceable_limits(engine.clone(), current.clone()));
+    let next_tick = checkpoint::NextTick::default();
+    tracker.spawn(checkpoint::between_ticks(
+        ctx.store.clone(),
+        clock.clone(),
+        next_tick.clone(),
+        shutdown.clone(),
+    ));
     tracker.spawn(retention::prune_periodically(
         ctx.store.clone(),
         clock.clone(),
@@ -396,6 +404,7 @@ pub async fn run_with(
         first_wake = false;
         prepare_near(&scheduler, &planned, &paused, &mut preparing, now);
 
+        next_tick.set(planned.iter().filter_map(|p| p.next).min());
         // Wake for the earliest tick, or earlier to make one ready.
         let earliest = planned
             .iter()

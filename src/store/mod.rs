@@ -16,6 +16,7 @@ mod pause;
 mod query;
 mod retention;
 mod seed;
+mod wal;
 
 pub use chains::ChainRoute;
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
@@ -25,6 +26,7 @@ pub use indexes::{IndexNext, IndexProgress};
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};
 pub use query::{AttemptRow, RunFilter, RunRow};
+pub use wal::{Checkpoint, WalStamp};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -213,7 +215,9 @@ pub fn timestamp(at: DateTime<Utc>) -> String {
 }
 
 /// Pages the write-ahead log may hold before a writer checkpoints it into the
-/// database (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000).
+/// database itself (`PRAGMA wal_autocheckpoint`; SQLite's default is 1,000). The
+/// daemon checkpoints well before, between ticks (`daemon::checkpoint`): this
+/// is the bound for when it cannot.
 pub const WAL_AUTOCHECKPOINT_PAGES: u32 = 256;
 /// The size in bytes a write-ahead log is cut back to after a checkpoint
 /// (`PRAGMA journal_size_limit`).

@@ -297,11 +297,21 @@ impl Store {
                     }
                     free = left;
                 }
-                self.checkpoint().await
+                self.checkpoint_to_shrink().await
             }
             // FULL (set by hand): SQLite gives pages back at every commit.
-            _ => self.checkpoint().await,
+            _ => self.checkpoint_to_shrink().await,
         }
+    }
+
+    /// Checkpoint, which truncates the file to its new size. When a reader holds
+    /// old pages, the file shrinks at a later checkpoint.
+    async fn checkpoint_to_shrink(&self) -> Result<(), StoreError> {
+        let done = self.checkpoint().await?;
+        if done.copied < done.frames {
+            tracing::debug!("WAL checkpoint incomplete (a reader is busy); the file shrinks later");
+        }
+        Ok(())
     }
 
     /// Give back a few MiB of free pages ([`VACUUM_STEP`]), in one transaction.
@@ -310,20 +320,6 @@ impl Store {
             .execute(&self.pool)
             .await
             .map_err(self.err("giving free space back (incremental vacuum)"))?;
-        Ok(())
-    }
-
-    /// Copy what the WAL holds into the database file, which truncates the file to
-    /// its new size. Never waits: when a reader holds old pages, the file shrinks
-    /// at a later checkpoint.
-    async fn checkpoint(&self) -> Result<(), StoreError> {
-        let row = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(self.err("checkpointing the write-ahead log"))?;
-        if row.get::<i64, _>(0) != 0 {
-            tracing::debug!("WAL checkpoint incomplete (a reader is busy); the file shrinks later");
-        }
         Ok(())
     }
 
