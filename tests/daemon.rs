@@ -239,3 +239,60 @@ command = ["sh", "-c", "echo before; sleep 4; echo after; exit 7"]
         "the adopted container was removed"
     );
 }
+
+/// The daemon copies its write-ahead log into the database file between ticks
+/// (src/daemon/checkpoint.rs), so no tick's commit pays for a checkpoint: a run
+/// reaches the file itself while the daemon runs, before the WAL comes near
+/// the 256 pages at which SQLite would checkpoint inside a commit. The file is
+/// read with `immutable=1`, which sees the file alone and not the WAL.
+#[tokio::test]
+async fn a_run_reaches_the_database_file_between_ticks_before_sqlite_would_checkpoint() {
+    let env = TestEnv::new(
+        r#"
+[jobs.tick]
+schedule = "@every 2s"
+image = "IMAGE"
+command = ["true"]
+"#,
+    );
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) >= 1 FROM runs WHERE status = 'succeeded'",
+        "1\n",
+    )
+    .await;
+    let wal_path = env.db_path.with_extension("db-wal");
+    let file = format!("file:{}?immutable=1", env.db_path.display());
+    let mut largest_wal = 0;
+    let mut in_file = false;
+    for _ in 0..300 {
+        // The WAL's size is its high-water mark: SQLite's own checkpoint would
+        // have let it reach 256 pages (of 4 KiB, plus a header each) first.
+        let wal = std::fs::metadata(&wal_path).map_or(0, |m| m.len());
+        largest_wal = largest_wal.max(wal);
+        if largest_wal >= 256 * 4096 {
+            break;
+        }
+        in_file = succeeded_in_file_alone(&file) == "1\n";
+        if in_file {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    daemon.stop().await;
+    assert!(
+        in_file && largest_wal < 256 * 4096,
+        "a succeeded run must reach the database file before the WAL reaches 256 pages (the WAL grew to {largest_wal} bytes; the run is in the file: {in_file})"
+    );
+}
+
+/// Whether the database file alone (not its WAL) holds a succeeded run: `1\n`.
+fn succeeded_in_file_alone(file: &str) -> String {
+    let out = std::process::Command::new("sqlite3")
+        .arg(file)
+        .arg("SELECT count(*) >= 1 FROM runs WHERE status = 'succeeded'")
+        .output()
+        .expect("run sqlite3");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

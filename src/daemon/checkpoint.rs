@@ -16,13 +16,18 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::chain;
-use crate::clock::Clock;
+use crate::clock::{self, Clock};
 use crate::store::{Store, WalStamp};
 
 /// How often the task looks at the WAL.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How far away the next tick must be for a checkpoint to start now.
 pub const TICK_CLEARANCE: TimeDelta = TimeDelta::milliseconds(500);
+/// When a tick is near, how long after it the task looks again: its run and
+/// attempt are recorded by then.
+const AFTER_TICK: TimeDelta = TimeDelta::milliseconds(250);
+/// The shortest wait before looking again (a tick already due and not yet fired).
+const AFTER_TICK_MIN: Duration = Duration::from_millis(50);
 
 /// The next tick the scheduler loop will fire, published by the loop for the
 /// housekeeping that must keep out of its way. Milliseconds since the epoch;
@@ -43,15 +48,18 @@ impl NextTick {
         self.0.store(millis, Ordering::Relaxed);
     }
 
-    /// Whether a tick is due before `now + clearance` (or already due).
-    pub fn near(&self, now: DateTime<Utc>, clearance: TimeDelta) -> bool {
+    /// The planned tick, when it is due before `now + clearance` (or already due).
+    pub fn near(&self, now: DateTime<Utc>, clearance: TimeDelta) -> Option<DateTime<Utc>> {
         let at = self.0.load(Ordering::Relaxed);
-        at != i64::MAX && at < (now + clearance).timestamp_millis()
+        if at == i64::MAX || at >= (now + clearance).timestamp_millis() {
+            return None;
+        }
+        DateTime::from_timestamp_millis(at)
     }
 }
 
 /// Checkpoint the WAL between ticks until `shutdown` is cancelled (see the
-/// module's comment). Ticks are read on `clock`; the task's own period is
+/// module's comment). Ticks are read on `clock`; the task's own waits are
 /// tokio's timer (housekeeping, as the retention task).
 pub async fn between_ticks(
     store: Store,
@@ -61,16 +69,23 @@ pub async fn between_ticks(
 ) {
     let mut copied: WalStamp = None;
     let mut failing = false;
-    let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut wait = CHECKPOINT_EVERY;
     loop {
         tokio::select! {
             biased;
             () = shutdown.cancelled() => return,
-            _ = every.tick() => {}
+            () = tokio::time::sleep(wait) => {}
         }
+        wait = CHECKPOINT_EVERY;
         let stamp = store.wal_stamp();
-        if stamp.is_none() || stamp == copied || next_tick.near(clock.now(), TICK_CLEARANCE) {
+        if stamp.is_none() || stamp == copied {
+            continue;
+        }
+        if let Some(tick) = next_tick.near(clock.now(), TICK_CLEARANCE) {
+            // Look again just after that tick, however often ticks come (a job
+            // `@every 1s` would otherwise keep a one-second look always near one).
+            wait = clock::until(clock.now(), tick + AFTER_TICK)
+                .clamp(AFTER_TICK_MIN, CHECKPOINT_EVERY);
             continue;
         }
         match store.checkpoint().await {
@@ -86,7 +101,11 @@ pub async fn between_ticks(
                 );
                 // A reader still holding older pages leaves some behind: try again
                 // at the next look, even with no new write.
-                copied = if done.copied >= done.frames { stamp } else { None };
+                copied = if done.copied >= done.frames {
+                    stamp
+                } else {
+                    None
+                };
             }
             Err(e) if !failing => {
                 failing = true;
@@ -110,7 +129,7 @@ mod tests {
             .map(|t| t.with_timezone(&Utc))
             .expect("time");
         let next = NextTick::default();
-        assert!(!next.near(now, TICK_CLEARANCE), "nothing planned");
+        assert_eq!(next.near(now, TICK_CLEARANCE), None, "nothing planned");
         let cases = [
             (-1_000, true), // due and not yet fired
             (0, true),
@@ -119,10 +138,20 @@ mod tests {
             (60_000, false),
         ];
         for (offset_ms, near) in cases {
-            next.set(Some(now + TimeDelta::milliseconds(offset_ms)));
-            assert_eq!(next.near(now, TICK_CLEARANCE), near, "tick at {offset_ms} ms");
+            let tick = now + TimeDelta::milliseconds(offset_ms);
+            next.set(Some(tick));
+            let want = near.then_some(tick);
+            assert_eq!(
+                next.near(now, TICK_CLEARANCE),
+                want,
+                "tick at {offset_ms} ms"
+            );
         }
         next.set(None);
-        assert!(!next.near(now, TICK_CLEARANCE), "nothing planned again");
+        assert_eq!(
+            next.near(now, TICK_CLEARANCE),
+            None,
+            "nothing planned again"
+        );
     }
 }
