@@ -537,27 +537,9 @@ async fn drive(
     loop {
         let (attempt_id, ended) = match run.adopt.take() {
             Some((adopted, slot)) => {
-                // Stored again from the start: what was stored before is replaced.
-                persist(
-                    ctx,
-                    stops,
-                    "clearing output to store it again",
-                    None,
-                    || ctx.store.clear_output(adopted.attempt_id),
-                )
-                .await?;
-                let ended = attempt::run_adopted(ctx, job, &adopted, &mut deadline, stops).await;
+                let ended = adopt_attempt(ctx, job, run_id, &adopted, &mut deadline, stops).await?;
                 drop(slot);
                 if matches!(ended, Ended::NeverCreated) {
-                    tracing::warn!(job = %job.name, run = run_id, attempt, "repair: the attempt's container was never created; making the attempt again");
-                    persist(
-                        ctx,
-                        stops,
-                        "forgetting an attempt that never started",
-                        None,
-                        || ctx.store.discard_unstarted_attempt(adopted.attempt_id),
-                    )
-                    .await?;
                     continue;
                 }
                 (adopted.attempt_id, ended)
@@ -1047,6 +1029,41 @@ impl Ends<'_> {
 /// pending retry). While the database refuses it (a full disk, an unwritable
 /// file), say so loudly and try again with backoff (1 s doubling to 30 s) until
 /// it succeeds, the daemon stops, or `give_up` passes.
+/// Take over an attempt a previous daemon left running: its output stored
+/// again from the start (what was stored before is replaced), its end awaited.
+/// An attempt whose container was never created is forgotten, and
+/// [`Ended::NeverCreated`] tells the caller to make it again.
+async fn adopt_attempt(
+    ctx: &Context,
+    job: &Job,
+    run_id: i64,
+    adopted: &Adoption,
+    deadline: &mut Sleep,
+    stops: &Stops,
+) -> Result<Ended, StoreError> {
+    persist(
+        ctx,
+        stops,
+        "clearing output to store it again",
+        None,
+        || ctx.store.clear_output(adopted.attempt_id),
+    )
+    .await?;
+    let ended = attempt::run_adopted(ctx, job, adopted, deadline, stops).await;
+    if matches!(ended, Ended::NeverCreated) {
+        tracing::warn!(job = %job.name, run = run_id, attempt = adopted.attempt, "repair: the attempt's container was never created; making the attempt again");
+        persist(
+            ctx,
+            stops,
+            "forgetting an attempt that never started",
+            None,
+            || ctx.store.discard_unstarted_attempt(adopted.attempt_id),
+        )
+        .await?;
+    }
+    Ok(ended)
+}
+
 async fn persist<T, F, Fut>(
     ctx: &Context,
     stops: &Stops,

@@ -283,7 +283,15 @@ async fn index_attempts(
     loop {
         let (attempt_id, number, ended) = match adopt.take() {
             Some((adopted, slot)) => {
-                let ended = adopted_attempt(shared, &adopted, &mut deadline).await?;
+                let ended = super::adopt_attempt(
+                    shared.ctx,
+                    shared.job,
+                    shared.run_id,
+                    &adopted,
+                    &mut deadline,
+                    &shared.stops,
+                )
+                .await?;
                 drop(slot);
                 if matches!(ended, Ended::NeverCreated) {
                     attempts = attempts.saturating_sub(1);
@@ -399,37 +407,6 @@ async fn index_attempts(
             return Ok(waiting_end(why));
         }
     }
-}
-
-/// Take over an attempt a previous daemon left running: its output stored
-/// again from the start, its end awaited.
-async fn adopted_attempt(
-    shared: &Shared<'_>,
-    adopted: &Adoption,
-    deadline: &mut Sleep,
-) -> Result<Ended, StoreError> {
-    let (ctx, job, stops) = (shared.ctx, shared.job, &shared.stops);
-    persist(
-        ctx,
-        stops,
-        "clearing output to store it again",
-        None,
-        || ctx.store.clear_output(adopted.attempt_id),
-    )
-    .await?;
-    let ended = attempt::run_adopted(ctx, job, adopted, deadline, stops).await;
-    if matches!(ended, Ended::NeverCreated) {
-        tracing::warn!(job = %job.name, run = shared.run_id, attempt = adopted.attempt, "repair: the attempt's container was never created; making the attempt again");
-        persist(
-            ctx,
-            stops,
-            "forgetting an attempt that never started",
-            None,
-            || ctx.store.discard_unstarted_attempt(adopted.attempt_id),
-        )
-        .await?;
-    }
-    Ok(ended)
 }
 
 /// What an index that failed (its retries spent, or a fatal exit) ends as.
