@@ -37,15 +37,24 @@ const COUNTING: &str = "touch /s/live.$CRONBOX_INDEX; ls /s | grep -c '^live' >>
      echo index $CRONBOX_INDEX; rm /s/live.$CRONBOX_INDEX";
 
 fn counting_job(shared: &Path, completions: u32, parallelism: u32) -> String {
+    shards(
+        shared,
+        COUNTING,
+        &format!("completions = {completions}\nparallelism = {parallelism}"),
+    )
+}
+
+/// The job `shards` running `sh -c SCRIPT` with `shared` mounted at /s, and
+/// `keys` (TOML lines) added to it.
+fn shards(shared: &Path, script: &str, keys: &str) -> String {
     format!(
         r#"
 [jobs.shards]
 schedule = "@daily"
 image = "IMAGE"
-command = ["sh", "-c", "{COUNTING}"]
+command = ["sh", "-c", "{script}"]
 volumes = ["{}:/s"]
-completions = {completions}
-parallelism = {parallelism}
+{keys}
 "#,
         shared.display()
     )
@@ -118,19 +127,13 @@ async fn max_concurrent_caps_an_indexed_run_below_its_parallelism() {
 async fn an_index_that_fails_its_first_attempt_is_retried_alone() {
     let env = TestEnv::new("");
     let shared = shared_dir(&env);
-    let job = format!(
-        r#"
-[jobs.shards]
-schedule = "@daily"
-image = "IMAGE"
-command = ["sh", "-c", "echo $CRONBOX_INDEX >> /s/ran; echo index $CRONBOX_INDEX; if [ $CRONBOX_INDEX = 2 ] && [ ! -e /s/failed ]; then touch /s/failed; exit 3; fi"]
-volumes = ["{}:/s"]
-completions = 4
+    let job = shards(
+        &shared,
+        "echo $CRONBOX_INDEX >> /s/ran; echo index $CRONBOX_INDEX; if [ $CRONBOX_INDEX = 2 ] && [ ! -e /s/failed ]; then touch /s/failed; exit 3; fi",
+        r#"completions = 4
 parallelism = 2
 retries = 2
-backoff = "1s"
-"#,
-        shared.display()
+backoff = "1s""#,
     );
     let env = rewrite(env, &job);
     let report = common::run_once(&env).await;
@@ -241,19 +244,13 @@ fn cli_shows_each_attempts_index(env: &TestEnv, run_id: i64) {
 async fn more_failed_indexes_than_max_failed_indexes_stop_the_rest() {
     let env = TestEnv::new("");
     let shared = shared_dir(&env);
-    let job = format!(
-        r#"
-[jobs.shards]
-schedule = "@daily"
-image = "IMAGE"
-command = ["sh", "-c", "echo $CRONBOX_INDEX >> /s/ran; [ $CRONBOX_INDEX -ge 2 ] || exit 3; sleep 300"]
-volumes = ["{}:/s"]
-completions = 6
+    let job = shards(
+        &shared,
+        "echo $CRONBOX_INDEX >> /s/ran; [ $CRONBOX_INDEX -ge 2 ] || exit 3; sleep 300",
+        r#"completions = 6
 parallelism = 3
 max_failed_indexes = 1
-stop_grace = "1s"
-"#,
-        shared.display()
+stop_grace = "1s""#,
     );
     let env = rewrite(env, &job);
     // Bounded: were the rest not stopped, their sleep would outlast this.
@@ -295,20 +292,14 @@ async fn the_deadline_bounds_the_whole_run_across_its_indexes() {
     let env = TestEnv::new("");
     let shared = shared_dir(&env);
     // Each index alone is well within the deadline; the three in a row are not.
-    let job = format!(
-        r#"
-[jobs.shards]
-schedule = "@daily"
-image = "IMAGE"
-command = ["sh", "-c", "echo $CRONBOX_INDEX >> /s/ran; sleep 2"]
-volumes = ["{}:/s"]
-completions = 3
+    let job = shards(
+        &shared,
+        "echo $CRONBOX_INDEX >> /s/ran; sleep 2",
+        r#"completions = 3
 parallelism = 1
 deadline = "5s"
 stop_grace = "1s"
-retries = 3
-"#,
-        shared.display()
+retries = 3"#,
     );
     let env = rewrite(env, &job);
     let report = common::run_once(&env).await;
