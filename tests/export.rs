@@ -281,3 +281,90 @@ fn jobs_that_cannot_be_exported_are_named_and_nothing_is_printed() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("namespace \"Batch_Jobs\""));
 }
+
+/// The files of `dir`: name, size and a hash of the contents.
+fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut files: Vec<(String, usize, u64)> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            let mut hasher = DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name, bytes.len(), hasher.finish())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_job_paused_with_the_cli_is_exported_suspended_and_the_database_is_not_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("cronbox.toml");
+    // No HTTP server: `cronbox pause` writes the database itself.
+    std::fs::write(
+        &config,
+        "[daemon]\ntimezone = \"UTC\"\ndatabase = \"history.db\"\n[daemon.http]\nlisten = \"\"\n[jobs.idle]\nschedule = \"@daily\"\nimage = \"alpine:3\"\n[jobs.busy]\nschedule = \"@hourly\"\nimage = \"alpine:3\"\n",
+    )
+    .expect("write config");
+    // Before any database exists, nothing is paused (and none is created).
+    let before = export(&config, &["--strict"]);
+    assert_eq!(before.status.code(), Some(0), "{}", text(&before.stderr));
+    assert_eq!(
+        text(&before.stdout).matches("  suspend: false\n").count(),
+        2
+    );
+    assert!(!dir.path().join("history.db").exists());
+    let pause = Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(["pause", "idle", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run cronbox pause");
+    assert!(pause.status.success(), "{}", text(&pause.stderr));
+    assert!(
+        text(&pause.stdout).starts_with("job idle paused in the database"),
+        "{}",
+        text(&pause.stdout)
+    );
+    let files = snapshot(dir.path());
+    let out = export(&config, &["--strict"]);
+    let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The database is as the pause left it. (A reader of a WAL database may
+    // leave SQLite's empty -wal and its -shm index behind, as `check` does.)
+    let after = snapshot(dir.path());
+    let db = |files: &[(String, usize, u64)]| {
+        files
+            .iter()
+            .find(|(name, ..)| name == "history.db")
+            .cloned()
+    };
+    assert_eq!(db(&after), db(&files), "the export wrote the database");
+    assert!(
+        after
+            .iter()
+            .all(|(name, size, _)| name != "history.db-wal" || *size == 0),
+        "the export wrote to the WAL: {after:?}"
+    );
+    let docs: Vec<&str> = yaml.split("---\n").filter(|d| !d.is_empty()).collect();
+    let suspend = |name: &str| {
+        let doc = docs
+            .iter()
+            .find(|d| d.contains(&format!("\n  name: {name}\n")))
+            .unwrap_or_else(|| panic!("no CronJob {name}:\n{yaml}"));
+        doc.lines()
+            .find_map(|l| l.strip_prefix("  suspend: "))
+            .unwrap_or_else(|| panic!("no suspend:\n{doc}"))
+            .to_owned()
+    };
+    assert_eq!(suspend("idle"), "true", "{yaml}");
+    assert_eq!(suspend("busy"), "false", "{yaml}");
+    let newest = newest_known_version();
+    for version in ["1.30", newest.as_str()] {
+        let said = validate(dir.path(), &yaml, version);
+        assert!(said.contains("passed for resource cronjob/idle"), "{said}");
+    }
+}

@@ -111,7 +111,10 @@ pub(super) fn cronjob(
         ("apiVersion", Node::str("batch/v1")),
         ("kind", Node::str("CronJob")),
         ("metadata", Node::map(metadata)),
-        ("spec", cronjob_spec(config, job, name, schedule, notes)),
+        (
+            "spec",
+            cronjob_spec(config, job, name, schedule, options, notes),
+        ),
     ])
 }
 
@@ -120,6 +123,7 @@ fn cronjob_spec(
     job: &Job,
     name: &str,
     schedule: &ForRobfig,
+    options: &Options<'_>,
     notes: &mut Notes,
 ) -> Node {
     let zone = if schedule.utc {
@@ -143,8 +147,8 @@ fn cronjob_spec(
         ));
     }
     spec.extend([
-        // cronbox has no paused jobs yet: every exported job is active.
-        ("suspend", Node::Bool(false)),
+        // A job paused in the database (cronbox pause) stays paused there.
+        ("suspend", Node::Bool(options.paused.contains(&job.name))),
         ("successfulJobsHistoryLimit", Node::Int(history)),
         ("failedJobsHistoryLimit", Node::Int(history)),
         (

@@ -44,6 +44,9 @@ pub struct Options<'a> {
     /// The keys written in the file's `[daemon]` table: a `[daemon]` setting
     /// left at its default is not reported.
     pub daemon_keys: &'a [String],
+    /// The jobs paused in the database (`cronbox pause`): their CronJobs get
+    /// `suspend: true`, the others `suspend: false`.
+    pub paused: &'a [String],
 }
 
 /// The multi-document YAML stream and what did not carry over.

@@ -39,6 +39,7 @@ fn run(text: &str, daemon_keys: &[String]) -> Result<Manifest, ExportError> {
             namespace: Some("batch"),
             now: now(),
             daemon_keys,
+            paused: &[],
         },
     )
 }
@@ -438,6 +439,7 @@ fn an_invalid_namespace_is_refused() {
         namespace: Some("Not_Valid"),
         now: now(),
         daemon_keys: &[],
+        paused: &[],
     };
     let err = export(&config, &jobs, &options).expect_err("refused");
     assert!(err.problems[0].contains("namespace \"Not_Valid\""), "{err}");
@@ -485,4 +487,33 @@ fn an_indexed_job_maps_to_an_indexed_kubernetes_job() {
     );
     assert!(at(&plain, "spec.jobTemplate.spec.completionMode").is_badvalue());
     assert!(at(&plain, "~.env").is_badvalue());
+}
+
+#[test]
+fn a_paused_job_is_suspended_and_the_others_are_not() {
+    let config = config(
+        "[jobs.idle]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.busy]\nschedule = \"@daily\"\nimage = \"a\"\n",
+    );
+    let jobs: Vec<&Job> = config.jobs.iter().map(|j| &**j).collect();
+    let paused = ["idle".to_owned()];
+    let options = Options {
+        namespace: None,
+        now: now(),
+        daemon_keys: &[],
+        paused: &paused,
+    };
+    let manifest = export(&config, &jobs, &options).expect("export");
+    let docs = YamlLoader::load_from_str(&manifest.yaml).expect("yaml");
+    let suspend: Vec<(Yaml, Yaml)> = docs
+        .iter()
+        .map(|d| (d["metadata"]["name"].clone(), d["spec"]["suspend"].clone()))
+        .collect();
+    assert_eq!(
+        suspend,
+        [
+            (s("busy"), Yaml::Boolean(false)),
+            (s("idle"), Yaml::Boolean(true))
+        ]
+    );
+    assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
 }
