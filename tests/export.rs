@@ -153,6 +153,14 @@ fn the_reference_schedule_validates_against_kubernetes_1_30_and_the_newest() {
     );
     assert!(yaml.contains("- secretRef:\n                    name: backup-db-env\n"));
     assert!(yaml.contains("subPath: pg_password"));
+    // [daemon] registry_auth: every pod pulls with the Secret made from it.
+    assert_eq!(
+        yaml.matches("imagePullSecrets:\n            - name: cronbox-registry\n")
+            .count(),
+        3,
+        "{yaml}"
+    );
+    assert!(yaml.contains("#   kubectl create secret docker-registry cronbox-registry -n batch --from-file=.dockerconfigjson=/etc/cronbox/docker-config.json\n"));
 }
 
 #[test]
@@ -174,6 +182,11 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("backup-db", "tmpfs"),
         ("backup-db", "max_output"),
         ("backup-db", "params"),
+        // A CronJob tells no one: cluster alerting instead.
+        ("backup-db", "notify"),
+        ("backup-db", "notify_on"),
+        ("backup-db", "expect_success_within"),
+        ("backup-db", "healthchecks"),
         ("heartbeat", "pids_limit"),
         // A job chain or a file trigger has no CronJob: left out.
         ("import-orders", "on_file"),
@@ -184,6 +197,8 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("weekly-report", "volumes"),
         ("[daemon]", "max_concurrent"),
         ("[daemon]", "history_limit"),
+        ("[daemon]", "registry_auth"),
+        ("[daemon]", "heartbeat"),
     ]
     .iter()
     .map(|(j, k)| ((*j).to_owned(), (*k).to_owned()))

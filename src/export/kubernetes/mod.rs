@@ -26,6 +26,7 @@ use super::yaml::{self, Node};
 use crate::config::{Config, Job};
 use crate::schedule::robfig::{self, ForRobfig};
 
+pub use job::REGISTRY_SECRET;
 pub use names::{MAX_NAME_LEN, cronjob_name};
 
 /// Most Jobs a CronJob keeps of each kind (`successfulJobsHistoryLimit`,
@@ -138,7 +139,7 @@ fn cronjob(
     notes: &mut Notes,
 ) -> (Vec<String>, Node) {
     let name = cronjob_name(&job.name);
-    let comments = job::comments(config, job, &name, options.namespace);
+    let comments = job::comments(config, job, &name, options);
     differences::job(job, options, notes);
     let node = job::cronjob(config, job, &name, schedule, options, notes);
     (comments, node)

@@ -517,3 +517,100 @@ fn a_paused_job_is_suspended_and_the_others_are_not() {
     );
     assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
 }
+
+const CHANNELS: &str = "[notify.ops]\nkind = \"webhook\"\nurl = \"https://hooks.example.org/T0/secret-token\"\n[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n";
+
+/// (the job's settings, the keys warned about in order, words of those warnings)
+#[test]
+fn notifications_dead_man_alerts_and_pings_are_warned_about_with_advice() {
+    let cases: [(&str, &[&str], &[&str]); 7] = [
+        // Without channels, notify_on and notify_cooldown change nothing.
+        (
+            "notify_on = [\"success\"]\nnotify_cooldown = \"5m\"",
+            &[],
+            &[],
+        ),
+        (
+            "notify = [\"ops\"]",
+            &["notify"],
+            &["channels \"ops\" are not told", "kube_job_status_failed"],
+        ),
+        (
+            "notify = [\"ops\"]\nnotify_on = [\"failure\", \"recovery\"]\nnotify_cooldown = \"1h\"",
+            &["notify"],
+            &["Alertmanager"],
+        ),
+        (
+            "notify = [\"ops\"]\nnotify_on = [\"failure\", \"missed\"]",
+            &["notify", "notify_on"],
+            &["\"failure\", \"missed\" are sent nowhere"],
+        ),
+        (
+            "notify = [\"ops\"]\nnotify_cooldown = \"5m\"",
+            &["notify", "notify_cooldown"],
+            &["repeat_interval"],
+        ),
+        (
+            "expect_success_within = \"26h\"",
+            &["expect_success_within"],
+            &["time() - kube_cronjob_status_last_successful_time{cronjob=\"x\"} > 93600"],
+        ),
+        (
+            "healthchecks = { channel = \"hc\", check = \"5f1c9a3e-7d2b-4c6e-9f0a-1b2c3d4e5f60\" }",
+            &["healthchecks"],
+            &["channel \"hc\" is not pinged"],
+        ),
+    ];
+    for (settings, keys, words) in cases {
+        let text =
+            format!("{CHANNELS}[jobs.x]\nschedule = \"0 4 * * *\"\nimage = \"a\"\n{settings}\n");
+        let manifest = run(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<&str> = manifest.warnings.iter().map(|w| w.key).collect();
+        assert_eq!(got, keys, "{settings}: {:?}", manifest.warnings);
+        let said: Vec<String> = manifest.warnings.iter().map(ToString::to_string).collect();
+        let said = said.join("\n");
+        for word in words {
+            assert!(said.contains(word), "{settings}: {word:?} not in {said}");
+        }
+        // Neither the channel's URL nor the check's id is ever shown.
+        for secret in ["secret-token", "5f1c9a3e"] {
+            assert!(!said.contains(secret) && !manifest.yaml.contains(secret));
+        }
+        assert!(manifest.warnings.iter().all(|w| {
+            w.to_string()
+                .starts_with(&format!("job \"x\": {}: ", w.key))
+        }));
+    }
+}
+
+#[test]
+fn registry_auth_becomes_an_image_pull_secret_with_the_command_to_make_it() {
+    let text = "[daemon]\nregistry_auth = \"/etc/cronbox/docker config.json\"\nheartbeat = { channel = \"hc\", check = \"c0ffee-check\", every = \"5m\" }\n[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n[jobs.x]\nschedule = \"@daily\"\nimage = \"registry.example.org/x:1\"\n";
+    // Not written in the file (as if by default): nothing of it.
+    let quiet = run(text, &[]).expect("export");
+    assert!(!quiet.yaml.contains("imagePullSecrets"), "{}", quiet.yaml);
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    let keys = ["registry_auth".to_owned(), "heartbeat".to_owned()];
+    let manifest = run(text, &keys).expect("export");
+    let doc = &YamlLoader::load_from_str(&manifest.yaml).expect("yaml")[0];
+    assert_eq!(
+        at(doc, "@.imagePullSecrets"),
+        &YamlLoader::load_from_str("[{name: cronbox-registry}]").expect("yaml")[0]
+    );
+    let command = "#   kubectl create secret docker-registry cronbox-registry -n batch --from-file=.dockerconfigjson='/etc/cronbox/docker config.json'";
+    assert!(
+        manifest.yaml.lines().any(|l| l == command),
+        "{}",
+        manifest.yaml
+    );
+    let said: Vec<String> = manifest.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with(
+            "[daemon] registry_auth: Kubernetes pulls from private registries with imagePullSecrets: each pod names the Secret \"cronbox-registry\""
+        ),
+        "{said:?}"
+    );
+    assert!(said[1].starts_with("[daemon] heartbeat: "), "{said:?}");
+    assert!(!said.join("\n").contains("c0ffee") && !manifest.yaml.contains("c0ffee"));
+}
