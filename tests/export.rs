@@ -383,3 +383,36 @@ fn a_job_paused_with_the_cli_is_exported_suspended_and_the_database_is_not_writt
         assert!(said.contains("passed for resource cronjob/idle"), "{said}");
     }
 }
+
+#[test]
+fn a_privileged_job_validates_without_allow_privilege_escalation() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("cronbox.toml");
+    std::fs::write(
+        &config,
+        "[daemon]\ntimezone = \"UTC\"\n[jobs.raid-check]\nschedule = \"0 3 * * 0\"\nimage = \"alpine:3\"\nprivileged = true\ncap_add = [\"SYS_ADMIN\"]\nread_only = true\nuser = \"0:0\"\n",
+    )
+    .expect("write config");
+    let out = export(&config, &[]);
+    let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        warned(&stderr),
+        [("raid-check".to_owned(), "privileged".to_owned())],
+        "{stderr}"
+    );
+    assert!(
+        yaml.contains("\n              securityContext:\n                privileged: true\n"),
+        "{yaml}"
+    );
+    // Kubernetes refuses privileged with allowPrivilegeEscalation: false.
+    assert!(!yaml.contains("allowPrivilegeEscalation"), "{yaml}");
+    let newest = newest_known_version();
+    for version in ["1.30", newest.as_str()] {
+        let said = validate(dir.path(), &yaml, version);
+        assert!(
+            said.contains("passed for resource cronjob/raid-check"),
+            "{said}"
+        );
+    }
+}

@@ -17,6 +17,8 @@ mod names;
 mod pod;
 
 #[cfg(test)]
+mod fire_tests;
+#[cfg(test)]
 mod tests;
 
 use chrono::{DateTime, Utc};

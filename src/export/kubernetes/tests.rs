@@ -276,6 +276,68 @@ fn each_key_maps_to_its_field() {
     assert_eq!(labels["team"], s("ops"));
     assert_eq!(labels["cronbox/job"], s("x"));
     assert_eq!(labels["app.kubernetes.io/name"], s("x"));
+    // The origin: on the CronJob, its Jobs and their pods; the file and job.
+    for path in [
+        "metadata.labels",
+        "spec.jobTemplate.metadata.labels",
+        "spec.jobTemplate.spec.template.metadata.labels",
+    ] {
+        let labels = at(&doc, path);
+        assert_eq!(
+            labels["app.kubernetes.io/created-by"],
+            s("cronbox"),
+            "{path}"
+        );
+        assert_eq!(labels["cronbox/job"], s("x"), "{path}");
+    }
+    assert_eq!(
+        doc["metadata"]["annotations"]["cronbox/source"],
+        s("/etc/cronbox/cronbox.toml [jobs.x]")
+    );
+}
+
+#[test]
+fn a_daylight_saving_change_is_warned_about_once_saying_what_kubernetes_does() {
+    let skips = "Kubernetes skips a run whose time the clock jumps over (cronbox runs it once, right after the jump)";
+    let twice = "Kubernetes runs twice a time the clock passes twice (cronbox once)";
+    // (schedule, zone, the whole warning); the year after 2025-06-01.
+    let cases = [
+        (
+            "30 2 * 3 *",
+            "Europe/Berlin",
+            format!(
+                "job \"x\": schedule: its time 02:30 falls in a daylight-saving change of Europe/Berlin (first on 2026-03-29): {skips}"
+            ),
+        ),
+        (
+            "30 2 * 10 *",
+            "Europe/Berlin",
+            format!(
+                "job \"x\": schedule: its time 02:30 falls in a daylight-saving change of Europe/Berlin (first on 2025-10-26): {twice}"
+            ),
+        ),
+        (
+            "30 2 * * *",
+            "Europe/Berlin",
+            format!(
+                "job \"x\": schedule: its time 02:30 falls in a daylight-saving change of Europe/Berlin (first on 2025-10-26): {skips}; {twice}"
+            ),
+        ),
+        (
+            "0 2 * * sun",
+            "America/New_York",
+            format!(
+                "job \"x\": schedule: its time 02:00 falls in a daylight-saving change of America/New_York (first on 2026-03-08): {skips}"
+            ),
+        ),
+    ];
+    for (schedule, zone, want) in cases {
+        let text =
+            format!("[jobs.x]\nschedule = \"{schedule}\"\ntimezone = \"{zone}\"\nimage = \"a\"\n");
+        let manifest = run(&text, &[]).expect("export");
+        let said: Vec<String> = manifest.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(said, [want], "{schedule} in {zone}");
+    }
 }
 
 #[test]
