@@ -87,6 +87,14 @@ fn reference_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, config)
 }
 
+/// A schedule file holding `text` in a temp dir of its own.
+fn config_in(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("cronbox.toml");
+    std::fs::write(&config, text).expect("write config");
+    (dir, config)
+}
+
 fn export(config: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cronbox"))
         .args(["export", "kubernetes", "--config"])
@@ -219,10 +227,7 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
 
 #[test]
 fn a_quiet_job_exits_0_with_strict_and_tricky_values_stay_strings() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("cronbox.toml");
-    std::fs::write(
-        &config,
+    let (dir, config) = config_in(
         r#"[daemon]
 timezone = "UTC"
 [jobs.tricky_values]
@@ -235,8 +240,7 @@ network = "host"
 hostname = "tricky"
 fatal_exit_codes = [1, 255]
 "#,
-    )
-    .expect("write config");
+    );
     let out = export(&config, &["--strict"]);
     let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -270,13 +274,9 @@ fatal_exit_codes = [1, 255]
 
 #[test]
 fn jobs_that_cannot_be_exported_are_named_and_nothing_is_printed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("cronbox.toml");
-    std::fs::write(
-        &config,
+    let (_dir, config) = config_in(
         "[daemon]\ntimezone = \"UTC\"\n[jobs.fast]\nschedule = \"@every 30s\"\nimage = \"a\"\n[jobs.ok]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.odd_name]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.odd-name]\nschedule = \"@daily\"\nimage = \"a\"\n",
-    )
-    .expect("write config");
+    );
     let out = export(&config, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -317,14 +317,10 @@ fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
 
 #[test]
 fn a_job_paused_with_the_cli_is_exported_suspended_and_the_database_is_not_written() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("cronbox.toml");
     // No HTTP server: `cronbox pause` writes the database itself.
-    std::fs::write(
-        &config,
+    let (dir, config) = config_in(
         "[daemon]\ntimezone = \"UTC\"\ndatabase = \"history.db\"\n[daemon.http]\nlisten = \"\"\n[jobs.idle]\nschedule = \"@daily\"\nimage = \"alpine:3\"\n[jobs.busy]\nschedule = \"@hourly\"\nimage = \"alpine:3\"\n",
-    )
-    .expect("write config");
+    );
     // Before any database exists, nothing is paused (and none is created).
     let before = export(&config, &["--strict"]);
     assert_eq!(before.status.code(), Some(0), "{}", text(&before.stderr));
@@ -386,13 +382,9 @@ fn a_job_paused_with_the_cli_is_exported_suspended_and_the_database_is_not_writt
 
 #[test]
 fn a_privileged_job_validates_without_allow_privilege_escalation() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("cronbox.toml");
-    std::fs::write(
-        &config,
+    let (dir, config) = config_in(
         "[daemon]\ntimezone = \"UTC\"\n[jobs.raid-check]\nschedule = \"0 3 * * 0\"\nimage = \"alpine:3\"\nprivileged = true\ncap_add = [\"SYS_ADMIN\"]\nread_only = true\nuser = \"0:0\"\n",
-    )
-    .expect("write config");
+    );
     let out = export(&config, &[]);
     let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
