@@ -3,8 +3,11 @@
 //! daylight saving), the CronJob's `schedule` and `timeZone` are read by
 //! croner (an independent implementation) with robfig's day-of-month /
 //! day-of-week rule, as the CronJob controller reads them, and give cronbox's
-//! fire times for a year; where a zone's clock change makes them differ,
-//! the export warned about it.
+//! fire times for a year, in zones with daylight saving too. Schedules whose
+//! times fall in a clock change are warned about; croner resolves those
+//! times as cronbox does (once, after a gap; once in an overlap), not as
+//! robfig does, so it agrees there as well, and what Kubernetes does instead
+//! is the warning's to say (its wording is asserted in `tests.rs`).
 
 use super::*;
 use crate::config::{Environment, ZoneSource};
@@ -130,7 +133,7 @@ fn exported_schedules_fire_when_cronbox_does_for_a_year() {
         ("@every 15m", "Europe/Paris", false),
         ("@every 6h", "Asia/Kolkata", false),
         ("@every 1d", "America/New_York", false),
-        // In the hours the clocks change: warned about.
+        // In the hours the clocks change: warned about (see the module's note).
         ("30 2 * * *", "Europe/Berlin", true),
         ("30 1 * * sun", "America/New_York", true),
         ("0 2 * 3 *", "Europe/Paris", true),
@@ -143,21 +146,6 @@ fn exported_schedules_fire_when_cronbox_does_for_a_year() {
         let theirs = croner_times(&expression, k8s_zone);
         assert!(!ours.is_empty(), "{what}");
         let differ: Vec<&DateTime<Utc>> = ours.symmetric_difference(&theirs).collect();
-        if !in_a_change {
-            assert!(differ.is_empty(), "{what}: they differ at {differ:?}");
-            continue;
-        }
-        // Only around the changes the warning names.
-        let end = start() + TimeDelta::days(366);
-        let changes = config.jobs[0].schedule.dst_conflicts(start(), end);
-        assert!(!changes.is_empty(), "{what}");
-        for time in differ {
-            assert!(
-                changes
-                    .iter()
-                    .any(|c| (*time - c.at).num_hours().abs() <= 2),
-                "{what}: they differ at {time}, away from the changes {changes:?}"
-            );
-        }
+        assert!(differ.is_empty(), "{what}: they differ at {differ:?}");
     }
 }

@@ -9,7 +9,11 @@
 //! file at `/run/secrets/NAME`; a comment above the CronJob gives the `kubectl
 //! create secret` commands that make them from the same files. (Two Secrets,
 //! not one: `kubectl` cannot fill one Secret from an env file and files at
-//! once, and `envFrom` would turn every secret file into a variable.)
+//! once, and `envFrom` would turn every secret file into a variable.) When
+//! the file sets `[daemon] registry_auth`, every pod pulls with the Secret
+//! [`REGISTRY_SECRET`], and the comment gives the `kubectl create secret
+//! docker-registry` command that makes it from that file. A job paused in
+//! the database ([`Options::paused`]) gets `suspend: true`.
 
 mod differences;
 mod job;
