@@ -87,6 +87,14 @@ fn reference_dir() -> (tempfile::TempDir, PathBuf) {
     (dir, config)
 }
 
+/// A schedule file holding `text` in a temp dir of its own.
+fn config_in(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("cronbox.toml");
+    std::fs::write(&config, text).expect("write config");
+    (dir, config)
+}
+
 fn export(config: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cronbox"))
         .args(["export", "kubernetes", "--config"])
@@ -153,6 +161,14 @@ fn the_reference_schedule_validates_against_kubernetes_1_30_and_the_newest() {
     );
     assert!(yaml.contains("- secretRef:\n                    name: backup-db-env\n"));
     assert!(yaml.contains("subPath: pg_password"));
+    // [daemon] registry_auth: every pod pulls with the Secret made from it.
+    assert_eq!(
+        yaml.matches("imagePullSecrets:\n            - name: cronbox-registry\n")
+            .count(),
+        3,
+        "{yaml}"
+    );
+    assert!(yaml.contains("#   kubectl create secret docker-registry cronbox-registry -n batch --from-file=.dockerconfigjson=/etc/cronbox/docker-config.json\n"));
 }
 
 #[test]
@@ -174,6 +190,11 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("backup-db", "tmpfs"),
         ("backup-db", "max_output"),
         ("backup-db", "params"),
+        // A CronJob tells no one: cluster alerting instead.
+        ("backup-db", "notify"),
+        ("backup-db", "notify_on"),
+        ("backup-db", "expect_success_within"),
+        ("backup-db", "healthchecks"),
         ("heartbeat", "pids_limit"),
         // A job chain or a file trigger has no CronJob: left out.
         ("import-orders", "on_file"),
@@ -184,6 +205,8 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
         ("weekly-report", "volumes"),
         ("[daemon]", "max_concurrent"),
         ("[daemon]", "history_limit"),
+        ("[daemon]", "registry_auth"),
+        ("[daemon]", "heartbeat"),
     ]
     .iter()
     .map(|(j, k)| ((*j).to_owned(), (*k).to_owned()))
@@ -204,10 +227,7 @@ fn what_does_not_carry_over_is_warned_about_by_job_and_key() {
 
 #[test]
 fn a_quiet_job_exits_0_with_strict_and_tricky_values_stay_strings() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("cronbox.toml");
-    std::fs::write(
-        &config,
+    let (dir, config) = config_in(
         r#"[daemon]
 timezone = "UTC"
 [jobs.tricky_values]
@@ -220,8 +240,7 @@ network = "host"
 hostname = "tricky"
 fatal_exit_codes = [1, 255]
 "#,
-    )
-    .expect("write config");
+    );
     let out = export(&config, &["--strict"]);
     let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -255,13 +274,9 @@ fatal_exit_codes = [1, 255]
 
 #[test]
 fn jobs_that_cannot_be_exported_are_named_and_nothing_is_printed() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("cronbox.toml");
-    std::fs::write(
-        &config,
+    let (_dir, config) = config_in(
         "[daemon]\ntimezone = \"UTC\"\n[jobs.fast]\nschedule = \"@every 30s\"\nimage = \"a\"\n[jobs.ok]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.odd_name]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.odd-name]\nschedule = \"@daily\"\nimage = \"a\"\n",
-    )
-    .expect("write config");
+    );
     let out = export(&config, &[]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
@@ -280,4 +295,116 @@ fn jobs_that_cannot_be_exported_are_named_and_nothing_is_printed() {
     let bad = export(&config, &["--job", "ok", "--namespace", "Batch_Jobs"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("namespace \"Batch_Jobs\""));
+}
+
+/// The files of `dir`: name, size and a hash of the contents.
+fn snapshot(dir: &Path) -> Vec<(String, usize, u64)> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut files: Vec<(String, usize, u64)> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|entry| {
+            let entry = entry.expect("entry");
+            let bytes = std::fs::read(entry.path()).unwrap_or_default();
+            let mut hasher = DefaultHasher::new();
+            bytes.hash(&mut hasher);
+            let name = entry.file_name().to_string_lossy().into_owned();
+            (name, bytes.len(), hasher.finish())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_job_paused_with_the_cli_is_exported_suspended_and_the_database_is_not_written() {
+    // No HTTP server: `cronbox pause` writes the database itself.
+    let (dir, config) = config_in(
+        "[daemon]\ntimezone = \"UTC\"\ndatabase = \"history.db\"\n[daemon.http]\nlisten = \"\"\n[jobs.idle]\nschedule = \"@daily\"\nimage = \"alpine:3\"\n[jobs.busy]\nschedule = \"@hourly\"\nimage = \"alpine:3\"\n",
+    );
+    // Before any database exists, nothing is paused (and none is created).
+    let before = export(&config, &["--strict"]);
+    assert_eq!(before.status.code(), Some(0), "{}", text(&before.stderr));
+    assert_eq!(
+        text(&before.stdout).matches("  suspend: false\n").count(),
+        2
+    );
+    assert!(!dir.path().join("history.db").exists());
+    let pause = Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(["pause", "idle", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run cronbox pause");
+    assert!(pause.status.success(), "{}", text(&pause.stderr));
+    assert!(
+        text(&pause.stdout).starts_with("job idle paused in the database"),
+        "{}",
+        text(&pause.stdout)
+    );
+    let files = snapshot(dir.path());
+    let out = export(&config, &["--strict"]);
+    let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // The database is as the pause left it. (A reader of a WAL database may
+    // leave SQLite's empty -wal and its -shm index behind, as `check` does.)
+    let after = snapshot(dir.path());
+    let db = |files: &[(String, usize, u64)]| {
+        files
+            .iter()
+            .find(|(name, ..)| name == "history.db")
+            .cloned()
+    };
+    assert_eq!(db(&after), db(&files), "the export wrote the database");
+    assert!(
+        after
+            .iter()
+            .all(|(name, size, _)| name != "history.db-wal" || *size == 0),
+        "the export wrote to the WAL: {after:?}"
+    );
+    let docs: Vec<&str> = yaml.split("---\n").filter(|d| !d.is_empty()).collect();
+    let suspend = |name: &str| {
+        let doc = docs
+            .iter()
+            .find(|d| d.contains(&format!("\n  name: {name}\n")))
+            .unwrap_or_else(|| panic!("no CronJob {name}:\n{yaml}"));
+        doc.lines()
+            .find_map(|l| l.strip_prefix("  suspend: "))
+            .unwrap_or_else(|| panic!("no suspend:\n{doc}"))
+            .to_owned()
+    };
+    assert_eq!(suspend("idle"), "true", "{yaml}");
+    assert_eq!(suspend("busy"), "false", "{yaml}");
+    let newest = newest_known_version();
+    for version in ["1.30", newest.as_str()] {
+        let said = validate(dir.path(), &yaml, version);
+        assert!(said.contains("passed for resource cronjob/idle"), "{said}");
+    }
+}
+
+#[test]
+fn a_privileged_job_validates_without_allow_privilege_escalation() {
+    let (dir, config) = config_in(
+        "[daemon]\ntimezone = \"UTC\"\n[jobs.raid-check]\nschedule = \"0 3 * * 0\"\nimage = \"alpine:3\"\nprivileged = true\ncap_add = [\"SYS_ADMIN\"]\nread_only = true\nuser = \"0:0\"\n",
+    );
+    let out = export(&config, &[]);
+    let (yaml, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        warned(&stderr),
+        [("raid-check".to_owned(), "privileged".to_owned())],
+        "{stderr}"
+    );
+    assert!(
+        yaml.contains("\n              securityContext:\n                privileged: true\n"),
+        "{yaml}"
+    );
+    // Kubernetes refuses privileged with allowPrivilegeEscalation: false.
+    assert!(!yaml.contains("allowPrivilegeEscalation"), "{yaml}");
+    let newest = newest_known_version();
+    for version in ["1.30", newest.as_str()] {
+        let said = validate(dir.path(), &yaml, version);
+        assert!(
+            said.contains("passed for resource cronjob/raid-check"),
+            "{said}"
+        );
+    }
 }

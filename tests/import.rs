@@ -211,8 +211,15 @@ fn ofelia_imports_fire_as_ofelia_would() {
         "new-york",
         ("0 15 4 * * *", Tz::America__New_York, false),
     );
-    // */10 seconds: the same instants as @every 10s (a day of them).
-    let want = croner_times("*/10 * * * * *", utc, false, 8640);
+    // */10 seconds: the same instants as @every 10s (a week of them, so
+    // that day and week boundaries are crossed).
+    let week = 7 * 24 * 60 * 6;
+    let want = croner_times("*/10 * * * * *", utc, false, week);
+    assert_eq!(want.len(), week);
+    assert_eq!(
+        want.last().map(|t| *t - start()),
+        Some(chrono::TimeDelta::days(7))
+    );
     assert_eq!(
         next(dir.path(), &file, "every-ten-seconds", want.len()),
         want

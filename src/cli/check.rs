@@ -246,9 +246,10 @@ pub async fn execute(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The jobs of `config` paused in its database (none when there is no database
-/// yet; a database that cannot be read is a warning).
-async fn paused_jobs(config: &crate::config::Config) -> Vec<String> {
+/// The jobs of `config` paused in its database, sorted (none when there is no
+/// database yet; a database that cannot be read is a warning on stderr). Read
+/// only: nothing is written or created. `cronbox export` uses it too.
+pub(super) async fn paused_jobs(config: &crate::config::Config) -> Vec<String> {
     let path = &config.daemon.database;
     if !path.exists() {
         return Vec::new();

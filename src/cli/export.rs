@@ -2,6 +2,8 @@
 //! (see [`crate::export::kubernetes`]), each setting Kubernetes cannot express
 //! the same way as a warning on stderr. Exit code 0, or 2 with `--strict` when
 //! there are warnings; 2 without output when a job cannot be exported at all.
+//! A job paused in the database (read only; none without a database) is
+//! exported with `suspend: true`.
 
 use clap::{Args, Subcommand};
 use std::process::ExitCode;
@@ -42,20 +44,23 @@ pub struct KubernetesArgs {
 }
 
 /// Run `cronbox export`: the exit code as the module says.
-pub fn execute(args: ExportArgs) -> anyhow::Result<ExitCode> {
+pub async fn execute(args: ExportArgs) -> anyhow::Result<ExitCode> {
     match args.target {
-        Target::Kubernetes(args) => kubernetes(&args),
+        Target::Kubernetes(args) => kubernetes(&args).await,
     }
 }
 
-fn kubernetes(args: &KubernetesArgs) -> anyhow::Result<ExitCode> {
+async fn kubernetes(args: &KubernetesArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
     let jobs = super::selected_jobs(&config, args.job.as_deref())?;
     let daemon_keys = daemon_keys(&config);
+    // Read only, as `cronbox check` reads them: the export writes nothing.
+    let paused = super::check::paused_jobs(&config).await;
     let options = Options {
         namespace: args.namespace.as_deref(),
         now: SystemClock.now(),
         daemon_keys: &daemon_keys,
+        paused: &paused,
     };
     let path = config.path.display();
     let manifest = match kubernetes::export(&config, &jobs, &options) {

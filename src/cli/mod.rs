@@ -209,7 +209,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => logs::execute(args).await,
         Command::Notifications(args) => notifications::execute(args).await,
         Command::Notify(args) => notify::execute(args).await,
-        Command::Export(args) => export::execute(args),
+        Command::Export(args) => export::execute(args).await,
         Command::Import(args) => import::execute(args),
         Command::Schema(args) => schema::execute(args),
         Command::Completions(args) => package::execute_completions(args),

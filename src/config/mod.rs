@@ -77,7 +77,7 @@ pub use json_schema::json_schema;
 pub use notify::{
     Channel, ChannelKind, Email, SecretText, SmtpSecurity, Tail, UrlSource, WebhookFormat,
 };
-pub use schema::{DEFAULT_NOTIFY_ON, NOTIFY_EVENTS};
+pub use schema::{DEFAULT_NOTIFY_COOLDOWN, DEFAULT_NOTIFY_ON, NOTIFY_EVENTS};
 pub(crate) use values::check_url;
 pub use zone_source::{ZoneSource, default_zone};
 

@@ -2,7 +2,8 @@
 //! schedules are cronie's, which are cronbox's: they are kept as written.
 //! `CRON_TZ=` and `TZ=` lines set the `timezone` of the jobs below them; jobs
 //! before any keep cronbox's default zone (the system's, as cron's).
-//! `MAILTO` is reported: cronbox has no mail. Other variables are the host
+//! `MAILTO` is reported and written as an email channel commented out (see
+//! `mail.rs`). Other variables are the host
 //! shell's, which a container sees only through `-e NAME` (then they give the
 //! value). A system crontab's user column is read and left out.
 //!
@@ -16,6 +17,7 @@ use chrono_tz::Tz;
 
 use super::draft::{Draft, Value};
 use super::{Imported, Skipped, Translation, docker, finish, words};
+use mail::Mail;
 
 /// The crontab `text` (called `source` in comments).
 pub fn import(text: &str, source: &str) -> Imported {
@@ -32,10 +34,14 @@ pub fn import(text: &str, source: &str) -> Imported {
             continue;
         }
         match job(trimmed, line, source, &state) {
-            Ok(draft) => t.drafts.push(draft),
+            Ok(mut draft) => {
+                draft.comments.extend(state.mail.job_comment());
+                t.drafts.push(draft);
+            }
             Err(why) => t.skipped.push(Skipped::new(line, why)),
         }
     }
+    t.preamble = state.mail.preamble();
     let header = format!(
         "# Imported by `cronbox import crontab` from {source}.\n# Each job says where it came from."
     );
@@ -47,6 +53,7 @@ pub fn import(text: &str, source: &str) -> Imported {
 struct State {
     zone: Option<Tz>,
     vars: BTreeMap<String, String>,
+    mail: Mail,
 }
 
 impl State {
@@ -59,10 +66,8 @@ impl State {
                     format!("{name}: {value:?} is not a time zone cronbox knows; the jobs below keep the previous zone"),
                 )),
             },
-            "MAILTO" | "MAILFROM" => t.skipped.push(Skipped::new(
-                line,
-                format!("{name}: cron mails each job's output; cronbox has no mail notifications yet: `cronbox history` and `cronbox logs RUN_ID` show every run and its output"),
-            )),
+            "MAILTO" => self.mail.mailto(line, value, t),
+            "MAILFROM" => self.mail.mailfrom(line, value, t),
             _ => {
                 t.notes.push(Skipped::new(
                     line,
@@ -193,5 +198,6 @@ fn image_name(image: &str) -> String {
     last.split([':', '@']).next().unwrap_or(last).to_owned()
 }
 
+mod mail;
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,8 @@
 //! schedule is read as Ofelia reads it (robfig/cron: five fields, or six with
 //! seconds first; see [`crate::schedule::robfig`]). The other job kinds run
 //! in existing containers, on Ofelia's host or in a swarm, and are reported
-//! as not importable, as are Ofelia's notification and logging settings.
+//! as not importable, as are Ofelia's notification and logging settings (the
+//! messages name the cronbox channel that does the same).
 //!
 //! Ofelia's defaults are kept: a job without `no-overlap = true` may overlap
 //! (`concurrency = "allow"`), and images are pulled before every run unless
@@ -18,8 +19,32 @@ use super::ini::{self, Section, Variable};
 use super::{Imported, Skipped, Translation, docker, finish, words};
 use crate::schedule::robfig;
 
-/// Why notifications do not come across.
-const NO_NOTIFICATIONS: &str = "notifications are not imported: cronbox has none yet; `cronbox history` and `cronbox logs RUN_ID` show every run and its output";
+/// Why Ofelia's middleware setting `name` (mail, Slack, saved reports, ...;
+/// see [`is_notification`]) does not come across, and what in cronbox does
+/// the same: a `[notify.NAME]` channel the jobs name in `notify`. Not written
+/// for the user: its password or webhook URL would be a secret in the output.
+fn not_imported_notification(name: &str) -> String {
+    let channel = if name.starts_with("slack") {
+        "a [notify.NAME] channel with kind = \"webhook\", format = \"slack\" and the webhook URL in url_file"
+    } else if ["mail", "email", "smtp"]
+        .iter()
+        .any(|p| name.starts_with(p))
+    {
+        "a [notify.NAME] channel with kind = \"email\" (smtp, from, to, username, password_file)"
+    } else if name.starts_with("save") {
+        return "Ofelia's saved reports are not imported: cronbox keeps every run's output in its database (`cronbox history`, `cronbox logs RUN_ID`)".to_owned();
+    } else {
+        "a [notify.NAME] channel with kind = \"webhook\" (format = \"json\", \"slack\", \"discord\", \"ntfy\" or \"gotify\")"
+    };
+    let when = if name.ends_with("only-on-error") {
+        "; a channel is told of the events the job's notify_on names (failures and recoveries by default)"
+    } else {
+        ""
+    };
+    format!(
+        "Ofelia's notification settings are not imported (they hold credentials): in cronbox that is {channel}, which jobs name in notify = [\"NAME\"]{when}; write it by hand (README, \"Notifications\")"
+    )
+}
 
 /// The schedule `text` (an Ofelia INI file, called `source` in comments).
 pub fn import(text: &str, source: &str) -> Imported {
@@ -57,10 +82,13 @@ fn section_of(section: &Section, source: &str, t: &mut Translation) {
     match (section.name.as_str(), &section.subsection) {
         ("global", _) => {
             for var in &section.variables {
-                t.skipped.push(Skipped::new(
-                    var.line,
-                    format!("[global] {}: {NO_NOTIFICATIONS}", var.name),
-                ));
+                let why = if is_notification(&var.name) {
+                    not_imported_notification(&var.name)
+                } else {
+                    "an Ofelia setting cronbox has no use for".to_owned()
+                };
+                t.skipped
+                    .push(Skipped::new(var.line, format!("[global] {}: {why}", var.name)));
             }
         }
         ("job-run", Some(name)) => match job_run(name, section, source, t) {
@@ -190,7 +218,7 @@ fn variable(
         "volumes-from" => {
             return Ok(Err("cronbox mounts host paths only; mount the other container's volumes by their host paths".to_owned()));
         }
-        other if is_notification(other) => return Ok(Err(NO_NOTIFICATIONS.to_owned())),
+        other if is_notification(other) => return Ok(Err(not_imported_notification(other))),
         _ => return Ok(Err("not a job-run setting the import knows".to_owned())),
     }
     Ok(Ok(()))

@@ -8,7 +8,10 @@ use std::time::Duration;
 use chrono::TimeDelta;
 
 use super::{HISTORY_LIMIT_CAP, Notes, Options};
-use crate::config::{CatchUp, Config, DEFAULT_MAX_OUTPUT, DEFAULT_STOP_SIGNAL, Job};
+use crate::config::{
+    CatchUp, Config, DEFAULT_MAX_OUTPUT, DEFAULT_NOTIFY_COOLDOWN, DEFAULT_NOTIFY_ON,
+    DEFAULT_STOP_SIGNAL, Job,
+};
 use crate::export::Warning;
 use crate::schedule::DstChange;
 
@@ -68,6 +71,7 @@ pub(super) fn job(job: &Job, options: &Options<'_>, notes: &mut Notes) {
         );
     }
     host(job, notes);
+    notifications(job, notes);
     if !job.params.is_empty() {
         notes.warn(
             "params",
@@ -174,6 +178,68 @@ fn host(job: &Job, notes: &mut Notes) {
     }
 }
 
+/// Where the cluster's alerting comes closest to cronbox's notifications.
+const ALERTING: &str = "alert from the cluster instead (a Prometheus rule on kube-state-metrics' kube_job_status_failed, routed by Alertmanager to the same place)";
+
+/// The notifications, the dead-man alert and the health pings: a CronJob
+/// tells no one about its runs. Each key is named where it has an effect:
+/// `notify_on` and `notify_cooldown` only with channels and other than their
+/// defaults. Never a check's id (a healthchecks ping URL is a credential).
+fn notifications(job: &Job, notes: &mut Notes) {
+    if !job.notify.is_empty() {
+        notes.warn(
+            "notify",
+            format!(
+                "a CronJob tells no one about its runs: the channels {} are not told; {ALERTING}",
+                quoted(&job.notify)
+            ),
+        );
+        if job.notify_on != DEFAULT_NOTIFY_ON {
+            notes.warn(
+                "notify_on",
+                format!(
+                    "the events {} are sent nowhere (see notify); choose the Job conditions to alert on in that rule",
+                    quoted(&job.notify_on)
+                ),
+            );
+        }
+        if job.notify_cooldown != DEFAULT_NOTIFY_COOLDOWN {
+            notes.warn(
+                "notify_cooldown",
+                "nothing is sent, so nothing is folded (see notify); Alertmanager's repeat_interval comes closest",
+            );
+        }
+    }
+    if let Some(within) = job.expect_success_within {
+        notes.warn(
+            "expect_success_within",
+            format!(
+                "Kubernetes has no dead-man alert: a Prometheus rule such as time() - kube_cronjob_status_last_successful_time{{cronjob=\"{}\"}} > {} comes closest",
+                super::cronjob_name(&job.name),
+                within.as_secs()
+            ),
+        );
+    }
+    if let Some(ping) = &job.healthchecks {
+        notes.warn(
+            "healthchecks",
+            format!(
+                "the check of channel {:?} is not pinged: ping it at the end of the container's command (curl its ping URL), or {ALERTING}",
+                ping.channel
+            ),
+        );
+    }
+}
+
+/// `["a", "b"]` as `"a", "b"`.
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|item| format!("{item:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The `[daemon]` settings written in the file that do not carry over.
 pub(super) fn daemon(config: &Config, options: &Options<'_>) -> Vec<Warning> {
     let set = |key: &str| options.daemon_keys.iter().any(|k| k == key);
@@ -196,6 +262,23 @@ pub(super) fn daemon(config: &Config, options: &Options<'_>) -> Vec<Warning> {
                 "each CronJob keeps at most {HISTORY_LIMIT_CAP} finished Jobs of each kind, not {} (every kept Job keeps its pod)",
                 config.daemon.history_limit
             ),
+        });
+    }
+    if set("registry_auth") && config.daemon.registry_auth.is_some() {
+        warnings.push(Warning {
+            job: None,
+            key: "registry_auth",
+            message: format!(
+                "Kubernetes pulls from private registries with imagePullSecrets: each pod names the Secret {:?}, which the kubectl command in the comment above each CronJob makes from this file; credentials a credHelpers or credsStore helper keeps are not in the file (log in to the cluster's registries anew)",
+                super::job::REGISTRY_SECRET
+            ),
+        });
+    }
+    if set("heartbeat") && config.daemon.heartbeat.is_some() {
+        warnings.push(Warning {
+            job: None,
+            key: "heartbeat",
+            message: "the daemon's own ping has no counterpart: the cluster's monitoring watches its controllers (a Prometheus rule on kube_cronjob_status_last_schedule_time comes closest)".to_owned(),
         });
     }
     if config.daemon.history_max_age.as_secs() > i32::MAX as u64 {

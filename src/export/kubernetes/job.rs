@@ -2,6 +2,7 @@
 //! history limits, retries and the exit codes that fail a run at once; and
 //! the comment above each CronJob (origin, Secrets to create).
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::{HISTORY_LIMIT_CAP, Notes, Options, pod};
@@ -9,6 +10,19 @@ use crate::config::{Concurrency, Config, Job};
 use crate::export::shell;
 use crate::export::yaml::Node;
 use crate::schedule::robfig::ForRobfig;
+
+/// The Secret of type `kubernetes.io/dockerconfigjson` every pod pulls its
+/// image with when the file sets `[daemon] registry_auth`.
+pub const REGISTRY_SECRET: &str = "cronbox-registry";
+
+/// The Docker config.json to make [`REGISTRY_SECRET`] from: `[daemon]
+/// registry_auth` when the file sets it (the default file is not assumed).
+pub(super) fn registry_auth<'a>(config: &'a Config, options: &Options<'_>) -> Option<&'a Path> {
+    if !options.daemon_keys.iter().any(|k| k == "registry_auth") {
+        return None;
+    }
+    config.daemon.registry_auth.as_deref()
+}
 
 /// The Secret holding the variables of the job's `env_file`.
 pub(super) fn env_secret(name: &str) -> String {
@@ -44,18 +58,26 @@ pub(super) fn comments(
     config: &Config,
     job: &Job,
     name: &str,
-    namespace: Option<&str>,
+    options: &Options<'_>,
 ) -> Vec<String> {
     let mut lines = vec![format!(
         "cronbox job {:?} from {}",
         job.name,
         config.path.display()
     )];
-    let in_namespace = namespace
+    let in_namespace = options
+        .namespace
         .map(|ns| format!(" -n {}", shell::quote(ns)))
         .unwrap_or_default();
-    if job.env_file.is_some() || !job.secrets.is_empty() {
+    let registry = registry_auth(config, options);
+    if job.env_file.is_some() || !job.secrets.is_empty() || registry.is_some() {
         lines.push("Create its Secrets first (cronbox never prints what they hold):".to_owned());
+    }
+    if let Some(file) = registry {
+        lines.push(format!(
+            "  kubectl create secret docker-registry {REGISTRY_SECRET}{in_namespace} --from-file=.dockerconfigjson={}",
+            shell::quote(&file.display().to_string())
+        ));
     }
     if let Some(env_file) = &job.env_file {
         lines.push(format!(
@@ -111,7 +133,10 @@ pub(super) fn cronjob(
         ("apiVersion", Node::str("batch/v1")),
         ("kind", Node::str("CronJob")),
         ("metadata", Node::map(metadata)),
-        ("spec", cronjob_spec(config, job, name, schedule, notes)),
+        (
+            "spec",
+            cronjob_spec(config, job, name, schedule, options, notes),
+        ),
     ])
 }
 
@@ -120,6 +145,7 @@ fn cronjob_spec(
     job: &Job,
     name: &str,
     schedule: &ForRobfig,
+    options: &Options<'_>,
     notes: &mut Notes,
 ) -> Node {
     let zone = if schedule.utc {
@@ -143,8 +169,8 @@ fn cronjob_spec(
         ));
     }
     spec.extend([
-        // cronbox has no paused jobs yet: every exported job is active.
-        ("suspend", Node::Bool(false)),
+        // A job paused in the database (cronbox pause) stays paused there.
+        ("suspend", Node::Bool(options.paused.contains(&job.name))),
         ("successfulJobsHistoryLimit", Node::Int(history)),
         ("failedJobsHistoryLimit", Node::Int(history)),
         (
@@ -154,7 +180,7 @@ fn cronjob_spec(
                     "metadata",
                     Node::map([("labels", Node::Map(labels(job, name)))]),
                 ),
-                ("spec", job_spec(config, job, name, notes)),
+                ("spec", job_spec(config, job, name, options, notes)),
             ]),
         ),
     ]);
@@ -172,7 +198,13 @@ pub(super) fn concurrency_policy(concurrency: Concurrency) -> &'static str {
 
 /// The Job: retries, the run's deadline, how long a finished run is kept,
 /// the exit codes that fail it at once, and the pod.
-fn job_spec(config: &Config, job: &Job, name: &str, notes: &mut Notes) -> Node {
+fn job_spec(
+    config: &Config,
+    job: &Job,
+    name: &str,
+    options: &Options<'_>,
+    notes: &mut Notes,
+) -> Node {
     let retries = Node::Int(i64::from(job.retries.min(i32::MAX as u32)));
     let mut spec = if job.completions > 1 {
         indexed(job, retries)
@@ -197,7 +229,8 @@ fn job_spec(config: &Config, job: &Job, name: &str, notes: &mut Notes) -> Node {
     if let Some(policy) = pod_failure_policy(job, name, notes) {
         spec.push(("podFailurePolicy", policy));
     }
-    spec.push(("template", pod::template(job, name, notes)));
+    let pull_secret = registry_auth(config, options).map(|_| REGISTRY_SECRET);
+    spec.push(("template", pod::template(job, name, pull_secret, notes)));
     Node::map(spec)
 }
 

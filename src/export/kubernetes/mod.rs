@@ -9,13 +9,19 @@
 //! file at `/run/secrets/NAME`; a comment above the CronJob gives the `kubectl
 //! create secret` commands that make them from the same files. (Two Secrets,
 //! not one: `kubectl` cannot fill one Secret from an env file and files at
-//! once, and `envFrom` would turn every secret file into a variable.)
+//! once, and `envFrom` would turn every secret file into a variable.) When
+//! the file sets `[daemon] registry_auth`, every pod pulls with the Secret
+//! [`REGISTRY_SECRET`], and the comment gives the `kubectl create secret
+//! docker-registry` command that makes it from that file. A job paused in
+//! the database ([`Options::paused`]) gets `suspend: true`.
 
 mod differences;
 mod job;
 mod names;
 mod pod;
 
+#[cfg(test)]
+mod fire_tests;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +32,7 @@ use super::yaml::{self, Node};
 use crate::config::{Config, Job};
 use crate::schedule::robfig::{self, ForRobfig};
 
+pub use job::REGISTRY_SECRET;
 pub use names::{MAX_NAME_LEN, cronjob_name};
 
 /// Most Jobs a CronJob keeps of each kind (`successfulJobsHistoryLimit`,
@@ -44,6 +51,9 @@ pub struct Options<'a> {
     /// The keys written in the file's `[daemon]` table: a `[daemon]` setting
     /// left at its default is not reported.
     pub daemon_keys: &'a [String],
+    /// The jobs paused in the database (`cronbox pause`): their CronJobs get
+    /// `suspend: true`, the others `suspend: false`.
+    pub paused: &'a [String],
 }
 
 /// The multi-document YAML stream and what did not carry over.
@@ -135,7 +145,7 @@ fn cronjob(
     notes: &mut Notes,
 ) -> (Vec<String>, Node) {
     let name = cronjob_name(&job.name);
-    let comments = job::comments(config, job, &name, options.namespace);
+    let comments = job::comments(config, job, &name, options);
     differences::job(job, options, notes);
     let node = job::cronjob(config, job, &name, schedule, options, notes);
     (comments, node)

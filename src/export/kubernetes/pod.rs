@@ -8,8 +8,14 @@ use super::{Notes, names};
 use crate::config::{Job, PullPolicy};
 use crate::export::yaml::Node;
 
-/// The pod template: labels, then the pod.
-pub(super) fn template(job: &Job, name: &str, notes: &mut Notes) -> Node {
+/// The pod template: labels, then the pod, which pulls its image with the
+/// Secret `pull_secret` when there is one.
+pub(super) fn template(
+    job: &Job,
+    name: &str,
+    pull_secret: Option<&str>,
+    notes: &mut Notes,
+) -> Node {
     let mut metadata_labels = labels(job, name);
     for (key, value) in &job.labels {
         let taken = metadata_labels.iter().any(|(k, _)| k == key);
@@ -29,11 +35,11 @@ pub(super) fn template(job: &Job, name: &str, notes: &mut Notes) -> Node {
             "metadata",
             Node::map([("labels", Node::Map(metadata_labels))]),
         ),
-        ("spec", pod_spec(job, name, notes)),
+        ("spec", pod_spec(job, name, pull_secret, notes)),
     ])
 }
 
-fn pod_spec(job: &Job, name: &str, notes: &mut Notes) -> Node {
+fn pod_spec(job: &Job, name: &str, pull_secret: Option<&str>, notes: &mut Notes) -> Node {
     // Each attempt is a new pod, so `timeout` bounds one attempt.
     let mut spec = vec![("restartPolicy", Node::str("Never"))];
     if let Some(timeout) = job.timeout {
@@ -66,6 +72,10 @@ fn pod_spec(job: &Job, name: &str, notes: &mut Notes) -> Node {
         "containers",
         Node::List(vec![container(job, name, &mounts, notes)]),
     ));
+    if let Some(secret) = pull_secret {
+        let reference = Node::map([("name", Node::str(secret))]);
+        spec.push(("imagePullSecrets", Node::List(vec![reference])));
+    }
     if !mounts.volumes.is_empty() {
         spec.push(("volumes", Node::List(mounts.volumes)));
     }

@@ -39,6 +39,7 @@ fn run(text: &str, daemon_keys: &[String]) -> Result<Manifest, ExportError> {
             namespace: Some("batch"),
             now: now(),
             daemon_keys,
+            paused: &[],
         },
     )
 }
@@ -275,6 +276,68 @@ fn each_key_maps_to_its_field() {
     assert_eq!(labels["team"], s("ops"));
     assert_eq!(labels["cronbox/job"], s("x"));
     assert_eq!(labels["app.kubernetes.io/name"], s("x"));
+    // The origin: on the CronJob, its Jobs and their pods; the file and job.
+    for path in [
+        "metadata.labels",
+        "spec.jobTemplate.metadata.labels",
+        "spec.jobTemplate.spec.template.metadata.labels",
+    ] {
+        let labels = at(&doc, path);
+        assert_eq!(
+            labels["app.kubernetes.io/created-by"],
+            s("cronbox"),
+            "{path}"
+        );
+        assert_eq!(labels["cronbox/job"], s("x"), "{path}");
+    }
+    assert_eq!(
+        doc["metadata"]["annotations"]["cronbox/source"],
+        s("/etc/cronbox/cronbox.toml [jobs.x]")
+    );
+}
+
+#[test]
+fn a_daylight_saving_change_is_warned_about_once_saying_what_kubernetes_does() {
+    let skips = "Kubernetes skips a run whose time the clock jumps over (cronbox runs it once, right after the jump)";
+    let twice = "Kubernetes runs twice a time the clock passes twice (cronbox once)";
+    // (schedule, zone, the whole warning); the year after 2025-06-01.
+    let cases = [
+        (
+            "30 2 * 3 *",
+            "Europe/Berlin",
+            format!(
+                "job \"x\": schedule: its time 02:30 falls in a daylight-saving change of Europe/Berlin (first on 2026-03-29): {skips}"
+            ),
+        ),
+        (
+            "30 2 * 10 *",
+            "Europe/Berlin",
+            format!(
+                "job \"x\": schedule: its time 02:30 falls in a daylight-saving change of Europe/Berlin (first on 2025-10-26): {twice}"
+            ),
+        ),
+        (
+            "30 2 * * *",
+            "Europe/Berlin",
+            format!(
+                "job \"x\": schedule: its time 02:30 falls in a daylight-saving change of Europe/Berlin (first on 2025-10-26): {skips}; {twice}"
+            ),
+        ),
+        (
+            "0 2 * * sun",
+            "America/New_York",
+            format!(
+                "job \"x\": schedule: its time 02:00 falls in a daylight-saving change of America/New_York (first on 2026-03-08): {skips}"
+            ),
+        ),
+    ];
+    for (schedule, zone, want) in cases {
+        let text =
+            format!("[jobs.x]\nschedule = \"{schedule}\"\ntimezone = \"{zone}\"\nimage = \"a\"\n");
+        let manifest = run(&text, &[]).expect("export");
+        let said: Vec<String> = manifest.warnings.iter().map(ToString::to_string).collect();
+        assert_eq!(said, [want], "{schedule} in {zone}");
+    }
 }
 
 #[test]
@@ -438,6 +501,7 @@ fn an_invalid_namespace_is_refused() {
         namespace: Some("Not_Valid"),
         now: now(),
         daemon_keys: &[],
+        paused: &[],
     };
     let err = export(&config, &jobs, &options).expect_err("refused");
     assert!(err.problems[0].contains("namespace \"Not_Valid\""), "{err}");
@@ -485,4 +549,130 @@ fn an_indexed_job_maps_to_an_indexed_kubernetes_job() {
     );
     assert!(at(&plain, "spec.jobTemplate.spec.completionMode").is_badvalue());
     assert!(at(&plain, "~.env").is_badvalue());
+}
+
+#[test]
+fn a_paused_job_is_suspended_and_the_others_are_not() {
+    let config = config(
+        "[jobs.idle]\nschedule = \"@daily\"\nimage = \"a\"\n[jobs.busy]\nschedule = \"@daily\"\nimage = \"a\"\n",
+    );
+    let jobs: Vec<&Job> = config.jobs.iter().map(|j| &**j).collect();
+    let paused = ["idle".to_owned()];
+    let options = Options {
+        namespace: None,
+        now: now(),
+        daemon_keys: &[],
+        paused: &paused,
+    };
+    let manifest = export(&config, &jobs, &options).expect("export");
+    let docs = YamlLoader::load_from_str(&manifest.yaml).expect("yaml");
+    let suspend: Vec<(Yaml, Yaml)> = docs
+        .iter()
+        .map(|d| (d["metadata"]["name"].clone(), d["spec"]["suspend"].clone()))
+        .collect();
+    assert_eq!(
+        suspend,
+        [
+            (s("busy"), Yaml::Boolean(false)),
+            (s("idle"), Yaml::Boolean(true))
+        ]
+    );
+    assert!(manifest.warnings.is_empty(), "{:?}", manifest.warnings);
+}
+
+const CHANNELS: &str = "[notify.ops]\nkind = \"webhook\"\nurl = \"https://hooks.example.org/T0/secret-token\"\n[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n";
+
+/// (the job's settings, the keys warned about in order, words of those warnings)
+#[test]
+fn notifications_dead_man_alerts_and_pings_are_warned_about_with_advice() {
+    let cases: [(&str, &[&str], &[&str]); 7] = [
+        // Without channels, notify_on and notify_cooldown change nothing.
+        (
+            "notify_on = [\"success\"]\nnotify_cooldown = \"5m\"",
+            &[],
+            &[],
+        ),
+        (
+            "notify = [\"ops\"]",
+            &["notify"],
+            &["channels \"ops\" are not told", "kube_job_status_failed"],
+        ),
+        (
+            "notify = [\"ops\"]\nnotify_on = [\"failure\", \"recovery\"]\nnotify_cooldown = \"1h\"",
+            &["notify"],
+            &["Alertmanager"],
+        ),
+        (
+            "notify = [\"ops\"]\nnotify_on = [\"failure\", \"missed\"]",
+            &["notify", "notify_on"],
+            &["\"failure\", \"missed\" are sent nowhere"],
+        ),
+        (
+            "notify = [\"ops\"]\nnotify_cooldown = \"5m\"",
+            &["notify", "notify_cooldown"],
+            &["repeat_interval"],
+        ),
+        (
+            "expect_success_within = \"26h\"",
+            &["expect_success_within"],
+            &["time() - kube_cronjob_status_last_successful_time{cronjob=\"x\"} > 93600"],
+        ),
+        (
+            "healthchecks = { channel = \"hc\", check = \"5f1c9a3e-7d2b-4c6e-9f0a-1b2c3d4e5f60\" }",
+            &["healthchecks"],
+            &["channel \"hc\" is not pinged"],
+        ),
+    ];
+    for (settings, keys, words) in cases {
+        let text =
+            format!("{CHANNELS}[jobs.x]\nschedule = \"0 4 * * *\"\nimage = \"a\"\n{settings}\n");
+        let manifest = run(&text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let got: Vec<&str> = manifest.warnings.iter().map(|w| w.key).collect();
+        assert_eq!(got, keys, "{settings}: {:?}", manifest.warnings);
+        let said: Vec<String> = manifest.warnings.iter().map(ToString::to_string).collect();
+        let said = said.join("\n");
+        for word in words {
+            assert!(said.contains(word), "{settings}: {word:?} not in {said}");
+        }
+        // Neither the channel's URL nor the check's id is ever shown.
+        for secret in ["secret-token", "5f1c9a3e"] {
+            assert!(!said.contains(secret) && !manifest.yaml.contains(secret));
+        }
+        assert!(manifest.warnings.iter().all(|w| {
+            w.to_string()
+                .starts_with(&format!("job \"x\": {}: ", w.key))
+        }));
+    }
+}
+
+#[test]
+fn registry_auth_becomes_an_image_pull_secret_with_the_command_to_make_it() {
+    let text = "[daemon]\nregistry_auth = \"/etc/cronbox/docker config.json\"\nheartbeat = { channel = \"hc\", check = \"c0ffee-check\", every = \"5m\" }\n[notify.hc]\nkind = \"healthchecks\"\nurl = \"https://hc-ping.com/\"\n[jobs.x]\nschedule = \"@daily\"\nimage = \"registry.example.org/x:1\"\n";
+    // Not written in the file (as if by default): nothing of it.
+    let quiet = run(text, &[]).expect("export");
+    assert!(!quiet.yaml.contains("imagePullSecrets"), "{}", quiet.yaml);
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+    let keys = ["registry_auth".to_owned(), "heartbeat".to_owned()];
+    let manifest = run(text, &keys).expect("export");
+    let doc = &YamlLoader::load_from_str(&manifest.yaml).expect("yaml")[0];
+    assert_eq!(
+        at(doc, "@.imagePullSecrets"),
+        &YamlLoader::load_from_str("[{name: cronbox-registry}]").expect("yaml")[0]
+    );
+    let command = "#   kubectl create secret docker-registry cronbox-registry -n batch --from-file=.dockerconfigjson='/etc/cronbox/docker config.json'";
+    assert!(
+        manifest.yaml.lines().any(|l| l == command),
+        "{}",
+        manifest.yaml
+    );
+    let said: Vec<String> = manifest.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(said.len(), 2, "{said:?}");
+    assert!(
+        said[0].starts_with(
+            "[daemon] registry_auth: Kubernetes pulls from private registries with imagePullSecrets: each pod names the Secret \"cronbox-registry\""
+        ),
+        "{said:?}"
+    );
+    assert!(said[1].starts_with("[daemon] heartbeat: "), "{said:?}");
+    assert!(!said.join("\n").contains("c0ffee") && !manifest.yaml.contains("c0ffee"));
 }

@@ -84,7 +84,15 @@ fn keys_that_do_not_carry_over_are_listed_at_their_line() {
         ),
         (
             "mail-only-on-error = true",
-            "line 4: mail-only-on-error: notifications are not imported",
+            "line 4: mail-only-on-error: Ofelia's notification settings are not imported (they hold credentials): in cronbox that is a [notify.NAME] channel with kind = \"email\" (smtp, from, to, username, password_file), which jobs name in notify = [\"NAME\"]; a channel is told of the events the job's notify_on names",
+        ),
+        (
+            "slack-webhook = https://hooks.slack.com/services/T0/B0/x",
+            "line 4: slack-webhook: Ofelia's notification settings are not imported (they hold credentials): in cronbox that is a [notify.NAME] channel with kind = \"webhook\", format = \"slack\" and the webhook URL in url_file, which jobs name in notify = [\"NAME\"]; write it by hand",
+        ),
+        (
+            "save-folder = /var/log/ofelia",
+            "line 4: save-folder: Ofelia's saved reports are not imported: cronbox keeps every run's output",
         ),
         (
             "memory = 1g",
@@ -110,7 +118,7 @@ fn sections_that_cannot_be_jobs_are_named_with_their_lines() {
     assert_eq!(imported.jobs, 0);
     let got: Vec<String> = imported.skipped.iter().map(ToString::to_string).collect();
     let want = [
-        "line 2: [global] smtp-host: notifications",
+        "line 2: [global] smtp-host: Ofelia's notification settings are not imported (they hold credentials): in cronbox that is a [notify.NAME] channel with kind = \"email\"",
         "line 3: [job-exec \"e\"] (lines 3-6): it runs a command in a running container",
         "line 7: [job-local \"l\"] (lines 7-8): it runs a command on Ofelia's host",
         "line 9: [job-service-run \"s\"] (lines 9-10): it runs a Docker Swarm service",
