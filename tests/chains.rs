@@ -339,6 +339,18 @@ async fn manual_child(env: &TestEnv) -> String {
     manual
 }
 
+/// The exit of a `cronbox run` that must end by itself (bounded: 2 minutes).
+async fn ended(process: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..1200 {
+        if let Some(status) = process.try_wait().expect("cronbox run") {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = process.kill();
+    panic!("the cronbox run never ended");
+}
+
 /// The id of the child's latest run.
 fn latest_child(env: &TestEnv) -> String {
     env.sql("SELECT max(id) FROM runs WHERE job = 'child'")
@@ -393,7 +405,7 @@ async fn a_forbid_child_is_skipped_while_a_run_of_its_job_goes_here_or_in_a_cron
         &format!("skipped|run {manual} of this job was still going (concurrency = \"forbid\")\n"),
     )
     .await;
-    assert!(by_hand.wait().expect("cronbox run").success());
+    assert!(ended(&mut by_hand).await.success());
     stop(daemon);
     assert_eq!(
         env.sql("SELECT trigger, status, (SELECT count(*) FROM attempts a WHERE a.run_id = r.id) FROM runs r WHERE job = 'child' ORDER BY id"),
@@ -433,7 +445,7 @@ async fn a_replace_child_starts_only_once_the_run_it_replaces_here_or_in_a_cronb
     run_parent(&env);
     let first = latest_child(&env);
     has_container(&env, &first).await;
-    let status = by_hand.wait().expect("cronbox run");
+    let status = ended(&mut by_hand).await;
     assert_eq!(status.code(), Some(1), "cronbox run of a replaced run");
     // ... and the next one the child the daemon runs.
     run_parent(&env);
