@@ -2,7 +2,9 @@
 //! starts its children as `on` says, once, after the parent's last attempt, with
 //! the parent in their environment and their record; a child recorded while no
 //! daemon ran, or by a daemon killed before it started it, runs once at the next
-//! start.
+//! start; a child obeys its job's `concurrency` as a tick does (`forbid`:
+//! skipped while a run of the job goes, here or in a `cronbox run`; `replace`:
+//! started once the run it replaces has exited).
 
 mod common;
 
@@ -277,4 +279,198 @@ fn a_cycle_or_an_unknown_parent_is_refused_with_the_jobs_line_and_column() {
     ] {
         assert!(err.contains(&expected), "{expected}\nnot in:\n{err}");
     }
+}
+
+/// A parent run by hand, and a child of concurrency `policy` that adds its
+/// container's hostname to `count`/runs, then runs `child_command` (shell).
+fn policy_jobs(count: &Path, policy: &str, child_command: &str) -> String {
+    format!(
+        r#"
+[jobs.parent]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["true"]
+
+[jobs.child]
+after = {{ job = "parent" }}
+image = "IMAGE"
+concurrency = "{policy}"
+command = ["sh", "-c", "echo $HOSTNAME >> /count/runs; {child_command}"]
+volumes = ["{}:/count"]
+"#,
+        count.display()
+    )
+}
+
+/// `cronbox run child` in the background (its own process, trigger manual).
+fn run_child_by_hand(env: &TestEnv) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(["run", "child", "--config"])
+        .arg(&env.config_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("cronbox run child")
+}
+
+/// Wait until run `run` of the child has a container of its own.
+async fn has_container(env: &TestEnv, run: &str) {
+    wait_for_sql(
+        env,
+        &format!("SELECT count(*) FROM attempts WHERE run_id = {run} AND container_id IS NOT NULL"),
+        "1\n",
+    )
+    .await;
+}
+
+/// The id of the child's run by `cronbox run`, once it has a container.
+async fn manual_child(env: &TestEnv) -> String {
+    // The database exists once `cronbox run` has made its tables.
+    wait_for_sql(
+        env,
+        "SELECT count(*) FROM sqlite_master WHERE name = 'runs'",
+        "1\n",
+    )
+    .await;
+    let query = "SELECT id FROM runs WHERE job = 'child' AND trigger = 'manual'";
+    wait_for_sql(env, &format!("SELECT count(*) FROM ({query})"), "1\n").await;
+    let manual = env.sql(query).trim().to_owned();
+    has_container(env, &manual).await;
+    manual
+}
+
+/// The exit of a `cronbox run` that must end by itself (bounded: 2 minutes).
+async fn ended(process: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..1200 {
+        if let Some(status) = process.try_wait().expect("cronbox run") {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = process.kill();
+    panic!("the cronbox run never ended");
+}
+
+/// The id of the child's latest run.
+fn latest_child(env: &TestEnv) -> String {
+    env.sql("SELECT max(id) FROM runs WHERE job = 'child'")
+        .trim()
+        .to_owned()
+}
+
+/// SIGTERM the daemon and wait for its clean end.
+fn stop(mut daemon: Child) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &daemon.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    assert!(daemon.wait().expect("wait").success());
+}
+
+#[tokio::test]
+async fn a_forbid_child_is_skipped_while_a_run_of_its_job_goes_here_or_in_a_cronbox_run() {
+    common::engine().await;
+    let probe = TestEnv::new("");
+    let count = count_dir(&probe);
+    let env = TestEnv::new(&policy_jobs(&count, "forbid", "sleep 5"));
+    let daemon = daemon(&env, &env.dir.path().join("daemon.log"));
+    wait_for_log(&env.dir.path().join("daemon.log"), "scheduler started").await;
+    // A child the daemon runs, then a second parent end while it goes.
+    run_parent(&env);
+    let first = latest_child(&env);
+    has_container(&env, &first).await;
+    run_parent(&env);
+    let skipped = latest_child(&env);
+    wait_for_sql(
+        &env,
+        &format!("SELECT status, reason FROM runs WHERE id = {skipped}"),
+        &format!("skipped|run {first} of this job was still going (concurrency = \"forbid\")\n"),
+    )
+    .await;
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {first}"),
+        "succeeded\n",
+    )
+    .await;
+    // A `cronbox run` of the child goes in its own process: a parent's end skips too.
+    let mut by_hand = run_child_by_hand(&env);
+    let manual = manual_child(&env).await;
+    run_parent(&env);
+    let skipped_too = latest_child(&env);
+    wait_for_sql(
+        &env,
+        &format!("SELECT status, reason FROM runs WHERE id = {skipped_too}"),
+        &format!("skipped|run {manual} of this job was still going (concurrency = \"forbid\")\n"),
+    )
+    .await;
+    assert!(ended(&mut by_hand).await.success());
+    stop(daemon);
+    assert_eq!(
+        env.sql("SELECT trigger, status, (SELECT count(*) FROM attempts a WHERE a.run_id = r.id) FROM runs r WHERE job = 'child' ORDER BY id"),
+        "after|succeeded|1\nafter|skipped|0\nmanual|succeeded|1\nafter|skipped|0\n",
+        "a skipped child makes no attempt"
+    );
+    let executed = std::fs::read_to_string(count.join("runs")).unwrap_or_default();
+    assert_eq!(
+        executed.lines().count(),
+        2,
+        "the child executed twice: {executed}"
+    );
+    assert!(env.containers_gone().await, "a container was left behind");
+}
+
+#[tokio::test]
+async fn a_replace_child_starts_only_once_the_run_it_replaces_here_or_in_a_cronbox_run_has_exited()
+{
+    common::engine().await;
+    let probe = TestEnv::new("");
+    let count = count_dir(&probe);
+    // It takes a second to stop on SIGTERM, and otherwise runs until stopped.
+    let env = TestEnv::with_daemon(
+        r#"on_shutdown = "stop""#,
+        &policy_jobs(
+            &count,
+            "replace",
+            "trap 'sleep 1; exit 0' TERM; while true; do sleep 0.2; done",
+        ),
+    );
+    let mut by_hand = run_child_by_hand(&env);
+    let manual = manual_child(&env).await;
+    let log = env.dir.path().join("daemon.log");
+    let daemon = daemon(&env, &log);
+    wait_for_log(&log, "scheduler started").await;
+    // The parent's end replaces the `cronbox run` of another process...
+    run_parent(&env);
+    let first = latest_child(&env);
+    has_container(&env, &first).await;
+    let status = ended(&mut by_hand).await;
+    assert_eq!(status.code(), Some(1), "cronbox run of a replaced run");
+    // ... and the next one the child the daemon runs.
+    run_parent(&env);
+    let second = latest_child(&env);
+    has_container(&env, &second).await;
+    stop(daemon);
+    assert_eq!(
+        env.sql(&format!("SELECT r.trigger, r.status, r.reason, a.outcome FROM runs r JOIN attempts a ON a.run_id = r.id WHERE r.id IN ({manual}, {first}) ORDER BY r.id")),
+        "manual|failed|replaced by a newer run (concurrency = \"replace\")|replaced\n\
+         after|failed|replaced by a newer run (concurrency = \"replace\")|replaced\n"
+    );
+    let overlapping = env.sql(&format!(
+        "SELECT prev.run_id, next.run_id FROM attempts prev, attempts next \
+         WHERE (prev.run_id, next.run_id) IN (VALUES ({manual}, {first}), ({first}, {second})) \
+         AND next.started_at < prev.finished_at"
+    ));
+    assert_eq!(
+        overlapping, "",
+        "a child started before the run it replaces had exited"
+    );
+    let executed = std::fs::read_to_string(count.join("runs")).unwrap_or_default();
+    assert_eq!(
+        executed.lines().count(),
+        3,
+        "one execution per run: {executed}"
+    );
+    assert!(env.containers_gone().await, "a container was left behind");
 }

@@ -1,7 +1,9 @@
 //! Whether a new run of a job may start, as its `concurrency` says. Every
 //! unfinished run of the job counts (running, waiting for a slot or to retry),
-//! whatever started it (a tick, a catch-up, `cronbox run`, the API) and
-//! whichever process supervises it.
+//! whatever started it (a tick, a catch-up, `cronbox run`, the API, a parent's
+//! end) and whichever process supervises it. A run a parent's end started (job
+//! chains) is admitted as a tick is, when the daemon starts it: it is recorded
+//! already, so a refusal turns its row into a `skipped` one.
 
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use super::running::Running;
 use super::supervisor::{self, Context, Predecessor};
 use crate::config::{Concurrency, Job};
 use crate::events::Event;
-use crate::store::Trigger;
+use crate::store::{RunStatus, Trigger};
 
 /// What the policy says of a new run.
 pub(super) enum Admission {
@@ -25,9 +27,30 @@ pub(super) enum Admission {
 
 /// Whether a new run of `job` may start now.
 pub(super) async fn admit(ctx: &Context, running: &Running, job: &Arc<Job>) -> Admission {
+    admit_run(ctx, running, job, None).await
+}
+
+/// Whether `child`, a run of `job` a parent's end recorded (trigger `after`)
+/// and that has made no attempt, may start now: as [`admit`] says of a tick,
+/// `child` itself and the children recorded after it not counting.
+pub(super) async fn admit_child(
+    ctx: &Context,
+    running: &Running,
+    job: &Arc<Job>,
+    child: i64,
+) -> Admission {
+    admit_run(ctx, running, job, Some(child)).await
+}
+
+async fn admit_run(
+    ctx: &Context,
+    running: &Running,
+    job: &Arc<Job>,
+    child: Option<i64>,
+) -> Admission {
     match job.concurrency {
         Concurrency::Allow => Admission::Start(Vec::new()),
-        Concurrency::Forbid => match ctx.store.unfinished_runs(&job.name).await {
+        Concurrency::Forbid => match going(ctx, job, child).await {
             Ok(unfinished) if !unfinished.is_empty() => {
                 let running: Vec<i64> = unfinished.iter().map(|r| r.run_id).collect();
                 let ids: Vec<String> = running.iter().map(i64::to_string).collect();
@@ -48,8 +71,43 @@ pub(super) async fn admit(ctx: &Context, running: &Running, job: &Arc<Job>) -> A
             if !replaces.is_empty() {
                 tracing::info!(job = %job.name, "replacing the running run (concurrency = \"replace\")");
             }
-            replaces.extend(supervisor::foreign_runs(ctx, job, None).await);
+            replaces.extend(supervisor::foreign_runs(ctx, job, child).await);
             Admission::Start(replaces)
+        }
+    }
+}
+
+/// The unfinished runs of `job` that hold a new run back (for a child run,
+/// see [`Store::runs_holding_back_child`](crate::store::Store::runs_holding_back_child)).
+async fn going(
+    ctx: &Context,
+    job: &Job,
+    child: Option<i64>,
+) -> Result<Vec<crate::store::UnfinishedRun>, crate::store::StoreError> {
+    match child {
+        None => ctx.store.unfinished_runs(&job.name).await,
+        Some(child) => ctx.store.runs_holding_back_child(&job.name, child).await,
+    }
+}
+
+/// Record `child`, a run a parent's end recorded that the policy refuses
+/// (`reason`), as `skipped`, and publish it. A failure is logged: the run then
+/// stays waiting, and the next start admits it again.
+pub(super) async fn skip_child(ctx: &Context, job: &Job, child: i64, reason: &str) {
+    tracing::warn!(job = %job.name, run = child, "run started by a parent's end skipped: {reason}");
+    crate::failpoint::pause("before-skip").await;
+    let recorded = ctx
+        .store
+        .finish_run(child, RunStatus::Skipped, ctx.clock.now(), Some(reason))
+        .await;
+    crate::failpoint::pause("after-skip").await;
+    match recorded {
+        Ok(()) => ctx.events.publish(Event::Skipped {
+            run_id: child,
+            job: job.name.clone(),
+        }),
+        Err(e) => {
+            tracing::error!(job = %job.name, run = child, error = %supervisor::chain(&e), "could not record the run skipped; the next start looks at it again");
         }
     }
 }
@@ -64,10 +122,12 @@ pub(super) async fn record_skipped(
     now: DateTime<Utc>,
     reason: &str,
 ) -> Option<i64> {
+    crate::failpoint::pause("before-skip").await;
     let recorded = ctx
         .store
         .insert_skipped_run(&job.name, trigger, at, now, reason)
         .await;
+    crate::failpoint::pause("after-skip").await;
     match recorded {
         Ok(Some(run_id)) => {
             ctx.events.publish(Event::Skipped {

@@ -6,8 +6,9 @@ use crate::store::{PendingRun, RunStatus};
 
 impl Scheduler {
     /// Start `pending`, a child run this daemon claimed, as a waiting run of its
-    /// job is resumed. A job no longer in the schedule gets its run recorded
-    /// failed, with the reason.
+    /// job is resumed, once its job's `concurrency` admits it (as a tick's
+    /// run; see [`Scheduler::resume`]). A job no longer in the schedule gets its
+    /// run recorded failed, with the reason.
     pub(super) async fn start_chained(&self, planned: &[Planned], pending: PendingRun) {
         match planned.iter().find(|p| p.job.name == pending.job) {
             Some(p) => self.resume(&p.job.clone(), pending).await,

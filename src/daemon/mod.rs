@@ -235,14 +235,31 @@ impl Scheduler {
 
     /// Resume `pending`, a run of `job` waiting for its next attempt, and wait
     /// (a little) until it is in line for a slot when it is due now, so that
-    /// runs resumed one after the other keep their order.
+    /// runs resumed one after the other keep their order. A run a parent's end
+    /// started (job chains) that has made no attempt is first admitted by its
+    /// job's `concurrency`, as a tick is: refused (`forbid`), it is recorded
+    /// `skipped`; with `replace`, the runs of the job going here or in another
+    /// process are stopped before it starts.
     async fn resume(&self, job: &Arc<Job>, pending: crate::store::PendingRun) {
         // A file's run gets its file mounted.
         let job = &crate::trigger::files::with_input(&self.ctx.store, job, &pending).await;
-        // A run that never started replaces the runs of its job before it.
-        let replaces = match job.concurrency {
-            Concurrency::Replace if pending.attempts == 0 => self.running.replace_all(&job.name),
-            _ => Vec::new(),
+        let replaces = if pending.trigger == Trigger::After.as_str() && pending.attempts == 0 {
+            // A parent's end started it: the job's policy applies as to a tick.
+            match admit::admit_child(&self.ctx, &self.running, job, pending.run_id).await {
+                Admission::Start(replaces) => replaces,
+                Admission::Busy { reason, .. } => {
+                    return admit::skip_child(&self.ctx, job, pending.run_id, &reason).await;
+                }
+                Admission::Unknown => return, // logged; the next start admits it again
+            }
+        } else {
+            // A run that never started replaces the runs of its job before it.
+            match job.concurrency {
+                Concurrency::Replace if pending.attempts == 0 => {
+                    self.running.replace_all(&job.name)
+                }
+                _ => Vec::new(),
+            }
         };
         let due_now = pending.retry_at.is_none_or(|at| at <= self.ctx.clock.now());
         let (queued, in_line) = tokio::sync::oneshot::channel();
@@ -650,6 +667,7 @@ async fn handle_ticks(
         } else {
             now
         };
+        crate::failpoint::pause("before-missed").await;
         let recorded = ctx
             .store
             .insert_missed(
@@ -662,6 +680,7 @@ async fn handle_ticks(
                 &reason,
             )
             .await;
+        crate::failpoint::pause("after-missed").await;
         match recorded {
             Ok(Some(run_id)) => ctx.events.publish(Event::Missed {
                 run_id,

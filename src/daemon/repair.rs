@@ -61,6 +61,7 @@ pub(super) async fn reconcile(ctx: &Context, config: &Config) -> Result<Repaired
             join_run(&mut adopt, found);
         }
     }
+    crate::failpoint::pause("after-adopt").await;
     remove_leftovers(ctx, &adopted, &spared).await;
     let mut resume = Vec::new();
     for pending in ctx.store.pending_runs().await? {

@@ -508,7 +508,7 @@ async fn drive(
             stops,
         );
         match waited.await {
-            Ok(()) => {}
+            Ok(()) => crate::failpoint::pause("after-replaced").await,
             Err(Waited::Missed(reason)) => return ends.missed(reason).await,
             Err(Waited::Stopped(why)) => return ends.stopped_waiting(why, None, 0).await,
         }

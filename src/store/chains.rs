@@ -5,7 +5,7 @@
 //! parent's end, from the routes the daemon writes here from the schedule file.
 //! It waits with no process (`pid` NULL) until a daemon claims it here.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, UnfinishedRun};
 
 /// One `after` entry of a job: `child` starts when a run of `parent` ends with a
 /// status it asks for (one row of `chain_routes`).
@@ -61,6 +61,37 @@ impl Store {
         .map_err(self.err("claiming the runs started by a parent's end"))?;
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// The unfinished runs of `job` (running, waiting for a slot or to retry),
+    /// whichever process supervises them, that hold back its child run `child`
+    /// under `concurrency = "forbid"`: all but `child` itself and the child runs
+    /// recorded after it that have made no attempt yet (they come after it, as
+    /// a tick after an earlier one). Oldest first.
+    pub async fn runs_holding_back_child(
+        &self,
+        job: &str,
+        child: i64,
+    ) -> Result<Vec<UnfinishedRun>, StoreError> {
+        let rows: Vec<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT r.id, r.pid FROM runs r
+             WHERE r.job = ?1 AND r.status = 'running' AND r.id <> ?2
+               AND NOT (r.id > ?2 AND r.trigger = 'after'
+                        AND NOT EXISTS (SELECT 1 FROM attempts a WHERE a.run_id = r.id))
+             ORDER BY r.id",
+        )
+        .bind(job)
+        .bind(child)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("looking for unfinished runs"))?;
+        Ok(rows
+            .into_iter()
+            .map(|(run_id, pid)| UnfinishedRun {
+                run_id,
+                pid: pid.and_then(|p| u32::try_from(p).ok()),
+            })
+            .collect())
     }
 
     /// The run whose end started run `run_id` (trigger `after`), if any.
