@@ -3,13 +3,13 @@
 //! own ancestor (a cycle), and a job has one trigger kind (not both `schedule`
 //! and `after`). Pure: no IO.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashSet;
 
 use toml::de::DeValue;
 
 use super::Job;
 use super::checker::{Checker, Value, describe, did_you_mean};
-use super::error::{Problem, quote};
+use super::error::quote;
 use super::suggest::closest;
 
 /// Which ends of the parent's runs start the child (`after.on`).
@@ -83,11 +83,12 @@ impl Checker<'_> {
         };
         let before = self.reported;
         let mut found: Vec<After> = Vec::new();
+        let mut named: HashSet<String> = HashSet::new();
         for item in items {
             let Some(after) = self.after_entry(item, job) else {
                 continue;
             };
-            if found.iter().any(|a| a.job == after.job) {
+            if !named.insert(after.job.clone()) {
                 let message = format!(
                     "after names job {} twice; give each parent once (on = \"always\" covers both ends)",
                     quote(&after.job)
@@ -153,7 +154,7 @@ impl Checker<'_> {
             self.report(value.span(), job, message);
             return None;
         }
-        if self.job_names.iter().any(|n| n == name) {
+        if self.job_name_set.contains(name) {
             return Some(name.to_owned());
         }
         let suggestion = did_you_mean(closest(name, self.job_names.iter().map(String::as_str)));
@@ -164,82 +165,6 @@ impl Checker<'_> {
         self.report(value.span(), job, message);
         None
     }
-}
-
-/// A problem at each job of every cycle of `after` (a job that, through its
-/// parents, would start after itself), placed at its `after` value.
-pub(super) fn cycle_problems(jobs: &[Job]) -> Vec<Problem> {
-    let parents: BTreeMap<&str, Vec<&str>> = jobs
-        .iter()
-        .map(|job| {
-            let names = job.after.iter().map(|a| a.job.as_str()).collect();
-            (job.name.as_str(), names)
-        })
-        .collect();
-    let mut problems = Vec::new();
-    let mut reported: BTreeSet<&str> = BTreeSet::new();
-    for job in jobs {
-        let Some(path) = path_back_to(&parents, &job.name) else {
-            continue;
-        };
-        if reported.contains(job.name.as_str()) {
-            continue;
-        }
-        reported.extend(path.iter().copied());
-        let cycle = path
-            .iter()
-            .chain(std::iter::once(&job.name.as_str()))
-            .map(|name| quote(name))
-            .collect::<Vec<_>>()
-            .join(" after ");
-        let message = format!(
-            "the jobs {cycle} form a cycle: none of them would ever start; remove one of these after entries"
-        );
-        for name in &path {
-            if let Some(member) = jobs.iter().find(|j| j.name == *name) {
-                let at = member.locations.get("after").or(member.locations.job());
-                if let Some(at) = at {
-                    problems.push(Problem::at(at, Some(name), message.clone()));
-                }
-            }
-        }
-    }
-    problems
-}
-
-/// The chain of jobs from `start` through its parents back to `start`, if there
-/// is one (`[start, parent, grandparent, ...]`), found depth first.
-fn path_back_to<'a>(
-    parents: &BTreeMap<&'a str, Vec<&'a str>>,
-    start: &'a str,
-) -> Option<Vec<&'a str>> {
-    fn walk<'a>(
-        parents: &BTreeMap<&'a str, Vec<&'a str>>,
-        start: &str,
-        path: &mut Vec<&'a str>,
-        seen: &mut BTreeSet<&'a str>,
-    ) -> bool {
-        let Some(&last) = path.last() else {
-            return false;
-        };
-        for &parent in parents.get(last).into_iter().flatten() {
-            if parent == start {
-                return true;
-            }
-            if seen.insert(parent) {
-                path.push(parent);
-                if walk(parents, start, path, seen) {
-                    return true;
-                }
-                path.pop();
-            }
-        }
-        false
-    }
-    let (&start, _) = parents.get_key_value(start)?;
-    let mut path = vec![start];
-    let mut seen = BTreeSet::from([start]);
-    walk(parents, start, &mut path, &mut seen).then_some(path)
 }
 
 impl Job {

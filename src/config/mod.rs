@@ -26,6 +26,7 @@
 mod build;
 mod chains;
 mod checker;
+mod cycles;
 mod error;
 mod files;
 mod indexes_rule;
