@@ -4,12 +4,14 @@
 //! and `after`). Pure: no IO.
 
 use std::collections::HashSet;
+use std::ops::Range;
 
 use toml::de::DeValue;
 
 use super::Job;
 use super::checker::{Checker, Value, describe, did_you_mean};
 use super::error::quote;
+use super::schema::{self, Kind};
 use super::suggest::closest;
 
 /// Which ends of the parent's runs start the child (`after.on`).
@@ -110,48 +112,21 @@ impl Checker<'_> {
             return None;
         };
         let before = self.reported;
-        let (mut parent, mut on) = (None, AfterOn::Success);
-        for (name, value) in table.iter() {
-            let name: &str = name.get_ref();
-            match (name, value.get_ref()) {
-                ("job", DeValue::String(text)) => parent = self.parent(text, value, job),
-                ("on", DeValue::String(text)) => match AfterOn::parse(text) {
-                    Some(parsed) => on = parsed,
-                    None => self.report(
-                        value.span(),
-                        job,
-                        format!(
-                            "after.on must be \"success\", \"failure\" or \"always\", found {}",
-                            quote(text)
-                        ),
-                    ),
-                },
-                ("job" | "on", other) => self.report(
-                    value.span(),
-                    job,
-                    format!("after.{name} must be a string, found {}", describe(other)),
-                ),
-                _ => self.report(
-                    value.span(),
-                    job,
-                    format!("unknown key {} in after; expected job and on", quote(name)),
-                ),
-            }
-        }
-        if parent.is_none() && self.reported == before {
-            let message =
-                "after needs the parent job: add job = \"NAME\" (a [jobs.NAME] of this file)";
-            self.report(item.span(), job, message);
-        }
-        let job = parent?;
+        let keys = schema::sub_keys(Kind::After);
+        let mut fields = self.inline((item, table), "after", keys, SHAPE, job);
+        let on = fields.text("on").and_then(|(on, _)| AfterOn::parse(&on));
+        let parent = fields
+            .text("job")
+            .and_then(|(name, span)| self.parent(&name, span.unwrap_or(item.span()), job));
+        let (job, on) = (parent?, on?);
         (self.reported == before).then_some(After { job, on })
     }
 
     /// The parent `name`, if it is another job of the file.
-    fn parent(&mut self, name: &str, value: &Value<'_>, job: Option<&str>) -> Option<String> {
+    fn parent(&mut self, name: &str, span: Range<usize>, job: Option<&str>) -> Option<String> {
         if job == Some(name) {
             let message = "a job cannot start after itself; name another job in after.job";
-            self.report(value.span(), job, message);
+            self.report(span.clone(), job, message);
             return None;
         }
         if self.job_name_set.contains(name) {
@@ -162,7 +137,7 @@ impl Checker<'_> {
             "after.job names {}, which is not a job of this file{suggestion}; name one of its [jobs.NAME] tables",
             quote(name)
         );
-        self.report(value.span(), job, message);
+        self.report(span, job, message);
         None
     }
 }

@@ -12,7 +12,7 @@ use super::checker::{Checker, Value, describe, integer, kind, scalar_text};
 use super::error::{quote, toml_key};
 use super::kinds::Parsed;
 use super::schema::NOTIFY_EVENTS;
-use super::schema::{Argv, Key, Kind};
+use super::schema::{self, Argv, Key, Kind};
 use super::suggest::closest;
 use super::values::{
     CAPABILITIES, check_mailbox, check_secret_name, is_env_name, mount_target,
@@ -475,8 +475,8 @@ impl Checker<'_> {
 impl Checker<'_> {
     /// `healthchecks = { channel = "hc", check = "UUID" }` (a job's) or
     /// `heartbeat = { channel = "hc", check = "UUID", every = "5m" }` (the
-    /// daemon's, `key`): a known channel of kind healthchecks, a check that fits in
-    /// a URL path segment and, for the heartbeat, a period of at least a minute.
+    /// daemon's, `key`), as `schema::sub_keys` describes them, the channel a known
+    /// one of kind healthchecks. The values as written, by name.
     fn ping(
         &mut self,
         value: &Value<'_>,
@@ -495,74 +495,31 @@ impl Checker<'_> {
             return None;
         };
         let before = self.reported;
-        let mut found = BTreeMap::new();
-        for (name, item) in table.iter() {
-            let name: &str = name.get_ref();
-            let problem = match (name, item.get_ref()) {
-                ("channel", DeValue::String(channel))
-                    if self.ping_channels.iter().any(|c| c == channel.as_ref()) =>
-                {
-                    None
-                }
-                ("channel", DeValue::String(channel)) => Some(format!(
-                    "{key}.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
-                    quote(channel),
-                    toml_key(channel)
-                )),
-                ("check", DeValue::String(check)) if is_check(check) => None,
-                ("check", DeValue::String(_)) => Some(format!(
-                    "{key}.check must be a check's UUID or slug: letters, digits, \"-\" and \"_\""
-                )),
-                ("every", DeValue::String(every)) if heartbeat => heartbeat_period(every).err(),
-                ("channel" | "check", other) => Some(format!(
-                    "{key}.{name} must be a string, found {}",
-                    describe(other)
-                )),
-                ("every", other) if heartbeat => Some(format!(
-                    "heartbeat.every must be a duration string such as \"5m\", found {}",
-                    describe(other)
-                )),
-                _ if heartbeat => Some(format!(
-                    "unknown key {} in heartbeat; expected channel, check and every",
-                    quote(name)
-                )),
-                _ => Some(format!(
-                    "unknown key {} in healthchecks; expected channel and check",
-                    quote(name)
-                )),
-            };
-            match (problem, item.get_ref()) {
-                (Some(problem), _) => self.report(item.span(), job, problem),
-                (None, DeValue::String(text)) => {
-                    found.insert(name.to_owned(), text.to_string());
-                }
-                (None, _) => {}
-            }
-        }
-        let required: &[&str] = if heartbeat {
-            &["channel", "check", "every"]
+        let keys = schema::sub_keys(if heartbeat {
+            Kind::Heartbeat
         } else {
-            &["channel", "check"]
-        };
-        for required in required {
-            if !found.contains_key(*required) && self.reported == before {
-                self.report(value.span(), job, format!("{shape}: {required} is missing"));
+            Kind::Ping
+        });
+        let mut fields = self.inline((value, table), key, keys, shape, job);
+        let mut found = BTreeMap::new();
+        if let Some((channel, span)) = fields.text("channel") {
+            if !self.ping_channels.contains(&channel) {
+                let message = format!(
+                    "{key}.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
+                    quote(&channel),
+                    toml_key(&channel)
+                );
+                self.report(span.unwrap_or(value.span()), job, message);
             }
+            found.insert("channel".to_owned(), channel);
+        }
+        if let Some((check, _)) = fields.text("check") {
+            found.insert("check".to_owned(), check);
+        }
+        if let Some(DeValue::String(every)) = table.get("every").map(|v| v.get_ref()) {
+            found.insert("every".to_owned(), every.to_string());
         }
         (self.reported == before).then_some(found)
-    }
-}
-
-/// The daemon's heartbeat period (`heartbeat.every`): a duration of at least a
-/// minute (healthchecks.io's shortest period), or why it is refused.
-pub(super) fn heartbeat_period(text: &str) -> Result<std::time::Duration, String> {
-    match crate::schedule::parse_duration(text) {
-        Ok(every) if every >= std::time::Duration::from_secs(60) => Ok(every),
-        Ok(_) => Err(format!(
-            "heartbeat.every {} is shorter than a minute, the shortest period of a healthchecks check; write \"1m\" or more",
-            quote(text)
-        )),
-        Err(why) => Err(format!("bad heartbeat.every {}: {why}", quote(text))),
     }
 }
 
@@ -607,15 +564,6 @@ impl Checker<'_> {
         }
         (self.reported == before).then_some(addresses)
     }
-}
-
-/// Whether `check` can be a check's UUID or slug in a ping URL's path.
-fn is_check(check: &str) -> bool {
-    !check.is_empty()
-        && check.len() <= 100
-        && check
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The message for a name a list of names does not know, with a suggestion.

@@ -30,6 +30,7 @@ mod cycles;
 mod error;
 mod files;
 mod indexes_rule;
+mod inline;
 mod json_schema;
 mod kinds;
 mod lists;
