@@ -279,3 +279,25 @@ fn the_daemon_heartbeat_pings_a_healthchecks_channel_at_least_every_minute() {
         &[(2, 13, None, &["every is missing"])],
     );
 }
+
+#[test]
+fn a_channel_its_checked_values_do_not_make_is_reported_not_left_out() {
+    use super::checker::Checker;
+    use super::error::{Lines, Location};
+    let text = "[notify.ops]\nkind = \"webhook\"\n";
+    let mut checker = Checker::new(Lines::new(text), Path::new("/etc/cronbox/cronbox.toml"));
+    let key = toml::Spanned::new(8..11, std::borrow::Cow::Borrowed("ops"));
+    assert_eq!(checker.built(None, &key, "[notify.ops]"), None);
+    let [problem] = checker.problems.as_slice() else {
+        panic!("one problem expected: {:?}", checker.problems);
+    };
+    assert_eq!(problem.location, Some(Location { line: 1, column: 9 }));
+    assert!(
+        problem
+            .message
+            .starts_with("[notify.ops] could not be set up from its values"),
+        "{}",
+        problem.message
+    );
+    assert_eq!(checker.reported, 1);
+}

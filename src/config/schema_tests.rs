@@ -264,6 +264,21 @@ fn string_choices_are_the_rust_enums_and_their_defaults() {
     for (name, values, default) in enums {
         assert_eq!(choice(name), (values, Default::Str(default)), "{name}");
     }
+    // The notification channels' kind (required) and format.
+    let kinds = ChannelKind::ALL.map(ChannelKind::as_str).to_vec();
+    assert_eq!(choice("kind").0, kinds);
+    assert!(matches!(choice("kind").1, Default::Required { .. }));
+    let formats = WebhookFormat::ALL.map(WebhookFormat::as_str).to_vec();
+    assert_eq!(choice("format"), (formats, Default::Str("json")));
+    for name in kinds {
+        assert_eq!(
+            ChannelKind::from_name(name).map(ChannelKind::as_str),
+            Some(name)
+        );
+    }
+    assert_eq!(ChannelKind::from_name("Email"), None);
+    assert_eq!(WebhookFormat::from_name("ntfy"), Some(WebhookFormat::Ntfy));
+    assert_eq!(WebhookFormat::from_name("teams"), None);
 }
 
 #[test]
