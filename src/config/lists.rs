@@ -32,7 +32,7 @@ impl Checker<'_> {
     ) -> Option<Parsed> {
         match key.kind {
             Kind::Argv(argv) => self.argv(value, job, key.name, argv).map(Parsed::List),
-            Kind::Env => self.env(value, job).map(Parsed::Map),
+            Kind::Env => self.env(value, job, key.name).map(Parsed::Map),
             Kind::Labels => self.labels(value, job).map(Parsed::Map),
             Kind::Secrets => self.secrets(value, job).map(Parsed::Files),
             Kind::Volumes => self.volumes(value, job).map(Parsed::Volumes),
@@ -115,10 +115,26 @@ impl Checker<'_> {
         (self.reported == before).then_some(argv)
     }
 
-    fn env(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
+    /// `env`, or a channel's `headers` (`setting`): a table of strings, whose values
+    /// no message shows.
+    fn env(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        setting: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let (noun, example, nul) = if setting == "headers" {
+            ("header name", "{ Authorization = \"Bearer ...\" }", "sent")
+        } else {
+            (
+                "environment variable name",
+                "{ PGUSER = \"app\" }",
+                "passed to a program",
+            )
+        };
         let DeValue::Table(table) = value.get_ref() else {
             let message = format!(
-                "env must be a table of strings such as {{ PGUSER = \"app\" }}, found {}",
+                "{setting} must be a table of strings such as {example}, found {}",
                 kind(value.get_ref())
             );
             self.report(value.span(), job, message);
@@ -130,14 +146,14 @@ impl Checker<'_> {
             let name: &str = key.get_ref();
             if name.is_empty() || name.contains(['=', '\0']) {
                 let message = format!(
-                    "invalid environment variable name {}: it must be non-empty and contain no \"=\" or NUL",
+                    "invalid {noun} {} in {setting}: it must be non-empty and contain no \"=\" or NUL",
                     quote(name)
                 );
                 self.report(key.span(), job, message);
             }
             let problem = match value.get_ref() {
                 DeValue::String(s) if s.contains('\0') => format!(
-                    "env.{} contains a NUL character, which cannot be passed to a program",
+                    "{setting}.{} contains a NUL character, which cannot be {nul}",
                     toml_key(name)
                 ),
                 DeValue::String(s) => {
@@ -150,7 +166,7 @@ impl Checker<'_> {
                         _ => format!("; quote the value: {} = \"...\"", toml_key(name)),
                     };
                     format!(
-                        "env.{} must be a string, found {} (env values are never shown){hint}",
+                        "{setting}.{} must be a string, found {} ({setting} values are never shown){hint}",
                         toml_key(name),
                         kind(other)
                     )
