@@ -14,6 +14,9 @@
 //! To add a key: add it here, in the order `config/reference.toml` documents it, add
 //! its field to [`super::Job`] or [`super::DaemonConfig`] and one line to the
 //! builder in `build.rs`, and document it in the reference (the test says where).
+//! The keys of values that are inline tables (`on_file = { dir, ... }`, `after`,
+//! `healthchecks`, `heartbeat`, `{ move_to }`) are described the same way in
+//! [`sub_keys`]; `inline.rs` walks them.
 
 use std::time::Duration;
 
