@@ -1222,14 +1222,34 @@ impl Bench {
         };
         let (check_big, _) =
             self.write_config("big-check", "", &big_jobs(self.sizes.check_jobs))?;
+        // The same number of jobs in one chain of `after` (issue 15: the cycle check
+        // is linear), each job after the one before it.
+        let chain = (0..self.sizes.check_jobs).fold(String::new(), |mut text, i| {
+            let trigger = match i {
+                0 => "schedule = \"@daily\"".to_owned(),
+                _ => format!("after = {{ job = \"job-{:05}\" }}", i - 1),
+            };
+            let _ = write!(
+                text,
+                "[jobs.job-{i:05}]\n{trigger}\nimage = \"{IMAGE}\"\ncommand = [\"true\"]\n\n"
+            );
+            text
+        });
+        let (check_chain, _) = self.write_config("big-chain", "", &chain)?;
         let (next_big, _) = self.write_config("big-next", "", &big_jobs(self.sizes.next_jobs))?;
         let (one, _) = self.write_config("big-one", "", &big_jobs(1))?;
         let count = self.sizes.next_count.to_string();
-        let cases: [(&str, Vec<String>, &Path, &Path); 2] = [
+        let cases: [(&str, Vec<String>, &Path, &Path); 3] = [
             (
                 "check",
                 vec!["check".into()],
                 check_big.as_path(),
+                one.as_path(),
+            ),
+            (
+                "check-after",
+                vec!["check".into()],
+                check_chain.as_path(),
                 one.as_path(),
             ),
             (
@@ -1261,7 +1281,7 @@ impl Bench {
                     }
                 }
             }
-            let jobs = if name == "check" {
+            let jobs = if name.starts_with("check") {
                 self.sizes.check_jobs
             } else {
                 self.sizes.next_jobs
@@ -1275,6 +1295,8 @@ impl Bench {
             let rss1 = rs.iter().copied().max().unwrap_or(0) as f64 / 1024.0;
             let what = if name == "check" {
                 format!("big schedule: `cronbox check`, {jobs} jobs")
+            } else if name == "check-after" {
+                format!("big schedule: `cronbox check`, {jobs} jobs in one `after` chain")
             } else {
                 format!("big schedule: `cronbox next --count {count}`, {jobs} jobs")
             };

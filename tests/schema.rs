@@ -285,3 +285,91 @@ fn schema_output_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }
+
+/// The names of the keys of the object schema at `pointer`.
+fn schema_keys(schema: &serde_json::Value, pointer: &str) -> Vec<String> {
+    let properties = schema
+        .pointer(&format!("{pointer}/properties"))
+        .and_then(serde_json::Value::as_object)
+        .unwrap_or_else(|| panic!("no properties at {pointer}"));
+    let mut names: Vec<String> = properties.keys().cloned().collect();
+    names.sort();
+    names
+}
+
+/// The names of the keys set in `tables`, each once, sorted.
+fn set_keys<'t>(tables: impl IntoIterator<Item = &'t toml::Value>) -> Vec<String> {
+    let mut names: Vec<String> = tables
+        .into_iter()
+        .filter_map(toml::Value::as_table)
+        .flat_map(|table| table.keys().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn ok_every_key_sets_every_key_the_schema_has() {
+    let out = cronbox(&["schema"]);
+    let schema: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let path = repo().join("tests/data/schedules/ok-every-key.toml");
+    let file: toml::Table = fs::read_to_string(&path)
+        .expect("read")
+        .parse()
+        .expect("TOML");
+    let table = |name: &str| file.get(name).cloned().unwrap_or(toml::Value::Integer(0));
+    let (daemon, notify, jobs) = (table("daemon"), table("notify"), table("jobs"));
+    let values = |table: &toml::Value| -> Vec<toml::Value> {
+        table
+            .as_table()
+            .map(|t| t.values().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (channels, jobs) = (values(&notify), values(&jobs));
+    // Every value of `key` in the jobs (an array's items too).
+    let of_jobs = |key: &str| -> Vec<toml::Value> {
+        let each = jobs.iter().filter_map(|job| job.get(key).cloned());
+        each.flat_map(|value| match value {
+            toml::Value::Array(items) => items,
+            other => vec![other],
+        })
+        .collect()
+    };
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("/properties/daemon", set_keys([&daemon])),
+        (
+            "/properties/daemon/properties/http",
+            set_keys(daemon.get("http")),
+        ),
+        (
+            "/properties/daemon/properties/heartbeat",
+            set_keys(daemon.get("heartbeat")),
+        ),
+        ("/$defs/channel", set_keys(&channels)),
+        ("/$defs/job", set_keys(&jobs)),
+        (
+            "/$defs/job/properties/on_file",
+            set_keys(&of_jobs("on_file")),
+        ),
+        (
+            "/$defs/job/properties/after/oneOf/0",
+            set_keys(&of_jobs("after")),
+        ),
+        (
+            "/$defs/job/properties/healthchecks",
+            set_keys(&of_jobs("healthchecks")),
+        ),
+        (
+            "/$defs/job/properties/after_success/oneOf/1",
+            set_keys(&of_jobs("after_success")),
+        ),
+    ];
+    for (pointer, set) in cases {
+        assert_eq!(
+            set,
+            schema_keys(&schema, pointer),
+            "ok-every-key.toml against the schema's {pointer}: add the keys it lacks"
+        );
+    }
+}

@@ -69,7 +69,7 @@ pub(super) fn daemon_config(
                 Some(super::Heartbeat {
                     channel: map.remove("channel")?,
                     check: map.remove("check")?,
-                    every: super::lists::heartbeat_period(&map.remove("every")?).ok()?,
+                    every: crate::schedule::parse_duration(&map.remove("every")?).ok()?,
                 })
             }),
         public_url: values

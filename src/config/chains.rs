@@ -3,13 +3,15 @@
 //! own ancestor (a cycle), and a job has one trigger kind (not both `schedule`
 //! and `after`). Pure: no IO.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashSet;
+use std::ops::Range;
 
 use toml::de::DeValue;
 
 use super::Job;
 use super::checker::{Checker, Value, describe, did_you_mean};
-use super::error::{Problem, quote};
+use super::error::quote;
+use super::schema::{self, Kind};
 use super::suggest::closest;
 
 /// Which ends of the parent's runs start the child (`after.on`).
@@ -83,11 +85,12 @@ impl Checker<'_> {
         };
         let before = self.reported;
         let mut found: Vec<After> = Vec::new();
+        let mut named: HashSet<String> = HashSet::new();
         for item in items {
             let Some(after) = self.after_entry(item, job) else {
                 continue;
             };
-            if found.iter().any(|a| a.job == after.job) {
+            if !named.insert(after.job.clone()) {
                 let message = format!(
                     "after names job {} twice; give each parent once (on = \"always\" covers both ends)",
                     quote(&after.job)
@@ -109,51 +112,24 @@ impl Checker<'_> {
             return None;
         };
         let before = self.reported;
-        let (mut parent, mut on) = (None, AfterOn::Success);
-        for (name, value) in table.iter() {
-            let name: &str = name.get_ref();
-            match (name, value.get_ref()) {
-                ("job", DeValue::String(text)) => parent = self.parent(text, value, job),
-                ("on", DeValue::String(text)) => match AfterOn::parse(text) {
-                    Some(parsed) => on = parsed,
-                    None => self.report(
-                        value.span(),
-                        job,
-                        format!(
-                            "after.on must be \"success\", \"failure\" or \"always\", found {}",
-                            quote(text)
-                        ),
-                    ),
-                },
-                ("job" | "on", other) => self.report(
-                    value.span(),
-                    job,
-                    format!("after.{name} must be a string, found {}", describe(other)),
-                ),
-                _ => self.report(
-                    value.span(),
-                    job,
-                    format!("unknown key {} in after; expected job and on", quote(name)),
-                ),
-            }
-        }
-        if parent.is_none() && self.reported == before {
-            let message =
-                "after needs the parent job: add job = \"NAME\" (a [jobs.NAME] of this file)";
-            self.report(item.span(), job, message);
-        }
-        let job = parent?;
+        let keys = schema::sub_keys(Kind::After);
+        let mut fields = self.inline((item, table), "after", keys, SHAPE, job);
+        let on = fields.text("on").and_then(|(on, _)| AfterOn::parse(&on));
+        let parent = fields
+            .text("job")
+            .and_then(|(name, span)| self.parent(&name, span.unwrap_or(item.span()), job));
+        let (job, on) = (parent?, on?);
         (self.reported == before).then_some(After { job, on })
     }
 
     /// The parent `name`, if it is another job of the file.
-    fn parent(&mut self, name: &str, value: &Value<'_>, job: Option<&str>) -> Option<String> {
+    fn parent(&mut self, name: &str, span: Range<usize>, job: Option<&str>) -> Option<String> {
         if job == Some(name) {
             let message = "a job cannot start after itself; name another job in after.job";
-            self.report(value.span(), job, message);
+            self.report(span.clone(), job, message);
             return None;
         }
-        if self.job_names.iter().any(|n| n == name) {
+        if self.job_name_set.contains(name) {
             return Some(name.to_owned());
         }
         let suggestion = did_you_mean(closest(name, self.job_names.iter().map(String::as_str)));
@@ -161,85 +137,9 @@ impl Checker<'_> {
             "after.job names {}, which is not a job of this file{suggestion}; name one of its [jobs.NAME] tables",
             quote(name)
         );
-        self.report(value.span(), job, message);
+        self.report(span, job, message);
         None
     }
-}
-
-/// A problem at each job of every cycle of `after` (a job that, through its
-/// parents, would start after itself), placed at its `after` value.
-pub(super) fn cycle_problems(jobs: &[Job]) -> Vec<Problem> {
-    let parents: BTreeMap<&str, Vec<&str>> = jobs
-        .iter()
-        .map(|job| {
-            let names = job.after.iter().map(|a| a.job.as_str()).collect();
-            (job.name.as_str(), names)
-        })
-        .collect();
-    let mut problems = Vec::new();
-    let mut reported: BTreeSet<&str> = BTreeSet::new();
-    for job in jobs {
-        let Some(path) = path_back_to(&parents, &job.name) else {
-            continue;
-        };
-        if reported.contains(job.name.as_str()) {
-            continue;
-        }
-        reported.extend(path.iter().copied());
-        let cycle = path
-            .iter()
-            .chain(std::iter::once(&job.name.as_str()))
-            .map(|name| quote(name))
-            .collect::<Vec<_>>()
-            .join(" after ");
-        let message = format!(
-            "the jobs {cycle} form a cycle: none of them would ever start; remove one of these after entries"
-        );
-        for name in &path {
-            if let Some(member) = jobs.iter().find(|j| j.name == *name) {
-                let at = member.locations.get("after").or(member.locations.job());
-                if let Some(at) = at {
-                    problems.push(Problem::at(at, Some(name), message.clone()));
-                }
-            }
-        }
-    }
-    problems
-}
-
-/// The chain of jobs from `start` through its parents back to `start`, if there
-/// is one (`[start, parent, grandparent, ...]`), found depth first.
-fn path_back_to<'a>(
-    parents: &BTreeMap<&'a str, Vec<&'a str>>,
-    start: &'a str,
-) -> Option<Vec<&'a str>> {
-    fn walk<'a>(
-        parents: &BTreeMap<&'a str, Vec<&'a str>>,
-        start: &str,
-        path: &mut Vec<&'a str>,
-        seen: &mut BTreeSet<&'a str>,
-    ) -> bool {
-        let Some(&last) = path.last() else {
-            return false;
-        };
-        for &parent in parents.get(last).into_iter().flatten() {
-            if parent == start {
-                return true;
-            }
-            if seen.insert(parent) {
-                path.push(parent);
-                if walk(parents, start, path, seen) {
-                    return true;
-                }
-                path.pop();
-            }
-        }
-        false
-    }
-    let (&start, _) = parents.get_key_value(start)?;
-    let mut path = vec![start];
-    let mut seen = BTreeSet::from([start]);
-    walk(parents, start, &mut path, &mut seen).then_some(path)
 }
 
 impl Job {

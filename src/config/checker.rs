@@ -41,6 +41,8 @@ pub(super) struct Checker<'t> {
     pub(super) ping_channels: Vec<String>,
     /// The names of every `[jobs.NAME]` table, read before the jobs (for `after`).
     pub(super) job_names: Vec<String>,
+    /// The same names, to look one up in constant time.
+    pub(super) job_name_set: std::collections::HashSet<String>,
 }
 
 impl<'t> Checker<'t> {
@@ -56,6 +58,7 @@ impl<'t> Checker<'t> {
             channels: Vec::new(),
             ping_channels: Vec::new(),
             job_names: Vec::new(),
+            job_name_set: std::collections::HashSet::new(),
         }
     }
 

@@ -9,12 +9,14 @@ use std::time::Duration;
 use toml::de::DeValue;
 
 use super::checker::{Checker, Value, describe};
-use super::error::quote;
-use crate::schedule::parse_duration;
+use super::inline::Fields;
+use super::schema::{self, Kind};
 
-/// How long a file must keep its size and mtime before it is taken, by default.
+/// How long a file must keep its size and mtime before it is taken, by default
+/// (`on_file.settle`'s default in the description, `schema.rs`).
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(5);
-/// How often the directory is listed again without an inotify event, by default.
+/// How often the directory is listed again without an inotify event, by default
+/// (`on_file.rescan`'s default in the description).
 pub const DEFAULT_RESCAN: Duration = Duration::from_secs(300);
 
 /// `on_file`: the directory watched and which files in it start a run.
@@ -48,8 +50,9 @@ pub enum FileAction {
 const ON_FILE_SHAPE: &str = "on_file must be a table such as { dir = \"/srv/inbox\", pattern = \"*.csv\", settle = \"10s\" }";
 
 impl Checker<'_> {
-    /// `on_file`: `dir` (absolute) and `pattern` required; `settle`, `recursive`
-    /// and `rescan` optional.
+    /// `on_file`: its keys as `schema::sub_keys(Kind::OnFile)` describes them
+    /// (`dir` and `pattern` required; `settle`, `recursive` and `rescan` with
+    /// their defaults).
     pub(super) fn on_file(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<OnFile> {
         let DeValue::Table(table) = value.get_ref() else {
             let message = format!("{ON_FILE_SHAPE}, found {}", describe(value.get_ref()));
@@ -57,101 +60,58 @@ impl Checker<'_> {
             return None;
         };
         let before = self.reported;
-        let mut on = OnFile {
-            dir: PathBuf::new(),
-            pattern: String::new(),
-            settle: DEFAULT_SETTLE,
-            recursive: false,
-            rescan: DEFAULT_RESCAN,
+        let keys = schema::sub_keys(Kind::OnFile);
+        let mut fields = self.inline((value, table), "on_file", keys, ON_FILE_SHAPE, job);
+        let duration = |fields: &mut Fields, name| fields.take(name)?.parsed.into_duration();
+        let on = OnFile {
+            dir: PathBuf::from(fields.text("dir")?.0),
+            pattern: fields.text("pattern")?.0,
+            settle: duration(&mut fields, "settle")?,
+            recursive: fields.take("recursive")?.parsed.into_bool()?,
+            rescan: duration(&mut fields, "rescan")?,
         };
-        for (name, item) in table.iter() {
-            let name: &str = name.get_ref();
-            let problem = match (name, item.get_ref()) {
-                ("dir", DeValue::String(dir)) if dir.starts_with('/') => {
-                    on.dir = PathBuf::from(dir.as_ref());
-                    None
-                }
-                ("dir", DeValue::String(_)) => Some("on_file.dir must be an absolute path such as \"/srv/inbox\"".to_owned()),
-                ("pattern", DeValue::String(p)) if p.is_empty() || p.contains('/') => Some(
-                    "on_file.pattern is a glob on file names, such as \"*.csv\": not empty, without \"/\"".to_owned(),
-                ),
-                ("pattern", DeValue::String(p)) => {
-                    on.pattern = p.to_string();
-                    None
-                }
-                ("settle" | "rescan", DeValue::String(text)) => match parse_duration(text) {
-                    Ok(d) if name == "rescan" && d < Duration::from_secs(1) => {
-                        Some("on_file.rescan must be at least 1s".to_owned())
-                    }
-                    Ok(d) if name == "settle" => {
-                        on.settle = d;
-                        None
-                    }
-                    Ok(d) => {
-                        on.rescan = d;
-                        None
-                    }
-                    Err(why) => Some(format!("on_file.{name}: {why}")),
-                },
-                ("recursive", DeValue::Boolean(b)) => {
-                    on.recursive = *b;
-                    None
-                }
-                ("dir" | "pattern" | "settle" | "rescan" | "recursive", other) => Some(format!(
-                    "on_file.{name} has the wrong type ({}); {ON_FILE_SHAPE}",
-                    describe(other)
-                )),
-                _ => Some(format!(
-                    "unknown key {} in on_file; expected dir, pattern, settle, recursive and rescan",
-                    quote(name)
-                )),
-            };
-            if let Some(problem) = problem {
-                self.report(item.span(), job, problem);
-            }
-        }
-        if self.reported == before && (on.dir.as_os_str().is_empty() || on.pattern.is_empty()) {
-            let message = "on_file needs dir and pattern, such as { dir = \"/srv/inbox\", pattern = \"*.csv\" }";
-            self.report(value.span(), job, message);
-        }
         (self.reported == before).then_some(on)
     }
 
-    /// `after_success` (`failure` false) or `after_failure`: "keep", "delete"
-    /// (success only) or { move_to = "/absolute/dir" }.
+    /// `after_success` or `after_failure` (`key`): "keep", "delete" (success
+    /// only; [`schema::FILE_ACTION_WORDS`]) or { move_to = "/absolute/dir" }.
     pub(super) fn file_action(
         &mut self,
         value: &Value<'_>,
         job: Option<&str>,
         key: &str,
     ) -> Option<FileAction> {
-        let delete_ok = key == "after_success";
-        let shape = if delete_ok {
-            "after_success must be \"keep\", \"delete\" or { move_to = \"/srv/inbox/done\" }"
-        } else {
+        let failure = key == "after_failure";
+        let shape = if failure {
             "after_failure must be \"keep\" or { move_to = \"/srv/inbox/failed\" }"
+        } else {
+            "after_success must be \"keep\", \"delete\" or { move_to = \"/srv/inbox/done\" }"
         };
-        let action = match value.get_ref() {
-            DeValue::String(s) if s == "keep" => Some(FileAction::Keep),
-            DeValue::String(s) if s == "delete" && delete_ok => Some(FileAction::Delete),
-            DeValue::Table(table) if table.len() == 1 => {
-                match table.get("move_to").map(|v| v.get_ref()) {
-                    Some(DeValue::String(dir)) if dir.starts_with('/') => {
-                        Some(FileAction::MoveTo(PathBuf::from(dir.as_ref())))
-                    }
-                    _ => None,
-                }
+        let word = |text: &str| {
+            schema::FILE_ACTION_WORDS
+                .iter()
+                .any(|&(word, on_failure)| word == text && (on_failure || !failure))
+        };
+        match value.get_ref() {
+            DeValue::String(text) if word(text) && text == "keep" => return Some(FileAction::Keep),
+            DeValue::String(text) if word(text) => return Some(FileAction::Delete),
+            DeValue::Table(table) => {
+                let before = self.reported;
+                let keys = schema::sub_keys(Kind::FileAction);
+                let mut fields = self.inline((value, table), key, keys, shape, job);
+                let dir = fields.text("move_to").map(|(dir, _)| PathBuf::from(dir));
+                return dir
+                    .filter(|_| self.reported == before)
+                    .map(FileAction::MoveTo);
             }
-            _ => None,
-        };
-        if action.is_none() {
-            let message = format!(
-                "{shape} (an absolute directory), found {}",
-                describe(value.get_ref())
-            );
-            self.report(value.span(), job, message);
+            _ => {}
         }
-        action
+        let message = format!(
+            "{shape} (an absolute directory), found {}",
+            describe(value.get_ref())
+        );
+        self.report(value.span(), job, message);
+        None
     }
 }
 

@@ -260,7 +260,16 @@ fn kind_schema(kind: Kind) -> Value {
             "type": "string",
             "enum": choice.values.iter().map(|(value, _)| *value).collect::<Vec<_>>(),
         }),
-        Kind::Duration(_) => string(duration_pattern()),
+        Kind::Duration(rule) => {
+            let mut schema = string(duration_pattern());
+            if rule
+                .min
+                .is_some_and(|min| min.value == schema::MIN_HEARTBEAT)
+            {
+                schema["not"] = json!({ "pattern": under_a_minute_pattern() });
+            }
+            schema
+        }
         Kind::Size(_) => string(size_pattern()),
         Kind::Signal => string(signal_pattern()),
         Kind::Argv(_) => json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 }),
@@ -292,63 +301,20 @@ fn kind_schema(kind: Kind) -> Value {
             "uniqueItems": true,
         }),
         Kind::After => {
-            let entry = json!({
-                "type": "object",
-                "additionalProperties": false,
-                "required": ["job"],
-                "properties": {
-                    "job": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$" },
-                    "on": { "enum": ["success", "failure", "always"] },
-                },
-            });
+            let entry = inline_schema(kind);
             json!({
                 "type": ["object", "array"],
                 "oneOf": [entry.clone(), { "type": "array", "items": entry, "minItems": 1 }],
             })
         }
-        Kind::OnFile => json!({
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["dir", "pattern"],
-            "properties": {
-                "dir": { "type": "string", "pattern": "^/" },
-                "pattern": { "type": "string", "minLength": 1, "pattern": "^[^/]*$" },
-                "settle": { "type": "string" },
-                "rescan": { "type": "string" },
-                "recursive": { "type": "boolean" },
-            },
-        }),
-        Kind::FileAction => json!({
-            "type": ["string", "object"],
-            "oneOf": [
-                { "enum": ["keep", "delete"] },
-                {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "required": ["move_to"],
-                    "properties": { "move_to": { "type": "string", "pattern": "^/" } },
-                },
-            ],
-        }),
-        Kind::Ping => json!({
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["channel", "check"],
-            "properties": {
-                "channel": { "type": "string", "minLength": 1 },
-                "check": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" },
-            },
-        }),
-        Kind::Heartbeat => json!({
-            "type": "object",
-            "additionalProperties": false,
-            "required": ["channel", "check", "every"],
-            "properties": {
-                "channel": { "type": "string", "minLength": 1 },
-                "check": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" },
-                "every": string(duration_pattern()),
-            },
-        }),
+        Kind::OnFile | Kind::Ping | Kind::Heartbeat => inline_schema(kind),
+        Kind::FileAction => {
+            let words: Vec<&str> = schema::FILE_ACTION_WORDS.iter().map(|(w, _)| *w).collect();
+            json!({
+                "type": ["string", "object"],
+                "oneOf": [{ "enum": words }, inline_schema(kind)],
+            })
+        }
         Kind::Addresses => json!({
             "type": "array",
             "items": { "type": "string", "pattern": "@" },
@@ -361,6 +327,47 @@ fn kind_schema(kind: Kind) -> Value {
             "minItems": u8::from(non_empty),
         }),
     }
+}
+
+/// The object schema of an inline table value: the keys `schema::sub_keys`
+/// describes for `kind`, each with its type, doc and default; the required ones.
+fn inline_schema(kind: Kind) -> Value {
+    let keys = schema::sub_keys(kind);
+    let properties: Map<String, Value> = keys
+        .iter()
+        .map(|key| (key.name.to_owned(), property(key)))
+        .collect();
+    let required: Vec<&str> = keys
+        .iter()
+        .filter(|key| matches!(key.default, Default::Required { .. }))
+        .map(|key| key.name)
+        .collect();
+    json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": required,
+        "properties": properties,
+    })
+}
+
+/// One duration term shorter than a minute ("30s", "500ms", "59.5 sec"), which
+/// a key at least a minute long refuses. Sums ("30s 30s") and fractions of a
+/// larger unit ("0.5m") are left to `cronbox check`: the schema may accept more.
+fn under_a_minute_pattern() -> String {
+    let units = |names: &[&str]| {
+        names
+            .iter()
+            .map(|unit| escape(unit))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
+    format!(
+        "^\\s*(?:[0-5]?[0-9](?:\\.[0-9]+)?\\s*(?:{})|[0-9]{{1,4}}(?:\\.[0-9]+)?\\s*(?:{})|[0-9]{{1,7}}(?:\\.[0-9]+)?\\s*(?:{})|[0-9]{{1,10}}(?:\\.[0-9]+)?\\s*(?:{}))\\s*$",
+        units(&["seconds", "second", "secs", "sec", "s"]),
+        units(&["millis", "msec", "ms"]),
+        units(&["usec", "us", "µs"]),
+        units(&["nanos", "nsec", "ns"]),
+    )
 }
 
 /// An integer as JSON (all of cronbox's fit in an `i64` or a `u64`).

@@ -143,7 +143,18 @@ impl Checker<'_> {
         value: &Value<'_>,
         job: Option<&str>,
     ) -> Option<Parsed> {
-        let name = key.name;
+        self.value_named(key, key.name, value, job)
+    }
+
+    /// [`Checker::value`], with messages naming the key `name` (`on_file.dir`
+    /// for a key of an inline table).
+    pub(super) fn value_named(
+        &mut self,
+        key: &Key,
+        name: &str,
+        value: &Value<'_>,
+        job: Option<&str>,
+    ) -> Option<Parsed> {
         match key.kind {
             Kind::Path { example } => {
                 let has_default = matches!(key.default, Default::Computed(_));

@@ -12,7 +12,7 @@ use super::checker::{Checker, Value, describe, integer, kind, scalar_text};
 use super::error::{quote, toml_key};
 use super::kinds::Parsed;
 use super::schema::NOTIFY_EVENTS;
-use super::schema::{Argv, Key, Kind};
+use super::schema::{self, Argv, Key, Kind};
 use super::suggest::closest;
 use super::values::{
     CAPABILITIES, check_mailbox, check_secret_name, is_env_name, mount_target,
@@ -32,7 +32,7 @@ impl Checker<'_> {
     ) -> Option<Parsed> {
         match key.kind {
             Kind::Argv(argv) => self.argv(value, job, key.name, argv).map(Parsed::List),
-            Kind::Env => self.env(value, job).map(Parsed::Map),
+            Kind::Env => self.env(value, job, key.name).map(Parsed::Map),
             Kind::Labels => self.labels(value, job).map(Parsed::Map),
             Kind::Secrets => self.secrets(value, job).map(Parsed::Files),
             Kind::Volumes => self.volumes(value, job).map(Parsed::Volumes),
@@ -115,10 +115,26 @@ impl Checker<'_> {
         (self.reported == before).then_some(argv)
     }
 
-    fn env(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
+    /// `env`, or a channel's `headers` (`setting`): a table of strings, whose values
+    /// no message shows.
+    fn env(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        setting: &str,
+    ) -> Option<BTreeMap<String, String>> {
+        let (noun, example, nul) = if setting == "headers" {
+            ("header name", "{ Authorization = \"Bearer ...\" }", "sent")
+        } else {
+            (
+                "environment variable name",
+                "{ PGUSER = \"app\" }",
+                "passed to a program",
+            )
+        };
         let DeValue::Table(table) = value.get_ref() else {
             let message = format!(
-                "env must be a table of strings such as {{ PGUSER = \"app\" }}, found {}",
+                "{setting} must be a table of strings such as {example}, found {}",
                 kind(value.get_ref())
             );
             self.report(value.span(), job, message);
@@ -130,14 +146,14 @@ impl Checker<'_> {
             let name: &str = key.get_ref();
             if name.is_empty() || name.contains(['=', '\0']) {
                 let message = format!(
-                    "invalid environment variable name {}: it must be non-empty and contain no \"=\" or NUL",
+                    "invalid {noun} {} in {setting}: it must be non-empty and contain no \"=\" or NUL",
                     quote(name)
                 );
                 self.report(key.span(), job, message);
             }
             let problem = match value.get_ref() {
                 DeValue::String(s) if s.contains('\0') => format!(
-                    "env.{} contains a NUL character, which cannot be passed to a program",
+                    "{setting}.{} contains a NUL character, which cannot be {nul}",
                     toml_key(name)
                 ),
                 DeValue::String(s) => {
@@ -150,7 +166,7 @@ impl Checker<'_> {
                         _ => format!("; quote the value: {} = \"...\"", toml_key(name)),
                     };
                     format!(
-                        "env.{} must be a string, found {} (env values are never shown){hint}",
+                        "{setting}.{} must be a string, found {} ({setting} values are never shown){hint}",
                         toml_key(name),
                         kind(other)
                     )
@@ -475,8 +491,8 @@ impl Checker<'_> {
 impl Checker<'_> {
     /// `healthchecks = { channel = "hc", check = "UUID" }` (a job's) or
     /// `heartbeat = { channel = "hc", check = "UUID", every = "5m" }` (the
-    /// daemon's, `key`): a known channel of kind healthchecks, a check that fits in
-    /// a URL path segment and, for the heartbeat, a period of at least a minute.
+    /// daemon's, `key`), as `schema::sub_keys` describes them, the channel a known
+    /// one of kind healthchecks. The values as written, by name.
     fn ping(
         &mut self,
         value: &Value<'_>,
@@ -495,74 +511,31 @@ impl Checker<'_> {
             return None;
         };
         let before = self.reported;
-        let mut found = BTreeMap::new();
-        for (name, item) in table.iter() {
-            let name: &str = name.get_ref();
-            let problem = match (name, item.get_ref()) {
-                ("channel", DeValue::String(channel))
-                    if self.ping_channels.iter().any(|c| c == channel.as_ref()) =>
-                {
-                    None
-                }
-                ("channel", DeValue::String(channel)) => Some(format!(
-                    "{key}.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
-                    quote(channel),
-                    toml_key(channel)
-                )),
-                ("check", DeValue::String(check)) if is_check(check) => None,
-                ("check", DeValue::String(_)) => Some(format!(
-                    "{key}.check must be a check's UUID or slug: letters, digits, \"-\" and \"_\""
-                )),
-                ("every", DeValue::String(every)) if heartbeat => heartbeat_period(every).err(),
-                ("channel" | "check", other) => Some(format!(
-                    "{key}.{name} must be a string, found {}",
-                    describe(other)
-                )),
-                ("every", other) if heartbeat => Some(format!(
-                    "heartbeat.every must be a duration string such as \"5m\", found {}",
-                    describe(other)
-                )),
-                _ if heartbeat => Some(format!(
-                    "unknown key {} in heartbeat; expected channel, check and every",
-                    quote(name)
-                )),
-                _ => Some(format!(
-                    "unknown key {} in healthchecks; expected channel and check",
-                    quote(name)
-                )),
-            };
-            match (problem, item.get_ref()) {
-                (Some(problem), _) => self.report(item.span(), job, problem),
-                (None, DeValue::String(text)) => {
-                    found.insert(name.to_owned(), text.to_string());
-                }
-                (None, _) => {}
-            }
-        }
-        let required: &[&str] = if heartbeat {
-            &["channel", "check", "every"]
+        let keys = schema::sub_keys(if heartbeat {
+            Kind::Heartbeat
         } else {
-            &["channel", "check"]
-        };
-        for required in required {
-            if !found.contains_key(*required) && self.reported == before {
-                self.report(value.span(), job, format!("{shape}: {required} is missing"));
+            Kind::Ping
+        });
+        let mut fields = self.inline((value, table), key, keys, shape, job);
+        let mut found = BTreeMap::new();
+        if let Some((channel, span)) = fields.text("channel") {
+            if !self.ping_channels.contains(&channel) {
+                let message = format!(
+                    "{key}.channel {} is not a channel of kind \"healthchecks\"; define it as [notify.{}] with kind = \"healthchecks\" and its ping URL",
+                    quote(&channel),
+                    toml_key(&channel)
+                );
+                self.report(span.unwrap_or(value.span()), job, message);
             }
+            found.insert("channel".to_owned(), channel);
+        }
+        if let Some((check, _)) = fields.text("check") {
+            found.insert("check".to_owned(), check);
+        }
+        if let Some(DeValue::String(every)) = table.get("every").map(|v| v.get_ref()) {
+            found.insert("every".to_owned(), every.to_string());
         }
         (self.reported == before).then_some(found)
-    }
-}
-
-/// The daemon's heartbeat period (`heartbeat.every`): a duration of at least a
-/// minute (healthchecks.io's shortest period), or why it is refused.
-pub(super) fn heartbeat_period(text: &str) -> Result<std::time::Duration, String> {
-    match crate::schedule::parse_duration(text) {
-        Ok(every) if every >= std::time::Duration::from_secs(60) => Ok(every),
-        Ok(_) => Err(format!(
-            "heartbeat.every {} is shorter than a minute, the shortest period of a healthchecks check; write \"1m\" or more",
-            quote(text)
-        )),
-        Err(why) => Err(format!("bad heartbeat.every {}: {why}", quote(text))),
     }
 }
 
@@ -607,15 +580,6 @@ impl Checker<'_> {
         }
         (self.reported == before).then_some(addresses)
     }
-}
-
-/// Whether `check` can be a check's UUID or slug in a ping URL's path.
-fn is_check(check: &str) -> bool {
-    !check.is_empty()
-        && check.len() <= 100
-        && check
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The message for a name a list of names does not know, with a suggestion.

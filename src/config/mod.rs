@@ -26,9 +26,11 @@
 mod build;
 mod chains;
 mod checker;
+mod cycles;
 mod error;
 mod files;
 mod indexes_rule;
+mod inline;
 mod json_schema;
 mod kinds;
 mod lists;

@@ -57,16 +57,30 @@ pub enum WebhookFormat {
 }
 
 impl WebhookFormat {
+    /// Every format, in the order of the schema's `format` choices (a test
+    /// checks that the two agree).
+    pub const ALL: [WebhookFormat; 5] = [
+        WebhookFormat::Json,
+        WebhookFormat::Slack,
+        WebhookFormat::Discord,
+        WebhookFormat::Ntfy,
+        WebhookFormat::Gotify,
+    ];
+
+    /// As written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Discord => "discord",
+            WebhookFormat::Ntfy => "ntfy",
+            WebhookFormat::Gotify => "gotify",
+        }
+    }
+
     /// The format written as `name` (`format = "slack"`).
     pub fn from_name(name: &str) -> Option<WebhookFormat> {
-        Some(match name {
-            "json" => WebhookFormat::Json,
-            "slack" => WebhookFormat::Slack,
-            "discord" => WebhookFormat::Discord,
-            "ntfy" => WebhookFormat::Ntfy,
-            "gotify" => WebhookFormat::Gotify,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|format| format.as_str() == name)
     }
 }
 
@@ -80,6 +94,30 @@ pub enum ChannelKind {
     Healthchecks,
     /// A mail over SMTP ([`Email`]).
     Email,
+}
+
+impl ChannelKind {
+    /// Every kind, in the order of the schema's `kind` choices (a test checks
+    /// that the two agree).
+    pub const ALL: [ChannelKind; 3] = [
+        ChannelKind::Webhook,
+        ChannelKind::Healthchecks,
+        ChannelKind::Email,
+    ];
+
+    /// As written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Healthchecks => "healthchecks",
+            ChannelKind::Email => "email",
+        }
+    }
+
+    /// The kind written as `name` (`kind = "email"`).
+    pub fn from_name(name: &str) -> Option<ChannelKind> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
 }
 
 /// The end of an output stream a message carries: its last `lines` lines, at
@@ -199,7 +237,27 @@ impl Checker<'_> {
         super::validate::fill_defaults(&mut values, Table::Notify);
         let at = self.locate(key.span().start);
         let channel = channel_config(name, &mut values, at);
-        (self.reported == before).then_some(channel).flatten()
+        if self.reported != before {
+            return None;
+        }
+        self.built(channel, key, &shown)
+    }
+
+    /// `channel`, or a problem at `key` when its checked values did not make
+    /// one: a channel is never left out without a word.
+    pub(super) fn built(
+        &mut self,
+        channel: Option<Channel>,
+        key: &Key<'_>,
+        shown: &str,
+    ) -> Option<Channel> {
+        if channel.is_none() {
+            let message = format!(
+                "{shown} could not be set up from its values, which cronbox accepted: a bug in cronbox; please report it with the keys the channel sets (not their values)"
+            );
+            self.report(key.span(), None, message);
+        }
+        channel
     }
 }
 
@@ -301,11 +359,7 @@ const EMAIL_KEYS: [(usize, &str); 6] = [
 /// The channel `name` from its checked values (`None` when a value is missing,
 /// which a reported problem explains).
 fn channel_config(name: &str, v: &mut Values<'_>, at: Location) -> Option<Channel> {
-    let kind = match v.take(notify_key!("kind"), Parsed::into_choice)? {
-        "healthchecks" => ChannelKind::Healthchecks,
-        "email" => ChannelKind::Email,
-        _ => ChannelKind::Webhook,
-    };
+    let kind = ChannelKind::from_name(v.take(notify_key!("kind"), Parsed::into_choice)?)?;
     let (url, email) = match kind {
         ChannelKind::Email => (None, Some(email_config(v)?)),
         _ => (Some(url_source(v)?), None),

@@ -279,3 +279,119 @@ fn the_daemon_heartbeat_pings_a_healthchecks_channel_at_least_every_minute() {
         &[(2, 13, None, &["every is missing"])],
     );
 }
+
+#[test]
+fn a_channel_its_checked_values_do_not_make_is_reported_not_left_out() {
+    use super::checker::Checker;
+    use super::error::{Lines, Location};
+    let text = "[notify.ops]\nkind = \"webhook\"\n";
+    let mut checker = Checker::new(Lines::new(text), Path::new("/etc/cronbox/cronbox.toml"));
+    let key = toml::Spanned::new(8..11, std::borrow::Cow::Borrowed("ops"));
+    assert_eq!(checker.built(None, &key, "[notify.ops]"), None);
+    let [problem] = checker.problems.as_slice() else {
+        panic!("one problem expected: {:?}", checker.problems);
+    };
+    assert_eq!(problem.location, Some(Location { line: 1, column: 9 }));
+    assert!(
+        problem
+            .message
+            .starts_with("[notify.ops] could not be set up from its values"),
+        "{}",
+        problem.message
+    );
+    assert_eq!(checker.reported, 1);
+}
+
+/// `cronbox check`'s whole report of `text` (messages and snippets), which must
+/// name a problem and never show "hunter2".
+fn report_hides_hunter2(text: &str) -> String {
+    let report = parse_err(text).to_string();
+    assert!(!report.is_empty(), "a problem in:\n{text}");
+    assert!(!report.contains("hunter2"), "a secret is shown:\n{report}");
+    report
+}
+
+#[test]
+fn header_values_are_hidden_in_messages_and_snippets() {
+    let ops = "[notify.ops]\nkind = \"webhook\"\nurl = \"https://hooks.example.org/\"\n";
+    // Messages about the values.
+    for (headers, why) in [
+        (
+            "headers = { Authorization = 31337 }",
+            "headers.Authorization must be a string, found an integer",
+        ),
+        (
+            "headers = { Authorization = [\"Bearer hunter2\"] }",
+            "found an array",
+        ),
+        (
+            "headers = \"Authorization: Bearer hunter2\"",
+            "headers must be a table of strings such as { Authorization",
+        ),
+        (
+            "headers = { \"Auth=orization\" = \"Bearer hunter2\" }",
+            "invalid header name \"Auth=orization\" in headers",
+        ),
+    ] {
+        let report = report_hides_hunter2(&format!("{ops}{headers}\n"));
+        assert!(report.contains(why), "{headers}: {report}");
+        assert!(!report.contains("31337"), "{report}");
+    }
+    // Snippets of syntax errors near them.
+    for text in [
+        format!("{ops}headers = {{ Authorization = \"Bearer hunter2\"\n"),
+        format!("{ops}headers = {{ Authorization = \"Bearer hunter2 }}\n"),
+        format!("{ops}timeout = [\"1s\"\nheaders = {{ Authorization = \"Bearer hunter2\" }}\n"),
+        format!(
+            "{ops}timeout = [\"1s\"\n[notify.ops.headers]\nAuthorization = \"Bearer hunter2\"\n"
+        ),
+        format!("{ops}headers = {{ Authorization = \"Bearer hunter2\" }} }}\n"),
+    ] {
+        report_hides_hunter2(&text);
+    }
+}
+
+#[test]
+fn smtp_passwords_are_hidden_in_messages_and_snippets() {
+    let mail = |smtp: &str| {
+        format!(
+            "[notify.mail]\nkind = \"email\"\n{smtp}\nfrom = \"cronbox@nuc.example.org\"\nto = [\"ops@example.org\"]\n"
+        )
+    };
+    // Messages: URLs refused for their credentials or for another reason.
+    for (smtp, why) in [
+        (
+            "smtp = \"smtp://cronbox:hunter2@mail.example.org\"",
+            "holds credentials",
+        ),
+        (
+            "smtp = \"smtps://cronbox:hunter2@mail.example.org:465\"",
+            "holds credentials",
+        ),
+        (
+            "smtp = \"smtp://:hunter2@mail.example.org\"",
+            "holds credentials",
+        ),
+        (
+            "smtp = \"ftp://cronbox:hunter2@mail.example.org\"",
+            "is not smtp or smtps",
+        ),
+        (
+            "smtp = \"smtp://cronbox:hunter2@mail.example.org/x\"",
+            "smtp",
+        ),
+        ("smtp = \"cronbox:hunter2 at mail\"", "smtp"),
+    ] {
+        let report = report_hides_hunter2(&mail(smtp));
+        assert!(report.contains(why), "{smtp}: {report}");
+    }
+    // Snippets of syntax errors on or near the line.
+    for smtp in [
+        "smtp = \"smtp://cronbox:hunter2@mail.example.org",
+        "smtp = \"smtp://cronbox:hunter2@mail.example.org\" x",
+        "timeout = [\"1s\"\nsmtp = \"smtp://cronbox:hunter2@mail.example.org\"",
+        "smtp = 'smtp://cronbox:hunter2@mail.example.org\"",
+    ] {
+        report_hides_hunter2(&mail(smtp));
+    }
+}

@@ -14,6 +14,9 @@
 //! To add a key: add it here, in the order `config/reference.toml` documents it, add
 //! its field to [`super::Job`] or [`super::DaemonConfig`] and one line to the
 //! builder in `build.rs`, and document it in the reference (the test says where).
+//! The keys of values that are inline tables (`on_file = { dir, ... }`, `after`,
+//! `healthchecks`, `heartbeat`, `{ move_to }`) are described the same way in
+//! [`sub_keys`]; `inline.rs` walks them.
 
 use std::time::Duration;
 
@@ -319,6 +322,13 @@ impl Key {
         self
     }
 }
+
+/// A lower bound of one second.
+const ONE_SECOND: Bound<Duration> = Bound {
+    value: Duration::from_secs(1),
+    shown: "1s",
+    why: "",
+};
 
 const NO_LIMIT: Default = Default::Unset("none (no limit)");
 
@@ -995,11 +1005,7 @@ pub(super) const KEYS: &[Key] = &[
     notify(
         "timeout",
         Kind::Duration(DurationRule {
-            min: Some(Bound {
-                value: Duration::from_secs(1),
-                shown: "1s",
-                why: "",
-            }),
+            min: Some(ONE_SECOND),
             whole_seconds: None,
             max: Some(Bound {
                 value: Duration::from_secs(300),
@@ -1088,6 +1094,242 @@ pub(super) const KEYS: &[Key] = &[
         "kind = \"email\": a file holding the SMTP password (its first line), read at each delivery; never shown, logged or stored.",
     ),
 ];
+
+/// The keys of the values that are inline tables (`on_file = { dir = ..., ... }`),
+/// described as the file's keys are: each a [`Key`] that no table accepts on its
+/// own (`tables` empty), named without its parent (`dir`; messages say
+/// `on_file.dir`), checked by its kind (`inline.rs`), its default applied when
+/// unset, documented in `config/reference.toml` at its parent and given to the
+/// JSON Schema. A [`Default::Required`] hint, when not empty, is the whole
+/// message for a table that lacks the key. Empty for other kinds.
+pub(super) fn sub_keys(kind: Kind) -> &'static [Key] {
+    match kind {
+        Kind::After => AFTER_KEYS,
+        Kind::OnFile => ON_FILE_KEYS,
+        Kind::Ping => PING_KEYS,
+        Kind::Heartbeat => HEARTBEAT_KEYS,
+        Kind::FileAction => MOVE_TO_KEYS,
+        _ => &[],
+    }
+}
+
+/// A key of an inline table (see [`sub_keys`]).
+const fn sub(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Key {
+    Key {
+        name,
+        tables: &[],
+        kind,
+        default,
+        inherit: Inherit::No,
+        secret: false,
+        doc,
+    }
+}
+
+/// A sub-key that must be set; `hint` as for [`Default::Required`].
+const fn needed(hint: &'static str) -> Default {
+    Default::Required {
+        defaults: false,
+        hint,
+    }
+}
+
+/// Any string: the value is checked against the file's names by the caller.
+fn any_text(_: &str) -> Result<(), String> {
+    Ok(())
+}
+
+/// `on_file.dir`: an absolute directory.
+fn check_watched_dir(text: &str) -> Result<(), String> {
+    absolute(
+        text,
+        "on_file.dir must be an absolute path such as \"/srv/inbox\"",
+    )
+}
+
+/// `move_to`: an absolute directory.
+fn check_move_to(text: &str) -> Result<(), String> {
+    absolute(
+        text,
+        "move_to must be an absolute directory such as \"/srv/inbox/done\"",
+    )
+}
+
+fn absolute(text: &str, rule: &str) -> Result<(), String> {
+    if text.starts_with('/') && !text.contains('\0') {
+        Ok(())
+    } else {
+        Err(rule.to_owned())
+    }
+}
+
+/// `on_file.pattern`: a glob on a file's name.
+fn check_glob(text: &str) -> Result<(), String> {
+    if text.is_empty() || text.contains('/') {
+        return Err(
+            "on_file.pattern is a glob on file names, such as \"*.csv\": not empty, without \"/\""
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// A healthchecks check: its UUID or slug, fit for a URL path segment.
+fn check_ping_check(text: &str) -> Result<(), String> {
+    let fits = !text.is_empty()
+        && text.len() <= 100
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if fits {
+        Ok(())
+    } else {
+        Err(
+            "it must be a check's UUID or slug: letters, digits, \"-\" and \"_\" (at most 100)"
+                .to_owned(),
+        )
+    }
+}
+
+/// The shortest heartbeat period: healthchecks.io's shortest period of a check.
+pub(super) const MIN_HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// `after = { job, on }`.
+const AFTER_KEYS: &[Key] = &[
+    sub(
+        "job",
+        Kind::Text(TextRule {
+            expected: "a string naming a job of this file such as \"backup-db\"",
+            check: any_text,
+            pattern: super::json_schema::JOB_NAME_PATTERN,
+        }),
+        needed("after needs the parent job: add job = \"NAME\" (a [jobs.NAME] of this file)"),
+        "The parent job: a [jobs.NAME] of this file, not the job itself.",
+    ),
+    sub(
+        "on",
+        Kind::Choice(Choice {
+            noun: "after.on",
+            values: &[
+                ("success", "the parent's run succeeded"),
+                ("failure", "the parent's run failed, after its last attempt"),
+                ("always", "either"),
+            ],
+        }),
+        Default::Str("success"),
+        "Which ends of the parent's runs start this job.",
+    ),
+];
+
+/// `on_file = { dir, pattern, settle, recursive, rescan }`.
+const ON_FILE_KEYS: &[Key] = &[
+    sub(
+        "dir",
+        Kind::Text(TextRule {
+            expected: "a string with an absolute path such as \"/srv/inbox\"",
+            check: check_watched_dir,
+            pattern: "^/",
+        }),
+        needed(ON_FILE_NEEDS),
+        "The directory watched, absolute.",
+    ),
+    sub(
+        "pattern",
+        Kind::Text(TextRule {
+            expected: "a string with a glob on file names such as \"*.csv\"",
+            check: check_glob,
+            pattern: "^[^/]+$",
+        }),
+        needed(ON_FILE_NEEDS),
+        "A glob on the file's name: \"*\" any characters, \"?\" one.",
+    ),
+    sub(
+        "settle",
+        ANY_DURATION,
+        Default::Duration(super::files::DEFAULT_SETTLE),
+        "A file is taken once its size and mtime stayed the same this long.",
+    ),
+    sub(
+        "recursive",
+        Kind::Bool,
+        Default::Bool(false),
+        "Whether files in subdirectories of dir count too.",
+    ),
+    sub(
+        "rescan",
+        Kind::Duration(DurationRule {
+            min: Some(ONE_SECOND),
+            whole_seconds: None,
+            max: None,
+        }),
+        Default::Duration(super::files::DEFAULT_RESCAN),
+        "How often the directory is listed again without an inotify event (inotify misses events on network mounts).",
+    ),
+];
+
+const ON_FILE_NEEDS: &str =
+    "on_file needs dir and pattern, such as { dir = \"/srv/inbox\", pattern = \"*.csv\" }";
+
+const PING_CHANNEL: Key = sub(
+    "channel",
+    Kind::Text(TextRule {
+        expected: "a string naming a [notify.NAME] channel of kind \"healthchecks\" such as \"hc\"",
+        check: any_text,
+        pattern: ".",
+    }),
+    needed(""),
+    "A [notify.NAME] channel of kind \"healthchecks\".",
+);
+
+const PING_CHECK: Key = sub(
+    "check",
+    Kind::Text(TextRule {
+        expected: "a string with a check's UUID or slug such as \"5f1c9a3e-7d2b-4c6e-9f0a-1b2c3d4e5f60\"",
+        check: check_ping_check,
+        pattern: "^[A-Za-z0-9_-]{1,100}$",
+    }),
+    needed(""),
+    "The check there: its UUID or slug (letters, digits, \"-\" and \"_\").",
+);
+
+/// A job's `healthchecks = { channel, check }`.
+const PING_KEYS: &[Key] = &[PING_CHANNEL, PING_CHECK];
+
+/// The daemon's `heartbeat = { channel, check, every }`.
+const HEARTBEAT_KEYS: &[Key] = &[
+    PING_CHANNEL,
+    PING_CHECK,
+    sub(
+        "every",
+        Kind::Duration(DurationRule {
+            min: Some(Bound {
+                value: MIN_HEARTBEAT,
+                shown: "a minute",
+                why: ", the shortest period of a healthchecks check; write \"1m\" or more",
+            }),
+            whole_seconds: None,
+            max: None,
+        }),
+        needed(""),
+        "How often the daemon pings, at least \"1m\".",
+    ),
+];
+
+/// `after_success` / `after_failure = { move_to }`.
+const MOVE_TO_KEYS: &[Key] = &[sub(
+    "move_to",
+    Kind::Text(TextRule {
+        expected: "a string with an absolute directory such as \"/srv/inbox/done\"",
+        check: check_move_to,
+        pattern: "^/",
+    }),
+    needed(""),
+    "Move the file into this absolute directory (it must exist), under its name.",
+)];
+
+/// The words `after_success` and `after_failure` take besides `{ move_to }`, with
+/// whether `after_failure` takes them too.
+pub(super) const FILE_ACTION_WORDS: &[(&str, bool)] = &[("keep", true), ("delete", false)];
 
 /// The default text of the keys only email channels take.
 const EMAIL_ONLY: &str = "none (required when kind = \"email\")";

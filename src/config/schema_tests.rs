@@ -87,6 +87,113 @@ fn reference_documents_every_key_in_order_with_its_default() {
     }
 }
 
+#[test]
+fn reference_documents_the_keys_of_inline_tables_in_order_with_their_defaults() {
+    for (header, table) in [
+        ("[daemon]", Table::Daemon),
+        ("[jobs.backup-db]", Table::Job),
+    ] {
+        for (name, text) in documented(header) {
+            let key = &KEYS[schema::index_of(table, &name).expect("a key of the table")];
+            let mut from = 0;
+            let subs = schema::sub_keys(key.kind);
+            for (i, sub) in subs.iter().enumerate() {
+                let at = text[from..]
+                    .find(&format!(" {} = ", sub.name))
+                    .unwrap_or_else(|| {
+                        panic!(
+                            "reference.toml, {name}: no {} = after {:?}",
+                            sub.name,
+                            &text[..from]
+                        )
+                    });
+                from += at + 1;
+                let end = subs.get(i + 1).map_or(text.len(), |next| {
+                    text[from..]
+                        .find(&format!(" {} = ", next.name))
+                        .map_or(text.len(), |n| from + n)
+                });
+                if default_value(sub).is_some() {
+                    let want = format!("default {}", default_text(sub));
+                    assert!(
+                        text[from..end].contains(&want),
+                        "reference.toml, {name}.{}: {:?} lacks {want:?}",
+                        sub.name,
+                        &text[from..end]
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_keys_of_inline_tables_are_described_and_in_the_json_schema() {
+    let schema = json_schema();
+    let job = properties(&schema, "/$defs/job");
+    let daemon = properties(&schema, "/properties/daemon");
+    let tables = [
+        (&job["on_file"], Kind::OnFile),
+        (&job["after"]["oneOf"][0], Kind::After),
+        (&job["after"]["oneOf"][1]["items"], Kind::After),
+        (&job["after_success"]["oneOf"][1], Kind::FileAction),
+        (&job["after_failure"]["oneOf"][1], Kind::FileAction),
+        (&job["healthchecks"], Kind::Ping),
+        (&daemon["heartbeat"], Kind::Heartbeat),
+    ];
+    for (table, kind) in tables {
+        let keys = schema::sub_keys(kind);
+        assert!(!keys.is_empty(), "{kind:?}");
+        assert_eq!(table["additionalProperties"], false, "{kind:?}");
+        let properties = table["properties"].as_object().expect("properties");
+        let names: Vec<&str> = keys.iter().map(|key| key.name).collect();
+        let mut written: Vec<&str> = properties.keys().map(String::as_str).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        written.sort_unstable();
+        assert_eq!(written, sorted, "{kind:?}");
+        for key in keys {
+            assert!(key.tables.is_empty() && !key.doc.is_empty(), "{}", key.name);
+            let property = &properties[key.name];
+            let description = property["description"].as_str().expect("description");
+            assert!(description.starts_with(key.doc), "{}", key.name);
+            assert!(property.get("type").is_some(), "{}", key.name);
+            assert_eq!(
+                property.get("default").cloned(),
+                default_value(key),
+                "{}",
+                key.name
+            );
+            if let Kind::Duration(rule) = key.kind {
+                assert!(property["pattern"].is_string(), "{}", key.name);
+                for bound in rule.min.into_iter().chain(rule.max) {
+                    let shown = bound.shown.replace("a minute", "1m");
+                    assert_eq!(parse_duration(&shown), Ok(bound.value), "{}", key.name);
+                }
+            }
+        }
+        let required: Vec<&str> = keys
+            .iter()
+            .filter(|key| matches!(key.default, Default::Required { .. }))
+            .map(|key| key.name)
+            .collect();
+        assert_eq!(table["required"], serde_json::json!(required), "{kind:?}");
+    }
+    assert_eq!(
+        job["after"]["oneOf"][0]["properties"]["job"]["pattern"],
+        JOB_NAME_PATTERN
+    );
+    assert_eq!(job["on_file"]["properties"]["settle"]["default"], "5s");
+    assert_eq!(job["on_file"]["properties"]["rescan"]["default"], "5m");
+    assert_eq!(
+        job["after_success"]["oneOf"][0]["enum"],
+        serde_json::json!(["keep", "delete"])
+    );
+    // heartbeat.every: at least a minute (a single shorter term is refused).
+    let every = &daemon["heartbeat"]["properties"]["every"];
+    assert!(every["not"]["pattern"].is_string(), "{every}");
+}
+
 /// The TOML for a key set to its default, as the JSON Schema gives it.
 fn written_default(key: &schema::Key) -> Option<String> {
     default_value(key).map(|value| format!("{} = {value}\n", key.name))
@@ -157,6 +264,21 @@ fn string_choices_are_the_rust_enums_and_their_defaults() {
     for (name, values, default) in enums {
         assert_eq!(choice(name), (values, Default::Str(default)), "{name}");
     }
+    // The notification channels' kind (required) and format.
+    let kinds = ChannelKind::ALL.map(ChannelKind::as_str).to_vec();
+    assert_eq!(choice("kind").0, kinds);
+    assert!(matches!(choice("kind").1, Default::Required { .. }));
+    let formats = WebhookFormat::ALL.map(WebhookFormat::as_str).to_vec();
+    assert_eq!(choice("format"), (formats, Default::Str("json")));
+    for name in kinds {
+        assert_eq!(
+            ChannelKind::from_name(name).map(ChannelKind::as_str),
+            Some(name)
+        );
+    }
+    assert_eq!(ChannelKind::from_name("Email"), None);
+    assert_eq!(WebhookFormat::from_name("ntfy"), Some(WebhookFormat::Ntfy));
+    assert_eq!(WebhookFormat::from_name("teams"), None);
 }
 
 #[test]

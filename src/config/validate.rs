@@ -50,7 +50,7 @@ pub(super) fn validate(path: &Path, text: &str, env: &Environment) -> Result<Con
     let mut checker = Checker::new(lines, path);
     let (daemon, channels, mut jobs) = checker.document(root.get_ref(), env);
     let mut problems = checker.problems;
-    problems.extend(super::chains::cycle_problems(&jobs));
+    problems.extend(super::cycles::cycle_problems(&jobs));
     if problems.is_empty() {
         jobs.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(Config {
@@ -361,6 +361,7 @@ impl Checker<'_> {
             .iter()
             .map(|(key, _)| key.get_ref().to_string())
             .collect();
+        self.job_name_set = self.job_names.iter().cloned().collect();
         table
             .iter()
             .filter_map(|(key, value)| self.job(key, value, defaults, default_tz))
