@@ -3,8 +3,12 @@
 //! first one takes minutes), checked by lintian (no error), installed with
 //! `dpkg -i` (files, conffile, service user, state directory, enabled unit,
 //! stripped binary, completions, man page, `cronbox check` of the installed
-//! schedule), then removed (the schedule and the history stay) and purged (both
-//! go; the system user stays). Needs root (dpkg): run as another user it says
+//! schedule), its postinst run again as if systemd ran (in a mount namespace
+//! of its own: the service is started when the engine the schedule names
+//! answers the user cronbox, else enabled but not started, saying why), then
+//! removed (the schedule and the history stay) and purged (both go; the system
+//! user stays). The Podman drop-in the package ships passes `systemd-analyze
+//! verify` on Debian's podman.socket. Needs root (dpkg): run as another user it says
 //! SKIPPED and checks nothing. Refuses to run where a cronbox package is already
 //! installed, rather than replace it.
 
@@ -131,7 +135,55 @@ const FILES: &[&str] = &[
     "/usr/share/man/man1/cronbox-daemon.1.gz",
     "/usr/share/doc/cronbox/README.md",
     "/usr/share/doc/cronbox/reference.toml",
+    PODMAN_DROP_IN,
 ];
+
+/// Where the package puts the drop-in for Debian's podman.socket (README:
+/// "Podman with the Debian package").
+const PODMAN_DROP_IN: &str = "/usr/share/cronbox/podman.socket.d/cronbox.conf";
+
+/// Debian's unit for rootful Podman's API socket (package podman).
+const PODMAN_SOCKET: &str = "/lib/systemd/system/podman.socket";
+
+/// `systemd-analyze verify` of `podman.socket` with `drop_in` as
+/// `podman.socket.d/cronbox.conf`: its stderr, empty when all is well. `None`
+/// (said) when Debian's podman.socket is not installed.
+fn verify_podman_drop_in(drop_in: &Path) -> Option<String> {
+    if !Path::new(PODMAN_SOCKET).is_file() {
+        eprintln!(
+            "SKIPPED: {PODMAN_SOCKET} is missing: install Debian's podman (scripts/dev.sh test does)"
+        );
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let unit = dir.path().join("podman.socket");
+    std::fs::copy(PODMAN_SOCKET, &unit).expect("copy podman.socket");
+    std::fs::create_dir(dir.path().join("podman.socket.d")).expect("drop-in dir");
+    std::fs::copy(drop_in, dir.path().join("podman.socket.d/cronbox.conf")).expect("copy drop-in");
+    let out = run("systemd-analyze", &["verify", &unit.to_string_lossy()]);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {said}");
+    Some(said)
+}
+
+#[test]
+fn the_podman_socket_drop_in_passes_systemd_analyze_verify() {
+    let drop_in = repo().join("systemd/podman.socket.d/cronbox.conf");
+    let Some(said) = verify_podman_drop_in(&drop_in) else {
+        return;
+    };
+    assert!(said.is_empty(), "systemd-analyze verify: {said}");
+    let text = std::fs::read_to_string(&drop_in).expect("read the drop-in");
+    for line in ["SocketGroup=cronbox", "/run/podman"] {
+        assert!(text.contains(line), "the drop-in lacks {line:?}:\n{text}");
+    }
+    // The check reads drop-ins: a wrong key in it is reported.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broken = dir.path().join("cronbox.conf");
+    std::fs::write(&broken, format!("{text}NoSuchKey=1\n")).expect("write");
+    let said = verify_podman_drop_in(&broken).unwrap_or_default();
+    assert!(said.contains("NoSuchKey"), "{said}");
+}
 
 const ENABLED: &str = "/etc/systemd/system/multi-user.target.wants/cronbox.service";
 
@@ -201,6 +253,104 @@ fn assert_the_installed_files_work() {
     let page = ok("zcat", &["/usr/share/man/man1/cronbox.1.gz"]);
     assert!(page.contains(".TH cronbox 1"), "{page}");
     assert!(page.contains("cronbox\\-history(1)"), "{page}");
+    if let Some(said) = verify_podman_drop_in(Path::new(PODMAN_DROP_IN)) {
+        assert!(said.is_empty(), "systemd-analyze verify: {said}");
+    }
+}
+
+/// The README's command, in "Podman with the Debian package", that sets the
+/// installed schedule's engine to rootful Podman's socket (without `sudo `).
+fn readme_podman_engine_command() -> String {
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let section = readme
+        .split("\n### ")
+        .find(|s| s.starts_with("Podman with the Debian package"))
+        .expect("README: no section \"Podman with the Debian package\"");
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("sudo sed -i") && l.contains("/etc/cronbox/cronbox.toml"))
+        .expect("README: no `sudo sed -i ... /etc/cronbox/cronbox.toml` in the Podman section");
+    line["sudo ".len()..].to_owned()
+}
+
+/// Run the installed postinst's `configure` as if systemd ran: in a mount
+/// namespace of its own, with an empty /run holding /run/systemd/system (and,
+/// when `docker`, the shared engine's socket bound back in at
+/// /run/docker.sock), and stand-ins for `systemctl` and `deb-systemd-invoke`
+/// that only write down their arguments. Its output and what it invoked.
+fn configure_as_if_systemd_ran(docker: bool) -> (Output, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin dir");
+    let invoked = dir.path().join("invoked");
+    for tool in ["systemctl", "deb-systemd-invoke"] {
+        let path = bin.join(tool);
+        std::fs::write(
+            &path,
+            format!("#!/bin/sh\necho \"{tool} $*\" >> '{}'\n", invoked.display()),
+        )
+        .expect("write a stand-in");
+        ok("chmod", &["755", &path.to_string_lossy()]);
+    }
+    let script = format!(
+        r#"set -e
+sock='{sock}'
+if [ {docker} = true ]; then touch "$sock"; mount --bind /run/docker.sock "$sock"; fi
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/system
+if [ {docker} = true ]; then touch /run/docker.sock; mount --bind "$sock" /run/docker.sock; fi
+PATH='{bin}':"$PATH" exec /var/lib/dpkg/info/cronbox.postinst configure
+"#,
+        sock = dir.path().join("docker.sock").display(),
+        bin = bin.display(),
+    );
+    let out = run(
+        "unshare",
+        &["--mount", "--propagation", "private", "sh", "-c", &script],
+    );
+    let invoked = std::fs::read_to_string(&invoked).unwrap_or_default();
+    (out, invoked)
+}
+
+/// postinst starts the service only when the engine the schedule names
+/// answers the user cronbox: with Docker's socket answering it starts it; with
+/// the README's Podman engine and no Podman there it says the service is
+/// enabled but not started, naming the engine, and starts nothing.
+fn assert_postinst_starts_only_what_can_run() {
+    let (out, invoked) = configure_as_if_systemd_ran(true);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "postinst configure: {said}");
+    assert!(
+        invoked.contains("deb-systemd-invoke start cronbox.service"),
+        "Docker answers the user cronbox: the service is started; invoked:\n{invoked}\n{said}"
+    );
+    assert!(!said.contains("not started"), "{said}");
+
+    ok("sh", &["-c", &readme_podman_engine_command()]);
+    let schedule = std::fs::read_to_string("/etc/cronbox/cronbox.toml").expect("schedule");
+    assert!(
+        schedule.contains("\nengine = \"unix:///run/podman/podman.sock\""),
+        "the README's command sets the engine:\n{schedule}"
+    );
+    ok(
+        "/usr/bin/cronbox",
+        &["check", "--config", "/etc/cronbox/cronbox.toml"],
+    );
+    let (out, invoked) = configure_as_if_systemd_ran(false);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "postinst configure: {said}");
+    assert!(
+        said.contains(
+            "cronbox: the service is enabled but not started: the engine at unix:///run/podman/podman.sock does not answer"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("systemctl start cronbox"), "{said}");
+    assert!(
+        !invoked.contains("deb-systemd-invoke start"),
+        "nothing answers: nothing is started; invoked:\n{invoked}"
+    );
+    assert!(Path::new(ENABLED).is_symlink(), "the unit stays enabled");
 }
 
 #[test]
@@ -225,6 +375,7 @@ fn the_debian_package_installs_checks_removes_and_purges() {
     ok("dpkg", &["-i", &deb]);
     assert_installed_as_a_daemon();
     assert_the_installed_files_work();
+    assert_postinst_starts_only_what_can_run();
     // History the service would have written.
     std::fs::write("/var/lib/cronbox/cronbox.db", b"history").expect("write state");
 

@@ -238,3 +238,54 @@ network = "none"
     );
     assert_eq!(output(&env, 1, 1, "stderr"), "after\n\n");
 }
+
+/// `cronbox engine-ping --config FILE` (what the Debian package's postinst
+/// runs) with `DOCKER_HOST` set to `docker_host`.
+fn engine_ping(env: &TestEnv, docker_host: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cronbox"))
+        .args(["engine-ping", "--wait", "30", "--config"])
+        .arg(&env.config_path)
+        .env("DOCKER_HOST", docker_host)
+        .output()
+        .expect("run cronbox engine-ping")
+}
+
+/// Regression: the package's postinst asked `$DOCKER_HOST` or Docker's socket
+/// whether an engine answers, so on a Podman-only box (`[daemon] engine` set
+/// to Podman's socket) it never started the service, and on a box with both it
+/// asked the wrong one.
+#[tokio::test]
+async fn engine_ping_asks_the_engine_the_schedule_file_names() {
+    let Some(podman) = podman().await else { return };
+    let no_docker = "unix:///nonexistent/docker.sock";
+    let on_podman = env(&podman, "");
+    let ping = engine_ping(&on_podman, no_docker);
+    assert!(
+        ping.status.success(),
+        "[daemon] engine names Podman's socket, which answers; $DOCKER_HOST is not asked: {}",
+        String::from_utf8_lossy(&ping.stderr)
+    );
+
+    let missing = on_podman.dir.path().join("gone/podman.sock");
+    let elsewhere = TestEnv::with_daemon(&format!("engine = \"unix://{}\"", missing.display()), "");
+    let ping = engine_ping(&elsewhere, &podman.host());
+    let said = String::from_utf8_lossy(&ping.stderr);
+    assert_eq!(
+        ping.status.code(),
+        Some(1),
+        "[daemon] engine names a missing socket; $DOCKER_HOST (Podman, answering) is not asked: {said}"
+    );
+    assert!(
+        said.contains(&format!("the engine at unix://{}", missing.display())),
+        "the message names the engine asked: {said}"
+    );
+
+    // Without `[daemon] engine`, $DOCKER_HOST, as the daemon.
+    let default = TestEnv::new("");
+    let ping = engine_ping(&default, &podman.host());
+    assert!(
+        ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stderr)
+    );
+}

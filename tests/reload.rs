@@ -2,7 +2,8 @@
 //! engine and database: SIGHUP applies a valid change, a file saved on disk is
 //! reloaded without a signal (debounced), an invalid file is refused with every
 //! problem at file:line:col (and no value of env, env_file or secrets), and running
-//! attempts keep the configuration they started with, also when their job is removed.
+//! attempts keep the configuration they started with, also when their job is removed;
+//! a reload keeps each job's `random_delay` offset (the fire instants the API shows).
 
 mod common;
 
@@ -665,6 +666,110 @@ async fn a_running_attempt_of_a_removed_job_finishes_and_is_recorded() {
         env.sql("SELECT count(*) FROM runs WHERE job = 'doomed' AND status <> 'skipped'"),
         "1\n"
     );
+
+    daemon.stop().await;
+    assert_no_container_left(&env).await;
+}
+
+/// A `[daemon.http]` table on a free loopback port, and the API's base URL.
+fn http_table() -> (String, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    (
+        format!("\n[daemon.http]\nlisten = \"127.0.0.1:{port}\"\n"),
+        format!("http://127.0.0.1:{port}/api/v1"),
+    )
+}
+
+/// A daily job at 03:00 shifted by up to 12 hours, running `command`.
+fn spread_job(name: &str, command: &str) -> String {
+    format!(
+        r#"
+[jobs.{name}]
+schedule = "0 3 * * *"
+image = "IMAGE"
+command = ["{command}"]
+random_delay = "12h"
+"#
+    )
+}
+
+/// The daemon's `/jobs`, as (name, next fire instants, next ticks, offset) per
+/// job, polled (bounded: about a minute) until it lists `want` jobs.
+async fn planned_jobs(base: &str, want: usize) -> Vec<(String, String, String, String)> {
+    // reqwest's rustls needs its provider before any client is built.
+    cronbox::notify::http::install_tls_provider();
+    let mut last = String::new();
+    for _ in 0..600 {
+        if let Ok(response) = reqwest::get(format!("{base}/jobs")).await
+            && let Ok(jobs) = response.json::<serde_json::Value>().await
+        {
+            last = jobs.to_string();
+            let jobs = jobs.as_array().cloned().unwrap_or_default();
+            if jobs.len() == want {
+                let mut rows: Vec<_> = jobs
+                    .iter()
+                    .map(|job| {
+                        (
+                            job["name"].to_string(),
+                            job["next"].to_string(),
+                            job["next_ticks"].to_string(),
+                            job["fire_offset_seconds"].to_string(),
+                        )
+                    })
+                    .collect();
+                rows.sort();
+                return rows;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the API did not list {want} jobs within a minute; last answer: {last}");
+}
+
+/// Regression guard for issue 14: each job's `random_delay` offset comes from
+/// its name and the database's seed, so a reload (SIGHUP) that changes the
+/// schedule file keeps every kept job's fire instants.
+#[tokio::test]
+async fn sighup_keeps_each_jobs_random_delay_offset_and_fire_instants() {
+    let (http, base) = http_table();
+    let jobs = format!(
+        "{http}{}{}",
+        spread_job("alpha", "true"),
+        spread_job("beta", "true")
+    );
+    let env = TestEnv::with_daemon(DAEMON, &jobs);
+    let daemon = Cronbox::start(&env).await;
+    let before = planned_jobs(&base, 2).await;
+    assert!(
+        before.iter().any(|(_, next, ticks, _)| next != ticks),
+        "random_delay shifts the fire instants from the ticks: {before:?}"
+    );
+
+    // alpha's command changes; gamma is added.
+    replace_config(
+        &env,
+        &format!(
+            "{http}{}{}{}",
+            spread_job("alpha", "date"),
+            spread_job("beta", "true"),
+            spread_job("gamma", "true")
+        ),
+    );
+    daemon.signal("HUP");
+    daemon
+        .wait_for_log("reload (SIGHUP): schedule file valid", 1)
+        .await;
+    let after = planned_jobs(&base, 3).await;
+    assert_eq!(
+        after[..2],
+        before[..],
+        "alpha and beta keep their offsets and fire instants across the reload"
+    );
+    assert_eq!(after[2].0, "\"gamma\"", "the reload was applied: {after:?}");
+    assert_eq!(daemon.count("refused"), 0, "{}", daemon.log());
 
     daemon.stop().await;
     assert_no_container_left(&env).await;

@@ -3,15 +3,14 @@
 //! `cronbox man` print what `clap_complete` and `clap_mangen` generate from the
 //! clap definitions of [`super::Cli`], so the shell completions and the man page
 //! never drift from `--help`; `cronbox engine-ping` tells the package's postinst
-//! whether an engine answers (the unit is then started, else only enabled).
+//! whether the engine the schedule file names (`[daemon] engine`, as the
+//! daemon reads it) answers: the unit is then started, else only enabled.
 //! Hidden from `--help`: they are for packagers, not for the schedule's operator.
 
 use clap::{Args, CommandFactory};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-use crate::engine::Engine;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -30,6 +29,8 @@ pub struct ManArgs {
 
 #[derive(Debug, Args)]
 pub struct EnginePingArgs {
+    #[command(flatten)]
+    pub config: super::ConfigArg,
     /// How long to wait for the engine's answer, in seconds.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub wait: u64,
@@ -85,19 +86,28 @@ pub fn execute_man(args: ManArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Exit 0 when the engine (`$DOCKER_HOST`, else the local socket) answers a ping
-/// within `--wait` seconds, else 1 saying why on stderr.
+/// Exit 0 when the engine the daemon would use (the schedule file's
+/// `[daemon] engine`, else `$DOCKER_HOST`, else the local socket) answers a
+/// ping within `--wait` seconds; else 1, saying on stderr which engine and why.
+/// A schedule file that cannot be loaded is an error naming it (exit 2): the
+/// daemon would not start on it either.
 pub async fn execute_engine_ping(args: EnginePingArgs) -> anyhow::Result<ExitCode> {
+    let config = args.config.load()?;
+    let engine = super::registry::bare_engine(&config);
     let wait = Duration::from_secs(args.wait);
-    match tokio::time::timeout(wait, Engine::connect().check()).await {
+    match tokio::time::timeout(wait, engine.check()).await {
         Ok(Ok(())) => Ok(ExitCode::SUCCESS),
         Ok(Err(e)) => {
-            super::note(&format!("cronbox: the engine does not answer: {e}"));
+            super::note(&format!(
+                "cronbox: the engine at {} does not answer: {e}",
+                engine.address()
+            ));
             Ok(ExitCode::from(1))
         }
         Err(_) => {
             super::note(&format!(
-                "cronbox: the engine did not answer within {}s",
+                "cronbox: the engine at {} did not answer within {}s",
+                engine.address(),
                 args.wait
             ));
             Ok(ExitCode::from(1))

@@ -359,6 +359,12 @@ impl Engine {
         Ok((found, note))
     }
 
+    /// The address this engine is reached at: the host it was made with, else
+    /// `$DOCKER_HOST`, else `unix:///var/run/docker.sock` (for messages).
+    pub fn address(&self) -> String {
+        self.where_()
+    }
+
     fn where_(&self) -> String {
         match &self.host {
             Some(host) => host.clone(),
