@@ -18,6 +18,7 @@ mod overview;
 mod page;
 mod run;
 pub mod session;
+mod settings;
 mod trend;
 
 use axum::Router;
