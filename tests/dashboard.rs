@@ -1088,3 +1088,155 @@ async fn a_job_page_shows_its_durations_over_months_and_its_limits_on_their_own_
     shoot(&browser, &served.url("/jobs/quiet"), "job-months").await;
     end(browser, served, &env).await;
 }
+
+/// `max_concurrent = 1`: one container at a time on the whole box.
+const ONE_SLOT: &str = r#"max_concurrent = 1
+on_shutdown = "stop""#;
+
+const QUEUE: &str = r#"
+[jobs.holder]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "until [ -e /gate/holder ]; do sleep 0.1; done"]
+volumes = ["GATE:/gate"]
+stop_grace = "1s"
+
+[jobs.queued]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "until [ -e /gate/queued ]; do sleep 0.1; done"]
+volumes = ["GATE:/gate"]
+stop_grace = "1s"
+
+[jobs.second-try]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "if [ -e /gate/tried ]; then until [ -e /gate/retried ]; do sleep 0.1; done; else touch /gate/tried; exit 1; fi"]
+volumes = ["GATE:/gate"]
+retries = 1
+backoff = "4s"
+stop_grace = "1s"
+"#;
+
+/// Start a run of `job` through the API; its id.
+async fn run_now(served: &Served, job: &str) -> i64 {
+    let started = reqwest::Client::new()
+        .post(served.url(&format!("/api/v1/jobs/{job}/runs")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let body: serde_json::Value = started.json().await.expect("json");
+    body["run_id"].as_i64().expect("id")
+}
+
+/// Whether the overview's panel `panel` (`running`, `waiting`) names every
+/// text of `texts`, as script.
+fn panel_has(panel: &str, texts: &[&str]) -> String {
+    texts
+        .iter()
+        .map(|t| {
+            format!(
+                "document.querySelector('#{panel}').innerText.includes({})",
+                js(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_a_slot_or_a_backoff_moves_to_running_now_when_its_attempt_starts() {
+    let gate = tempfile::tempdir().expect("tempdir");
+    // The retrying job's container leaves a mark there, whatever its user.
+    std::fs::set_permissions(
+        gate.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let env = TestEnv::with_daemon(
+        ONE_SLOT,
+        &QUEUE.replace("GATE", &gate.path().display().to_string()),
+    );
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+    browser.open(&served.url("/")).await;
+    live(&browser).await;
+    browser.eval("window.__page = 'same'").await;
+
+    // The only slot taken, a second run waits for it, then gets it when the
+    // first ends: the page follows without a reload.
+    let holder = run_now(&served, "holder").await;
+    let holder_text = format!("holder #{holder}");
+    browser
+        .wait_for(
+            &panel_has("running", &[&holder_text]),
+            "the first run in Running now",
+        )
+        .await;
+    let queued = run_now(&served, "queued").await;
+    let queued_text = format!("queued #{queued}");
+    browser
+        .wait_for(
+            &panel_has("waiting", &[&queued_text, "waiting for a slot"]),
+            "the second run waiting for a slot",
+        )
+        .await;
+    assert!(
+        !browser
+            .eval(&panel_has("running", &[&queued_text]))
+            .await
+            .as_bool()
+            .unwrap_or(true),
+        "not running while it waits"
+    );
+    std::fs::write(gate.path().join("holder"), "").expect("open the gate");
+    browser
+        .wait_for(
+            &format!(
+                "{} && !document.querySelector('#waiting').innerText.includes({})",
+                panel_has("running", &[&queued_text, "attempt 1"]),
+                js(&queued_text)
+            ),
+            "the second run in Running now once it has the slot",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    std::fs::write(gate.path().join("queued"), "").expect("open the gate");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {queued}"),
+        "succeeded\n",
+    )
+    .await;
+
+    // A retry after its backoff: nothing but the attempt's start happens
+    // between the backoff shown and the attempt running (the first attempt's
+    // end came before), so only that event can move it.
+    let retried = run_now(&served, "second-try").await;
+    let retried_text = format!("second-try #{retried}");
+    browser
+        .wait_for(
+            &panel_has("waiting", &[&retried_text, "after its backoff"]),
+            "the retry waiting for its backoff",
+        )
+        .await;
+    browser
+        .wait_for(
+            &panel_has("running", &[&retried_text, "attempt 2"]),
+            "the retry in Running now once its backoff is over",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    std::fs::write(gate.path().join("retried"), "").expect("open the gate");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {retried}"),
+        "succeeded\n",
+    )
+    .await;
+    end(browser, served, &env).await;
+}
