@@ -1123,6 +1123,7 @@ stop_grace = "1s"
 
 /// Start a run of `job` through the API; its id.
 async fn run_now(served: &Served, job: &str) -> i64 {
+    cronbox::notify::http::install_tls_provider();
     let started = reqwest::Client::new()
         .post(served.url(&format!("/api/v1/jobs/{job}/runs")))
         .send()
@@ -1239,4 +1240,210 @@ async fn a_run_waiting_for_a_slot_or_a_backoff_moves_to_running_now_when_its_att
     )
     .await;
     end(browser, served, &env).await;
+}
+
+const LONG: &str = r#"
+[jobs.long]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "echo FIRST-LINE; i=0; while [ $i -lt 4000 ]; do echo \"line $i of a long output, to fill the page\"; i=$((i+1)); done; echo LAST-LINE; echo ERR-FIRST >&2; echo ERR-LAST >&2"]
+"#;
+
+/// Plain HTTP, no browser: the page is what the server sends.
+#[tokio::test]
+async fn a_run_page_shows_the_tail_of_a_long_output_and_links_to_the_whole() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, LONG);
+    let served = Served::start(&env, false).await;
+    let id = run_now(&served, "long").await;
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {id}"),
+        "succeeded\n",
+    )
+    .await;
+    let stored: usize = env
+        .sql("SELECT sum(length(data)) FROM output")
+        .trim()
+        .parse()
+        .expect("bytes stored");
+    assert!(stored > 150_000, "the whole output is stored: {stored} B");
+    let client = reqwest::Client::new();
+    let page = client
+        .get(served.url(&format!("/runs/{id}")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.len() < 100_000,
+        "the page holds the tail only: {} B",
+        page.len()
+    );
+    assert!(page.contains("LAST-LINE"), "the tail is shown");
+    assert!(!page.contains("FIRST-LINE"), "the head is not");
+    let marker = page
+        .split("<mark class=\"earlier\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</mark>").next())
+        .expect("the marker of the earlier output");
+    assert!(
+        marker.starts_with("[earlier output: ")
+            && marker.contains(" bytes of stdout not shown here"),
+        "{marker}"
+    );
+    assert!(
+        marker.contains(&format!("href=\"/runs/{id}/output.txt\"")),
+        "{marker}"
+    );
+    assert_eq!(
+        page.matches("<mark class=\"earlier\">").count(),
+        1,
+        "stderr is short: whole"
+    );
+    assert!(page.contains("ERR-FIRST") && page.contains("ERR-LAST"));
+    let whole = client
+        .get(served.url(&format!("/runs/{id}/output.txt")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        whole.contains("FIRST-LINE\n") && whole.contains("LAST-LINE\n"),
+        "the download has it all"
+    );
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+const SEEDED: &str = r#"
+[jobs.seeded]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+"#;
+
+/// The part of `page` from the element with id `id` to the end of its first
+/// `</closing>`.
+fn element<'a>(page: &'a str, start: &str, closing: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in\n{page}"));
+    let rest = &page[from..];
+    let end = rest.find(closing).map_or(rest.len(), |e| e + closing.len());
+    &rest[..end]
+}
+
+/// Plain HTTP over a seeded history: 35 runs of `seeded`, one every 6 h
+/// (the newest 1 h ago), three failed: 1 h ago (within the last 24 h), 31 h
+/// ago (within 7 days, not 24 h) and 199 h ago (neither, and older than the
+/// strip's 30 runs); plus, with max_concurrent = 1, a run holding the slot and
+/// one waiting for it.
+#[tokio::test]
+async fn the_overview_shows_the_strip_rate_failures_engine_database_and_waiting_runs_of_a_history()
+{
+    let gate = tempfile::tempdir().expect("tempdir");
+    let jobs = format!(
+        "{SEEDED}{}",
+        QUEUE.replace("GATE", &gate.path().display().to_string())
+    );
+    let env = TestEnv::with_daemon(ONE_SLOT, &jobs);
+    env.store().await.close().await;
+    env.sql(
+        "WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 34),
+              s(k, at, status) AS (
+                SELECT k, julianday('now') - (k * 6 + 1) / 24.0,
+                       CASE WHEN k IN (0, 5, 33) THEN 'failed' ELSE 'succeeded' END FROM n)
+         INSERT INTO runs (id, job, trigger, scheduled_at, status, started_at, finished_at, reason)
+         SELECT 35 - k, 'seeded', 'schedule', strftime('%Y-%m-%dT%H:%M:%fZ', at), status,
+                strftime('%Y-%m-%dT%H:%M:%fZ', at),
+                strftime('%Y-%m-%dT%H:%M:%fZ', at + 10 / 86400.0),
+                CASE WHEN status = 'failed' THEN 'exited with exit code ' || (k + 1) END
+         FROM s;",
+    );
+    let served = Served::start(&env, false).await;
+    let holder = run_now(&served, "holder").await;
+    wait_for_sql(
+        &env,
+        &format!("SELECT count(*) FROM attempts WHERE run_id = {holder}"),
+        "1\n",
+    )
+    .await;
+    let queued = run_now(&served, "queued").await;
+    let page = reqwest::get(served.url("/"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+
+    // The strip: the newest 30 runs, oldest first; failed ones named on hover.
+    let row = element(&page, "<tr data-job=\"seeded\">", "</tr>");
+    let strip = element(row, "<span class=\"strip\"", "</span>");
+    assert_eq!(strip.matches("<i ").count(), 30, "{strip}");
+    assert!(
+        strip.contains("aria-label=\"last 30 runs, 2 not succeeded\""),
+        "{strip}"
+    );
+    let marks: Vec<&str> = strip.split("<i ").skip(1).collect();
+    assert!(
+        marks[29].contains("title=\"#35 failed\""),
+        "newest last: {strip}"
+    );
+    assert!(marks[24].contains("title=\"#30 failed\""), "{strip}");
+    assert!(
+        !strip.contains("#2 failed"),
+        "older than the strip: {strip}"
+    );
+    // The success rate over 7 days: 28 runs ended in it, 26 succeeded.
+    assert!(
+        row.contains("title=\"26 of 28 runs succeeded\">92 %"),
+        "{row}"
+    );
+    // The last run: the failure 1 h ago.
+    let last = element(row, "<td class=\"last\">", "</td>");
+    assert!(
+        last.contains("href=\"/runs/35\"") && last.contains("failed"),
+        "{last}"
+    );
+
+    // The failures of the last 24 h: only the newest, with its reason.
+    let failures = element(&page, "id=\"failures\"", "</div>");
+    assert!(failures.contains("(1)"), "{failures}");
+    assert!(
+        failures.contains("seeded #35") && failures.contains("exited with exit code 1"),
+        "{failures}"
+    );
+    assert!(!failures.contains("seeded #30"), "{failures}");
+
+    // The engine and the database as they answered.
+    let state = element(&page, "id=\"state\"", "</div>");
+    assert!(
+        state.contains("Engine: <span class=\"ok\">answers</span>"),
+        "{state}"
+    );
+    let version = env.sql("SELECT max(version) FROM _sqlx_migrations");
+    assert!(
+        state.contains(&format!(
+            "Database: <span class=\"ok\" title=\"schema version {}\">readable</span>",
+            version.trim()
+        )),
+        "{state}"
+    );
+
+    // What runs and what waits for the one slot.
+    let running = element(&page, "id=\"running\"", "</div>");
+    assert!(running.contains(&format!("holder #{holder}")), "{running}");
+    let waiting = element(&page, "id=\"waiting\"", "</div>");
+    assert!(
+        waiting.contains(&format!("queued #{queued}")) && waiting.contains("waiting for a slot"),
+        "{waiting}"
+    );
+    served.stop().await;
+    assert!(env.containers_gone().await);
 }
