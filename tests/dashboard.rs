@@ -39,11 +39,19 @@ struct Served {
 
 impl Served {
     async fn start(env: &TestEnv, with_token: bool) -> Served {
+        Served::start_at(env, with_token, Arc::new(SystemClock)).await
+    }
+
+    /// With the daemon and the pages on `clock`.
+    async fn start_at(
+        env: &TestEnv,
+        with_token: bool,
+        clock: Arc<dyn cronbox::clock::Clock>,
+    ) -> Served {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let engine = common::engine().await;
-        let clock = Arc::new(SystemClock);
         let (daemon, handle) = Daemon::start_controlled(env, clock.clone(), engine.clone()).await;
         let token = with_token.then(|| {
             let path = env.dir.path().join("api-token");
@@ -1443,6 +1451,161 @@ async fn the_overview_shows_the_strip_rate_failures_engine_database_and_waiting_
     assert!(
         waiting.contains(&format!("queued #{queued}")) && waiting.contains("waiting for a slot"),
         "{waiting}"
+    );
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+const PARIS: &str = r#"
+[jobs.nightly]
+schedule = "30 2 * * *"
+timezone = "Europe/Paris"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+"#;
+
+/// The run ids the history section of a job's page lists, in order, and the
+/// links of its pager (`&amp;` read as `&`).
+fn history_of(page: &str) -> (Vec<i64>, Vec<(String, String)>) {
+    let history = element(page, "id=\"history\"", "</section>");
+    let table = history.split("<nav").next().unwrap_or_default();
+    let ids = table
+        .split("<a href=\"/runs/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .collect();
+    let pager = history.split("<nav").nth(1).unwrap_or_default();
+    let links = pager
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (href, rest) = rest.split_once("\">")?;
+            let text = rest.split("</a>").next()?;
+            Some((href.replace("&amp;", "&"), text.to_owned()))
+        })
+        .collect();
+    (ids, links)
+}
+
+/// Plain HTTP, the daemon on a clock standing three days before Paris'
+/// spring-forward change (2027-03-28, 02:00 → 03:00), over a seeded history of
+/// 60 runs: run `i` failed when `i` is a multiple of 3, was started by hand
+/// when a multiple of 4.
+#[tokio::test]
+async fn a_job_page_filters_and_pages_its_history_and_notes_daylight_saving() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, PARIS);
+    env.store().await.close().await;
+    env.sql(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)
+         INSERT INTO runs (id, job, trigger, scheduled_at, status, started_at, finished_at, reason)
+         SELECT i, 'nightly', CASE WHEN i % 4 = 0 THEN 'manual' ELSE 'schedule' END,
+                strftime('%Y-%m-%dT%H:%M:%fZ', julianday('2027-01-01') + i),
+                CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'succeeded' END,
+                strftime('%Y-%m-%dT%H:%M:%fZ', julianday('2027-01-01') + i),
+                strftime('%Y-%m-%dT%H:%M:%fZ', julianday('2027-01-01') + i + 1 / 1440.0),
+                CASE WHEN i % 3 = 0 THEN 'exited with exit code 1' END
+         FROM n;",
+    );
+    let start = Utc
+        .with_ymd_and_hms(2027, 3, 25, 12, 0, 0)
+        .single()
+        .expect("time");
+    let clock = Arc::new(cronbox::clock::TestClock::new(start));
+    let served = Served::start_at(&env, false, clock).await;
+    let get = |path: String| {
+        let url = served.url(&path);
+        async move {
+            let response = reqwest::get(url).await.expect("get");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.text().await.expect("text")
+        }
+    };
+    cronbox::notify::http::install_tls_provider();
+
+    // Newest first, 25 a page; "Older" continues from the last one shown.
+    let page = get("/jobs/nightly".into()).await;
+    let (ids, links) = history_of(&page);
+    assert_eq!(ids, (36..=60).rev().collect::<Vec<_>>());
+    assert_eq!(
+        links,
+        [("/jobs/nightly?before=36".to_owned(), "Older".to_owned())]
+    );
+    let (ids, links) = history_of(&get(links[0].0.clone()).await);
+    assert_eq!(ids, (11..=35).rev().collect::<Vec<_>>());
+    assert_eq!(
+        links,
+        [
+            ("/jobs/nightly?".to_owned(), "Newest".to_owned()),
+            ("/jobs/nightly?before=11".to_owned(), "Older".to_owned())
+        ]
+    );
+    let (ids, links) = history_of(&get(links[1].0.clone()).await);
+    assert_eq!(ids, (1..=10).rev().collect::<Vec<_>>());
+    assert_eq!(links.len(), 1, "the last page has no Older: {links:?}");
+
+    // By status and trigger; the filter kept in the form and the pager.
+    let page = get("/jobs/nightly?status=failed&trigger=manual".into()).await;
+    assert_eq!(history_of(&page).0, [60, 48, 36, 24, 12]);
+    assert!(
+        page.contains("<option value=\"failed\" selected>"),
+        "status kept"
+    );
+    assert!(
+        page.contains("<option value=\"manual\" selected>"),
+        "trigger kept"
+    );
+    let page = get("/jobs/nightly?status=succeeded".into()).await;
+    let (ids, links) = history_of(&page);
+    assert_eq!(ids.len(), 25);
+    assert!(ids.iter().all(|i| i % 3 != 0), "{ids:?}");
+    assert_eq!(
+        links[0].0,
+        format!("/jobs/nightly?status=succeeded&before={}", ids[24])
+    );
+    let (more, _) = history_of(&get(links[0].0.clone()).await);
+    assert_eq!(more.len(), 15, "40 succeeded in all");
+    assert!(more.iter().all(|i| i % 3 != 0 && *i < ids[24]), "{more:?}");
+    let page = get("/jobs/nightly?trigger=api".into()).await;
+    assert!(history_of(&page).0.is_empty());
+    assert!(page.contains("No run."));
+    // A value not in the lists is no filter.
+    assert_eq!(
+        history_of(&get("/jobs/nightly?status=bogus".into()).await)
+            .0
+            .len(),
+        25
+    );
+
+    // The next fire times on Paris' clock: 02:30 does not exist on 28 March,
+    // so that day's run is at 03:00, and only that one carries the note.
+    let page = get("/jobs/nightly".into()).await;
+    let next = element(&page, "<ol class=\"next\">", "</ol>");
+    let items: Vec<&str> = next.split("<li>").skip(1).collect();
+    assert_eq!(items.len(), 10, "{next}");
+    assert!(
+        items[0].contains("2027-03-26 02:30:00 +01:00"),
+        "{}",
+        items[0]
+    );
+    assert!(
+        items[2].contains("2027-03-28 03:00:00 +02:00"),
+        "{}",
+        items[2]
+    );
+    assert!(
+        items[3].contains("2027-03-29 02:30:00 +02:00"),
+        "{}",
+        items[3]
+    );
+    let noted: Vec<usize> = (0..items.len())
+        .filter(|i| items[*i].contains("class=\"sub dst\""))
+        .collect();
+    assert_eq!(noted, [2], "{next}");
+    assert!(
+        items[2].contains("Daylight saving: 02:30 does not exist that day (the clock jumps forward); cronbox runs it once, at the end of the gap."),
+        "{}",
+        items[2]
     );
     served.stop().await;
     assert!(env.containers_gone().await);
