@@ -1610,3 +1610,92 @@ async fn a_job_page_filters_and_pages_its_history_and_notes_daylight_saving() {
     served.stop().await;
     assert!(env.containers_gone().await);
 }
+
+/// The cells of the attempts table's row of attempt `n` on a run's page.
+fn attempt_cells(page: &str, n: usize) -> Vec<String> {
+    let table = element(page, "id=\"attempts\"", "</table>");
+    let body = table.split("<tbody>").nth(1).unwrap_or_default();
+    let row = body.split("<tr>").nth(n).unwrap_or_default();
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let inner = cell.split_once('>').map_or("", |(_, rest)| rest);
+            let inner = inner.split("</td>").next().unwrap_or_default();
+            // The text without its tags.
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in inner.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+/// Plain HTTP over a seeded run of two attempts, both exiting 3 (the first
+/// after waiting 2 min 30 s for a slot), that failed: the attempts' columns
+/// and the run's reason as the history holds them.
+#[tokio::test]
+async fn a_run_page_shows_each_attempts_exit_duration_wait_and_backoff_and_the_reason() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, SEEDED);
+    env.store().await.close().await;
+    env.sql(
+        "INSERT INTO runs (id, job, trigger, scheduled_at, status, started_at, finished_at, reason)
+         VALUES (7, 'seeded', 'schedule', '2027-01-01T10:00:00.000Z', 'failed',
+                 '2027-01-01T10:00:00.000Z', '2027-01-01T10:04:17.000Z',
+                 'failed after 2 attempts: exited with exit code 3');
+         INSERT INTO attempts (run_id, attempt, image, started_at, finished_at, exit_code, oom_killed,
+                               outcome, waited_ms, stdout_dropped)
+         VALUES (7, 1, 'busybox', '2027-01-01T10:02:30.000Z', '2027-01-01T10:03:35.000Z', 3, 0,
+                 'exited', 150000, 2048),
+                (7, 2, 'busybox', '2027-01-01T10:03:45.000Z', '2027-01-01T10:03:47.000Z', 3, 0,
+                 'exited', 250, 0);",
+    );
+    let served = Served::start(&env, false).await;
+    cronbox::notify::http::install_tls_provider();
+    let page = reqwest::get(served.url("/runs/7"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    // #, outcome, exit, started, duration, waited for a slot, backoff before
+    // the next, output cut, error.
+    let first = attempt_cells(&page, 1);
+    assert_eq!(first.len(), 9, "{first:?}");
+    assert_eq!(
+        [
+            &first[0], &first[1], &first[2], &first[4], &first[5], &first[6], &first[7]
+        ],
+        [
+            "1",
+            "exited",
+            "3",
+            "1 min 5 s",
+            "2 min 30 s",
+            "10 s",
+            "2048 B of stdout "
+        ],
+        "{first:?}"
+    );
+    assert!(first[3].starts_with("2027-01-01 10:02:30"), "{first:?}");
+    let second = attempt_cells(&page, 2);
+    assert_eq!(
+        [&second[0], &second[2], &second[4], &second[5], &second[6]],
+        ["2", "3", "2 s", "250 ms", ""],
+        "{second:?}"
+    );
+    let reason = element(&page, "id=\"reason\"", "</dd>");
+    assert!(
+        reason.contains("failed after 2 attempts: exited with exit code 3"),
+        "{reason}"
+    );
+    let status = element(&page, "id=\"status\"", "</dd>");
+    assert!(status.contains("failed"), "{status}");
+    served.stop().await;
+}
