@@ -48,6 +48,9 @@ impl Served {
         with_token: bool,
         clock: Arc<dyn cronbox::clock::Clock>,
     ) -> Served {
+        // The tests' own reqwest clients need it; the daemon installs it
+        // only when its notification tasks start, which may come later.
+        cronbox::notify::http::install_tls_provider();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -1131,7 +1134,6 @@ stop_grace = "1s"
 
 /// Start a run of `job` through the API; its id.
 async fn run_now(served: &Served, job: &str) -> i64 {
-    cronbox::notify::http::install_tls_provider();
     let started = reqwest::Client::new()
         .post(served.url(&format!("/api/v1/jobs/{job}/runs")))
         .send()
@@ -1521,7 +1523,6 @@ async fn a_job_page_filters_and_pages_its_history_and_notes_daylight_saving() {
             response.text().await.expect("text")
         }
     };
-    cronbox::notify::http::install_tls_provider();
 
     // Newest first, 25 a page; "Older" continues from the last one shown.
     let page = get("/jobs/nightly".into()).await;
@@ -1657,7 +1658,6 @@ async fn a_run_page_shows_each_attempts_exit_duration_wait_and_backoff_and_the_r
                  'exited', 250, 0);",
     );
     let served = Served::start(&env, false).await;
-    cronbox::notify::http::install_tls_provider();
     let page = reqwest::get(served.url("/runs/7"))
         .await
         .expect("get")
