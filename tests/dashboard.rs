@@ -8,8 +8,13 @@
 //! with script off; a pause or resumption from another client (the API, the
 //! database and a reload) shows on open pages; every control is reached with
 //! Tab and has an accessible name; a job's page shows its durations over
-//! months and its limits. Screenshots of each page at 1280×800 and at phone
-//! width go to target/ui-screenshots/.
+//! months and its limits; a run waiting for a slot or a backoff moves to
+//! Running now when its attempt starts. Over plain HTTP: a run page holds the
+//! tail of a long output; the overview over a seeded history (strip, rate,
+//! failures, engine, database, waiting runs); a job page's history filter and
+//! pages and its daylight-saving note; a run page's attempt columns and
+//! reason. Screenshots of each page at 1280×800 and at phone width go to
+//! target/ui-screenshots/.
 
 #[path = "support/browser.rs"]
 mod browser;
