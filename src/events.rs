@@ -26,6 +26,16 @@ pub enum Event {
         /// `schedule`, `catch-up`, `manual` or `api`.
         trigger: String,
     },
+    /// An attempt was recorded running and its container is being started:
+    /// the run's first attempt once it has its `max_concurrent` slot, or a
+    /// retry once its backoff is over (not an attempt a restarted daemon takes
+    /// over: that one was announced by the daemon that started it).
+    AttemptStarted {
+        run_id: i64,
+        job: String,
+        /// From 1, counted over the whole run (indexes included).
+        attempt: u32,
+    },
     /// An attempt's end was recorded.
     AttemptFinished {
         run_id: i64,
@@ -103,6 +113,14 @@ mod tests {
                     trigger: "schedule".into(),
                 },
                 r#"{"type":"run_started","run_id":7,"job":"backup","trigger":"schedule"}"#,
+            ),
+            (
+                Event::AttemptStarted {
+                    run_id: 7,
+                    job: "backup".into(),
+                    attempt: 2,
+                },
+                r#"{"type":"attempt_started","run_id":7,"job":"backup","attempt":2}"#,
             ),
             (
                 Event::AttemptFinished {

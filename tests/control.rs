@@ -68,6 +68,7 @@ env = { WHO = "nobody", PLACE = "the box" }
         kinds,
         [
             "\"run_started\"",
+            "\"attempt_started\"",
             "\"attempt_finished\"",
             "\"run_finished\""
         ],

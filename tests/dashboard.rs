@@ -8,8 +8,13 @@
 //! with script off; a pause or resumption from another client (the API, the
 //! database and a reload) shows on open pages; every control is reached with
 //! Tab and has an accessible name; a job's page shows its durations over
-//! months and its limits. Screenshots of each page at 1280×800 and at phone
-//! width go to target/ui-screenshots/.
+//! months and its limits; a run waiting for a slot or a backoff moves to
+//! Running now when its attempt starts. Over plain HTTP: a run page holds the
+//! tail of a long output; the overview over a seeded history (strip, rate,
+//! failures, engine, database, waiting runs); a job page's history filter and
+//! pages and its daylight-saving note; a run page's attempt columns and
+//! reason. Screenshots of each page at 1280×800 and at phone width go to
+//! target/ui-screenshots/.
 
 #[path = "support/browser.rs"]
 mod browser;
@@ -39,11 +44,22 @@ struct Served {
 
 impl Served {
     async fn start(env: &TestEnv, with_token: bool) -> Served {
+        Served::start_at(env, with_token, Arc::new(SystemClock)).await
+    }
+
+    /// With the daemon and the pages on `clock`.
+    async fn start_at(
+        env: &TestEnv,
+        with_token: bool,
+        clock: Arc<dyn cronbox::clock::Clock>,
+    ) -> Served {
+        // The tests' own reqwest clients need it; the daemon installs it
+        // only when its notification tasks start, which may come later.
+        cronbox::notify::http::install_tls_provider();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let engine = common::engine().await;
-        let clock = Arc::new(SystemClock);
         let (daemon, handle) = Daemon::start_controlled(env, clock.clone(), engine.clone()).await;
         let token = with_token.then(|| {
             let path = env.dir.path().join("api-token");
@@ -1087,4 +1103,604 @@ async fn a_job_page_shows_its_durations_over_months_and_its_limits_on_their_own_
     );
     shoot(&browser, &served.url("/jobs/quiet"), "job-months").await;
     end(browser, served, &env).await;
+}
+
+/// `max_concurrent = 1`: one container at a time on the whole box.
+const ONE_SLOT: &str = r#"max_concurrent = 1
+on_shutdown = "stop""#;
+
+const QUEUE: &str = r#"
+[jobs.holder]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "until [ -e /gate/holder ]; do sleep 0.1; done"]
+volumes = ["GATE:/gate"]
+stop_grace = "1s"
+
+[jobs.queued]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "until [ -e /gate/queued ]; do sleep 0.1; done"]
+volumes = ["GATE:/gate"]
+stop_grace = "1s"
+
+[jobs.second-try]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "if [ -e /gate/tried ]; then until [ -e /gate/retried ]; do sleep 0.1; done; else touch /gate/tried; exit 1; fi"]
+volumes = ["GATE:/gate"]
+retries = 1
+backoff = "4s"
+stop_grace = "1s"
+"#;
+
+/// Start a run of `job` through the API; its id.
+async fn run_now(served: &Served, job: &str) -> i64 {
+    let started = reqwest::Client::new()
+        .post(served.url(&format!("/api/v1/jobs/{job}/runs")))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(started.status(), StatusCode::ACCEPTED);
+    let body: serde_json::Value = started.json().await.expect("json");
+    body["run_id"].as_i64().expect("id")
+}
+
+/// Whether the overview's panel `panel` (`running`, `waiting`) names every
+/// text of `texts`, as script.
+fn panel_has(panel: &str, texts: &[&str]) -> String {
+    texts
+        .iter()
+        .map(|t| {
+            format!(
+                "document.querySelector('#{panel}').innerText.includes({})",
+                js(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
+#[tokio::test]
+async fn a_run_waiting_for_a_slot_or_a_backoff_moves_to_running_now_when_its_attempt_starts() {
+    let gate = tempfile::tempdir().expect("tempdir");
+    // The retrying job's container leaves a mark there, whatever its user.
+    std::fs::set_permissions(
+        gate.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .expect("chmod");
+    let env = TestEnv::with_daemon(
+        ONE_SLOT,
+        &QUEUE.replace("GATE", &gate.path().display().to_string()),
+    );
+    let served = Served::start(&env, false).await;
+    let browser = Browser::start().await;
+    browser.open(&served.url("/")).await;
+    live(&browser).await;
+    browser.eval("window.__page = 'same'").await;
+
+    // The only slot taken, a second run waits for it, then gets it when the
+    // first ends: the page follows without a reload.
+    let holder = run_now(&served, "holder").await;
+    let holder_text = format!("holder #{holder}");
+    browser
+        .wait_for(
+            &panel_has("running", &[&holder_text]),
+            "the first run in Running now",
+        )
+        .await;
+    let queued = run_now(&served, "queued").await;
+    let queued_text = format!("queued #{queued}");
+    browser
+        .wait_for(
+            &panel_has("waiting", &[&queued_text, "waiting for a slot"]),
+            "the second run waiting for a slot",
+        )
+        .await;
+    assert!(
+        !browser
+            .eval(&panel_has("running", &[&queued_text]))
+            .await
+            .as_bool()
+            .unwrap_or(true),
+        "not running while it waits"
+    );
+    std::fs::write(gate.path().join("holder"), "").expect("open the gate");
+    browser
+        .wait_for(
+            &format!(
+                "{} && !document.querySelector('#waiting').innerText.includes({})",
+                panel_has("running", &[&queued_text, "attempt 1"]),
+                js(&queued_text)
+            ),
+            "the second run in Running now once it has the slot",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    std::fs::write(gate.path().join("queued"), "").expect("open the gate");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {queued}"),
+        "succeeded\n",
+    )
+    .await;
+
+    // A retry after its backoff: nothing but the attempt's start happens
+    // between the backoff shown and the attempt running (the first attempt's
+    // end came before), so only that event can move it.
+    let retried = run_now(&served, "second-try").await;
+    let retried_text = format!("second-try #{retried}");
+    browser
+        .wait_for(
+            &panel_has("waiting", &[&retried_text, "after its backoff"]),
+            "the retry waiting for its backoff",
+        )
+        .await;
+    browser
+        .wait_for(
+            &panel_has("running", &[&retried_text, "attempt 2"]),
+            "the retry in Running now once its backoff is over",
+        )
+        .await;
+    assert_eq!(browser.eval("window.__page").await, "same", "no reload");
+    std::fs::write(gate.path().join("retried"), "").expect("open the gate");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {retried}"),
+        "succeeded\n",
+    )
+    .await;
+    end(browser, served, &env).await;
+}
+
+const LONG: &str = r#"
+[jobs.long]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["sh", "-c", "echo FIRST-LINE; i=0; while [ $i -lt 4000 ]; do echo \"line $i of a long output, to fill the page\"; i=$((i+1)); done; echo LAST-LINE; echo ERR-FIRST >&2; echo ERR-LAST >&2"]
+"#;
+
+/// Plain HTTP, no browser: the page is what the server sends.
+#[tokio::test]
+async fn a_run_page_shows_the_tail_of_a_long_output_and_links_to_the_whole() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, LONG);
+    let served = Served::start(&env, false).await;
+    let id = run_now(&served, "long").await;
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {id}"),
+        "succeeded\n",
+    )
+    .await;
+    let stored: usize = env
+        .sql("SELECT sum(length(data)) FROM output")
+        .trim()
+        .parse()
+        .expect("bytes stored");
+    assert!(stored > 150_000, "the whole output is stored: {stored} B");
+    let client = reqwest::Client::new();
+    let page = client
+        .get(served.url(&format!("/runs/{id}")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        page.len() < 100_000,
+        "the page holds the tail only: {} B",
+        page.len()
+    );
+    assert!(page.contains("LAST-LINE"), "the tail is shown");
+    assert!(!page.contains("FIRST-LINE"), "the head is not");
+    let marker = page
+        .split("<mark class=\"earlier\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</mark>").next())
+        .expect("the marker of the earlier output");
+    assert!(
+        marker.starts_with("[earlier output: ")
+            && marker.contains(" bytes of stdout not shown here"),
+        "{marker}"
+    );
+    assert!(
+        marker.contains(&format!("href=\"/runs/{id}/output.txt\"")),
+        "{marker}"
+    );
+    assert_eq!(
+        page.matches("<mark class=\"earlier\">").count(),
+        1,
+        "stderr is short: whole"
+    );
+    assert!(page.contains("ERR-FIRST") && page.contains("ERR-LAST"));
+    let whole = client
+        .get(served.url(&format!("/runs/{id}/output.txt")))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        whole.contains("FIRST-LINE\n") && whole.contains("LAST-LINE\n"),
+        "the download has it all"
+    );
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+const SEEDED: &str = r#"
+[jobs.seeded]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+"#;
+
+/// The part of `page` from the element with id `id` to the end of its first
+/// `</closing>`.
+fn element<'a>(page: &'a str, start: &str, closing: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in\n{page}"));
+    let rest = &page[from..];
+    let end = rest.find(closing).map_or(rest.len(), |e| e + closing.len());
+    &rest[..end]
+}
+
+/// Plain HTTP over a seeded history: 35 runs of `seeded`, one every 6 h
+/// (the newest 1 h ago), three failed: 1 h ago (within the last 24 h), 31 h
+/// ago (within 7 days, not 24 h) and 199 h ago (neither, and older than the
+/// strip's 30 runs); plus, with max_concurrent = 1, a run holding the slot and
+/// one waiting for it.
+#[tokio::test]
+async fn the_overview_shows_the_strip_rate_failures_engine_database_and_waiting_runs_of_a_history()
+{
+    let gate = tempfile::tempdir().expect("tempdir");
+    let jobs = format!(
+        "{SEEDED}{}",
+        QUEUE.replace("GATE", &gate.path().display().to_string())
+    );
+    let env = TestEnv::with_daemon(ONE_SLOT, &jobs);
+    env.store().await.close().await;
+    env.sql(
+        "WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 34),
+              s(k, at, status) AS (
+                SELECT k, julianday('now') - (k * 6 + 1) / 24.0,
+                       CASE WHEN k IN (0, 5, 33) THEN 'failed' ELSE 'succeeded' END FROM n)
+         INSERT INTO runs (id, job, trigger, scheduled_at, status, started_at, finished_at, reason)
+         SELECT 35 - k, 'seeded', 'schedule', strftime('%Y-%m-%dT%H:%M:%fZ', at), status,
+                strftime('%Y-%m-%dT%H:%M:%fZ', at),
+                strftime('%Y-%m-%dT%H:%M:%fZ', at + 10 / 86400.0),
+                CASE WHEN status = 'failed' THEN 'exited with exit code ' || (k + 1) END
+         FROM s;",
+    );
+    let served = Served::start(&env, false).await;
+    let holder = run_now(&served, "holder").await;
+    wait_for_sql(
+        &env,
+        &format!("SELECT count(*) FROM attempts WHERE run_id = {holder}"),
+        "1\n",
+    )
+    .await;
+    let queued = run_now(&served, "queued").await;
+    let page = reqwest::get(served.url("/"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+
+    // The strip: the newest 30 runs, oldest first; failed ones named on hover.
+    let row = element(&page, "<tr data-job=\"seeded\">", "</tr>");
+    let strip = element(row, "<span class=\"strip\"", "</span>");
+    assert_eq!(strip.matches("<i ").count(), 30, "{strip}");
+    assert!(
+        strip.contains("aria-label=\"last 30 runs, 2 not succeeded\""),
+        "{strip}"
+    );
+    let marks: Vec<&str> = strip.split("<i ").skip(1).collect();
+    assert!(
+        marks[29].contains("title=\"#35 failed\""),
+        "newest last: {strip}"
+    );
+    assert!(marks[24].contains("title=\"#30 failed\""), "{strip}");
+    assert!(
+        !strip.contains("#2 failed"),
+        "older than the strip: {strip}"
+    );
+    // The success rate over 7 days: 28 runs ended in it, 26 succeeded.
+    assert!(
+        row.contains("title=\"26 of 28 runs succeeded\">92 %"),
+        "{row}"
+    );
+    // The last run: the failure 1 h ago.
+    let last = element(row, "<td class=\"last\">", "</td>");
+    assert!(
+        last.contains("href=\"/runs/35\"") && last.contains("failed"),
+        "{last}"
+    );
+
+    // The failures of the last 24 h: only the newest, with its reason.
+    let failures = element(&page, "id=\"failures\"", "</div>");
+    assert!(failures.contains("(1)"), "{failures}");
+    assert!(
+        failures.contains("seeded #35") && failures.contains("exited with exit code 1"),
+        "{failures}"
+    );
+    assert!(!failures.contains("seeded #30"), "{failures}");
+
+    // The engine and the database as they answered.
+    let state = element(&page, "id=\"state\"", "</div>");
+    assert!(
+        state.contains("Engine: <span class=\"ok\">answers</span>"),
+        "{state}"
+    );
+    let version = env.sql("SELECT max(version) FROM _sqlx_migrations");
+    assert!(
+        state.contains(&format!(
+            "Database: <span class=\"ok\" title=\"schema version {}\">readable</span>",
+            version.trim()
+        )),
+        "{state}"
+    );
+
+    // What runs and what waits for the one slot.
+    let running = element(&page, "id=\"running\"", "</div>");
+    assert!(running.contains(&format!("holder #{holder}")), "{running}");
+    let waiting = element(&page, "id=\"waiting\"", "</div>");
+    assert!(
+        waiting.contains(&format!("queued #{queued}")) && waiting.contains("waiting for a slot"),
+        "{waiting}"
+    );
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+const PARIS: &str = r#"
+[jobs.nightly]
+schedule = "30 2 * * *"
+timezone = "Europe/Paris"
+image = "IMAGE"
+network = "none"
+command = ["true"]
+"#;
+
+/// The run ids the history section of a job's page lists, in order, and the
+/// links of its pager (`&amp;` read as `&`).
+fn history_of(page: &str) -> (Vec<i64>, Vec<(String, String)>) {
+    let history = element(page, "id=\"history\"", "</section>");
+    let table = history.split("<nav").next().unwrap_or_default();
+    let ids = table
+        .split("<a href=\"/runs/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next()?.parse().ok())
+        .collect();
+    let pager = history.split("<nav").nth(1).unwrap_or_default();
+    let links = pager
+        .split("<a href=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (href, rest) = rest.split_once("\">")?;
+            let text = rest.split("</a>").next()?;
+            Some((href.replace("&amp;", "&"), text.to_owned()))
+        })
+        .collect();
+    (ids, links)
+}
+
+/// Plain HTTP, the daemon on a clock standing three days before Paris'
+/// spring-forward change (2027-03-28, 02:00 → 03:00), over a seeded history of
+/// 60 runs: run `i` failed when `i` is a multiple of 3, was started by hand
+/// when a multiple of 4.
+#[tokio::test]
+async fn a_job_page_filters_and_pages_its_history_and_notes_daylight_saving() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, PARIS);
+    env.store().await.close().await;
+    env.sql(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60)
+         INSERT INTO runs (id, job, trigger, scheduled_at, status, started_at, finished_at, reason)
+         SELECT i, 'nightly', CASE WHEN i % 4 = 0 THEN 'manual' ELSE 'schedule' END,
+                strftime('%Y-%m-%dT%H:%M:%fZ', julianday('2027-01-01') + i),
+                CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'succeeded' END,
+                strftime('%Y-%m-%dT%H:%M:%fZ', julianday('2027-01-01') + i),
+                strftime('%Y-%m-%dT%H:%M:%fZ', julianday('2027-01-01') + i + 1 / 1440.0),
+                CASE WHEN i % 3 = 0 THEN 'exited with exit code 1' END
+         FROM n;",
+    );
+    let start = Utc
+        .with_ymd_and_hms(2027, 3, 25, 12, 0, 0)
+        .single()
+        .expect("time");
+    let clock = Arc::new(cronbox::clock::TestClock::new(start));
+    let served = Served::start_at(&env, false, clock).await;
+    let get = |path: String| {
+        let url = served.url(&path);
+        async move {
+            let response = reqwest::get(url).await.expect("get");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.text().await.expect("text")
+        }
+    };
+
+    // Newest first, 25 a page; "Older" continues from the last one shown.
+    let page = get("/jobs/nightly".into()).await;
+    let (ids, links) = history_of(&page);
+    assert_eq!(ids, (36..=60).rev().collect::<Vec<_>>());
+    assert_eq!(
+        links,
+        [("/jobs/nightly?before=36".to_owned(), "Older".to_owned())]
+    );
+    let (ids, links) = history_of(&get(links[0].0.clone()).await);
+    assert_eq!(ids, (11..=35).rev().collect::<Vec<_>>());
+    assert_eq!(
+        links,
+        [
+            ("/jobs/nightly?".to_owned(), "Newest".to_owned()),
+            ("/jobs/nightly?before=11".to_owned(), "Older".to_owned())
+        ]
+    );
+    let (ids, links) = history_of(&get(links[1].0.clone()).await);
+    assert_eq!(ids, (1..=10).rev().collect::<Vec<_>>());
+    assert_eq!(links.len(), 1, "the last page has no Older: {links:?}");
+
+    // By status and trigger; the filter kept in the form and the pager.
+    let page = get("/jobs/nightly?status=failed&trigger=manual".into()).await;
+    assert_eq!(history_of(&page).0, [60, 48, 36, 24, 12]);
+    assert!(
+        page.contains("<option value=\"failed\" selected>"),
+        "status kept"
+    );
+    assert!(
+        page.contains("<option value=\"manual\" selected>"),
+        "trigger kept"
+    );
+    let page = get("/jobs/nightly?status=succeeded".into()).await;
+    let (ids, links) = history_of(&page);
+    assert_eq!(ids.len(), 25);
+    assert!(ids.iter().all(|i| i % 3 != 0), "{ids:?}");
+    assert_eq!(
+        links[0].0,
+        format!("/jobs/nightly?status=succeeded&before={}", ids[24])
+    );
+    let (more, _) = history_of(&get(links[0].0.clone()).await);
+    assert_eq!(more.len(), 15, "40 succeeded in all");
+    assert!(more.iter().all(|i| i % 3 != 0 && *i < ids[24]), "{more:?}");
+    let page = get("/jobs/nightly?trigger=api".into()).await;
+    assert!(history_of(&page).0.is_empty());
+    assert!(page.contains("No run."));
+    // A value not in the lists is no filter.
+    assert_eq!(
+        history_of(&get("/jobs/nightly?status=bogus".into()).await)
+            .0
+            .len(),
+        25
+    );
+
+    // The next fire times on Paris' clock: 02:30 does not exist on 28 March,
+    // so that day's run is at 03:00, and only that one carries the note.
+    let page = get("/jobs/nightly".into()).await;
+    let next = element(&page, "<ol class=\"next\">", "</ol>");
+    let items: Vec<&str> = next.split("<li>").skip(1).collect();
+    assert_eq!(items.len(), 10, "{next}");
+    assert!(
+        items[0].contains("2027-03-26 02:30:00 +01:00"),
+        "{}",
+        items[0]
+    );
+    assert!(
+        items[2].contains("2027-03-28 03:00:00 +02:00"),
+        "{}",
+        items[2]
+    );
+    assert!(
+        items[3].contains("2027-03-29 02:30:00 +02:00"),
+        "{}",
+        items[3]
+    );
+    let noted: Vec<usize> = (0..items.len())
+        .filter(|i| items[*i].contains("class=\"sub dst\""))
+        .collect();
+    assert_eq!(noted, [2], "{next}");
+    assert!(
+        items[2].contains("Daylight saving: 02:30 does not exist that day (the clock jumps forward); cronbox runs it once, at the end of the gap."),
+        "{}",
+        items[2]
+    );
+    served.stop().await;
+    assert!(env.containers_gone().await);
+}
+
+/// The cells of the attempts table's row of attempt `n` on a run's page.
+fn attempt_cells(page: &str, n: usize) -> Vec<String> {
+    let table = element(page, "id=\"attempts\"", "</table>");
+    let body = table.split("<tbody>").nth(1).unwrap_or_default();
+    let row = body.split("<tr>").nth(n).unwrap_or_default();
+    row.split("<td")
+        .skip(1)
+        .map(|cell| {
+            let inner = cell.split_once('>').map_or("", |(_, rest)| rest);
+            let inner = inner.split("</td>").next().unwrap_or_default();
+            // The text without its tags.
+            let mut text = String::new();
+            let mut in_tag = false;
+            for c in inner.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => in_tag = false,
+                    c if !in_tag => text.push(c),
+                    _ => {}
+                }
+            }
+            text
+        })
+        .collect()
+}
+
+/// Plain HTTP over a seeded run of two attempts, both exiting 3 (the first
+/// after waiting 2 min 30 s for a slot), that failed: the attempts' columns
+/// and the run's reason as the history holds them.
+#[tokio::test]
+async fn a_run_page_shows_each_attempts_exit_duration_wait_and_backoff_and_the_reason() {
+    let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, SEEDED);
+    env.store().await.close().await;
+    env.sql(
+        "INSERT INTO runs (id, job, trigger, scheduled_at, status, started_at, finished_at, reason)
+         VALUES (7, 'seeded', 'schedule', '2027-01-01T10:00:00.000Z', 'failed',
+                 '2027-01-01T10:00:00.000Z', '2027-01-01T10:04:17.000Z',
+                 'failed after 2 attempts: exited with exit code 3');
+         INSERT INTO attempts (run_id, attempt, image, started_at, finished_at, exit_code, oom_killed,
+                               outcome, waited_ms, stdout_dropped)
+         VALUES (7, 1, 'busybox', '2027-01-01T10:02:30.000Z', '2027-01-01T10:03:35.000Z', 3, 0,
+                 'exited', 150000, 2048),
+                (7, 2, 'busybox', '2027-01-01T10:03:45.000Z', '2027-01-01T10:03:47.000Z', 3, 0,
+                 'exited', 250, 0);",
+    );
+    let served = Served::start(&env, false).await;
+    let page = reqwest::get(served.url("/runs/7"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    // #, outcome, exit, started, duration, waited for a slot, backoff before
+    // the next, output cut, error.
+    let first = attempt_cells(&page, 1);
+    assert_eq!(first.len(), 9, "{first:?}");
+    assert_eq!(
+        [
+            &first[0], &first[1], &first[2], &first[4], &first[5], &first[6], &first[7]
+        ],
+        [
+            "1",
+            "exited",
+            "3",
+            "1 min 5 s",
+            "2 min 30 s",
+            "10 s",
+            "2048 B of stdout "
+        ],
+        "{first:?}"
+    );
+    assert!(first[3].starts_with("2027-01-01 10:02:30"), "{first:?}");
+    let second = attempt_cells(&page, 2);
+    assert_eq!(
+        [&second[0], &second[2], &second[4], &second[5], &second[6]],
+        ["2", "3", "2 s", "250 ms", ""],
+        "{second:?}"
+    );
+    let reason = element(&page, "id=\"reason\"", "</dd>");
+    assert!(
+        reason.contains("failed after 2 attempts: exited with exit code 3"),
+        "{reason}"
+    );
+    let status = element(&page, "id=\"status\"", "</dd>");
+    assert!(status.contains("failed"), "{status}");
+    served.stop().await;
 }

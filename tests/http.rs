@@ -783,7 +783,15 @@ async fn the_event_stream_carries_the_lifecycle_of_a_run_and_of_a_pause() {
             break;
         }
     }
-    assert_eq!(seen, ["run_started", "attempt_finished", "run_finished"]);
+    assert_eq!(
+        seen,
+        [
+            "run_started",
+            "attempt_started",
+            "attempt_finished",
+            "run_finished"
+        ]
+    );
 
     // A pause and a resumption applied, whoever asked; a pause of a paused
     // job changes nothing and says nothing.

@@ -2,7 +2,10 @@
 //! of history rendered server side (the reads and the HTML, in-process, as the
 //! handler does them; goal under 100 ms), and the page weight of the overview
 //! a laptop shows, 50 jobs with their strips (HTML + stylesheet + script; goal
-//! under 150 KB). The baseline of both, measured in the same run on the same
+//! under 150 KB), and the page weights of a job's page (a job with a year of
+//! daily runs: its chart, trend, history page and configuration) and of a
+//! run's page whose output filled the default `max_output` on both streams
+//! (1 MiB each, of which the page shows the tail). The baseline of both, measured in the same run on the same
 //! jobs and history: the body of the API's `GET /api/v1/jobs` (each job's
 //! latest run read, then JSON), made as its handler makes it. The binary's
 //! growth is measured once, by building the commit before the dashboard
@@ -12,7 +15,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use cronbox::daemon::control::JobState;
-use cronbox::http::ui::{Frame, Overview, WEIGHT_ASSETS, render_overview};
+use cronbox::http::ui::{
+    Frame, HistoryQuery, JobPage, Overview, RunPage, WEIGHT_ASSETS, render_job, render_overview,
+    render_run,
+};
 use serde_json::json;
 
 use super::{Bench, Res, err, median, unix_now};
@@ -101,6 +107,8 @@ impl Bench {
             .await
             .map_err(err("listing the jobs as the API does"))?
             .len();
+        let (job_bytes, run_bytes, stored) =
+            page_weights(&db, &store, &jobs[0], now, &frame).await?;
         store.close().await;
         let weight = laptop_bytes + WEIGHT_ASSETS;
         let ms = median(&took) * 1000.0;
@@ -110,7 +118,9 @@ impl Bench {
             json!({"overview_1000_jobs_s": took, "read_s": reading, "render_s": drawing,
                    "parts_s": parts, "api_jobs_1000_s": api, "overview_1000_jobs_bytes": big_bytes,
                    "api_jobs_50_bytes": laptop_api_bytes,
-                   "overview_50_jobs_bytes": laptop_bytes, "assets_bytes": WEIGHT_ASSETS}),
+                   "overview_50_jobs_bytes": laptop_bytes, "assets_bytes": WEIGHT_ASSETS,
+                   "job_page_bytes": job_bytes, "run_page_bytes": run_bytes,
+                   "run_output_stored_bytes": stored}),
         );
         self.row(
             "dashboard: overview of 1,000 jobs, a year of daily runs (365,000), server side (median)",
@@ -136,9 +146,70 @@ impl Bench {
             "< 150 KB",
             Some(weight < 150_000),
         );
+        let job_weight = job_bytes + WEIGHT_ASSETS;
+        self.row(
+            "dashboard: page weight of a job's page, a year of daily runs (HTML + CSS + JS, uncompressed)",
+            format!("{:.1} KB", job_weight as f64 / 1000.0),
+            "–".to_owned(),
+            "–".to_owned(),
+            "< 150 KB",
+            Some(job_weight < 150_000),
+        );
+        let run_weight = run_bytes + WEIGHT_ASSETS;
+        self.row(
+            "dashboard: page weight of a run's page, max_output filled on both streams (HTML + CSS + JS, uncompressed)",
+            format!("{:.1} KB", run_weight as f64 / 1000.0),
+            format!("its stored output: {:.1} KB", stored as f64 / 1000.0),
+            format!("{:.2}", run_weight as f64 / stored.max(1) as f64),
+            "< 150 KB",
+            Some(run_weight < 150_000),
+        );
         Ok(())
     }
 }
+
+/// The HTML bytes of `job`'s page and of the page of its latest run, given
+/// stdout and stderr of the default `max_output` each (1 MiB; written once
+/// into the history), and the output bytes stored for that run.
+async fn page_weights(
+    db: &Path,
+    store: &cronbox::store::Store,
+    job: &JobState,
+    now: chrono::DateTime<chrono::Utc>,
+    frame: &Frame,
+) -> Res<(usize, usize, usize)> {
+    let run_id = (DAYS as i64 - 1) * JOBS as i64 + 1;
+    let chunks = cronbox::config::DEFAULT_MAX_OUTPUT / CHUNK;
+    // 64-byte lines, CHUNK bytes a row, as the daemon stores them.
+    let line = "a line of a long job output, as a program writes it ...........";
+    debug_assert_eq!(line.len(), 63);
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {chunks} - 1),
+              s(stream) AS (VALUES ('stdout'), ('stderr'))
+         INSERT OR IGNORE INTO output (attempt_id, stream, seq, at, data)
+         SELECT (SELECT id FROM attempts WHERE run_id = {run_id} AND attempt = 1), stream, i,
+                '2026-01-01T00:00:00.000Z',
+                CAST(replace(hex(zeroblob({lines})), '00', '{line}' || char(10)) AS BLOB)
+         FROM n, s;",
+        lines = CHUNK / 64,
+    );
+    super::sqlite_script(db, &sql).await?;
+    let state = job.clone();
+    let page = JobPage::read(state, &HistoryQuery::default(), store, now)
+        .await
+        .map_err(err("reading a job's page"))?;
+    let job_bytes = render_job(&page, frame).into_string().len();
+    let page = RunPage::read(store, run_id, |_| chrono_tz::Europe::Paris, now)
+        .await
+        .map_err(err("reading a run's page"))?
+        .ok_or("the run of the page weight is missing")?;
+    let stored = page.output.iter().map(|c| c.data.len()).sum();
+    let run_bytes = render_run(&page, frame).into_string().len();
+    Ok((job_bytes, run_bytes, stored))
+}
+
+/// Bytes of output a row holds in the run page's history.
+const CHUNK: u64 = 16 * 1024;
 
 /// Each read of the overview alone, in seconds (the median of 5), to see
 /// where the time goes.

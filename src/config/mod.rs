@@ -738,6 +738,16 @@ pub struct Environment {
     pub cpus: usize,
 }
 
+/// The keys a `[jobs.NAME]` table accepts, in the order `config/reference.toml`
+/// documents them, each with whether its values may be secrets (`env`,
+/// `env_file`, `secrets`: show their names only). Read from the schema, so a
+/// key added there shows up here (the dashboard's job page lists them all).
+pub fn job_keys() -> Vec<(&'static str, bool)> {
+    schema::keys_of(schema::Table::Job)
+        .map(|key| (key.name, key.secret))
+        .collect()
+}
+
 /// Reads and validates the config file at `path`.
 ///
 /// Only a regular file of at most [`MAX_CONFIG_SIZE`] bytes is read (see [`file::read`]):

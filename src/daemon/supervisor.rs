@@ -695,6 +695,7 @@ async fn start_attempt(
             return Err(e);
         }
     };
+    announce_attempt(ctx, job, run_id, attempt);
     // A prepared container's id is recorded before it starts, or it is not used:
     // its name does not lead back to its attempt.
     let prepared = match prepared {
@@ -723,6 +724,17 @@ async fn start_attempt(
         }
     };
     Ok((attempt_id, ended))
+}
+
+/// Tell listeners that attempt `attempt` of run `run_id` is recorded running
+/// (its container starts next), so a page showing the run waiting moves it to
+/// running now rather than when the attempt ends.
+pub(super) fn announce_attempt(ctx: &Context, job: &Job, run_id: i64, attempt: u32) {
+    ctx.events.publish(Event::AttemptStarted {
+        run_id,
+        job: job.name.clone(),
+        attempt,
+    });
 }
 
 /// A slot of `[daemon] max_concurrent`, in arrival order, and how long it took.

@@ -108,7 +108,7 @@ impl Metrics {
     /// Count what `event` says happened.
     async fn observe(&self, event: &Event, store: &Store) {
         match event {
-            Event::RunStarted { .. } => {}
+            Event::RunStarted { .. } | Event::AttemptStarted { .. } => {}
             Event::AttemptFinished { job, outcome, .. } => {
                 self.attempts.with_label_values(&[job, outcome]).inc();
             }

@@ -262,6 +262,17 @@ impl Store {
         Ok(row.get(0))
     }
 
+    /// Whether the database answers a read now: the newest applied migration,
+    /// one indexed row (cheap, whatever the history's size). Its version, for
+    /// the dashboard's state panel.
+    pub async fn check_readable(&self) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT max(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.err("reading the database's schema version"))?;
+        Ok(row.try_get::<Option<i64>, _>(0).ok().flatten().unwrap_or(0))
+    }
+
     /// Whether the database takes writes now: the write lock is taken and given
     /// back at once (`BEGIN IMMEDIATE`, `ROLLBACK`), which a read-only file or a
     /// lock held past the busy timeout refuses. Nothing is written.

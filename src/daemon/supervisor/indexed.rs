@@ -24,8 +24,8 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{
-    Adoption, Context, Ends, Interruption, REPLACED, RunReport, STOPPED, Waited, chain,
-    failure_reason, persist, remove_recorded, take_slot, wait, with_params,
+    Adoption, Context, Ends, Interruption, REPLACED, RunReport, STOPPED, Waited, announce_attempt,
+    chain, failure_reason, persist, remove_recorded, take_slot, wait, with_params,
 };
 use crate::clock::{self, Sleep};
 use crate::config::Job;
@@ -321,6 +321,7 @@ async fn index_attempts(
                             .start_index_attempt(shared.run_id, index, &job.image, now, waited)
                     })
                     .await?;
+                announce_attempt(ctx, job, shared.run_id, number);
                 attempts += 1;
                 shared.attempts.fetch_add(1, Ordering::Relaxed);
                 let ended = attempt::run_attempt(

@@ -1,5 +1,6 @@
 //! `GET /api/v1/events`: the daemon's lifecycle events as Server-Sent Events,
-//! each named by its type (`run_started`, `attempt_finished`, `run_finished`,
+//! each named by its type (`run_started`, `attempt_started`,
+//! `attempt_finished`, `run_finished`,
 //! `skipped`, `missed`, `paused`, `job_paused`, `job_resumed`) with the event
 //! as JSON. A client that falls behind gets a `lagged` event saying how many
 //! it missed (the history has them).
@@ -25,7 +26,7 @@ struct Lagged {
     path = "/api/v1/events",
     tag = "events",
     responses(
-        (status = 200, description = "A text/event-stream: each event's name is its type (run_started, attempt_finished, run_finished, skipped, missed, paused (ticks of a paused job accounted), job_paused, job_resumed (a pause or resumption applied, from any client); lagged when the client fell behind) and its data the event as JSON, with a `type` field.", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A text/event-stream: each event's name is its type (run_started, attempt_started (an attempt recorded running, its container starting: after a max_concurrent slot or a retry's backoff), attempt_finished, run_finished, skipped, missed, paused (ticks of a paused job accounted), job_paused, job_resumed (a pause or resumption applied, from any client); lagged when the client fell behind) and its data the event as JSON, with a `type` field.", content_type = "text/event-stream", body = String),
         (status = 401, description = "No token, or the wrong one.", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -47,6 +48,7 @@ pub(crate) async fn events(State(state): State<AppState>) -> impl IntoResponse {
 fn kind(event: &Event) -> &'static str {
     match event {
         Event::RunStarted { .. } => "run_started",
+        Event::AttemptStarted { .. } => "attempt_started",
         Event::AttemptFinished { .. } => "attempt_finished",
         Event::RunFinished { .. } => "run_finished",
         Event::Skipped { .. } => "skipped",
@@ -68,6 +70,11 @@ mod tests {
                 run_id: 1,
                 job: "a".into(),
                 trigger: "api".into(),
+            },
+            Event::AttemptStarted {
+                run_id: 1,
+                job: "a".into(),
+                attempt: 1,
             },
             Event::AttemptFinished {
                 run_id: 1,

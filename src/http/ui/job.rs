@@ -11,7 +11,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::page::{Frame, badge, csrf_field, duration, page, relative, stored_time, time_in};
-use super::{chart, trend};
+use super::{chart, settings, trend};
 use crate::config::Job;
 use crate::daemon::control::JobState;
 use crate::schedule::DstChange;
@@ -277,79 +277,14 @@ fn page_url(job: &str, filter: &RunFilter, before: Option<i64>) -> String {
     format!("/jobs/{job}?{}", query.join("&"))
 }
 
-fn list(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_owned()
-    } else {
-        items.join(", ")
-    }
-}
-
-fn opt<T: std::fmt::Display>(value: &Option<T>) -> String {
-    value.as_ref().map_or("none".to_owned(), T::to_string)
-}
-
-fn time(value: Option<std::time::Duration>) -> String {
-    value.map_or("none".to_owned(), |d| {
-        humantime::format_duration(d).to_string()
-    })
-}
-
-/// The job's settings as validated; `env` and `secrets` by name only.
+/// The job's settings as validated, every key of the schema ([`settings`]);
+/// `env` and `secrets` by name only.
 fn config(job: &Job) -> Markup {
-    let codes = |c: &[i64]| c.iter().map(i64::to_string).collect::<Vec<_>>();
-    let env: Vec<String> = job.env.keys().cloned().collect();
-    let secrets: Vec<String> = job.secrets.keys().cloned().collect();
-    let volumes: Vec<String> = job.volumes.iter().map(ToString::to_string).collect();
-    let labels: Vec<String> = job.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let rows: Vec<(&str, String)> = vec![
-        ("schedule", job.schedule.expression().to_owned()),
-        ("timezone", job.timezone.name().to_owned()),
-        ("image", job.image.clone()),
-        ("pull", format!("{:?}", job.pull).to_lowercase()),
-        ("command", opt(&job.command.as_ref().map(|c| c.join(" ")))),
-        (
-            "entrypoint",
-            opt(&job.entrypoint.as_ref().map(|c| c.join(" "))),
-        ),
-        ("env (names)", list(&env)),
-        (
-            "env_file",
-            opt(&job.env_file.as_ref().map(|p| p.display().to_string())),
-        ),
-        ("secrets (names)", list(&secrets)),
-        ("params", list(&job.params)),
-        ("volumes", list(&volumes)),
-        ("concurrency", job.concurrency.to_string()),
-        ("catch_up", job.catch_up.to_string()),
-        ("starting_deadline", time(job.starting_deadline)),
-        ("retries", job.retries.to_string()),
-        ("backoff", time(Some(job.backoff))),
-        ("backoff_max", time(Some(job.backoff_max))),
-        ("timeout", time(job.timeout)),
-        ("deadline", time(job.deadline)),
-        ("stop_signal", job.stop_signal.clone()),
-        ("stop_grace", time(Some(job.stop_grace))),
-        ("success_exit_codes", list(&codes(&job.success_exit_codes))),
-        ("fatal_exit_codes", list(&codes(&job.fatal_exit_codes))),
-        ("memory", opt(&job.memory.map(|m| format!("{m} bytes")))),
-        ("cpus", opt(&job.cpus)),
-        ("pids_limit", opt(&job.pids_limit)),
-        ("read_only", job.read_only.to_string()),
-        ("tmpfs", list(&job.tmpfs)),
-        ("network", opt(&job.network)),
-        ("user", opt(&job.user)),
-        ("workdir", opt(&job.workdir)),
-        ("hostname", opt(&job.hostname)),
-        ("cap_add", list(&job.cap_add)),
-        ("cap_drop", list(&job.cap_drop)),
-        ("labels", list(&labels)),
-        ("privileged", job.privileged.to_string()),
-        ("max_output", format!("{} bytes", job.max_output)),
-    ];
     html! {
         dl.config #config {
-            @for (key, value) in rows { dt { (key) } dd { code { (value) } } }
+            @for (key, label, value) in settings::rows(job) {
+                dt data-key=(key) { (label) } dd { code { (value) } }
+            }
         }
     }
 }

@@ -18,6 +18,7 @@ mod overview;
 mod page;
 mod run;
 pub mod session;
+mod settings;
 mod trend;
 
 use axum::Router;
@@ -34,8 +35,10 @@ use super::error::ApiError;
 use page::notice;
 use session::Guard;
 
+pub use job::{HistoryQuery, JobPage, render as render_job};
 pub use overview::{Overview, render as render_overview};
 pub use page::Frame;
+pub use run::{RunPage, TAIL as RUN_PAGE_TAIL, render as render_run};
 
 /// Bytes of the assets every page loads (stylesheet and script), for the
 /// page weight the benchmark harness reports.

@@ -42,6 +42,9 @@ pub struct Overview {
     pub open: Vec<OpenRun>,
     /// `Err`: why the engine did not answer.
     pub engine: Result<(), String>,
+    /// The schema version the database answered a read with; `Err`: why it
+    /// did not.
+    pub database: Result<i64, String>,
 }
 
 impl Overview {
@@ -63,13 +66,15 @@ impl Overview {
                 Err(_) => Err(format!("no answer within {} s", ENGINE_WAIT.as_secs())),
             }
         };
-        let (recent, last, rates, failures, open, engine) = tokio::join!(
+        let database = async { store.check_readable().await.map_err(|e| e.to_string()) };
+        let (recent, last, rates, failures, open, engine, database) = tokio::join!(
             store.recent_statuses(&names, STRIP),
             store.last_runs_of(&name_refs),
             store.success_rates(now - RATE_WINDOW),
             store.failures_since(now - FAILURE_WINDOW, MAX_FAILURES),
             store.open_runs(now),
             check,
+            database,
         );
         Ok(Overview {
             now,
@@ -80,6 +85,7 @@ impl Overview {
             failures: failures?,
             open: open?,
             engine,
+            database,
         })
     }
 }
@@ -223,7 +229,13 @@ fn state_panel(view: &Overview) -> Markup {
                         Err(why) => span.bad { "does not answer (" (why) ")" },
                     }
                 }
-                li { "Database: " span.ok { "readable" } }
+                li {
+                    "Database: "
+                    @match &view.database {
+                        Ok(version) => span.ok title={"schema version " (version)} { "readable" },
+                        Err(why) => span.bad { "not readable (" (why) ")" },
+                    }
+                }
                 li { (view.jobs.len()) " jobs, " (paused) " paused" }
                 li.muted { "As of " (time_in(chrono_tz::UTC, view.now)) }
             }
@@ -323,5 +335,42 @@ fn job_state(state: &JobState) -> Markup {
             a.state-running href={"/runs/" (id)} { "running #" (id) } " "
         }
         @if !state.paused && state.running.is_empty() { span.muted { "idle" } }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(database: Result<i64, String>) -> Overview {
+        Overview {
+            now: chrono::DateTime::UNIX_EPOCH,
+            jobs: Vec::new(),
+            recent: HashMap::new(),
+            last: HashMap::new(),
+            rates: HashMap::new(),
+            failures: Vec::new(),
+            open: Vec::new(),
+            engine: Ok(()),
+            database,
+        }
+    }
+
+    #[test]
+    fn the_state_panel_says_what_the_database_answered() {
+        let frame = Frame {
+            csrf: String::new(),
+            login: false,
+        };
+        let page = render(&view(Ok(20261122000000)), &frame).into_string();
+        assert!(
+            page.contains(r#"Database: <span class="ok" title="schema version 20261122000000">readable</span>"#),
+            "{page}"
+        );
+        let page = render(&view(Err("disk I/O error".into())), &frame).into_string();
+        assert!(
+            page.contains(r#"Database: <span class="bad">not readable (disk I/O error)</span>"#),
+            "{page}"
+        );
     }
 }

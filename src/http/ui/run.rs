@@ -4,7 +4,9 @@
 //! the next), and each attempt's output in a log viewer: stdout and stderr
 //! told apart, the `[cronbox: N bytes ... dropped here ...]` marker set apart,
 //! the live tail streamed while the run goes (`/runs/{id}/live`), and a link
-//! to the stored output as text (`/runs/{id}/output.txt`).
+//! to the stored output as text (`/runs/{id}/output.txt`). Of a long stream
+//! the page holds the last [`TAIL`] bytes only, after a marker linking to the
+//! whole output, so that its weight stays bounded.
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -223,30 +225,96 @@ fn cut(a: &AttemptRow) -> Markup {
     }
 }
 
-/// Each attempt's stored output: stdout then stderr, each marked as such.
+/// Bytes of each stream of each attempt the page shows: the tail; the whole
+/// output is a download away (`/runs/{id}/output.txt`). With both streams,
+/// 64 KiB per attempt keeps a run's page well under the 150 KB the issue asks
+/// for a page, where the default `max_output` (1 MiB) stores up to 2 MiB an
+/// attempt.
+pub const TAIL: usize = 32 * 1024;
+
+/// One stream of one attempt as the page shows it: its tail, after `skipped`
+/// bytes left out.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Tail {
+    pub attempt: i64,
+    pub stream: Stream,
+    pub skipped: usize,
+    pub data: Vec<u8>,
+}
+
+/// The stored chunks (ordered by attempt, stream, sequence) joined per
+/// attempt and stream, each cut to its last `keep` bytes: at the first line
+/// start within them when there is one, else at a character's start.
+pub fn tails(chunks: &[OutputChunk], keep: usize) -> Vec<Tail> {
+    let mut tails: Vec<Tail> = Vec::new();
+    for chunk in chunks {
+        match tails.last_mut() {
+            Some(t) if t.attempt == chunk.attempt && t.stream == chunk.stream => {
+                t.data.extend_from_slice(&chunk.data);
+            }
+            _ => tails.push(Tail {
+                attempt: chunk.attempt,
+                stream: chunk.stream,
+                skipped: 0,
+                data: chunk.data.clone(),
+            }),
+        }
+    }
+    for tail in &mut tails {
+        if tail.data.len() <= keep {
+            continue;
+        }
+        let from = tail.data.len() - keep;
+        let cut = match tail.data[from..].iter().position(|b| *b == b'\n') {
+            Some(newline) if newline + 1 < keep => from + newline + 1,
+            _ => (from..tail.data.len())
+                .find(|i| tail.data[*i] & 0b1100_0000 != 0b1000_0000)
+                .unwrap_or(tail.data.len()),
+        };
+        tail.skipped = cut;
+        tail.data.drain(..cut);
+    }
+    tails
+}
+
+/// Each attempt's stored output, stdout then stderr, each marked as such;
+/// of a long stream only the last [`TAIL`] bytes, after a marker that says
+/// how much came before and links to the whole output.
 fn output(view: &RunPage) -> Markup {
-    let mut attempts: Vec<i64> = view.output.iter().map(|c| c.attempt).collect();
+    let tails = tails(&view.output, TAIL);
+    let mut attempts: Vec<i64> = tails.iter().map(|t| t.attempt).collect();
     attempts.dedup();
+    let download = format!("/runs/{}/output.txt", view.run.id);
     html! {
         @if attempts.is_empty() { p.muted { "No output stored." } }
         @for n in attempts {
             h3 { "Attempt " (n) }
             pre.log data-attempt=(n) tabindex="0" aria-label={"Output of attempt " (n)} {
-                @for chunk in view.output.iter().filter(|c| c.attempt == n) {
-                    (text(chunk))
+                @for tail in tails.iter().filter(|t| t.attempt == n) {
+                    @if tail.skipped > 0 {
+                        mark.earlier {
+                            "[earlier output: " (tail.skipped) " bytes of " (stream_name(tail.stream)) " not shown here; "
+                            a href=(download) download { "download the whole output" } "]\n"
+                        }
+                    }
+                    (text(tail.stream, &tail.data))
                 }
             }
         }
     }
 }
 
-/// A chunk's text with its stream's class, the cut marker set apart.
-fn text(chunk: &OutputChunk) -> Markup {
-    let class = match chunk.stream {
+fn stream_name(stream: Stream) -> &'static str {
+    match stream {
         Stream::Stdout => "stdout",
         Stream::Stderr => "stderr",
-    };
-    let text = String::from_utf8_lossy(&chunk.data);
+    }
+}
+
+/// Output of `stream` with its stream's class, the cut marker set apart.
+fn text(stream: Stream, data: &[u8]) -> Markup {
+    let class = stream_name(stream);
+    let text = String::from_utf8_lossy(data);
     html! {
         @for (marker, piece) in pieces(&text) {
             @if marker { mark.dropped { (piece) } } @else { span class=(class) { (piece) } }
@@ -284,6 +352,50 @@ pub fn pieces(text: &str) -> Vec<(bool, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunk(attempt: i64, stream: Stream, data: &str) -> OutputChunk {
+        OutputChunk {
+            attempt,
+            stream,
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_page_keeps_the_tail_of_each_stream_from_a_line_start() {
+        let chunks = [
+            chunk(1, Stream::Stdout, "one\ntwo\n"),
+            chunk(1, Stream::Stdout, "three\nfour\n"),
+            chunk(1, Stream::Stderr, "short\n"),
+            chunk(2, Stream::Stdout, "abcdefghij"),
+            chunk(3, Stream::Stdout, "x\u{e9}\u{e9}"),
+        ];
+        let got = tails(&chunks, 9);
+        let shown: Vec<(i64, Stream, usize, &str)> = got
+            .iter()
+            .map(|t| {
+                let text = std::str::from_utf8(&t.data).expect("utf-8");
+                (t.attempt, t.stream, t.skipped, text)
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                // The last 9 bytes start mid-line ("ree\nfour\n"): from the next line.
+                (1, Stream::Stdout, 14, "four\n"),
+                (1, Stream::Stderr, 0, "short\n"),
+                // No line start in the tail: cut at the byte.
+                (2, Stream::Stdout, 1, "bcdefghij"),
+                (3, Stream::Stdout, 0, "x\u{e9}\u{e9}"),
+            ]
+        );
+        // Within a character: from the next one.
+        let got = tails(&chunks[4..], 3);
+        assert_eq!(
+            (got[0].skipped, got[0].data.as_slice()),
+            (3, "\u{e9}".as_bytes())
+        );
+    }
 
     #[test]
     fn the_cut_marker_is_set_apart_from_the_output() {

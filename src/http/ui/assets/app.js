@@ -44,7 +44,7 @@
     timer = setTimeout(function () { refresh(false); }, 150);
   }
 
-  var kinds = ["run_started", "attempt_finished", "run_finished", "skipped", "missed", "paused",
+  var kinds = ["run_started", "attempt_started", "attempt_finished", "run_finished", "skipped", "missed", "paused",
     "job_paused", "job_resumed", "lagged"];
   var events = new EventSource(main.dataset.events);
   kinds.forEach(function (kind) { events.addEventListener(kind, soon); });
