@@ -86,7 +86,11 @@ pub async fn between_ticks(
                 );
                 // A reader still holding older pages leaves some behind: try again
                 // at the next look, even with no new write.
-                copied = if done.copied >= done.frames { stamp } else { None };
+                copied = if done.copied >= done.frames {
+                    stamp
+                } else {
+                    None
+                };
             }
             Err(e) if !failing => {
                 failing = true;
@@ -120,7 +124,11 @@ mod tests {
         ];
         for (offset_ms, near) in cases {
             next.set(Some(now + TimeDelta::milliseconds(offset_ms)));
-            assert_eq!(next.near(now, TICK_CLEARANCE), near, "tick at {offset_ms} ms");
+            assert_eq!(
+                next.near(now, TICK_CLEARANCE),
+                near,
+                "tick at {offset_ms} ms"
+            );
         }
         next.set(None);
         assert!(!next.near(now, TICK_CLEARANCE), "nothing planned again");
