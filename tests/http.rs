@@ -430,6 +430,61 @@ stop_grace = "1s"
     assert!(env.containers_gone().await);
 }
 
+/// A body over the 64 KiB limit, announced by its length or streamed without
+/// one, is answered 413 with the JSON error every other error has (not the
+/// body-limit layer's plain text), and starts nothing.
+#[tokio::test]
+async fn a_body_over_the_limit_gets_a_json_413() {
+    let env = TestEnv::new(GREET);
+    let api = Served::real(&env, true).await;
+    let big = format!(
+        "{{\"env\": {{\"WHO\": \"{}\"}}}}",
+        "x".repeat(cronbox::http::BODY_LIMIT)
+    );
+    let chunks: Vec<Result<String, std::io::Error>> = big
+        .as_bytes()
+        .chunks(4096)
+        .map(|c| Ok(String::from_utf8_lossy(c).into_owned()))
+        .collect();
+    let bodies = [
+        ("with a Content-Length", reqwest::Body::from(big.clone())),
+        (
+            "streamed",
+            reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)),
+        ),
+    ];
+    for (how, body) in bodies {
+        let request = api
+            .request(reqwest::Method::POST, "/api/v1/jobs/greet/runs")
+            .header("content-type", "application/json")
+            .body(body);
+        let response = request.send().await.expect("send");
+        let status = response.status();
+        let kind = response.headers().get("content-type").cloned();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{how}: {text}");
+        assert_eq!(
+            kind.as_ref().and_then(|k| k.to_str().ok()),
+            Some("application/json"),
+            "{how}: {text}"
+        );
+        let error: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(error["code"], "too_large", "{how}: {error}");
+        assert!(
+            error["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("64 KiB")),
+            "{how}: {error}"
+        );
+    }
+    assert_eq!(
+        env.sql("SELECT count(*) FROM runs"),
+        "0\n",
+        "nothing started"
+    );
+    api.stop().await;
+}
+
 #[tokio::test]
 async fn the_token_guards_every_endpoint_but_the_health_checks() {
     let env = TestEnv::new(GREET);
@@ -943,6 +998,126 @@ backoff = "1s"
     assert!(env.containers_gone().await);
 }
 
+/// `/metrics` until every series of `want` has its value (the events reach
+/// the metrics a moment after the database: a bounded wait), checked by
+/// promtool; the text.
+async fn metrics_once(api: &Served, want: &[(&str, f64)]) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = api.text("/metrics").await.1;
+        if want
+            .iter()
+            .all(|(series, value)| sample(&text, series) == Some(*value))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    promtool(&text);
+    for (series, value) in want {
+        assert_eq!(sample(&text, series), Some(*value), "{series}\n{text}");
+    }
+    text
+}
+
+/// On the test clock: a `forbid` job's run going (`cronbox_running_runs` 1) and
+/// another job's run waiting for the only slot (`cronbox_slots_waiting` 1); a
+/// tick skipped and ten ticks missed while the wall clock jumped
+/// (`cronbox_runs_total` with `skipped` and `missed`,
+/// `cronbox_ticks_missed_total` 10); and after a restart, the last run of each
+/// status read from the history.
+#[tokio::test]
+async fn metrics_count_skipped_and_missed_ticks_and_runs_going_and_waiting() {
+    let env = TestEnv::with_daemon(
+        "max_concurrent = 1\non_shutdown = \"stop\"",
+        r#"
+[jobs.slow]
+schedule = "* * * * *"
+concurrency = "forbid"
+image = "IMAGE"
+command = ["sleep", "600"]
+stop_grace = "1s"
+[jobs.other]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["true"]
+"#,
+    );
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, true).await;
+    clock.wait_for_sleeps(0).await;
+    clock.advance_and_settle(Duration::from_secs(30)).await; // 00:01: slow runs
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
+        "1\n",
+    )
+    .await;
+    let (status, _) = api.post("/api/v1/jobs/other/runs", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    metrics_once(
+        &api,
+        &[
+            (r#"cronbox_running_runs{job="slow"}"#, 1.0),
+            (r#"cronbox_running_runs{job="other"}"#, 1.0),
+            ("cronbox_slots_waiting", 1.0),
+        ],
+    )
+    .await;
+
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:02: skipped
+    // The wall clock jumps 10 minutes (a suspended box): 00:03..00:12 missed,
+    // 00:13 on time, skipped.
+    clock.jump(chrono::TimeDelta::minutes(10));
+    clock.advance_and_settle(Duration::from_secs(60)).await;
+    metrics_once(
+        &api,
+        &[
+            (r#"cronbox_runs_total{job="slow",status="skipped"}"#, 2.0),
+            (r#"cronbox_runs_total{job="slow",status="missed"}"#, 1.0),
+            (r#"cronbox_ticks_missed_total{job="slow"}"#, 10.0),
+            (r#"cronbox_running_runs{job="slow"}"#, 1.0),
+            ("cronbox_slots_waiting", 1.0),
+        ],
+    )
+    .await;
+    assert_eq!(
+        env.sql("SELECT status, missed_count FROM runs WHERE job = 'slow' ORDER BY id"),
+        "running|\nskipped|\nmissed|10\nskipped|\n"
+    );
+    api.stop().await;
+
+    // A new daemon (at the same wall time: nothing more is missed) reads the
+    // last run of each status from the history; its counters start over.
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:13:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, true).await;
+    clock.wait_for_sleeps(0).await;
+    let (_, text) = api.text("/metrics").await;
+    promtool(&text);
+    for status in ["skipped", "missed"] {
+        let series =
+            format!(r#"cronbox_last_run_timestamp_seconds{{job="slow",status="{status}"}}"#);
+        let finished = env.sql(&format!(
+            "SELECT max(finished_at) FROM runs WHERE job = 'slow' AND status = '{status}'"
+        ));
+        assert_eq!(
+            sample(&text, &series).map(|s| (s * 1000.0).round() as i64),
+            Some(at(finished.trim()).timestamp_millis()),
+            "{series}\n{text}"
+        );
+    }
+    assert!(sample(&text, r#"cronbox_runs_total{job="slow",status="skipped"}"#).is_none());
+    assert!(sample(&text, r#"cronbox_ticks_missed_total{job="slow"}"#).is_none());
+    wait_for_sql(
+        &env,
+        "SELECT status FROM runs WHERE job = 'other'",
+        "succeeded\n",
+    )
+    .await;
+    api.stop().await;
+    assert!(env.containers_gone().await);
+}
+
 #[tokio::test]
 async fn health_and_readiness_say_why_not() {
     let env = TestEnv::new(GREET);
@@ -979,6 +1154,42 @@ async fn health_and_readiness_say_why_not() {
     let (_, text) = api.text("/metrics").await;
     assert_eq!(sample(&text, "cronbox_engine_up"), Some(0.0));
     api.stop().await;
+
+    // The database does not take writes: an operator's sqlite3 holds its write
+    // lock (past /readyz's wait of 5 s). Not ready, and the reason says so;
+    // ready again, and writes go on, once it lets go. (A held lock rather than
+    // a read-only file: the daemon runs as root in CI, and root writes a
+    // read-only file; SQLite keeps the file open for writing besides.)
+    let api = Served::real(&env, false).await;
+    assert_eq!(api.alive().await, StatusCode::OK);
+    let lock = Locker::hold(&env.db_path);
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("database") && e.contains("write lock")),
+        "{body}"
+    );
+    lock.release();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        status = api.get("/readyz").await.0;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "ready again");
+    let (status, started) = api.post("/api/v1/jobs/greet/runs", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    wait_for_sql(&env, "SELECT status FROM runs", "succeeded\n").await;
+    api.stop().await;
+    assert!(env.containers_gone().await);
 }
 
 /// `cronbox ARGS -c CONFIG`: exit code, stdout, stderr. Awaited, so that the
@@ -1231,4 +1442,311 @@ async fn the_daemon_refuses_to_start_when_it_cannot_listen_where_the_file_says()
         "{err}"
     );
     drop(taken);
+}
+
+/// An operator's `sqlite3` shell holding the database's write lock in an open
+/// transaction, until [`Locker::release`].
+struct Locker {
+    shell: std::process::Child,
+    input: std::process::ChildStdin,
+}
+
+impl Locker {
+    fn hold(db: &Path) -> Locker {
+        use std::io::{BufRead, Write};
+        let mut shell = Command::new("sqlite3")
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sqlite3");
+        let mut input = shell.stdin.take().expect("stdin");
+        writeln!(input, "BEGIN IMMEDIATE;\nSELECT 'locked';").expect("write to sqlite3");
+        let mut line = String::new();
+        std::io::BufReader::new(shell.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read from sqlite3");
+        assert_eq!(line, "locked\n");
+        Locker { shell, input }
+    }
+
+    fn release(mut self) {
+        use std::io::Write;
+        writeln!(self.input, "COMMIT;\n.quit").expect("write to sqlite3");
+        drop(self.input);
+        assert!(self.shell.wait().expect("sqlite3").success());
+    }
+}
+
+/// The log of the in-process daemon: a `#[tokio::test]` runs it, its server and
+/// every task they spawn on the test's own thread, where this subscriber
+/// (every level, every crate) is the default while the guard lives.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+
+    /// Wait (bounded: 2 minutes) until the log holds `needle`.
+    async fn wait_for(&self, needle: &str) {
+        for _ in 0..1200 {
+            if self.text().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never logged {needle:?}:\n{}", self.text());
+    }
+}
+
+/// The real binary, `cronbox daemon`, with its HTTP server on a free loopback
+/// port and its log (at trace) in a file; stopped by [`Spawned::stop`].
+struct Spawned {
+    child: std::process::Child,
+    base: String,
+    log: std::path::PathBuf,
+    client: reqwest::Client,
+}
+
+impl Spawned {
+    /// A schedule of `jobs` with `on_shutdown = "stop"`, the server on a free
+    /// port and, when `with_token`, [`TOKEN`] in its token file; the daemon
+    /// started, once `/healthz` says it is alive.
+    async fn start(jobs: &str, with_token: bool) -> (TestEnv, Spawned) {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("address").port()
+        };
+        let token = if with_token {
+            "token_file = \"api-token\"\n"
+        } else {
+            ""
+        };
+        let env = TestEnv::with_daemon(
+            &format!(
+                "on_shutdown = \"stop\"\n[daemon.http]\nlisten = \"127.0.0.1:{port}\"\n{token}"
+            ),
+            jobs,
+        );
+        std::fs::write(env.dir.path().join("api-token"), format!("{TOKEN}\n")).expect("token");
+        common::engine().await; // the test image is there
+        let log = env.dir.path().join("daemon.log");
+        let child = common::subprocess::daemon(&env, &log);
+        cronbox::notify::http::install_tls_provider();
+        let spawned = Spawned {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            client: reqwest::Client::new(),
+        };
+        for _ in 0..600 {
+            if let Ok(r) = spawned
+                .client
+                .get(format!("{}/healthz", spawned.base))
+                .send()
+                .await
+                && r.status() == StatusCode::OK
+            {
+                return (env, spawned);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the daemon's /healthz never answered 200");
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+    }
+
+    /// SIGTERM, and wait for its end (on_shutdown = "stop": its runs are stopped).
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        assert!(self.child.wait().expect("wait").success());
+    }
+}
+
+/// A request to run a busy `forbid` job is refused by the scheduler loop from
+/// what it holds in memory; the refusal's record is written by a task of its
+/// own. So while that write waits for the database (an operator's `sqlite3`
+/// holds the write lock), the loop goes on answering: another request that
+/// goes through the loop is answered, and the refused request is not, until
+/// the lock is free. Then it answers 409 with the running run's id, and the
+/// refusal is recorded as a skipped run.
+#[tokio::test]
+async fn a_refusal_waiting_for_the_database_does_not_hold_up_the_scheduler_loop() {
+    let (env, daemon) = Spawned::start(
+        r#"
+[jobs.long]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["sleep", "600"]
+stop_grace = "1s"
+"#,
+        false,
+    )
+    .await;
+    let (status, started) =
+        answer(daemon.request(reqwest::Method::POST, "/api/v1/jobs/long/runs")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["run_id"].as_i64().expect("id");
+
+    let lock = Locker::hold(&env.db_path);
+    let refused = tokio::spawn(answer(
+        daemon.request(reqwest::Method::POST, "/api/v1/jobs/long/runs"),
+    ));
+    common::subprocess::wait_for_log(
+        &daemon.log,
+        "waiting for the database's write lock while recording a skipped run",
+    )
+    .await;
+    // GET /api/v1/jobs/{job} asks the loop for the job's state.
+    let (status, job) = answer(daemon.request(reqwest::Method::GET, "/api/v1/jobs/long")).await;
+    assert_eq!(
+        (status, &job["running"]),
+        (StatusCode::OK, &json!([id])),
+        "{job}"
+    );
+    assert!(
+        !refused.is_finished(),
+        "the refusal waits for the database (its busy timeout is 10 s), the loop does not"
+    );
+    lock.release();
+    let (status, refusal) = refused.await.expect("join");
+    assert_eq!(status, StatusCode::CONFLICT, "{refusal}");
+    assert_eq!(
+        (refusal["code"].as_str(), &refusal["running"]),
+        (Some("busy"), &json!([id]))
+    );
+    assert_eq!(
+        env.sql("SELECT trigger, status FROM runs ORDER BY id"),
+        "api|running\napi|skipped\n"
+    );
+    daemon.stop();
+    assert!(env.containers_gone().await);
+}
+
+/// The daemon's own log, at trace (every crate), never holds the token: not
+/// for requests that carry it, nor one with a wrong token, nor a dashboard
+/// login that gives it in a form.
+#[tokio::test]
+async fn the_token_never_appears_in_the_daemon_log_at_trace() {
+    let (env, daemon) = Spawned::start(GREET, true).await;
+    let wrong = format!("{TOKEN}-but-wrong");
+    for (path, token, want) in [
+        ("/api/v1/jobs", TOKEN, StatusCode::OK),
+        ("/metrics", TOKEN, StatusCode::OK),
+        ("/api/v1/jobs", wrong.as_str(), StatusCode::UNAUTHORIZED),
+    ] {
+        let response = daemon
+            .client
+            .get(format!("{}{path}", daemon.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), want, "{path}");
+    }
+    let (status, started) =
+        answer(daemon.request(reqwest::Method::POST, "/api/v1/jobs/greet/runs")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    for token in [TOKEN, wrong.as_str()] {
+        let response = daemon
+            .client
+            .post(format!("{}/login", daemon.base))
+            .header("origin", &daemon.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}&next=%2F"))
+            .send()
+            .await
+            .expect("send");
+        assert_ne!(response.status(), StatusCode::NOT_FOUND);
+    }
+    wait_for_sql(&env, "SELECT status FROM runs", "succeeded\n").await;
+    daemon.stop();
+    let log = std::fs::read_to_string(env.dir.path().join("daemon.log")).expect("log");
+    assert!(log.contains("TRACE"), "the log is at trace:\n{log}");
+    assert!(log.contains("dashboard login refused"), "{log}");
+    for secret in [TOKEN, wrong.as_str()] {
+        assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
+    }
+    assert!(env.containers_gone().await);
+}
+
+/// `/healthz` says 503 while the scheduler loop is stalled: here in a write it
+/// cannot do without the database (the accounting of a paused job's tick, in
+/// the loop), which an operator's `sqlite3` holds locked, while the daemon's
+/// (test) clock moves past twice the loop's longest sleep. Once the lock is
+/// free, the loop goes round and `/healthz` says 200 again.
+#[tokio::test]
+async fn the_health_check_fails_while_the_scheduler_loop_is_stalled() {
+    let (log, _guard) = Captured::start();
+    let env = TestEnv::new(
+        "[jobs.tick]\nschedule = \"* * * * *\"\nimage = \"IMAGE\"\ncommand = [\"true\"]\n",
+    );
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, false).await;
+    clock.wait_for_sleeps(0).await;
+    assert_eq!(api.alive().await, StatusCode::OK);
+    let (status, _) = api.post("/api/v1/jobs/tick/pause", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let lock = Locker::hold(&env.db_path);
+    clock.advance(Duration::from_secs(30)); // 00:01: the paused tick is accounted
+    log.wait_for("waiting for the database's write lock while recording ticks of a paused job")
+        .await;
+    clock.advance(cronbox::daemon::MAX_SLEEP * 2 + Duration::from_secs(1));
+    let (status, body) = api.get("/healthz").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_alive")),
+        "{body}"
+    );
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("120s")),
+        "{body}"
+    );
+    lock.release();
+    assert_eq!(api.alive().await, StatusCode::OK, "alive again");
+    wait_for_sql(&env, "SELECT status FROM runs", "paused\n").await;
+    api.stop().await;
 }

@@ -387,7 +387,7 @@ pub async fn run_with(
     let mut paused: HashSet<String> = ctx.store.paused_jobs().await?;
 
     loop {
-        controls.beat();
+        controls.beat(clock.monotonic());
         if watchdog.is_some() {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
         }
