@@ -567,6 +567,84 @@ fn documented_routes(document: &Value) -> Vec<(reqwest::Method, String)> {
     routes
 }
 
+/// The Rust sources of the HTTP server (src/http, recursively), each without
+/// its unit tests (`#[cfg(test)]` and what follows).
+fn http_sources() -> Vec<(std::path::PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/http") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                let code = text.split("#[cfg(test)]").next().unwrap_or("").to_owned();
+                files.push((path, code));
+            }
+        }
+    }
+    files
+}
+
+/// The first string literal in `text`.
+fn first_literal(text: &str) -> Option<String> {
+    let start = text.find('"')? + 1;
+    let end = text[start..].find('"')? + start;
+    Some(text[start..end].to_owned())
+}
+
+/// Every (METHOD, path) of a handler the server's source declares with
+/// `#[utoipa::path(method, path = "...")]`, sorted as [`documented_routes`].
+fn declared_routes() -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (_, code) in http_sources() {
+        for block in code.split("#[utoipa::path(").skip(1) {
+            let method = block
+                .trim_start()
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .next()
+                .expect("a method")
+                .to_uppercase();
+            let path = block
+                .split_once("path = ")
+                .and_then(|(_, rest)| first_literal(rest))
+                .expect("a path");
+            routes.push((method, path));
+        }
+    }
+    routes.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    routes
+}
+
+/// The paths of the routes added to a router without an OpenAPI description
+/// (`.route(...)`, `.route_service(...)`, `.nest(...)`): the dashboard's.
+/// Panics on one outside src/http/ui/, or whose path is not a literal but
+/// for the dashboard's static assets.
+fn dashboard_routes() -> Vec<String> {
+    let mut paths = Vec::new();
+    for (file, code) in http_sources() {
+        let in_ui = file.components().any(|c| c.as_os_str() == "ui");
+        for call in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+            for rest in code.split(call).skip(1) {
+                assert!(
+                    in_ui,
+                    "{}: a route without an OpenAPI description outside the dashboard: {call}{}",
+                    file.display(),
+                    rest.lines().next().unwrap_or("")
+                );
+                let argument = rest.trim_start();
+                if argument.starts_with('"') {
+                    paths.push(first_literal(argument).expect("a path"));
+                } else {
+                    assert!(argument.starts_with("assets::"), "{argument}");
+                }
+            }
+        }
+    }
+    paths
+}
+
 #[tokio::test]
 async fn the_openapi_document_validates_and_lists_exactly_the_routes_served() {
     let env = TestEnv::new(GREET);
@@ -587,8 +665,35 @@ async fn the_openapi_document_validates_and_lists_exactly_the_routes_served() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The issue's endpoints, each in the document...
-    let want = [
+    // The routes the router declares, read from its source: every handler the
+    // OpenAPI router registers carries its #[utoipa::path] (utoipa_axum's
+    // `routes!` takes no other), so the document must list exactly those...
+    let routes = documented_routes(&document);
+    let got: Vec<(String, String)> = routes
+        .iter()
+        .map(|(m, p)| (m.as_str().to_owned(), p.clone()))
+        .collect();
+    let declared = declared_routes();
+    assert_eq!(got, declared, "the document and the router's declarations");
+    // ...and no route is added to the router without one: a plain `.route()`
+    // is for the dashboard alone (src/http/ui/). The dashboard's HTML pages and
+    // forms are not part of the API and not in its document; none of them is
+    // under /api, /metrics, /healthz or /readyz.
+    let dashboard = dashboard_routes();
+    assert!(dashboard.iter().any(|p| p == "/"), "{dashboard:?}");
+    for path in &dashboard {
+        assert!(
+            !path.starts_with("/api")
+                && !["/metrics", "/healthz", "/readyz"].contains(&path.as_str()),
+            "a dashboard route in the API's space: {path}"
+        );
+        assert!(
+            !routes.iter().any(|(_, p)| p == path),
+            "a dashboard route in the API document: {path}"
+        );
+    }
+    // The issue's endpoints are among them.
+    for (method, path) in [
         ("GET", "/api/v1/events"),
         ("GET", "/api/v1/jobs"),
         ("GET", "/api/v1/jobs/{job}"),
@@ -603,13 +708,12 @@ async fn the_openapi_document_validates_and_lists_exactly_the_routes_served() {
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("GET", "/readyz"),
-    ];
-    let routes = documented_routes(&document);
-    let got: Vec<(&str, &str)> = routes
-        .iter()
-        .map(|(m, p)| (m.as_str(), p.as_str()))
-        .collect();
-    assert_eq!(got, want);
+    ] {
+        assert!(
+            got.contains(&(method.to_owned(), path.to_owned())),
+            "{method} {path}"
+        );
+    }
     // ...and each served by the router: no route answers "no_route" or "method_not_allowed".
     for (method, path) in &routes {
         // No such job or run: nothing starts, and the router's answer shows.
@@ -822,7 +926,7 @@ volumes = ["{}:/marks"]
 }
 
 #[tokio::test]
-async fn the_event_stream_carries_the_lifecycle_of_a_run_and_of_a_pause() {
+async fn the_event_stream_carries_runs_skipped_missed_and_paused_ticks_and_pauses() {
     let env = TestEnv::new(GREET);
     let api = Served::real(&env, true).await;
     let mut events = api.events("/api/v1/events").await;
@@ -862,6 +966,87 @@ async fn the_event_stream_carries_the_lifecycle_of_a_run_and_of_a_pause() {
         events.next().await.is_none(),
         "the stream ends when the daemon stops"
     );
+
+    // On the test clock, the ticks of a busy forbid job: skipped, missed (the
+    // wall clock jumps), and accounted to a pause.
+    let env = TestEnv::with_daemon(
+        "on_shutdown = \"stop\"",
+        r#"
+[jobs.tick]
+schedule = "* * * * *"
+concurrency = "forbid"
+image = "IMAGE"
+command = ["sleep", "600"]
+stop_grace = "1s"
+"#,
+    );
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, true).await;
+    clock.wait_for_sleeps(0).await;
+    let mut events = api.events("/api/v1/events").await;
+    clock.advance_and_settle(Duration::from_secs(30)).await; // 00:01: runs
+    let (name, started) = events.next().await.expect("an event");
+    assert_eq!(name, "run_started", "{started}");
+    let running = started["run_id"].as_i64().expect("id");
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:02: skipped
+    let id = |status: &str, scheduled: &str| {
+        env.sql(&format!(
+            "SELECT id FROM runs WHERE status = '{status}' AND scheduled_at = '{scheduled}'"
+        ))
+        .trim()
+        .parse::<i64>()
+        .expect("a run id")
+    };
+    let (name, event) = events.next().await.expect("an event");
+    let skipped = id("skipped", "2026-01-01T00:02:00.000Z");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "skipped",
+            json!({"type": "skipped", "run_id": skipped, "job": "tick"})
+        )
+    );
+    // The wall clock jumps 5 minutes: 00:03..00:07 missed, 00:08 skipped.
+    clock.jump(chrono::TimeDelta::minutes(5));
+    clock.advance_and_settle(Duration::from_secs(60)).await;
+    let (name, event) = events.next().await.expect("an event");
+    let missed = id("missed", "2026-01-01T00:07:00.000Z");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "missed",
+            json!({"type": "missed", "run_id": missed, "job": "tick", "ticks": 5})
+        )
+    );
+    let (name, event) = events.next().await.expect("an event");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "skipped",
+            json!({"type": "skipped", "run_id": id("skipped", "2026-01-01T00:08:00.000Z"), "job": "tick"})
+        )
+    );
+    // Paused: its next tick is accounted to the pause's run.
+    let (status, _) = api.post("/api/v1/jobs/tick/pause", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (name, _) = events.next().await.expect("an event");
+    assert_eq!(name, "job_paused");
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:09
+    let (name, event) = events.next().await.expect("an event");
+    let paused = id("paused", "2026-01-01T00:09:00.000Z");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "paused",
+            json!({"type": "paused", "run_id": paused, "job": "tick", "ticks": 1})
+        )
+    );
+    let (status, _) = api
+        .post(&format!("/api/v1/runs/{running}/stop"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    api.stop().await;
+    assert!(env.containers_gone().await);
 }
 
 /// `text` through `promtool check metrics`, which must find nothing to say.
@@ -1749,4 +1934,96 @@ async fn the_health_check_fails_while_the_scheduler_loop_is_stalled() {
     assert_eq!(api.alive().await, StatusCode::OK, "alive again");
     wait_for_sql(&env, "SELECT status FROM runs", "paused\n").await;
     api.stop().await;
+}
+
+/// A parameter named as one of the job's secrets, given through
+/// `POST /api/v1/jobs/{job}/runs`: the container gets its value, the database
+/// keeps its name only (`null`), and neither the history file nor the API's
+/// view of the run holds the value; another parameter is kept with its value.
+#[tokio::test]
+async fn a_secret_named_parameter_reaches_the_container_and_is_stored_without_its_value() {
+    let value = "s3cret-value-for-tests";
+    let env = TestEnv::new(
+        r#"
+[jobs.load]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["sh", "-c", "test \"$DB_PASSWORD\" = s3cret-value-for-tests && echo \"password seen, target $TARGET\""]
+params = ["DB_PASSWORD", "TARGET"]
+secrets = { DB_PASSWORD = "db-password" }
+"#,
+    );
+    std::fs::write(env.dir.path().join("db-password"), "from a file\n").expect("secret file");
+    let api = Served::real(&env, true).await;
+    let (status, started) = api
+        .post(
+            "/api/v1/jobs/load/runs",
+            Some(json!({"env": {"DB_PASSWORD": value, "TARGET": "db-2"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["run_id"].as_i64().expect("id");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {id}"),
+        "succeeded\n",
+    )
+    .await;
+    let (_, output) = api.text(&format!("/api/v1/runs/{id}/logs")).await;
+    assert_eq!(
+        output, "password seen, target db-2\n",
+        "the container saw it"
+    );
+    assert_eq!(
+        env.sql(&format!("SELECT params FROM runs WHERE id = {id}")),
+        "{\"DB_PASSWORD\":null,\"TARGET\":\"db-2\"}\n"
+    );
+    let (_, run) = api.get(&format!("/api/v1/runs/{id}")).await;
+    assert!(!run.to_string().contains(value), "{run}");
+    api.stop().await;
+    for file in ["cronbox.db", "cronbox.db-wal"] {
+        let bytes = std::fs::read(env.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "{file} holds the value"
+        );
+    }
+    assert!(env.containers_gone().await);
+}
+
+/// A reload that changes `[daemon.http] listen` warns that the new address
+/// applies at the next start (as other `[daemon]` keys), and the server goes
+/// on at the address it started with.
+#[tokio::test]
+async fn a_reload_that_changes_listen_warns_and_keeps_the_address() {
+    let (env, daemon) = Spawned::start(GREET, false).await;
+    let other = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let started = daemon.base.trim_start_matches("http://").to_owned();
+    let text = std::fs::read_to_string(&env.config_path).expect("config");
+    let changed = text.replace(&started, &format!("127.0.0.1:{other}"));
+    assert_ne!(text, changed);
+    std::fs::write(&env.config_path, changed).expect("write config");
+    common::subprocess::wait_for_log(&daemon.log, "take effect at the next start").await;
+    let log = std::fs::read_to_string(&daemon.log).expect("log");
+    let warning = log
+        .lines()
+        .find(|line| line.contains("take effect at the next start"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(warning.contains("http.listen"), "{warning}");
+    assert!(!warning.contains("http.token_file"), "{warning}");
+    let (status, _) = answer(daemon.client.get(format!("{}/healthz", daemon.base))).await;
+    assert_eq!(status, StatusCode::OK, "still at {started}");
+    assert!(
+        daemon
+            .client
+            .get(format!("http://127.0.0.1:{other}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "nothing listens at the new address before a restart"
+    );
+    daemon.stop();
 }
