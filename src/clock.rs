@@ -21,6 +21,10 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn now(&self) -> DateTime<Utc>;
     /// Wait for `duration` of monotonic time (unaffected by wall-clock changes).
     fn sleep(&self, duration: Duration) -> Sleep;
+    /// Monotonic time since a fixed origin (the first reading in the process,
+    /// for [`SystemClock`]; the clock's creation, for [`TestClock`]): how long
+    /// ago something happened, as [`Clock::sleep`] counts time.
+    fn monotonic(&self) -> Duration;
 }
 
 /// The real wall clock and tokio's timer.
@@ -34,6 +38,11 @@ impl Clock for SystemClock {
 
     fn sleep(&self, duration: Duration) -> Sleep {
         Box::pin(tokio::time::sleep(duration))
+    }
+
+    fn monotonic(&self) -> Duration {
+        static ORIGIN: std::sync::OnceLock<tokio::time::Instant> = std::sync::OnceLock::new();
+        ORIGIN.get_or_init(tokio::time::Instant::now).elapsed()
     }
 }
 
@@ -134,6 +143,10 @@ impl Clock for TestClock {
                 }
             }
         })
+    }
+
+    fn monotonic(&self) -> Duration {
+        self.snapshot().monotonic
     }
 }
 

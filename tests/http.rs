@@ -430,6 +430,61 @@ stop_grace = "1s"
     assert!(env.containers_gone().await);
 }
 
+/// A body over the 64 KiB limit, announced by its length or streamed without
+/// one, is answered 413 with the JSON error every other error has (not the
+/// body-limit layer's plain text), and starts nothing.
+#[tokio::test]
+async fn a_body_over_the_limit_gets_a_json_413() {
+    let env = TestEnv::new(GREET);
+    let api = Served::real(&env, true).await;
+    let big = format!(
+        "{{\"env\": {{\"WHO\": \"{}\"}}}}",
+        "x".repeat(cronbox::http::BODY_LIMIT)
+    );
+    let chunks: Vec<Result<String, std::io::Error>> = big
+        .as_bytes()
+        .chunks(4096)
+        .map(|c| Ok(String::from_utf8_lossy(c).into_owned()))
+        .collect();
+    let bodies = [
+        ("with a Content-Length", reqwest::Body::from(big.clone())),
+        (
+            "streamed",
+            reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)),
+        ),
+    ];
+    for (how, body) in bodies {
+        let request = api
+            .request(reqwest::Method::POST, "/api/v1/jobs/greet/runs")
+            .header("content-type", "application/json")
+            .body(body);
+        let response = request.send().await.expect("send");
+        let status = response.status();
+        let kind = response.headers().get("content-type").cloned();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{how}: {text}");
+        assert_eq!(
+            kind.as_ref().and_then(|k| k.to_str().ok()),
+            Some("application/json"),
+            "{how}: {text}"
+        );
+        let error: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(error["code"], "too_large", "{how}: {error}");
+        assert!(
+            error["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("64 KiB")),
+            "{how}: {error}"
+        );
+    }
+    assert_eq!(
+        env.sql("SELECT count(*) FROM runs"),
+        "0\n",
+        "nothing started"
+    );
+    api.stop().await;
+}
+
 #[tokio::test]
 async fn the_token_guards_every_endpoint_but_the_health_checks() {
     let env = TestEnv::new(GREET);
@@ -512,6 +567,84 @@ fn documented_routes(document: &Value) -> Vec<(reqwest::Method, String)> {
     routes
 }
 
+/// The Rust sources of the HTTP server (src/http, recursively), each without
+/// its unit tests (`#[cfg(test)]` and what follows).
+fn http_sources() -> Vec<(std::path::PathBuf, String)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/http") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("source");
+                let code = text.split("#[cfg(test)]").next().unwrap_or("").to_owned();
+                files.push((path, code));
+            }
+        }
+    }
+    files
+}
+
+/// The first string literal in `text`.
+fn first_literal(text: &str) -> Option<String> {
+    let start = text.find('"')? + 1;
+    let end = text[start..].find('"')? + start;
+    Some(text[start..end].to_owned())
+}
+
+/// Every (METHOD, path) of a handler the server's source declares with
+/// `#[utoipa::path(method, path = "...")]`, sorted as [`documented_routes`].
+fn declared_routes() -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (_, code) in http_sources() {
+        for block in code.split("#[utoipa::path(").skip(1) {
+            let method = block
+                .trim_start()
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .next()
+                .expect("a method")
+                .to_uppercase();
+            let path = block
+                .split_once("path = ")
+                .and_then(|(_, rest)| first_literal(rest))
+                .expect("a path");
+            routes.push((method, path));
+        }
+    }
+    routes.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    routes
+}
+
+/// The paths of the routes added to a router without an OpenAPI description
+/// (`.route(...)`, `.route_service(...)`, `.nest(...)`): the dashboard's.
+/// Panics on one outside src/http/ui/, or whose path is not a literal but
+/// for the dashboard's static assets.
+fn dashboard_routes() -> Vec<String> {
+    let mut paths = Vec::new();
+    for (file, code) in http_sources() {
+        let in_ui = file.components().any(|c| c.as_os_str() == "ui");
+        for call in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+            for rest in code.split(call).skip(1) {
+                assert!(
+                    in_ui,
+                    "{}: a route without an OpenAPI description outside the dashboard: {call}{}",
+                    file.display(),
+                    rest.lines().next().unwrap_or("")
+                );
+                let argument = rest.trim_start();
+                if argument.starts_with('"') {
+                    paths.push(first_literal(argument).expect("a path"));
+                } else {
+                    assert!(argument.starts_with("assets::"), "{argument}");
+                }
+            }
+        }
+    }
+    paths
+}
+
 #[tokio::test]
 async fn the_openapi_document_validates_and_lists_exactly_the_routes_served() {
     let env = TestEnv::new(GREET);
@@ -532,8 +665,35 @@ async fn the_openapi_document_validates_and_lists_exactly_the_routes_served() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // The issue's endpoints, each in the document...
-    let want = [
+    // The routes the router declares, read from its source: every handler the
+    // OpenAPI router registers carries its #[utoipa::path] (utoipa_axum's
+    // `routes!` takes no other), so the document must list exactly those...
+    let routes = documented_routes(&document);
+    let got: Vec<(String, String)> = routes
+        .iter()
+        .map(|(m, p)| (m.as_str().to_owned(), p.clone()))
+        .collect();
+    let declared = declared_routes();
+    assert_eq!(got, declared, "the document and the router's declarations");
+    // ...and no route is added to the router without one: a plain `.route()`
+    // is for the dashboard alone (src/http/ui/). The dashboard's HTML pages and
+    // forms are not part of the API and not in its document; none of them is
+    // under /api, /metrics, /healthz or /readyz.
+    let dashboard = dashboard_routes();
+    assert!(dashboard.iter().any(|p| p == "/"), "{dashboard:?}");
+    for path in &dashboard {
+        assert!(
+            !path.starts_with("/api")
+                && !["/metrics", "/healthz", "/readyz"].contains(&path.as_str()),
+            "a dashboard route in the API's space: {path}"
+        );
+        assert!(
+            !routes.iter().any(|(_, p)| p == path),
+            "a dashboard route in the API document: {path}"
+        );
+    }
+    // The issue's endpoints are among them.
+    for (method, path) in [
         ("GET", "/api/v1/events"),
         ("GET", "/api/v1/jobs"),
         ("GET", "/api/v1/jobs/{job}"),
@@ -548,13 +708,12 @@ async fn the_openapi_document_validates_and_lists_exactly_the_routes_served() {
         ("GET", "/healthz"),
         ("GET", "/metrics"),
         ("GET", "/readyz"),
-    ];
-    let routes = documented_routes(&document);
-    let got: Vec<(&str, &str)> = routes
-        .iter()
-        .map(|(m, p)| (m.as_str(), p.as_str()))
-        .collect();
-    assert_eq!(got, want);
+    ] {
+        assert!(
+            got.contains(&(method.to_owned(), path.to_owned())),
+            "{method} {path}"
+        );
+    }
     // ...and each served by the router: no route answers "no_route" or "method_not_allowed".
     for (method, path) in &routes {
         // No such job or run: nothing starts, and the router's answer shows.
@@ -767,7 +926,7 @@ volumes = ["{}:/marks"]
 }
 
 #[tokio::test]
-async fn the_event_stream_carries_the_lifecycle_of_a_run_and_of_a_pause() {
+async fn the_event_stream_carries_runs_skipped_missed_and_paused_ticks_and_pauses() {
     let env = TestEnv::new(GREET);
     let api = Served::real(&env, true).await;
     let mut events = api.events("/api/v1/events").await;
@@ -815,6 +974,87 @@ async fn the_event_stream_carries_the_lifecycle_of_a_run_and_of_a_pause() {
         events.next().await.is_none(),
         "the stream ends when the daemon stops"
     );
+
+    // On the test clock, the ticks of a busy forbid job: skipped, missed (the
+    // wall clock jumps), and accounted to a pause.
+    let env = TestEnv::with_daemon(
+        "on_shutdown = \"stop\"",
+        r#"
+[jobs.tick]
+schedule = "* * * * *"
+concurrency = "forbid"
+image = "IMAGE"
+command = ["sleep", "600"]
+stop_grace = "1s"
+"#,
+    );
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, true).await;
+    clock.wait_for_sleeps(0).await;
+    let mut events = api.events("/api/v1/events").await;
+    clock.advance_and_settle(Duration::from_secs(30)).await; // 00:01: runs
+    let (name, started) = events.next().await.expect("an event");
+    assert_eq!(name, "run_started", "{started}");
+    let running = started["run_id"].as_i64().expect("id");
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:02: skipped
+    let id = |status: &str, scheduled: &str| {
+        env.sql(&format!(
+            "SELECT id FROM runs WHERE status = '{status}' AND scheduled_at = '{scheduled}'"
+        ))
+        .trim()
+        .parse::<i64>()
+        .expect("a run id")
+    };
+    let (name, event) = events.next().await.expect("an event");
+    let skipped = id("skipped", "2026-01-01T00:02:00.000Z");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "skipped",
+            json!({"type": "skipped", "run_id": skipped, "job": "tick"})
+        )
+    );
+    // The wall clock jumps 5 minutes: 00:03..00:07 missed, 00:08 skipped.
+    clock.jump(chrono::TimeDelta::minutes(5));
+    clock.advance_and_settle(Duration::from_secs(60)).await;
+    let (name, event) = events.next().await.expect("an event");
+    let missed = id("missed", "2026-01-01T00:07:00.000Z");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "missed",
+            json!({"type": "missed", "run_id": missed, "job": "tick", "ticks": 5})
+        )
+    );
+    let (name, event) = events.next().await.expect("an event");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "skipped",
+            json!({"type": "skipped", "run_id": id("skipped", "2026-01-01T00:08:00.000Z"), "job": "tick"})
+        )
+    );
+    // Paused: its next tick is accounted to the pause's run.
+    let (status, _) = api.post("/api/v1/jobs/tick/pause", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (name, _) = events.next().await.expect("an event");
+    assert_eq!(name, "job_paused");
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:09
+    let (name, event) = events.next().await.expect("an event");
+    let paused = id("paused", "2026-01-01T00:09:00.000Z");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "paused",
+            json!({"type": "paused", "run_id": paused, "job": "tick", "ticks": 1})
+        )
+    );
+    let (status, _) = api
+        .post(&format!("/api/v1/runs/{running}/stop"), None)
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    api.stop().await;
+    assert!(env.containers_gone().await);
 }
 
 /// `text` through `promtool check metrics`, which must find nothing to say.
@@ -951,6 +1191,126 @@ backoff = "1s"
     assert!(env.containers_gone().await);
 }
 
+/// `/metrics` until every series of `want` has its value (the events reach
+/// the metrics a moment after the database: a bounded wait), checked by
+/// promtool; the text.
+async fn metrics_once(api: &Served, want: &[(&str, f64)]) -> String {
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = api.text("/metrics").await.1;
+        if want
+            .iter()
+            .all(|(series, value)| sample(&text, series) == Some(*value))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    promtool(&text);
+    for (series, value) in want {
+        assert_eq!(sample(&text, series), Some(*value), "{series}\n{text}");
+    }
+    text
+}
+
+/// On the test clock: a `forbid` job's run going (`cronbox_running_runs` 1) and
+/// another job's run waiting for the only slot (`cronbox_slots_waiting` 1); a
+/// tick skipped and ten ticks missed while the wall clock jumped
+/// (`cronbox_runs_total` with `skipped` and `missed`,
+/// `cronbox_ticks_missed_total` 10); and after a restart, the last run of each
+/// status read from the history.
+#[tokio::test]
+async fn metrics_count_skipped_and_missed_ticks_and_runs_going_and_waiting() {
+    let env = TestEnv::with_daemon(
+        "max_concurrent = 1\non_shutdown = \"stop\"",
+        r#"
+[jobs.slow]
+schedule = "* * * * *"
+concurrency = "forbid"
+image = "IMAGE"
+command = ["sleep", "600"]
+stop_grace = "1s"
+[jobs.other]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["true"]
+"#,
+    );
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, true).await;
+    clock.wait_for_sleeps(0).await;
+    clock.advance_and_settle(Duration::from_secs(30)).await; // 00:01: slow runs
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM attempts WHERE container_id IS NOT NULL",
+        "1\n",
+    )
+    .await;
+    let (status, _) = api.post("/api/v1/jobs/other/runs", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    metrics_once(
+        &api,
+        &[
+            (r#"cronbox_running_runs{job="slow"}"#, 1.0),
+            (r#"cronbox_running_runs{job="other"}"#, 1.0),
+            ("cronbox_slots_waiting", 1.0),
+        ],
+    )
+    .await;
+
+    clock.advance_and_settle(Duration::from_secs(60)).await; // 00:02: skipped
+    // The wall clock jumps 10 minutes (a suspended box): 00:03..00:12 missed,
+    // 00:13 on time, skipped.
+    clock.jump(chrono::TimeDelta::minutes(10));
+    clock.advance_and_settle(Duration::from_secs(60)).await;
+    metrics_once(
+        &api,
+        &[
+            (r#"cronbox_runs_total{job="slow",status="skipped"}"#, 2.0),
+            (r#"cronbox_runs_total{job="slow",status="missed"}"#, 1.0),
+            (r#"cronbox_ticks_missed_total{job="slow"}"#, 10.0),
+            (r#"cronbox_running_runs{job="slow"}"#, 1.0),
+            ("cronbox_slots_waiting", 1.0),
+        ],
+    )
+    .await;
+    assert_eq!(
+        env.sql("SELECT status, missed_count FROM runs WHERE job = 'slow' ORDER BY id"),
+        "running|\nskipped|\nmissed|10\nskipped|\n"
+    );
+    api.stop().await;
+
+    // A new daemon (at the same wall time: nothing more is missed) reads the
+    // last run of each status from the history; its counters start over.
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:13:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, true).await;
+    clock.wait_for_sleeps(0).await;
+    let (_, text) = api.text("/metrics").await;
+    promtool(&text);
+    for status in ["skipped", "missed"] {
+        let series =
+            format!(r#"cronbox_last_run_timestamp_seconds{{job="slow",status="{status}"}}"#);
+        let finished = env.sql(&format!(
+            "SELECT max(finished_at) FROM runs WHERE job = 'slow' AND status = '{status}'"
+        ));
+        assert_eq!(
+            sample(&text, &series).map(|s| (s * 1000.0).round() as i64),
+            Some(at(finished.trim()).timestamp_millis()),
+            "{series}\n{text}"
+        );
+    }
+    assert!(sample(&text, r#"cronbox_runs_total{job="slow",status="skipped"}"#).is_none());
+    assert!(sample(&text, r#"cronbox_ticks_missed_total{job="slow"}"#).is_none());
+    wait_for_sql(
+        &env,
+        "SELECT status FROM runs WHERE job = 'other'",
+        "succeeded\n",
+    )
+    .await;
+    api.stop().await;
+    assert!(env.containers_gone().await);
+}
+
 #[tokio::test]
 async fn health_and_readiness_say_why_not() {
     let env = TestEnv::new(GREET);
@@ -987,6 +1347,42 @@ async fn health_and_readiness_say_why_not() {
     let (_, text) = api.text("/metrics").await;
     assert_eq!(sample(&text, "cronbox_engine_up"), Some(0.0));
     api.stop().await;
+
+    // The database does not take writes: an operator's sqlite3 holds its write
+    // lock (past /readyz's wait of 5 s). Not ready, and the reason says so;
+    // ready again, and writes go on, once it lets go. (A held lock rather than
+    // a read-only file: the daemon runs as root in CI, and root writes a
+    // read-only file; SQLite keeps the file open for writing besides.)
+    let api = Served::real(&env, false).await;
+    assert_eq!(api.alive().await, StatusCode::OK);
+    let lock = Locker::hold(&env.db_path);
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("database") && e.contains("write lock")),
+        "{body}"
+    );
+    lock.release();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..100 {
+        status = api.get("/readyz").await.0;
+        if status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::OK, "ready again");
+    let (status, started) = api.post("/api/v1/jobs/greet/runs", None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    wait_for_sql(&env, "SELECT status FROM runs", "succeeded\n").await;
+    api.stop().await;
+    assert!(env.containers_gone().await);
 }
 
 /// `cronbox ARGS -c CONFIG`: exit code, stdout, stderr. Awaited, so that the
@@ -1239,4 +1635,403 @@ async fn the_daemon_refuses_to_start_when_it_cannot_listen_where_the_file_says()
         "{err}"
     );
     drop(taken);
+}
+
+/// An operator's `sqlite3` shell holding the database's write lock in an open
+/// transaction, until [`Locker::release`].
+struct Locker {
+    shell: std::process::Child,
+    input: std::process::ChildStdin,
+}
+
+impl Locker {
+    fn hold(db: &Path) -> Locker {
+        use std::io::{BufRead, Write};
+        let mut shell = Command::new("sqlite3")
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sqlite3");
+        let mut input = shell.stdin.take().expect("stdin");
+        writeln!(input, "BEGIN IMMEDIATE;\nSELECT 'locked';").expect("write to sqlite3");
+        let mut line = String::new();
+        std::io::BufReader::new(shell.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read from sqlite3");
+        assert_eq!(line, "locked\n");
+        Locker { shell, input }
+    }
+
+    fn release(mut self) {
+        use std::io::Write;
+        writeln!(self.input, "COMMIT;\n.quit").expect("write to sqlite3");
+        drop(self.input);
+        assert!(self.shell.wait().expect("sqlite3").success());
+    }
+}
+
+/// The log of the in-process daemon: a `#[tokio::test]` runs it, its server and
+/// every task they spawn on the test's own thread, where this subscriber
+/// (every level, every crate) is the default while the guard lives.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+
+    /// Wait (bounded: 2 minutes) until the log holds `needle`.
+    async fn wait_for(&self, needle: &str) {
+        for _ in 0..1200 {
+            if self.text().contains(needle) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("never logged {needle:?}:\n{}", self.text());
+    }
+}
+
+/// The real binary, `cronbox daemon`, with its HTTP server on a free loopback
+/// port and its log (at trace) in a file; stopped by [`Spawned::stop`].
+struct Spawned {
+    child: std::process::Child,
+    base: String,
+    log: std::path::PathBuf,
+    client: reqwest::Client,
+}
+
+impl Spawned {
+    /// A schedule of `jobs` with `on_shutdown = "stop"`, the server on a free
+    /// port and, when `with_token`, [`TOKEN`] in its token file; the daemon
+    /// started, once `/healthz` says it is alive.
+    async fn start(jobs: &str, with_token: bool) -> (TestEnv, Spawned) {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("address").port()
+        };
+        let token = if with_token {
+            "token_file = \"api-token\"\n"
+        } else {
+            ""
+        };
+        let env = TestEnv::with_daemon(
+            &format!(
+                "on_shutdown = \"stop\"\n[daemon.http]\nlisten = \"127.0.0.1:{port}\"\n{token}"
+            ),
+            jobs,
+        );
+        std::fs::write(env.dir.path().join("api-token"), format!("{TOKEN}\n")).expect("token");
+        common::engine().await; // the test image is there
+        let log = env.dir.path().join("daemon.log");
+        let child = common::subprocess::daemon(&env, &log);
+        cronbox::notify::http::install_tls_provider();
+        let spawned = Spawned {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+            client: reqwest::Client::new(),
+        };
+        for _ in 0..600 {
+            if let Ok(r) = spawned
+                .client
+                .get(format!("{}/healthz", spawned.base))
+                .send()
+                .await
+                && r.status() == StatusCode::OK
+            {
+                return (env, spawned);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the daemon's /healthz never answered 200");
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+    }
+
+    /// SIGTERM, and wait for its end (on_shutdown = "stop": its runs are stopped).
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        assert!(self.child.wait().expect("wait").success());
+    }
+}
+
+/// A request to run a busy `forbid` job is refused by the scheduler loop from
+/// what it holds in memory; the refusal's record is written by a task of its
+/// own. So while that write waits for the database (an operator's `sqlite3`
+/// holds the write lock), the loop goes on answering: another request that
+/// goes through the loop is answered, and the refused request is not, until
+/// the lock is free. Then it answers 409 with the running run's id, and the
+/// refusal is recorded as a skipped run.
+#[tokio::test]
+async fn a_refusal_waiting_for_the_database_does_not_hold_up_the_scheduler_loop() {
+    let (env, daemon) = Spawned::start(
+        r#"
+[jobs.long]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["sleep", "600"]
+stop_grace = "1s"
+"#,
+        false,
+    )
+    .await;
+    let (status, started) =
+        answer(daemon.request(reqwest::Method::POST, "/api/v1/jobs/long/runs")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["run_id"].as_i64().expect("id");
+
+    let lock = Locker::hold(&env.db_path);
+    let refused = tokio::spawn(answer(
+        daemon.request(reqwest::Method::POST, "/api/v1/jobs/long/runs"),
+    ));
+    common::subprocess::wait_for_log(
+        &daemon.log,
+        "waiting for the database's write lock while recording a skipped run",
+    )
+    .await;
+    // GET /api/v1/jobs/{job} asks the loop for the job's state.
+    let (status, job) = answer(daemon.request(reqwest::Method::GET, "/api/v1/jobs/long")).await;
+    assert_eq!(
+        (status, &job["running"]),
+        (StatusCode::OK, &json!([id])),
+        "{job}"
+    );
+    assert!(
+        !refused.is_finished(),
+        "the refusal waits for the database (its busy timeout is 10 s), the loop does not"
+    );
+    lock.release();
+    let (status, refusal) = refused.await.expect("join");
+    assert_eq!(status, StatusCode::CONFLICT, "{refusal}");
+    assert_eq!(
+        (refusal["code"].as_str(), &refusal["running"]),
+        (Some("busy"), &json!([id]))
+    );
+    assert_eq!(
+        env.sql("SELECT trigger, status FROM runs ORDER BY id"),
+        "api|running\napi|skipped\n"
+    );
+    daemon.stop();
+    assert!(env.containers_gone().await);
+}
+
+/// The daemon's own log, at trace (every crate), never holds the token: not
+/// for requests that carry it, nor one with a wrong token, nor a dashboard
+/// login that gives it in a form.
+#[tokio::test]
+async fn the_token_never_appears_in_the_daemon_log_at_trace() {
+    let (env, daemon) = Spawned::start(GREET, true).await;
+    let wrong = format!("{TOKEN}-but-wrong");
+    for (path, token, want) in [
+        ("/api/v1/jobs", TOKEN, StatusCode::OK),
+        ("/metrics", TOKEN, StatusCode::OK),
+        ("/api/v1/jobs", wrong.as_str(), StatusCode::UNAUTHORIZED),
+    ] {
+        let response = daemon
+            .client
+            .get(format!("{}{path}", daemon.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), want, "{path}");
+    }
+    let (status, started) =
+        answer(daemon.request(reqwest::Method::POST, "/api/v1/jobs/greet/runs")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    for token in [TOKEN, wrong.as_str()] {
+        let response = daemon
+            .client
+            .post(format!("{}/login", daemon.base))
+            .header("origin", &daemon.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}&next=%2F"))
+            .send()
+            .await
+            .expect("send");
+        assert_ne!(response.status(), StatusCode::NOT_FOUND);
+    }
+    wait_for_sql(&env, "SELECT status FROM runs", "succeeded\n").await;
+    daemon.stop();
+    let log = std::fs::read_to_string(env.dir.path().join("daemon.log")).expect("log");
+    assert!(log.contains("TRACE"), "the log is at trace:\n{log}");
+    assert!(log.contains("dashboard login refused"), "{log}");
+    for secret in [TOKEN, wrong.as_str()] {
+        assert!(!log.contains(secret), "the log holds {secret:?}:\n{log}");
+    }
+    assert!(env.containers_gone().await);
+}
+
+/// `/healthz` says 503 while the scheduler loop is stalled: here in a write it
+/// cannot do without the database (the accounting of a paused job's tick, in
+/// the loop), which an operator's `sqlite3` holds locked, while the daemon's
+/// (test) clock moves past twice the loop's longest sleep. Once the lock is
+/// free, the loop goes round and `/healthz` says 200 again.
+#[tokio::test]
+async fn the_health_check_fails_while_the_scheduler_loop_is_stalled() {
+    let (log, _guard) = Captured::start();
+    let env = TestEnv::new(
+        "[jobs.tick]\nschedule = \"* * * * *\"\nimage = \"IMAGE\"\ncommand = [\"true\"]\n",
+    );
+    let clock = Arc::new(TestClock::new(at("2026-01-01T00:00:30Z")));
+    let api = Served::start(&env, clock.clone(), common::engine().await, false).await;
+    clock.wait_for_sleeps(0).await;
+    assert_eq!(api.alive().await, StatusCode::OK);
+    let (status, _) = api.post("/api/v1/jobs/tick/pause", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let lock = Locker::hold(&env.db_path);
+    clock.advance(Duration::from_secs(30)); // 00:01: the paused tick is accounted
+    log.wait_for("waiting for the database's write lock while recording ticks of a paused job")
+        .await;
+    clock.advance(cronbox::daemon::MAX_SLEEP * 2 + Duration::from_secs(1));
+    let (status, body) = api.get("/healthz").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("not_alive")),
+        "{body}"
+    );
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("120s")),
+        "{body}"
+    );
+    lock.release();
+    assert_eq!(api.alive().await, StatusCode::OK, "alive again");
+    wait_for_sql(&env, "SELECT status FROM runs", "paused\n").await;
+    api.stop().await;
+}
+
+/// A parameter named as one of the job's secrets, given through
+/// `POST /api/v1/jobs/{job}/runs`: the container gets its value, the database
+/// keeps its name only (`null`), and neither the history file nor the API's
+/// view of the run holds the value; another parameter is kept with its value.
+#[tokio::test]
+async fn a_secret_named_parameter_reaches_the_container_and_is_stored_without_its_value() {
+    let value = "s3cret-value-for-tests";
+    let env = TestEnv::new(
+        r#"
+[jobs.load]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["sh", "-c", "test \"$DB_PASSWORD\" = s3cret-value-for-tests && echo \"password seen, target $TARGET\""]
+params = ["DB_PASSWORD", "TARGET"]
+secrets = { DB_PASSWORD = "db-password" }
+"#,
+    );
+    std::fs::write(env.dir.path().join("db-password"), "from a file\n").expect("secret file");
+    let api = Served::real(&env, true).await;
+    let (status, started) = api
+        .post(
+            "/api/v1/jobs/load/runs",
+            Some(json!({"env": {"DB_PASSWORD": value, "TARGET": "db-2"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["run_id"].as_i64().expect("id");
+    wait_for_sql(
+        &env,
+        &format!("SELECT status FROM runs WHERE id = {id}"),
+        "succeeded\n",
+    )
+    .await;
+    let (_, output) = api.text(&format!("/api/v1/runs/{id}/logs")).await;
+    assert_eq!(
+        output, "password seen, target db-2\n",
+        "the container saw it"
+    );
+    assert_eq!(
+        env.sql(&format!("SELECT params FROM runs WHERE id = {id}")),
+        "{\"DB_PASSWORD\":null,\"TARGET\":\"db-2\"}\n"
+    );
+    let (_, run) = api.get(&format!("/api/v1/runs/{id}")).await;
+    assert!(!run.to_string().contains(value), "{run}");
+    api.stop().await;
+    for file in ["cronbox.db", "cronbox.db-wal"] {
+        let bytes = std::fs::read(env.dir.path().join(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "{file} holds the value"
+        );
+    }
+    assert!(env.containers_gone().await);
+}
+
+/// A reload that changes `[daemon.http] listen` warns that the new address
+/// applies at the next start (as other `[daemon]` keys), and the server goes
+/// on at the address it started with.
+#[tokio::test]
+async fn a_reload_that_changes_listen_warns_and_keeps_the_address() {
+    let (env, daemon) = Spawned::start(GREET, false).await;
+    let other = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let started = daemon.base.trim_start_matches("http://").to_owned();
+    let text = std::fs::read_to_string(&env.config_path).expect("config");
+    let changed = text.replace(&started, &format!("127.0.0.1:{other}"));
+    assert_ne!(text, changed);
+    std::fs::write(&env.config_path, changed).expect("write config");
+    common::subprocess::wait_for_log(&daemon.log, "take effect at the next start").await;
+    let log = std::fs::read_to_string(&daemon.log).expect("log");
+    let warning = log
+        .lines()
+        .find(|line| line.contains("take effect at the next start"))
+        .unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(warning.contains("http.listen"), "{warning}");
+    assert!(!warning.contains("http.token_file"), "{warning}");
+    let (status, _) = answer(daemon.client.get(format!("{}/healthz", daemon.base))).await;
+    assert_eq!(status, StatusCode::OK, "still at {started}");
+    assert!(
+        daemon
+            .client
+            .get(format!("http://127.0.0.1:{other}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "nothing listens at the new address before a restart"
+    );
+    daemon.stop();
 }

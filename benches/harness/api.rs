@@ -9,11 +9,20 @@
 //! - The daemon's CPU over a window with no client (baseline), then over a
 //!   window of the same length while a client holds 100 idle
 //!   `GET /api/v1/events` streams open; and its RSS after all of it.
+//! - Tick dispatch while a client floods the API (issue 10: "a busy or slow
+//!   client never delays a tick"): jobs ticking every few seconds
+//!   ([`TICKERS_S`]), tick → run dispatched (`runs.started_at`, taken by the
+//!   run's task before its first write), over a window with no client
+//!   (baseline), then over a window of the same length while [`FLOODERS`]
+//!   clients POST `/api/v1/jobs/busy/runs` back to back on a `forbid` job whose
+//!   run goes on (each answered 409 and recorded as a skipped run).
 
 use super::*;
 
 /// Idle event streams held open during the second CPU window.
 const STREAMS: usize = 100;
+/// Clients flooding `POST /api/v1/jobs/busy/runs` at once.
+const FLOODERS: usize = 8;
 
 impl Bench {
     pub(crate) async fn api(&mut self) -> Res<()> {
@@ -79,7 +88,102 @@ impl Bench {
         }
         self.streams_cpu(&daemon, &client, &base, &mut raw).await?;
         daemon.stop().await?;
+        self.flooded_ticks(&client, &mut raw).await?;
         self.raw.insert("api".into(), Value::Object(raw));
+        Ok(())
+    }
+
+    /// Tick → run dispatched for jobs ticking every [`TICKERS_S`], over a
+    /// window with no client, then over a window of the same length while
+    /// [`FLOODERS`] clients ask for runs of a busy `forbid` job.
+    async fn flooded_ticks(
+        &mut self,
+        client: &reqwest::Client,
+        raw: &mut serde_json::Map<String, Value>,
+    ) -> Res<()> {
+        let port = free_port()?;
+        let labels = self.labels_toml("api-flood");
+        let mut jobs = format!(
+            "[jobs.busy]\nschedule = \"0 0 1 1 *\"\nconcurrency = \"forbid\"\nimage = \"{IMAGE}\"\ncommand = [\"sleep\", \"3600\"]\n{labels}\n"
+        );
+        for p in TICKERS_S {
+            let _ = write!(
+                jobs,
+                "\n[jobs.ticker-{p}]\nschedule = \"@every {p}s\"\nimage = \"{IMAGE}\"\ncommand = [\"true\"]\n{labels}\n"
+            );
+        }
+        let (config, db) = self.write_config(
+            "api-flood",
+            &format!("\n[daemon.http]\nlisten = \"127.0.0.1:{port}\"\n"),
+            &jobs,
+        )?;
+        let daemon = self.start_daemon(&config, None)?;
+        daemon.wait_ready(Duration::from_secs(60)).await?;
+        let base = format!("http://127.0.0.1:{port}");
+        wait_ready(client, &base).await?;
+        let url = format!("{base}/api/v1/jobs/busy/runs");
+        let started = client.post(&url).send().await.map_err(err(&url))?;
+        if started.status() != reqwest::StatusCode::ACCEPTED {
+            return Err(format!("POST {url} answered {}", started.status()));
+        }
+        let window = Duration::from_secs(self.sizes.idle_secs.max(20));
+        let quiet = (unix_now(), unix_now() + window.as_secs_f64());
+        tokio::time::sleep(window).await;
+        let flood_from = unix_now();
+        let stop = Instant::now() + window;
+        let flooders: Vec<_> = (0..FLOODERS)
+            .map(|_| tokio::spawn(flood(client.clone(), url.clone(), stop)))
+            .collect();
+        let mut answers: BTreeMap<u16, usize> = BTreeMap::new();
+        for flooder in flooders {
+            for (status, n) in flooder.await.map_err(err("a flooding client"))?? {
+                *answers.entry(status).or_default() += n;
+            }
+        }
+        let flooded = (flood_from, unix_now());
+        daemon.stop().await?;
+        let ticks = sql_json(
+            &db,
+            "SELECT scheduled_at, started_at FROM runs WHERE job LIKE 'ticker-%'",
+        )?;
+        let (mut without, mut with) = (Vec::new(), Vec::new());
+        for t in ticks {
+            let tick = ts(&t["scheduled_at"])?;
+            let late = (ts(&t["started_at"])? - tick) * 1000.0;
+            if tick >= quiet.0 && tick <= quiet.1 {
+                without.push(late);
+            } else if tick >= flooded.0 && tick <= flooded.1 {
+                with.push(late);
+            }
+        }
+        let requests: usize = answers.values().sum();
+        let refused = answers.get(&409).copied().unwrap_or(0);
+        raw.insert(
+            "flooded_ticks".into(),
+            json!({"ticker_periods_s": TICKERS_S, "window_s": window.as_secs(), "clients": FLOODERS,
+                   "answers_by_status": answers, "source": "tick = runs.scheduled_at, dispatched = runs.started_at (ms)",
+                   "late_ms_without_client": without, "late_ms_with_flood": with}),
+        );
+        let summary = |v: &[f64]| {
+            format!(
+                "p50 {:.1} ms, p99 {:.1} ms, worst {:.1} ms over {} ticks",
+                pct(v, 50.0),
+                pct(v, 99.0),
+                pct(v, 100.0),
+                v.len()
+            )
+        };
+        let rate = requests as f64 / window.as_secs_f64();
+        self.row(
+            &format!(
+                "api: tick → run dispatched, jobs every {TICKERS_S:?} s, while {FLOODERS} clients POST runs of a busy forbid job ({rate:.0} req/s, {refused}/{requests} answered 409)"
+            ),
+            summary(&with),
+            format!("no client: {}", summary(&without)),
+            format!("{:.1}", pct(&with, 99.0) / pct(&without, 99.0).max(0.1)),
+            "worst ≤ 1 s (as during the output flood)",
+            Some(!with.is_empty() && refused == requests && pct(&with, 100.0) <= 1000.0),
+        );
         Ok(())
     }
 
@@ -226,6 +330,17 @@ fn deep_cursor(db: &Path) -> Res<i64> {
         .and_then(|row| row.get("id"))
         .and_then(Value::as_i64)
         .ok_or_else(|| "no run of backup-db in the history database".to_owned())
+}
+
+/// POST `url` back to back until `stop`: how many answers of each status.
+async fn flood(client: reqwest::Client, url: String, stop: Instant) -> Res<BTreeMap<u16, usize>> {
+    let mut answers = BTreeMap::new();
+    while Instant::now() < stop {
+        let response = client.post(&url).send().await.map_err(err(&url))?;
+        *answers.entry(response.status().as_u16()).or_default() += 1;
+        response.bytes().await.map_err(err(&url))?;
+    }
+    Ok(answers)
 }
 
 /// The share of a core `pid` used over `window`, in percent.

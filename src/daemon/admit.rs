@@ -49,23 +49,6 @@ async fn admit_run(
     child: Option<i64>,
 ) -> Admission {
     match job.concurrency {
-        Concurrency::Allow => Admission::Start(Vec::new()),
-        Concurrency::Forbid => match going(ctx, job, child).await {
-            Ok(unfinished) if !unfinished.is_empty() => {
-                let running: Vec<i64> = unfinished.iter().map(|r| r.run_id).collect();
-                let ids: Vec<String> = running.iter().map(i64::to_string).collect();
-                let reason = format!(
-                    "run {} of this job was still going (concurrency = \"forbid\")",
-                    ids.join(", ")
-                );
-                Admission::Busy { reason, running }
-            }
-            Ok(_) => Admission::Start(Vec::new()),
-            Err(e) => {
-                tracing::error!(job = %job.name, error = %supervisor::chain(&e), "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
-                Admission::Unknown
-            }
-        },
         Concurrency::Replace => {
             let mut replaces = running.replace_all(&job.name);
             if !replaces.is_empty() {
@@ -74,7 +57,49 @@ async fn admit_run(
             replaces.extend(supervisor::foreign_runs(ctx, job, child).await);
             Admission::Start(replaces)
         }
+        _ => elsewhere_of(ctx, job, child).await,
     }
+}
+
+/// What the database says of a new run of `job`: for `forbid`, whether any
+/// unfinished run of it (in any process) refuses it; for `replace`, the runs
+/// of other processes it replaces (this daemon's are the caller's, from
+/// [`Running::replace_all`]).
+pub(super) async fn elsewhere(ctx: &Context, job: &Arc<Job>) -> Admission {
+    elsewhere_of(ctx, job, None).await
+}
+
+/// [`elsewhere`], for `child` (a run a parent's end recorded) when given.
+async fn elsewhere_of(ctx: &Context, job: &Arc<Job>, child: Option<i64>) -> Admission {
+    match job.concurrency {
+        Concurrency::Allow => Admission::Start(Vec::new()),
+        Concurrency::Forbid => match going(ctx, job, child).await {
+            Ok(unfinished) if !unfinished.is_empty() => {
+                let running: Vec<i64> = unfinished.iter().map(|r| r.run_id).collect();
+                let reason = busy_reason(&running);
+                Admission::Busy { reason, running }
+            }
+            Ok(_) => Admission::Start(Vec::new()),
+            Err(e) => {
+                tracing::error!(job = %job.name, error = %supervisor::chain(&e), "cannot tell whether the previous run still goes; not starting a run that cannot be recorded");
+                Admission::Unknown
+            }
+        },
+        Concurrency::Replace => Admission::Start(supervisor::foreign_runs(ctx, job, child).await),
+    }
+}
+
+/// Why a new run of a `forbid` job is refused while `running` go (the ids of
+/// those known; none when the one going is not recorded yet).
+pub(super) fn busy_reason(running: &[i64]) -> String {
+    if running.is_empty() {
+        return "a run of this job was starting (concurrency = \"forbid\")".to_owned();
+    }
+    let ids: Vec<String> = running.iter().map(i64::to_string).collect();
+    format!(
+        "run {} of this job was still going (concurrency = \"forbid\")",
+        ids.join(", ")
+    )
 }
 
 /// The unfinished runs of `job` that hold a new run back (for a child run,

@@ -1,20 +1,17 @@
 //! The scheduler loop's answers to the commands of a [`super::Handle`] (the
-//! HTTP API): start a run now, stop a run, apply a pause, list the jobs; and
-//! the accounting of a paused job's ticks. Nothing here waits for the engine;
-//! a run's own work is spawned.
+//! HTTP API): start a run now ([`run_now`]), stop a run, apply a pause, list
+//! the jobs; and the accounting of a paused job's ticks. A command never makes
+//! the loop wait for the database or the engine: what waits is spawned.
 
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
-use super::admit::{self, Admission};
 use super::control::{Command, JobState, Refusal};
-use super::supervisor::{self, Context, Start};
-use super::{Planned, Preparing, Scheduler};
+use super::supervisor::{self, Context};
+use super::{Planned, Preparing, Scheduler, run_now};
 use crate::config::Job;
 use crate::events::{Event, Events};
 use crate::schedule::TickSpan;
-use crate::store::Trigger;
 
 /// What of the loop's state a command may read or change.
 pub(super) struct State<'a> {
@@ -23,12 +20,12 @@ pub(super) struct State<'a> {
     pub preparing: &'a mut HashMap<String, Preparing>,
 }
 
-/// Answer `command`.
-pub(super) async fn handle(scheduler: &Scheduler, state: State<'_>, command: Command) {
+/// Answer `command` (at once: what waits is spawned).
+pub(super) fn handle(scheduler: &Scheduler, state: State<'_>, command: Command) {
     let find = |name: &str| state.planned.iter().find(|p| p.job.name == name);
     match command {
         Command::RunNow { job, params, reply } => match find(&job) {
-            Some(p) => run_now(scheduler, &p.job.clone(), params, reply).await,
+            Some(p) => run_now::run_now(scheduler, &p.job, params, reply),
             None => {
                 let _ = reply.send(Err(Refusal::NoSuchJob(job)));
             }
@@ -101,56 +98,6 @@ pub(super) fn replace_paused(
     for job in now_paused {
         set_paused(events, set, &job, true);
     }
-}
-
-/// Start a run of `job` now (trigger `api`) as its concurrency policy says;
-/// `reply` gets its id once recorded, or the refusal (a forbid refusal is
-/// recorded as a skipped run, as a tick's is).
-async fn run_now(
-    scheduler: &Scheduler,
-    job: &Arc<Job>,
-    params: Vec<(String, String)>,
-    reply: tokio::sync::oneshot::Sender<Result<i64, Refusal>>,
-) {
-    let ctx = &scheduler.ctx;
-    let now = ctx.clock.now();
-    let replaces = match admit::admit(ctx, &scheduler.running, job).await {
-        Admission::Start(replaces) => replaces,
-        Admission::Busy { reason, running } => {
-            tracing::warn!(job = %job.name, "run through the API refused: {reason}");
-            admit::record_skipped(ctx, job, Trigger::Api, now, now, &reason).await;
-            let _ = reply.send(Err(Refusal::Busy {
-                job: job.name.clone(),
-                running,
-            }));
-            return;
-        }
-        Admission::Unknown => {
-            let _ = reply.send(Err(Refusal::Unrecorded(
-                "the database cannot say whether a run of the job still goes".to_owned(),
-            )));
-            return;
-        }
-    };
-    let (recorded, id) = tokio::sync::oneshot::channel();
-    let start = Start {
-        trigger: Trigger::Api,
-        scheduled_at: now,
-        horizon: None,
-        replaces,
-        params,
-        recorded: Some(recorded),
-    };
-    scheduler.start(job, start, None);
-    // Answered from outside the loop, once the run's task has recorded it.
-    scheduler.tracker.spawn(async move {
-        let answer = match id.await {
-            Ok(Ok(run_id)) => Ok(run_id),
-            Ok(Err(why)) => Err(Refusal::Unrecorded(why)),
-            Err(_) => Err(Refusal::ShuttingDown),
-        };
-        let _ = reply.send(answer);
-    });
 }
 
 /// Account for the ticks `span` of paused `job`, found at `now`, to its pause's

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
+#[cfg(doc)]
+use crate::clock::Clock;
 use crate::config::Job;
 use crate::events::Events;
 
@@ -74,33 +76,26 @@ pub enum Refusal {
     ShuttingDown,
 }
 
-/// When the scheduler loop last went round, for a health check.
+/// When the scheduler loop last went round, for a health check, in the
+/// monotonic time of the daemon's clock ([`Clock::monotonic`]), so that a test
+/// clock moves it as it moves the loop's sleeps.
 #[derive(Debug, Default)]
 struct Liveness {
-    /// Milliseconds since `epoch` of the last iteration (0: none yet).
+    /// Milliseconds of the clock's monotonic time at the last iteration, plus
+    /// one (0: none yet).
     last_ms: AtomicU64,
-    epoch: std::sync::OnceLock<tokio::time::Instant>,
 }
 
 impl Liveness {
-    fn epoch(&self) -> tokio::time::Instant {
-        *self.epoch.get_or_init(tokio::time::Instant::now)
+    fn beat(&self, now: Duration) {
+        let ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX - 1);
+        self.last_ms.store(ms + 1, Ordering::Relaxed);
     }
 
-    fn beat(&self) {
-        let ms = self.epoch().elapsed().as_millis().max(1);
-        self.last_ms
-            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
-    }
-
-    fn since_last(&self) -> Option<Duration> {
+    fn since_last(&self, now: Duration) -> Option<Duration> {
         match self.last_ms.load(Ordering::Relaxed) {
             0 => None,
-            ms => Some(
-                self.epoch()
-                    .elapsed()
-                    .saturating_sub(Duration::from_millis(ms)),
-            ),
+            ms => Some(now.saturating_sub(Duration::from_millis(ms - 1))),
         }
     }
 }
@@ -123,9 +118,9 @@ pub struct Controls {
 }
 
 impl Controls {
-    /// The loop went round.
-    pub(super) fn beat(&self) {
-        self.liveness.beat();
+    /// The loop went round at `now` (the clock's [`Clock::monotonic`]).
+    pub(super) fn beat(&self, now: Duration) {
+        self.liveness.beat(now);
     }
 }
 
@@ -184,11 +179,12 @@ impl Handle {
             .unwrap_or_default()
     }
 
-    /// Whether the scheduler loop went round within `within` (twice its
+    /// Whether the scheduler loop went round within `within` before `now`
+    /// (both in the daemon's clock's [`Clock::monotonic`] time; twice its
     /// longest sleep is the health check's rule).
-    pub fn alive(&self, within: Duration) -> bool {
+    pub fn alive(&self, now: Duration, within: Duration) -> bool {
         self.liveness
-            .since_last()
+            .since_last(now)
             .is_some_and(|since| since <= within)
     }
 }
@@ -196,18 +192,28 @@ impl Handle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{Clock, TestClock};
 
-    #[tokio::test(start_paused = true)]
-    async fn the_loop_is_alive_while_it_beats() {
+    #[test]
+    fn the_loop_is_alive_while_it_beats() {
         let (handle, controls) = channel();
+        let clock = TestClock::new(chrono::DateTime::UNIX_EPOCH);
         let within = Duration::from_secs(120);
-        assert!(!handle.alive(within), "not before the first iteration");
-        controls.beat();
-        assert!(handle.alive(within));
-        tokio::time::advance(Duration::from_secs(121)).await;
-        assert!(!handle.alive(within), "a stuck loop is not alive");
-        controls.beat();
-        assert!(handle.alive(within));
+        assert!(
+            !handle.alive(clock.monotonic(), within),
+            "not before the first iteration"
+        );
+        controls.beat(clock.monotonic());
+        assert!(handle.alive(clock.monotonic(), within));
+        clock.advance(Duration::from_secs(120));
+        assert!(handle.alive(clock.monotonic(), within), "within the bound");
+        clock.advance(Duration::from_secs(1));
+        assert!(
+            !handle.alive(clock.monotonic(), within),
+            "a stuck loop is not alive"
+        );
+        controls.beat(clock.monotonic());
+        assert!(handle.alive(clock.monotonic(), within));
     }
 
     #[tokio::test]

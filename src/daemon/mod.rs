@@ -16,6 +16,7 @@ pub mod control;
 mod output;
 mod repair;
 pub mod retention;
+mod run_now;
 mod running;
 pub mod supervisor;
 
@@ -150,6 +151,8 @@ pub(super) struct Scheduler {
     /// What stops every run: cancelled on shutdown, per `[daemon] on_shutdown`.
     daemon_stops: Stops,
     tracker: TaskTracker,
+    /// What the runs started on request share ([`run_now`]).
+    requests: run_now::Requests,
 }
 
 impl Scheduler {
@@ -324,6 +327,7 @@ pub async fn run_with(
         running: Running::default(),
         daemon_stops: Stops::default(),
         tracker: ctx.tracker.clone(),
+        requests: run_now::Requests::default(),
     };
     let tracker = &scheduler.tracker;
     tracker.spawn(watch_engine(engine.clone(), shutdown.clone()));
@@ -400,7 +404,7 @@ pub async fn run_with(
     let mut paused: HashSet<String> = ctx.store.paused_jobs().await?;
 
     loop {
-        controls.beat();
+        controls.beat(clock.monotonic());
         if watchdog.is_some() {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
         }
@@ -477,7 +481,7 @@ pub async fn run_with(
             command = controls.commands.recv(), if commands_open => match command {
                 Some(command) => {
                     let state = commands::State { planned: &planned, paused: &mut paused, preparing: &mut preparing };
-                    commands::handle(&scheduler, state, command).await;
+                    commands::handle(&scheduler, state, command);
                 }
                 None => commands_open = false,
             },
@@ -751,7 +755,17 @@ async fn fire(
     trigger: Trigger,
     ready: Option<Preparing>,
 ) {
-    let replaces = match admit::admit(&scheduler.ctx, &scheduler.running, job).await {
+    // A run started on request and not recorded yet is not in the database.
+    let admitting =
+        job.concurrency == Concurrency::Forbid && scheduler.requests.admitting.contains(&job.name);
+    let admission = if admitting {
+        let running = Vec::new();
+        let reason = admit::busy_reason(&running);
+        Admission::Busy { reason, running }
+    } else {
+        admit::admit(&scheduler.ctx, &scheduler.running, job).await
+    };
+    let replaces = match admission {
         Admission::Start(replaces) => replaces,
         Admission::Busy { reason, .. } => {
             tracing::warn!(job = %job.name, tick = %tick, "tick skipped: {reason}");

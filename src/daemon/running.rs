@@ -111,6 +111,20 @@ impl Running {
             .collect()
     }
 
+    /// Of each run of `job` this daemon supervises: its id (once recorded) and
+    /// what says it has ended.
+    pub(super) fn ids_to_come(
+        &self,
+        job: &str,
+    ) -> Vec<(Arc<tokio::sync::SetOnce<i64>>, CancellationToken)> {
+        let runs = self.lock();
+        let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
+        entries
+            .iter()
+            .map(|e| (e.stops.run_id.clone(), e.finished.clone()))
+            .collect()
+    }
+
     /// Whether a run of `job` goes in this daemon.
     pub(super) fn any(&self, job: &str) -> bool {
         self.lock().contains_key(job)

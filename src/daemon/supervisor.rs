@@ -70,7 +70,7 @@ pub struct Stops {
     /// An operator stops the run (`cronbox stop`, the API): no further attempt.
     pub stop: CancellationToken,
     /// The run's id once it has one, for whoever would stop it by id.
-    pub run_id: Arc<std::sync::OnceLock<i64>>,
+    pub run_id: Arc<tokio::sync::SetOnce<i64>>,
 }
 
 impl Stops {

@@ -34,7 +34,7 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong, for programs: bad_request, unauthorized, no_such_job,
     /// no_such_run, no_route, method_not_allowed, busy, finished, not_supervised,
-    /// unavailable, not_ready, internal.
+    /// too_large, timeout, unavailable, not_ready, not_alive, internal.
     #[schema(example = "no_such_job")]
     pub code: String,
     /// For `busy`: the ids of the runs of the job still going.
@@ -97,6 +97,51 @@ impl ApiError {
     /// 503 for a database failure (its message names the file and the cause).
     pub fn store(error: &StoreError) -> ApiError {
         ApiError::unavailable("unavailable", error.to_string())
+    }
+}
+
+impl ApiError {
+    /// 413: the request body is larger than [`super::BODY_LIMIT`].
+    pub fn too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the request body is larger than {} KiB; a run's parameters are a few short values",
+                super::BODY_LIMIT / 1024
+            ),
+        )
+    }
+
+    /// 503: the request was not answered within `limit`.
+    pub fn timed_out(limit: std::time::Duration) -> ApiError {
+        ApiError::unavailable(
+            "timeout",
+            format!(
+                "the request was not answered within {} s; try again, and see the daemon's log if it keeps happening",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+}
+
+/// The errors the layers answer by themselves (tower-http's body limit: 413
+/// in plain text; its timeout: 503 with no body), made JSON as every other
+/// error (`timeout` is the limit the timeout layer has). Other responses pass.
+pub async fn json_errors(timeout: std::time::Duration, response: Response) -> Response {
+    let status = response.status();
+    let typed = response
+        .headers()
+        .contains_key(axum::http::header::CONTENT_TYPE);
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE if !json => ApiError::too_large().into_response(),
+        StatusCode::SERVICE_UNAVAILABLE if !typed => ApiError::timed_out(timeout).into_response(),
+        _ => response,
     }
 }
 

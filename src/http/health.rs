@@ -44,7 +44,8 @@ pub struct Healthy {
 )]
 async fn healthz(State(state): State<AppState>) -> Result<Json<Healthy>, ApiError> {
     let within = MAX_SLEEP * 2;
-    if state.services.handle.alive(within) {
+    let now = state.services.clock.monotonic();
+    if state.services.handle.alive(now, within) {
         Ok(Json(Healthy { status: "ok" }))
     } else {
         Err(ApiError::unavailable(

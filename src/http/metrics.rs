@@ -165,32 +165,25 @@ impl Metrics {
         }
     }
 
-    /// The last run of each status and the last success of each job, as the
-    /// history has them.
+    /// The last run of each status of each job (and so its last success), as
+    /// the history has them.
     async fn load(&self, store: &Store) {
-        match store.last_successes().await {
+        match store.last_ends().await {
             Ok(last) => {
-                for (job, at) in last {
-                    self.last_success
-                        .with_label_values(&[&job])
+                for (job, status, at) in last {
+                    self.last_run
+                        .with_label_values(&[&job, &status])
                         .set(seconds(at));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "metrics: cannot read the last successes; cronbox_last_success_timestamp_seconds starts empty")
-            }
-        }
-        match store.last_runs().await {
-            Ok(last) => {
-                for run in last.values() {
-                    if let Some(at) = run.finished_at.as_deref().and_then(parse_timestamp) {
-                        self.last_run
-                            .with_label_values(&[&run.job, &run.status])
+                    if status == "succeeded" {
+                        self.last_success
+                            .with_label_values(&[&job])
                             .set(seconds(at));
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "metrics: cannot read the last runs"),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot read when the last runs ended; cronbox_last_run_timestamp_seconds and cronbox_last_success_timestamp_seconds start empty")
+            }
         }
     }
 

@@ -173,13 +173,8 @@ pub async fn serve(
         .merge(ui::routes(guard))
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+        .with_state(state);
+    let app = with_limits(app, REQUEST_TIMEOUT);
     tracing::info!(
         address = %address,
         token = if guarded { "required but for /healthz and /readyz" } else { "none" },
@@ -196,6 +191,21 @@ pub async fn serve(
     Ok(Server { address, task })
 }
 
+/// `app` with the request timeout `timeout` and the body limit
+/// [`BODY_LIMIT`] (tower-http), whose own answers are made JSON errors as
+/// every other ([`error::json_errors`]).
+fn with_limits(app: axum::Router, timeout: Duration) -> axum::Router {
+    app.layer(TimeoutLayer::with_status_code(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        timeout,
+    ))
+    .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+    .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    .layer(axum::middleware::map_response(move |response| {
+        error::json_errors(timeout, response)
+    }))
+}
+
 /// Every route, with its OpenAPI description: health (never behind the token),
 /// metrics and the API (behind it when there is one), merged here.
 fn routes(token: Option<Arc<Token>>) -> OpenApiRouter<AppState> {
@@ -209,4 +219,36 @@ fn routes(token: Option<Arc<Token>>) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(api::document())
         .merge(health::routes())
         .merge(guarded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request the handler never answers gets the timeout layer's answer,
+    /// as JSON like every other error (over real HTTP; a short limit).
+    #[tokio::test]
+    async fn a_request_not_answered_in_time_gets_a_json_timeout_error() {
+        let never = axum::Router::new().route(
+            "/slow",
+            axum::routing::get(std::future::pending::<&'static str>),
+        );
+        let limit = Duration::from_millis(200);
+        let app = with_limits(never, limit);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        crate::notify::http::install_tls_provider();
+        let response = reqwest::get(format!("http://{address}/slow"))
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["code"], "timeout", "{body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains("0.2 s")),
+            "{body}"
+        );
+        server.abort();
+    }
 }

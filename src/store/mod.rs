@@ -235,6 +235,9 @@ fn wal_path(db: &Path) -> PathBuf {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// One [`Store::check_writable`] at a time: each holds a connection while
+    /// it waits for the write lock.
+    writable_check: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Create the database file at `path` with `auto_vacuum = INCREMENTAL`, set
@@ -307,7 +310,11 @@ impl Store {
                 })?;
         }
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Ok(Store { pool, path })
+        Ok(Store {
+            pool,
+            path,
+            writable_check: Default::default(),
+        })
     }
 
     /// Open an existing database for reading only (`history`, `logs`): nothing is
@@ -348,7 +355,11 @@ impl Store {
             Err(error) => return Err(open_error(error)),
         };
         let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        Ok(Store { pool, path })
+        Ok(Store {
+            pool,
+            path,
+            writable_check: Default::default(),
+        })
     }
 
     async fn reader_pool(options: SqliteConnectOptions) -> Result<SqlitePool, sqlx::Error> {

@@ -229,23 +229,6 @@ impl Store {
             .collect())
     }
 
-    /// When each job's last successful run finished, by job name.
-    pub async fn last_successes(&self) -> Result<HashMap<String, DateTime<Utc>>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT job, max(finished_at) FROM runs WHERE status = 'succeeded' GROUP BY job",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.err("reading the last successes"))?;
-        Ok(rows
-            .iter()
-            .filter_map(|row| {
-                let at: Option<String> = row.get(1);
-                Some((row.get(0), parse_timestamp(&at?)?))
-            })
-            .collect())
-    }
-
     /// How many runs wait to start an attempt at `now`: unfinished, with no
     /// attempt running and no retry due later (waiting for a `max_concurrent`
     /// slot, or for the end of a run they replace).
@@ -275,14 +258,51 @@ impl Store {
 
     /// Whether the database takes writes now: the write lock is taken and given
     /// back at once (`BEGIN IMMEDIATE`, `ROLLBACK`), which a read-only file or a
-    /// lock held past the busy timeout refuses. Nothing is written.
+    /// lock held past the busy timeout refuses. Nothing is written. The check
+    /// runs in a task of its own, one at a time: a caller that stops waiting
+    /// (the readiness check gives up before the busy timeout) must not drop the
+    /// connection between its `BEGIN` and its `ROLLBACK`, which would hand the
+    /// pool a connection that holds the write lock, and every write would wait.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let store = self.clone();
+        let checked = tokio::spawn(async move {
+            let _one = store.writable_check.lock().await;
+            store.take_write_lock().await
+        });
+        match checked.await {
+            Ok(result) => result,
+            // Only when the runtime shuts down (or the task panicked).
+            Err(_) => Err(self.err("checking that the database takes writes")(
+                sqlx::Error::PoolClosed,
+            )),
+        }
+    }
+
+    async fn take_write_lock(&self) -> Result<(), StoreError> {
         let what = "checking that the database takes writes";
         let mut conn = self.pool.acquire().await.map_err(self.err(what))?;
         let begun = sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await;
         // Given back in every case ("no transaction is active" when it failed).
         let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
         begun.map(drop).map_err(self.err(what))
+    }
+
+    /// When each job's last run of each final status ended:
+    /// `(job, status, finished_at)`.
+    pub async fn last_ends(&self) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT job, status, max(finished_at) FROM runs WHERE finished_at IS NOT NULL GROUP BY job, status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.err("reading when the last runs ended"))?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| {
+                let at: Option<String> = row.get(2);
+                Some((row.get(0), row.get(1), parse_timestamp(&at?)?))
+            })
+            .collect())
     }
 }
 

@@ -1,7 +1,9 @@
 //! `GET /api/v1/runs/{id}/logs`: a run's stored output (of one attempt or
 //! stream when asked), as text; with `follow=true`, as Server-Sent Events that
-//! bring the output as the daemon stores it (every quarter second while the
-//! container runs) and end with an `end` event once the run has ended.
+//! bring the output as the daemon stores it (the daemon stores a running
+//! container's output every quarter second; the stream looks for new output
+//! every half second, [`FOLLOW_EVERY`]) and end with an `end` event once the
+//! run has ended.
 
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
