@@ -317,3 +317,61 @@ async fn a_paused_job_takes_no_file_until_it_is_resumed() {
     daemon.stop().await;
     assert_eq!(outputs(&env), ["a.csv/1/"]);
 }
+
+#[tokio::test]
+async fn with_concurrency_allow_files_overlap_up_to_max_concurrent_and_each_runs_once() {
+    const FILES: usize = 9;
+    const MAX: usize = 3;
+    let probe = TestEnv::new("");
+    let (inbox, _done) = dirs(&probe);
+    let count = probe.dir.path().join("count");
+    std::fs::create_dir_all(&count).expect("count");
+    let jobs = job(
+        &inbox,
+        &format!(
+            "concurrency = \"allow\"\nafter_success = \"delete\"\nvolumes = [\"{}:/count\"]",
+            count.display()
+        ),
+    )
+    .replace(
+        "echo $CRONBOX_FILE_NAME; cat $CRONBOX_FILE",
+        "cat $CRONBOX_FILE >> /count/ran; sleep 3",
+    );
+    let env = TestEnv::with_daemon(&format!("max_concurrent = {MAX}"), &jobs);
+    std::mem::forget(probe);
+    for i in 0..FILES {
+        std::fs::write(inbox.join(format!("f{i}.csv")), format!("f{i}\n")).expect("write");
+    }
+    let daemon = Daemon::start(&env).await;
+    wait_for_sql(
+        &env,
+        "SELECT count(*) FROM input_files WHERE action = 'deleted'",
+        &format!("{FILES}\n"),
+    )
+    .await;
+    daemon.stop().await;
+    let ran = std::fs::read_to_string(count.join("ran")).expect("count file");
+    let mut names: Vec<&str> = ran.lines().collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        (names.len(), ran.lines().count()),
+        (FILES, FILES),
+        "each file ran once: {ran}"
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM runs WHERE trigger = 'file' AND status = 'succeeded'"),
+        format!("{FILES}\n")
+    );
+    // The most attempts going at the start of any one of them.
+    let most: usize = env
+        .sql(
+            "SELECT max(n) FROM (SELECT (SELECT count(*) FROM attempts b \
+             WHERE b.started_at <= a.started_at AND b.finished_at > a.started_at) AS n FROM attempts a)",
+        )
+        .trim()
+        .parse()
+        .expect("a count");
+    assert!((2..=MAX).contains(&most), "{most} containers at once");
+    assert!(env.containers_gone().await, "a container was left behind");
+}

@@ -340,6 +340,7 @@ pub async fn run_with(
         store: ctx.store.clone(),
         clock: clock.clone(),
         start: chained_tx.clone(),
+        events: events.clone(),
     };
     let mut file_watchers = crate::trigger::files::spawn(&current, &files, tracker, &shutdown);
     tracker.spawn(crate::trigger::chains::watch(
