@@ -227,6 +227,17 @@ impl Scheduler {
             let _ = tokio::time::timeout(Duration::from_secs(30), ended).await;
         }
         for (job, pending) in repaired.resume {
+            if matches!(pending.trigger.as_str(), "file" | "after") {
+                // Recorded by a trigger: a file taken, a parent's end.
+                self.announce(&pending).await;
+                self.resume(&job, pending).await;
+                continue;
+            }
+            tracing::info!(
+                job = %job.name, run = pending.run_id, attempt = pending.attempts + 1,
+                due = %pending.retry_at.unwrap_or(self.ctx.clock.now()),
+                "repair: resuming a run that was waiting when the previous daemon stopped"
+            );
             self.resume(&job, pending).await;
         }
         Ok(())

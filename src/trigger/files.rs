@@ -251,7 +251,7 @@ async fn take(
     else {
         return Ok(false);
     };
-    tracing::info!(job = %job.name, run = run_id, file = %id.path.display(), settled = %settled.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "a file arrived: starting its run");
+    tracing::info!(job = %job.name, run = run_id, file = %id.path.display(), settled = %settled.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "a file settled: taken, with its run");
     crate::failpoint::pause("after-file-taken").await;
     let pending = w
         .store
