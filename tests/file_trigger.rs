@@ -5,7 +5,8 @@
 //! temporary names are ignored; files present
 //! before the start are taken; a daemon SIGKILLed in the middle of a batch and
 //! restarted runs no file twice and loses none; a move that fails is recorded
-//! and the file is not run again.
+//! and the file is not run again; a reload (SIGHUP) that changes on_file
+//! watches the new directory and pattern only and runs no file twice.
 
 mod common;
 
@@ -432,5 +433,95 @@ async fn with_concurrency_allow_files_overlap_up_to_max_concurrent_and_each_runs
         .parse()
         .expect("a count");
     assert!((2..=MAX).contains(&most), "{most} containers at once");
+    assert!(env.containers_gone().await, "a container was left behind");
+}
+
+/// Replace the jobs of `env`'s schedule file with `jobs` (its `[daemon]` kept),
+/// send SIGHUP to `daemon`, and wait until the daemon's log (`log`) says the
+/// schedule was reloaded once more than `before` times.
+async fn reload(env: &TestEnv, jobs: &str, daemon: &std::process::Child, log: &Path) {
+    let count = || {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches("schedule reloaded")
+            .count()
+    };
+    let before = count();
+    let text = std::fs::read_to_string(&env.config_path).expect("config");
+    let head = &text[..text.find("[jobs.").expect("a job")];
+    std::fs::write(
+        &env.config_path,
+        format!("{head}{}", jobs.replace("IMAGE", common::IMAGE)),
+    )
+    .expect("write config");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &daemon.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    for _ in 0..600 {
+        if count() > before {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the daemon did not reload");
+}
+
+#[tokio::test]
+async fn a_reload_that_changes_on_file_watches_the_new_setting_only_and_runs_no_file_twice() {
+    let probe = TestEnv::new("");
+    let (old, _done) = dirs(&probe);
+    let new = probe.dir.path().join("new");
+    let count = probe.dir.path().join("count");
+    std::fs::create_dir_all(&new).expect("new");
+    std::fs::create_dir_all(&count).expect("count");
+    // Each run appends its file's content (its name) to /count/ran; files are kept.
+    let watching = |dir: &Path, pattern: &str| {
+        job(dir, &format!("volumes = [\"{}:/count\"]", count.display()))
+            .replace("*.csv", pattern)
+            .replace(
+                "echo $CRONBOX_FILE_NAME; cat $CRONBOX_FILE",
+                "cat $CRONBOX_FILE >> /count/ran",
+            )
+    };
+    let env = TestEnv::with_daemon("on_shutdown = \"stop\"", &watching(&old, "*.csv"));
+    std::mem::forget(probe);
+    let log = env.dir.path().join("daemon.log");
+    let daemon = daemon(&env, &log);
+    wait_for_log(&log, "scheduler started").await;
+    std::fs::write(old.join("a1.csv"), "a1\n").expect("write");
+    let done = "SELECT count(*) FROM input_files WHERE state = 'done'";
+    wait_for_sql(&env, done, "1\n").await;
+
+    // A new directory and pattern: only files matching them are taken.
+    reload(&env, &watching(&new, "*.txt"), &daemon, &log).await;
+    std::fs::write(old.join("a2.csv"), "a2\n").expect("write");
+    std::fs::write(new.join("b1.txt"), "b1\n").expect("write");
+    std::fs::write(new.join("b2.csv"), "b2\n").expect("write");
+    wait_for_sql(&env, done, "2\n").await;
+    // Settled (1 s) and listed (every 2 s) several times over: the old
+    // directory is no longer watched, the old pattern no longer matches.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        env.sql("SELECT replace(path, rtrim(path, replace(path, '/', '')), '') FROM input_files ORDER BY id"),
+        "a1.csv\nb1.txt\n"
+    );
+
+    // Back to the old setting: the file that arrived meanwhile is taken, the
+    // one taken before is not run again.
+    reload(&env, &watching(&old, "*.csv"), &daemon, &log).await;
+    wait_for_sql(&env, done, "3\n").await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    terminate(daemon);
+    assert_eq!(
+        std::fs::read_to_string(count.join("ran")).expect("ran"),
+        "a1\nb1\na2\n",
+        "each file matching the setting of its time ran once"
+    );
+    assert_eq!(
+        env.sql("SELECT count(*) FROM runs WHERE trigger = 'file'"),
+        "3\n"
+    );
     assert!(env.containers_gone().await, "a container was left behind");
 }
