@@ -16,7 +16,7 @@
 //!
 //! Measures (see BENCHMARKS.md for what each one means and the goals):
 //! `per-run`, `lateness`, `burst`, `idle`, `big`, `flood`, `history`, `api`, `dashboard`,
-//! `notify`.
+//! `notify`, `files`.
 
 #[path = "harness/api.rs"]
 mod api;
@@ -24,6 +24,8 @@ mod api;
 mod budget;
 #[path = "harness/dashboard.rs"]
 mod dashboard;
+#[path = "harness/files.rs"]
+mod files;
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;
 #[path = "harness/notify.rs"]
@@ -88,6 +90,10 @@ struct Sizes {
     history_reps: usize,
     /// Requests per endpoint in the `api` measure.
     api_requests: usize,
+    /// Files written one at a time in the `files` measure's latency part.
+    files_latency: usize,
+    /// Files of the `files` measure's backlog.
+    files_backlog: usize,
 }
 
 impl Sizes {
@@ -110,6 +116,8 @@ impl Sizes {
             history_attempts: 1_000_000,
             history_reps: 7,
             api_requests: 300,
+            files_latency: 100,
+            files_backlog: 10_000,
         }
     }
 
@@ -127,6 +135,8 @@ impl Sizes {
             history_attempts: 100_000,
             history_reps: 3,
             api_requests: 60,
+            files_latency: 20,
+            files_backlog: 500,
             ..Sizes::full()
         }
     }
@@ -290,7 +300,7 @@ impl Bench {
         }
         type Phase =
             fn(&mut Bench) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + '_>>;
-        let phases: [(&str, Phase); 11] = [
+        let phases: [(&str, Phase); 12] = [
             ("per-run", |b| Box::pin(b.per_run())),
             ("lateness", |b| Box::pin(b.lateness())),
             ("burst", |b| Box::pin(b.burst())),
@@ -302,6 +312,7 @@ impl Bench {
             ("api", |b| Box::pin(b.api())),
             ("dashboard", |b| Box::pin(b.dashboard())),
             ("notify", |b| Box::pin(b.notify())),
+            ("files", |b| Box::pin(b.files())),
         ];
         for (name, phase) in phases {
             if !wanted(name) {

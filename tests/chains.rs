@@ -225,8 +225,21 @@ async fn a_child_recorded_while_no_daemon_ran_starts_at_the_next_start() {
         "child|after|running|1\n",
         "the parent's end recorded its child, for a daemon to start"
     );
-    let started = daemon(&env, &env.dir.path().join("daemon.log"));
+    let log = env.dir.path().join("daemon.log");
+    let started = daemon(&env, &log);
     child_ran_once(&env, &count, started).await;
+    // Logged as what it is, with its parent, not as a repair.
+    let parent = env.sql("SELECT id FROM runs WHERE job = 'parent'");
+    let log = std::fs::read_to_string(&log).expect("log");
+    let line = log
+        .lines()
+        .find(|line| line.contains("starting a chained run"))
+        .unwrap_or_else(|| panic!("no chained run logged:\n{log}"));
+    assert!(
+        line.contains("job=child") && line.contains(&format!("parent_run={}", parent.trim())),
+        "{line}"
+    );
+    assert!(!log.contains("repair: resuming"), "{log}");
 }
 
 #[test]

@@ -2035,3 +2035,38 @@ async fn a_reload_that_changes_listen_warns_and_keeps_the_address() {
     );
     daemon.stop();
 }
+
+#[tokio::test]
+async fn the_job_view_says_what_starts_a_chained_or_file_job_as_check_does() {
+    let probe = TestEnv::new("");
+    let inbox = probe.dir.path().join("inbox");
+    std::fs::create_dir_all(&inbox).expect("inbox");
+    let env = TestEnv::new(&format!(
+        "[jobs.backup-db]\nschedule = \"@daily\"\nimage = \"IMAGE\"\n\n\
+         [jobs.verify]\nafter = {{ job = \"backup-db\" }}\nimage = \"IMAGE\"\n\n\
+         [jobs.import]\non_file = {{ dir = \"{}\", pattern = \"*.csv\" }}\nimage = \"IMAGE\"\n",
+        inbox.display()
+    ));
+    // The words `cronbox check` prints for each job.
+    let check = common::subprocess::cronbox(&env, &["check"]);
+    let check = String::from_utf8_lossy(&check.stdout).into_owned();
+    let api = Served::real(&env, false).await;
+    for (job, started_by) in [
+        ("verify", "after backup-db succeeds".to_owned()),
+        (
+            "import",
+            format!("a file matching *.csv in {}", inbox.display()),
+        ),
+    ] {
+        let (status, view) = api.get(&format!("/api/v1/jobs/{job}")).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        assert_eq!(view["started_by"], started_by.as_str(), "{view}");
+        assert_eq!(view["schedule"], "", "{view}");
+        assert!(check.contains(&started_by), "{check}");
+    }
+    let (_, clock_job) = api.get("/api/v1/jobs/backup-db").await;
+    assert_eq!(clock_job["schedule"], "@daily");
+    assert!(clock_job["started_by"].is_null(), "{clock_job}");
+    api.stop().await;
+    drop(probe);
+}

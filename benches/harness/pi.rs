@@ -7,7 +7,9 @@
 use super::*;
 
 /// The measures that run the daemon (or the CLI on a schedule), in order.
-const DAEMON_SIDE: [&str; 7] = ["lateness", "burst", "idle", "big", "flood", "api", "notify"];
+const DAEMON_SIDE: [&str; 8] = [
+    "lateness", "burst", "idle", "big", "flood", "api", "notify", "files",
+];
 
 impl Bench {
     /// The plain harness, or with `pi` the two passes and the budget table.
@@ -320,6 +322,24 @@ fn budget_rows(
         show: |v| format!("{v:.2} s"),
         goal: "—",
         met: None,
+    });
+    let (p, f) = both(&["files", "latency", "p99_ms"]);
+    rows.push(Pair {
+        measure: "files: settled → start request, p99".into(),
+        pi: p,
+        free: f,
+        show: ms_cell,
+        goal: "p99 ≤ 50 ms",
+        met: Some(|v| v <= 50.0),
+    });
+    let (p, f) = both(&["files_backlog", "max_vm_rss_kb"]);
+    rows.push(Pair {
+        measure: "files: daemon max RSS while the backlog is worked off".into(),
+        pi: p,
+        free: f,
+        show: mib_cell,
+        goal: "≤ 25 MiB (the idle goal + 5 MiB)",
+        met: Some(|kb| kb <= 25.0 * 1024.0),
     });
     // A measure left out with --only has no figure in either pass: no row.
     let mut rows: Vec<Row> = rows

@@ -217,6 +217,29 @@ mod tests {
     }
 
     #[test]
+    fn files_run_one_at_a_time_unless_allowed() {
+        for (concurrency, want) in [
+            ("", 1),
+            ("concurrency = \"forbid\"\n", 1),
+            ("concurrency = \"allow\"\n", 4),
+        ] {
+            let config = parse_ok(&format!(
+                "[daemon]\nmax_concurrent = 4\n{HEAD}on_file = {{ dir = \"/in\", pattern = \"*\" }}\n{concurrency}"
+            ));
+            assert_eq!(
+                crate::trigger::files::file_limit(&config.jobs[0], 4),
+                want,
+                "{concurrency}"
+            );
+        }
+        // Inherited from [defaults], replace means one at a time.
+        let config = parse_ok(&format!(
+            "[defaults]\nconcurrency = \"replace\"\n{HEAD}on_file = {{ dir = \"/in\", pattern = \"*\" }}\n"
+        ));
+        assert_eq!(crate::trigger::files::file_limit(&config.jobs[0], 4), 1);
+    }
+
+    #[test]
     fn bad_on_file_values_are_placed_at_the_value() {
         check_problems(
             "relative dir",
@@ -245,6 +268,18 @@ mod tests {
                 17,
                 Some("import"),
                 &["after_failure must be \"keep\" or { move_to"],
+            )],
+        );
+        check_problems(
+            "replace",
+            &format!(
+                "{HEAD}on_file = {{ dir = \"/in\", pattern = \"*\" }}\nconcurrency = \"replace\"\n"
+            ),
+            &[(
+                4,
+                15,
+                Some("import"),
+                &["concurrency = \"replace\" would stop a file's run"],
             )],
         );
         check_problems(

@@ -482,6 +482,7 @@ impl Checker<'_> {
         tz: Tz,
     ) -> Option<Schedule> {
         self.file_actions_need_on_file(src, job);
+        self.files_are_not_replaced(src, job);
         let after = src.at(job_key!("after"));
         let on_file = src.at(job_key!("on_file"));
         let Some(other) = on_file.or(after) else {
@@ -509,6 +510,23 @@ impl Checker<'_> {
                 let message = format!("{key} applies to files: add on_file, or remove {key}");
                 self.report(entry.value.span(), job, message);
             }
+        }
+    }
+
+    /// `concurrency = "replace"` written on an `on_file` job is refused: a
+    /// file's run is never stopped for the next file's (files are never
+    /// skipped). Inherited from `[defaults]`, it means one file at a time, as
+    /// `forbid` does.
+    fn files_are_not_replaced(&mut self, src: &Sources<'_>, job: Option<&str>) {
+        if src.at(job_key!("on_file")).is_none() {
+            return;
+        }
+        if let Some(entry) = src.at(job_key!("concurrency"))
+            && !entry.inherited
+            && matches!(entry.value.get_ref(), DeValue::String(s) if s == "replace")
+        {
+            let message = "concurrency = \"replace\" would stop a file's run for the next file; an on_file job runs its files one at a time (\"forbid\", the default) or overlapping up to max_concurrent (\"allow\")";
+            self.report(entry.value.span(), job, message);
         }
     }
 

@@ -231,6 +231,17 @@ impl Scheduler {
             let _ = tokio::time::timeout(Duration::from_secs(30), ended).await;
         }
         for (job, pending) in repaired.resume {
+            if matches!(pending.trigger.as_str(), "file" | "after") {
+                // Recorded by a trigger: a file taken, a parent's end.
+                self.announce(&pending).await;
+                self.resume(&job, pending).await;
+                continue;
+            }
+            tracing::info!(
+                job = %job.name, run = pending.run_id, attempt = pending.attempts + 1,
+                due = %pending.retry_at.unwrap_or(self.ctx.clock.now()),
+                "repair: resuming a run that was waiting when the previous daemon stopped"
+            );
             self.resume(&job, pending).await;
         }
         Ok(())
@@ -369,6 +380,7 @@ pub async fn run_with(
         store: ctx.store.clone(),
         clock: clock.clone(),
         start: chained_tx.clone(),
+        events: events.clone(),
     };
     let mut file_watchers = crate::trigger::files::spawn(&current, &files, tracker, &shutdown);
     tracker.spawn(crate::trigger::chains::watch(

@@ -332,11 +332,6 @@ pub async fn resume(
     queued: Option<oneshot::Sender<()>>,
 ) -> Result<RunReport, StoreError> {
     let now = ctx.clock.now();
-    tracing::info!(
-        job = %job.name, run = pending.run_id, attempt = pending.attempts + 1,
-        due = %pending.retry_at.unwrap_or(now),
-        "repair: resuming a run that was waiting when the previous daemon stopped"
-    );
     let _ = stops.run_id.set(pending.run_id);
     let trigger = Trigger::from_name(&pending.trigger).unwrap_or(Trigger::Manual);
     let first = pending.attempts == 0;

@@ -2,12 +2,13 @@
 //!
 //! One task per such job lists its directory (at start, on each inotify event,
 //! every `rescan`), and takes the files in arrival order (oldest mtime first,
-//! then by path), one at a time: a file is taken once its size and mtime stayed
-//! the same for `settle`, in the transaction that records its run
-//! ([`Store::take_file`]); the run goes to the scheduler loop, which starts it
-//! with the file bind-mounted read-only at [`INPUT`]; once it ended, the file is
-//! kept, deleted or moved as `after_success` / `after_failure` say, and that is
-//! recorded. A file whose run was taken before a crash is not taken again: the
+//! then by path), one at a time (up to `max_concurrent` at a time with
+//! `concurrency = "allow"`, [`file_limit`]): a file is taken once its size and
+//! mtime stayed the same for `settle` ([`settled_at`]), in the transaction that
+//! records its run ([`Store::take_file`]); the run goes to the scheduler loop,
+//! which starts it with the file bind-mounted read-only at [`INPUT`]; once it
+//! ended (its `RunFinished` event wakes the watcher), the file is kept, deleted
+//! or moved as `after_success` / `after_failure` say, and that is recorded. A file whose run was taken before a crash is not taken again: the
 //! daemon resumes its run, and this task applies its action once the run ends.
 //! Only the list of the directory's matching files is held in memory.
 
@@ -18,19 +19,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::config::{Config, FileAction, Job, OnFile, glob_matches, ignored_name};
+use crate::events::{Event, Events};
 use crate::store::{FileIdentity, FileOutcome, PendingRun, Store, StoreError};
 
 /// Where the file of a run is mounted in its container (read-only).
 pub const INPUT: &str = "/cronbox/input/file";
 
-/// How often a run of a file is looked at until it ends.
-const RUN_POLL: Duration = Duration::from_millis(500);
+/// How often the runs of files are looked at while they go, besides their
+/// `RunFinished` events (which wake the watcher at once): for an end another
+/// process recorded.
+const RUN_POLL: Duration = Duration::from_secs(2);
 
 /// What the watchers of one schedule share.
 #[derive(Clone)]
@@ -39,6 +43,8 @@ pub struct Watching {
     pub clock: Arc<dyn Clock>,
     /// Where taken runs go: the scheduler loop starts them.
     pub start: mpsc::Sender<PendingRun>,
+    /// The daemon's events: a run's end wakes the watcher of its job.
+    pub events: Events,
 }
 
 /// Spawn a watcher on `tracker` for each `on_file` job of `config`; they stop
@@ -52,10 +58,11 @@ pub fn spawn(
 ) -> CancellationToken {
     let stop = shutdown.child_token();
     for job in config.jobs.iter().filter(|job| job.on_file.is_some()) {
+        let limit = file_limit(job, config.daemon.max_concurrent);
         let (job, watching, stop) = (Arc::new(job.clone()), watching.clone(), stop.clone());
         tracker.spawn(async move {
             let name = job.name.clone();
-            if let Err(e) = watch(&job, &watching, &stop).await {
+            if let Err(e) = watch(&job, &watching, limit, &stop).await {
                 tracing::error!(job = %name, error = %crate::daemon::supervisor::chain(&e), "the file watcher stopped on a database error; files wait for the next start");
             }
         });
@@ -92,29 +99,53 @@ struct Found {
     identity: FileIdentity,
 }
 
+/// How many runs of `job`'s files may go at once: `max_concurrent` with
+/// `concurrency = "allow"`, else one (files are never skipped, so `forbid`
+/// means one after the other).
+pub fn file_limit(job: &Job, max_concurrent: usize) -> usize {
+    match job.concurrency {
+        crate::config::Concurrency::Allow => max_concurrent.max(1),
+        _ => 1,
+    }
+}
+
 /// One job's watcher, until `stop` (see the module).
-async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result<(), StoreError> {
+async fn watch(
+    job: &Arc<Job>,
+    w: &Watching,
+    limit: usize,
+    stop: &CancellationToken,
+) -> Result<(), StoreError> {
     let Some(on) = job.on_file.clone() else {
         return Ok(());
     };
+    // Subscribed before the first take: no run's end is missed.
+    let mut ends = w.events.subscribe();
     let (events, mut wake) = mpsc::channel::<()>(1);
     let _inotify = inotify(&on, events);
     let skip = move_targets(job);
     // When each file not taken yet was first seen with its size and mtime.
     let mut seen: HashMap<PathBuf, (u64, i64, DateTime<Utc>)> = HashMap::new();
     loop {
-        finish_open(job, w, stop).await?;
+        let mut open = reap(job, w).await?;
         let files = scan(&on, &skip).await;
         let present: HashSet<&Path> = files.iter().map(|f| f.identity.path.as_path()).collect();
         seen.retain(|path, _| present.contains(path.as_path()));
         let mut wake_at = None;
         for found in &files {
-            if stop.is_cancelled() {
-                return Ok(());
-            }
             let id = &found.identity;
             if w.store.file_taken(&job.name, id).await? {
                 continue;
+            }
+            // A slot for its run first: the runs before it end (in any order).
+            while open >= limit {
+                if !run_ended(&job.name, &mut ends, stop).await {
+                    return Ok(());
+                }
+                open = reap(job, w).await?;
+            }
+            if stop.is_cancelled() {
+                return Ok(());
             }
             let now = w.clock.now();
             let first = seen
@@ -123,10 +154,7 @@ async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result
             if (first.0, first.1) != (id.size, id.mtime_ns) {
                 *first = (id.size, id.mtime_ns, now);
             }
-            let ready_at = chrono::TimeDelta::from_std(on.settle)
-                .ok()
-                .and_then(|settle| first.2.checked_add_signed(settle))
-                .unwrap_or(DateTime::<Utc>::MAX_UTC);
+            let ready_at = settled_at(id, first.2, on.settle);
             if ready_at > now {
                 // Arrival order: the files after it wait for it.
                 wake_at = Some(ready_at);
@@ -142,7 +170,9 @@ async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result
                 wake_at = Some(now);
                 break;
             }
-            take(job, w, id, stop).await?;
+            if take(job, w, id, ready_at).await? {
+                open += 1;
+            }
             seen.remove(&id.path);
         }
         let sleep = match wake_at {
@@ -156,27 +186,72 @@ async fn watch(job: &Arc<Job>, w: &Watching, stop: &CancellationToken) -> Result
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 while wake.try_recv().is_ok() {}
             }
+            // A run ended: its file's action is applied at the top of the loop.
+            ended = run_ended(&job.name, &mut ends, stop), if open > 0 => if !ended {
+                return Ok(());
+            },
             _ = stop.cancelled() => return Ok(()),
         }
     }
 }
 
-/// Take file `id` with its run, hand the run to the scheduler, wait for its end
-/// and apply the job's action.
+/// When file `id`, first seen unchanged at `first_seen`, counts as settled:
+/// `settle` after its last change. The last change is its mtime as the file
+/// system stamped it (exact on a local file system, and what lets a file that
+/// arrived settled, e.g. renamed in, go at once), or when the daemon first saw
+/// it this way if that is earlier (an mtime in the future: a clock ahead on a
+/// network mount).
+pub fn settled_at(id: &FileIdentity, first_seen: DateTime<Utc>, settle: Duration) -> DateTime<Utc> {
+    let changed = DateTime::from_timestamp_nanos(id.mtime_ns).min(first_seen);
+    chrono::TimeDelta::from_std(settle)
+        .ok()
+        .and_then(|settle| changed.checked_add_signed(settle))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Wait until a run of `job` ends (its `RunFinished` event, a lag of the event
+/// stream, or [`RUN_POLL`] for an end another process recorded); false when
+/// `stop` came first.
+async fn run_ended(
+    job: &str,
+    ends: &mut broadcast::Receiver<Event>,
+    stop: &CancellationToken,
+) -> bool {
+    let poll = tokio::time::sleep(RUN_POLL);
+    tokio::pin!(poll);
+    loop {
+        tokio::select! {
+            event = ends.recv() => match event {
+                Ok(Event::RunFinished { job: of, .. }) if of == job => return true,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(broadcast::error::RecvError::Closed) => {
+                    (&mut poll).await;
+                    return !stop.is_cancelled();
+                }
+            },
+            _ = &mut poll => return true,
+            _ = stop.cancelled() => return false,
+        }
+    }
+}
+
+/// Take file `id` (settled at `settled`) with its run and hand the run to the
+/// scheduler; false when it was taken before.
 async fn take(
     job: &Job,
     w: &Watching,
     id: &FileIdentity,
-    stop: &CancellationToken,
-) -> Result<(), StoreError> {
+    settled: DateTime<Utc>,
+) -> Result<bool, StoreError> {
     let Some(run_id) = w
         .store
         .take_file(&job.name, id, w.clock.now(), std::process::id())
         .await?
     else {
-        return Ok(());
+        return Ok(false);
     };
-    tracing::info!(job = %job.name, run = run_id, file = %id.path.display(), "a file arrived: starting its run");
+    tracing::info!(job = %job.name, run = run_id, file = %id.path.display(), settled = %settled.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), "a file settled: taken, with its run");
     crate::failpoint::pause("after-file-taken").await;
     let pending = w
         .store
@@ -184,33 +259,27 @@ async fn take(
         .await?
         .into_iter()
         .find(|p| p.run_id == run_id);
-    if let Some(pending) = pending
-        && w.start.send(pending).await.is_err()
-    {
-        return Ok(());
+    if let Some(pending) = pending {
+        // The scheduler gone (shutdown): the next start resumes the run.
+        let _ = w.start.send(pending).await;
     }
-    finish_open(job, w, stop).await
+    Ok(true)
 }
 
-/// Wait for the run of each file taken and not finished with, then apply
-/// `after_success` / `after_failure` and record it.
-async fn finish_open(job: &Job, w: &Watching, stop: &CancellationToken) -> Result<(), StoreError> {
+/// Apply `after_success` / `after_failure` to each file taken whose run ended
+/// (and record it); the number of files whose runs still go.
+async fn reap(job: &Job, w: &Watching) -> Result<usize, StoreError> {
+    let mut open = 0;
     for file in w.store.open_files(&job.name).await? {
-        let status = loop {
-            let status = match file.run_id {
-                Some(run) => w.store.run_status(run).await?,
-                None => None,
-            };
-            match status.as_deref() {
-                Some("running") => {}
-                _ => break status,
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(RUN_POLL) => {}
-                _ = stop.cancelled() => return Ok(()),
-            }
+        let status = match file.run_id {
+            Some(run) => w.store.run_status(run).await?,
+            None => None,
         };
         let action = match status.as_deref() {
+            Some("running") => {
+                open += 1;
+                continue;
+            }
             Some("succeeded") => &job.after_success,
             Some("failed") => &job.after_failure,
             Some("interrupted") => {
@@ -233,7 +302,7 @@ async fn finish_open(job: &Job, w: &Watching, stop: &CancellationToken) -> Resul
         }
         w.store.file_done(file.id, &outcome).await?;
     }
-    Ok(())
+    Ok(open)
 }
 
 /// Keep, delete or move `path` (idempotent: a move already done, or a file
@@ -363,6 +432,35 @@ fn inotify(on: &OnFile, events: mpsc::Sender<()>) -> Option<notify::RecommendedW
         Err(e) => {
             tracing::warn!(dir = %on.dir.display(), error = %e, rescan = %humantime::format_duration(on.rescan), "cannot watch the directory of on_file with inotify; it is listed every rescan");
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_settles_after_its_mtime_or_when_first_seen_if_earlier() {
+        let at = |s: i64| chrono::DateTime::from_timestamp(s, 0).expect("instant");
+        let file = |mtime_s: i64| FileIdentity {
+            path: PathBuf::from("/in/a"),
+            dev: 1,
+            inode: 2,
+            size: 3,
+            mtime_ns: mtime_s * 1_000_000_000,
+        };
+        let settle = Duration::from_secs(10);
+        for (mtime, first_seen, want) in [
+            (100, 105, 110), // seen after its last change: settle after the mtime
+            (100, 200, 110), // present long before: already settled
+            (300, 200, 210), // an mtime in the future: settle after it was first seen
+        ] {
+            assert_eq!(
+                settled_at(&file(mtime), at(first_seen), settle),
+                at(want),
+                "{mtime} {first_seen}"
+            );
         }
     }
 }

@@ -22,9 +22,15 @@ pub fn run_url(id: i64) -> String {
 pub struct JobView {
     #[schema(example = "backup-db")]
     pub name: String,
-    /// The schedule as written: 5 cron fields, a nickname or "@every ...".
+    /// The schedule as written: 5 cron fields, a nickname or "@every ...";
+    /// empty for a job that another job's end (`after`) or a file's arrival
+    /// (`on_file`) starts: `started_by` says what does.
     #[schema(example = "30 2 * * *")]
     pub schedule: String,
+    /// What starts the job instead of the clock, in words, as `cronbox check`
+    /// and `cronbox next` say it ("after backup-db succeeds", "a file matching
+    /// *.csv in /srv/inbox"); `null` for a job its schedule starts.
+    pub started_by: Option<String>,
     /// The zone the schedule is read in.
     #[schema(example = "Europe/Paris")]
     pub timezone: String,
@@ -79,6 +85,7 @@ impl JobView {
         JobView {
             name: job.name.clone(),
             schedule: job.schedule.expression().to_owned(),
+            started_by: job.started_by(),
             timezone: job.timezone.name().to_owned(),
             image: job.image.clone(),
             concurrency: job.concurrency.as_str().to_owned(),
