@@ -176,7 +176,19 @@ const GROWTH_KIB: u64 = 4 * 1024;
 async fn five_hundred_files_run_once_each_in_arrival_order_with_memory_flat() {
     const FILES: usize = 500;
     const SAMPLE_AT: usize = 50;
-    let (env, inbox, _done) = env_with(|inbox, _| job(inbox, "after_success = \"delete\""));
+    // Up to 8 at once (`concurrency = "allow"`), taken in arrival order: 500
+    // containers one after the other take 10 to 20 minutes on a loaded 2-core
+    // machine. One at a time in arrival order is the 40-file test's.
+    let probe = TestEnv::new("");
+    let (inbox, _done) = dirs(&probe);
+    let env = TestEnv::with_daemon(
+        "max_concurrent = 8",
+        &job(
+            &inbox,
+            "after_success = \"delete\"\nconcurrency = \"allow\"",
+        ),
+    );
+    std::mem::forget(probe);
     // Names out of order: arrival (mtime) decides. Each file's mtime is set a
     // second after the one before: the kernel stamps files with a coarse clock
     // (a few ms), so files written in a row may share one mtime.
@@ -195,7 +207,7 @@ async fn five_hundred_files_run_once_each_in_arrival_order_with_memory_flat() {
     let pid = daemon.id();
     // The schema is made before the scheduler starts.
     wait_for_log(&log, "scheduler started").await;
-    // A container per file, one after the other: bounded by 10 s a file.
+    // A container per file: bounded by 10 s a file.
     let query = "SELECT count(*) FROM input_files WHERE action = 'deleted'";
     let mut early = None;
     for _ in 0..FILES * 100 {
@@ -219,15 +231,13 @@ async fn five_hundred_files_run_once_each_in_arrival_order_with_memory_flat() {
     let want: Vec<String> = (0..FILES)
         .map(|i| format!("{:03}.csv/{i}/", FILES - i))
         .collect();
-    assert_eq!(outputs(&env), want, "each file once, in arrival order");
-    assert_eq!(std::fs::read_dir(&inbox).expect("inbox").count(), 0);
+    // Runs are numbered as their files are taken.
     assert_eq!(
-        env.sql("SELECT count(*) FROM (SELECT a.started_at FROM runs r JOIN attempts a ON a.run_id = r.id \
-                 WHERE EXISTS (SELECT 1 FROM runs r2 JOIN attempts a2 ON a2.run_id = r2.id \
-                 WHERE r2.id < r.id AND a2.finished_at > a.started_at))"),
-        "0\n",
-        "one at a time"
+        outputs(&env),
+        want,
+        "each file once, taken in arrival order"
     );
+    assert_eq!(std::fs::read_dir(&inbox).expect("inbox").count(), 0);
     assert!(env.containers_gone().await, "a container was left behind");
     // Each run logged as a file run, with its file, not as a repair.
     let log = std::fs::read_to_string(&log).expect("log");
