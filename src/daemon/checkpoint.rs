@@ -2,7 +2,8 @@
 //!
 //! Every [`CHECKPOINT_EVERY`], if the WAL changed since the last checkpoint and
 //! no tick is due within [`TICK_CLEARANCE`], the task copies the WAL into the
-//! database ([`Store::checkpoint`]). So the `fsync`s of a checkpoint (about
+//! database ([`Store::checkpoint`]). Once nothing changes, it sleeps until a run
+//! starts or ends, so an idle daemon is not woken each second. So the `fsync`s of a checkpoint (about
 //! 100 ms each on an SD card, measured in BENCHMARKS.md, "Pi budget") happen
 //! between ticks, on a connection of their own, and not inside the commit of a
 //! tick's run that happened to take the WAL past `wal_autocheckpoint` pages.
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::supervisor::chain;
@@ -29,32 +31,46 @@ const AFTER_TICK: TimeDelta = TimeDelta::milliseconds(250);
 /// The shortest wait before looking again (a tick already due and not yet fired).
 const AFTER_TICK_MIN: Duration = Duration::from_millis(50);
 
-/// The next tick the scheduler loop will fire, published by the loop for the
-/// housekeeping that must keep out of its way. Milliseconds since the epoch;
-/// `i64::MAX` when no tick is planned.
+/// What the scheduler tells the checkpoint task: the next tick it will fire
+/// (milliseconds since the epoch; `i64::MAX` when none is planned), and that a
+/// run started or ended (the WAL has something new).
 #[derive(Debug, Clone)]
-pub struct NextTick(Arc<AtomicI64>);
+pub struct Signals(Arc<Inner>);
 
-impl Default for NextTick {
+#[derive(Debug)]
+struct Inner {
+    next_tick: AtomicI64,
+    runs: Notify,
+}
+
+impl Default for Signals {
     fn default() -> Self {
-        NextTick(Arc::new(AtomicI64::new(i64::MAX)))
+        Signals(Arc::new(Inner {
+            next_tick: AtomicI64::new(i64::MAX),
+            runs: Notify::new(),
+        }))
     }
 }
 
-impl NextTick {
+impl Signals {
     /// Publish the earliest planned tick (`None`: nothing planned).
-    pub fn set(&self, at: Option<DateTime<Utc>>) {
+    pub fn set_next_tick(&self, at: Option<DateTime<Utc>>) {
         let millis = at.map_or(i64::MAX, |t| t.timestamp_millis());
-        self.0.store(millis, Ordering::Relaxed);
+        self.0.next_tick.store(millis, Ordering::Relaxed);
     }
 
     /// The planned tick, when it is due before `now + clearance` (or already due).
     pub fn near(&self, now: DateTime<Utc>, clearance: TimeDelta) -> Option<DateTime<Utc>> {
-        let at = self.0.load(Ordering::Relaxed);
+        let at = self.0.next_tick.load(Ordering::Relaxed);
         if at == i64::MAX || at >= (now + clearance).timestamp_millis() {
             return None;
         }
         DateTime::from_timestamp_millis(at)
+    }
+
+    /// A run started or ended: wake the task if it sleeps.
+    pub fn run_moved(&self) {
+        self.0.runs.notify_one();
     }
 }
 
@@ -64,7 +80,7 @@ impl NextTick {
 pub async fn between_ticks(
     store: Store,
     clock: Arc<dyn Clock>,
-    next_tick: NextTick,
+    signals: Signals,
     shutdown: CancellationToken,
 ) {
     let mut copied: WalStamp = None;
@@ -79,9 +95,15 @@ pub async fn between_ticks(
         wait = CHECKPOINT_EVERY;
         let stamp = store.wal_stamp();
         if stamp.is_none() || stamp == copied {
+            // Nothing new: sleep until a run starts or ends.
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return,
+                () = signals.0.runs.notified() => {}
+            }
             continue;
         }
-        if let Some(tick) = next_tick.near(clock.now(), TICK_CLEARANCE) {
+        if let Some(tick) = signals.near(clock.now(), TICK_CLEARANCE) {
             // Look again just after that tick, however often ticks come (a job
             // `@every 1s` would otherwise keep a one-second look always near one).
             wait = clock::until(clock.now(), tick + AFTER_TICK)
@@ -128,7 +150,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-11-30T02:00:00Z")
             .map(|t| t.with_timezone(&Utc))
             .expect("time");
-        let next = NextTick::default();
+        let next = Signals::default();
         assert_eq!(next.near(now, TICK_CLEARANCE), None, "nothing planned");
         let cases = [
             (-1_000, true), // due and not yet fired
@@ -139,7 +161,7 @@ mod tests {
         ];
         for (offset_ms, near) in cases {
             let tick = now + TimeDelta::milliseconds(offset_ms);
-            next.set(Some(tick));
+            next.set_next_tick(Some(tick));
             let want = near.then_some(tick);
             assert_eq!(
                 next.near(now, TICK_CLEARANCE),
@@ -147,7 +169,7 @@ mod tests {
                 "tick at {offset_ms} ms"
             );
         }
-        next.set(None);
+        next.set_next_tick(None);
         assert_eq!(
             next.near(now, TICK_CLEARANCE),
             None,

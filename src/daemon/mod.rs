@@ -153,6 +153,8 @@ pub(super) struct Scheduler {
     tracker: TaskTracker,
     /// What the runs started on request share ([`run_now`]).
     requests: run_now::Requests,
+    /// Told when a run starts or ends, and of the next tick (WAL checkpoints).
+    checkpoints: checkpoint::Signals,
 }
 
 impl Scheduler {
@@ -165,11 +167,14 @@ impl Scheduler {
         let (stops, registration) = self.running.register(&job.name, &self.daemon_stops);
         let done = run(self.ctx.clone(), job.clone(), stops);
         let name = job.name.clone();
+        let checkpoints = self.checkpoints.clone();
+        checkpoints.run_moved();
         self.tracker.spawn(async move {
             if let Err(e) = done.await {
                 tracing::error!(job = %name, error = %supervisor::chain(&e), "{what} could not be recorded");
             }
             drop(registration);
+            checkpoints.run_moved();
         });
     }
 
@@ -339,15 +344,15 @@ pub async fn run_with(
         daemon_stops: Stops::default(),
         tracker: ctx.tracker.clone(),
         requests: run_now::Requests::default(),
+        checkpoints: checkpoint::Signals::default(),
     };
     let tracker = &scheduler.tracker;
     tracker.spawn(watch_engine(engine.clone(), shutdown.clone()));
     tracker.spawn(warn_unenforceable_limits(engine.clone(), current.clone()));
-    let next_tick = checkpoint::NextTick::default();
     tracker.spawn(checkpoint::between_ticks(
         ctx.store.clone(),
         clock.clone(),
-        next_tick.clone(),
+        scheduler.checkpoints.clone(),
         shutdown.clone(),
     ));
     tracker.spawn(retention::prune_periodically(
@@ -386,6 +391,7 @@ pub async fn run_with(
     tracker.spawn(crate::trigger::chains::watch(
         ctx.store.clone(),
         events.clone(),
+        config.clone(),
         chained_tx,
         shutdown.clone(),
     ));
@@ -437,7 +443,9 @@ pub async fn run_with(
         first_wake = false;
         prepare_near(&scheduler, &planned, &paused, &mut preparing, now);
 
-        next_tick.set(planned.iter().filter_map(|p| p.next).min());
+        scheduler
+            .checkpoints
+            .set_next_tick(planned.iter().filter_map(|p| p.next).min());
         // Wake for the earliest tick, or earlier to make one ready.
         let earliest = planned
             .iter()

@@ -7,9 +7,10 @@
 //! [`POLL`] for the ends other processes (`cronbox run`) write, and hands each
 //! to the scheduler loop, which starts it as it resumes a waiting run.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -17,7 +18,8 @@ use crate::events::{Event, Events};
 use crate::store::{ChainRoute, PendingRun, Store, StoreError};
 
 /// How often the database is looked at for child runs recorded by another
-/// process (a parent run by `cronbox run`), besides each run's end here.
+/// process (a parent run by `cronbox run`), besides each run's end here; only
+/// while the schedule has a job with `after`.
 pub const POLL: Duration = Duration::from_secs(5);
 
 /// The chain routes of `config`: one per job and parent it names in `after`.
@@ -65,10 +67,12 @@ pub async fn claim(store: &Store) -> Result<Vec<PendingRun>, StoreError> {
 pub async fn watch(
     store: Store,
     events: Events,
+    mut config: watch::Receiver<Arc<Config>>,
     start: mpsc::Sender<PendingRun>,
     shutdown: CancellationToken,
 ) {
     let mut wake = events.subscribe();
+    let mut config_open = true;
     loop {
         match claim(&store).await {
             Ok(runs) => {
@@ -86,9 +90,13 @@ pub async fn watch(
                 tracing::error!(error = %crate::daemon::supervisor::chain(&e), "could not look for runs started by a parent's end; trying again");
             }
         }
+        // Only a schedule with chains has other processes' ends to look for: an
+        // idle daemon without any is not woken every POLL.
+        let chained = config.borrow().jobs.iter().any(|job| !job.after.is_empty());
         tokio::select! {
-            _ = tokio::time::sleep(POLL) => {}
+            _ = tokio::time::sleep(POLL), if chained => {}
             () = run_finished(&events, &mut wake) => {}
+            changed = config.changed(), if config_open => config_open = changed.is_ok(),
             _ = shutdown.cancelled() => return,
         }
     }
