@@ -116,8 +116,9 @@ async fn going(
 }
 
 /// Record `child`, a run a parent's end recorded that the policy refuses
-/// (`reason`), as `skipped`, and publish it. A failure is logged: the run then
-/// stays waiting, and the next start admits it again.
+/// (`reason`), as `skipped`, and publish it. When that cannot be written, the
+/// run is given back to the chain watcher ([`release_child`]), which claims it
+/// and has it admitted again.
 pub(super) async fn skip_child(ctx: &Context, job: &Job, child: i64, reason: &str) {
     tracing::warn!(job = %job.name, run = child, "run started by a parent's end skipped: {reason}");
     crate::failpoint::pause("before-skip").await;
@@ -132,8 +133,19 @@ pub(super) async fn skip_child(ctx: &Context, job: &Job, child: i64, reason: &st
             job: job.name.clone(),
         }),
         Err(e) => {
-            tracing::error!(job = %job.name, run = child, error = %supervisor::chain(&e), "could not record the run skipped; the next start looks at it again");
+            tracing::error!(job = %job.name, run = child, error = %supervisor::chain(&e), "could not record the run skipped; it will be admitted again");
+            release_child(ctx, job, child).await;
         }
+    }
+}
+
+/// Give `child`, a run a parent's end recorded that could not be admitted now
+/// (the database did not answer), back to the chain watcher, which claims it
+/// again at its next look (every `trigger::chains::POLL`, or at a run's end).
+/// Should even that fail, the next start of the daemon admits it.
+pub(super) async fn release_child(ctx: &Context, job: &Job, child: i64) {
+    if let Err(e) = ctx.store.release_child_run(child).await {
+        tracing::error!(job = %job.name, run = child, error = %supervisor::chain(&e), "could not give the run back to be admitted again; the next start of the daemon admits it");
     }
 }
 

@@ -1,13 +1,14 @@
 //! The daemon's checkpoints of the write-ahead log, kept out of the ticks' way.
 //!
-//! Every [`CHECKPOINT_EVERY`], if the WAL changed since the last checkpoint and
-//! no tick is due within [`TICK_CLEARANCE`], the task copies the WAL into the
-//! database ([`Store::checkpoint`]). Once nothing changes, it sleeps until a run
-//! starts or ends, so an idle daemon is not woken each second. So the `fsync`s of a checkpoint (about
+//! Every [`CHECKPOINT_EVERY`], if the WAL changed since the last try and no
+//! tick is due within [`TICK_CLEARANCE`], the task copies the WAL into the
+//! database ([`Store::checkpoint`]). So the `fsync`s of a checkpoint (about
 //! 100 ms each on an SD card, measured in BENCHMARKS.md, "Pi budget") happen
 //! between ticks, on a connection of their own, and not inside the commit of a
 //! tick's run that happened to take the WAL past `wal_autocheckpoint` pages.
-//! It never stops the daemon: a failed checkpoint is logged once and tried again.
+//! Once the WAL no longer changes, the task sleeps until a run starts or ends,
+//! so an idle daemon is not woken each second. It never stops the daemon: a
+//! failed checkpoint is logged once and tried again after the next write.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -121,23 +122,20 @@ pub async fn between_ticks(
                     copied = done.copied,
                     "checkpointed the write-ahead log"
                 );
-                // A reader still holding older pages leaves some behind: try again
-                // at the next look, even with no new write.
-                copied = if done.copied >= done.frames {
-                    stamp
-                } else {
-                    None
-                };
             }
             Err(e) if !failing => {
                 failing = true;
                 tracing::warn!(
                     error = %chain(&e),
-                    "could not checkpoint the write-ahead log; trying again each second (SQLite also checkpoints by itself every 256 pages)"
+                    "could not checkpoint the write-ahead log; trying again when a run starts or ends (SQLite also checkpoints by itself every 256 pages)"
                 );
             }
             Err(_) => {}
         }
+        // Tried on this WAL: the next try waits for a new write, even when a
+        // reader still held older pages (an open sqlite3 transaction) or the
+        // checkpoint failed, so that neither wakes an idle daemon every second.
+        copied = stamp;
     }
 }
 

@@ -269,12 +269,19 @@ impl Scheduler {
                 Admission::Busy { reason, .. } => {
                     return admit::skip_child(&self.ctx, job, pending.run_id, &reason).await;
                 }
-                Admission::Unknown => return, // logged; the next start admits it again
+                // Logged; claimed again by the chain watcher, then admitted again.
+                Admission::Unknown => {
+                    return admit::release_child(&self.ctx, job, pending.run_id).await;
+                }
             }
         } else {
-            // A run that never started replaces the runs of its job before it.
+            // A run that never started replaces the runs of its job before it;
+            // not a file's run: files of a job run one at a time by the watcher,
+            // and never replace a run started by hand.
             match job.concurrency {
-                Concurrency::Replace if pending.attempts == 0 => {
+                Concurrency::Replace
+                    if pending.attempts == 0 && pending.trigger != Trigger::File.as_str() =>
+                {
                     self.running.replace_all(&job.name)
                 }
                 _ => Vec::new(),

@@ -63,6 +63,20 @@ impl Store {
         Ok(ids)
     }
 
+    /// Give back the claim on child run `run_id` (made by [`Store::claim_child_runs`])
+    /// when it could not be admitted, so that the chain watcher claims it again.
+    pub async fn release_child_run(&self, run_id: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET pid = NULL
+             WHERE id = ?1 AND status = 'running' AND trigger = 'after'",
+        )
+        .bind(run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(self.err("giving back a run started by a parent's end"))?;
+        Ok(())
+    }
+
     /// The unfinished runs of `job` (running, waiting for a slot or to retry),
     /// whichever process supervises them, that hold back its child run `child`
     /// under `concurrency = "forbid"`: all but `child` itself and the child runs
