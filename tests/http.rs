@@ -996,6 +996,14 @@ stop_grace = "1s"
     let (name, started) = events.next().await.expect("an event");
     assert_eq!(name, "run_started", "{started}");
     let running = started["run_id"].as_i64().expect("id");
+    let (name, event) = events.next().await.expect("an event");
+    assert_eq!(
+        (name.as_str(), event),
+        (
+            "attempt_started",
+            json!({"type": "attempt_started", "run_id": running, "job": "tick", "attempt": 1})
+        )
+    );
     clock.advance_and_settle(Duration::from_secs(60)).await; // 00:02: skipped
     let id = |status: &str, scheduled: &str| {
         env.sql(&format!(
