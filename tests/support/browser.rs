@@ -37,6 +37,9 @@ pub fn chromium() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("chromium"))
 }
 
+/// Chromium's answer to an evaluation whose page navigated away meanwhile.
+const NAVIGATED: &str = "Inspected target navigated or closed";
+
 impl Browser {
     /// Start Chromium headless and open a blank page.
     pub async fn start() -> Browser {
@@ -115,6 +118,18 @@ impl Browser {
     }
 
     async fn send(&self, method: &str, params: Value, session: Option<&str>) -> Value {
+        self.try_send(method, params, session)
+            .await
+            .unwrap_or_else(|error| panic!("chromium refused {method}: {error}"))
+    }
+
+    /// [`Self::send`], giving back chromium's refusal instead of panicking.
+    async fn try_send(
+        &self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+    ) -> Result<Value, Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut message = json!({"id": id, "method": method, "params": params});
         if let Some(session) = session {
@@ -133,9 +148,9 @@ impl Browser {
             .unwrap_or_else(|_| panic!("chromium did not answer {method} within 2 min"))
             .expect("chromium answered");
         if let Some(error) = answer.get("error") {
-            panic!("chromium refused {method}: {error}");
+            return Err(error.clone());
         }
-        answer["result"].clone()
+        Ok(answer["result"].clone())
     }
 
     async fn call_browser(&self, method: &str, params: Value) -> Value {
@@ -197,12 +212,20 @@ impl Browser {
 
     /// The value of `expression` in the page (a promise is awaited).
     pub async fn eval(&self, expression: &str) -> Value {
-        let result = self
-            .call(
-                "Runtime.evaluate",
-                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
-            )
-            .await;
+        let params = json!({"expression": expression, "returnByValue": true, "awaitPromise": true});
+        let result = match self
+            .try_send("Runtime.evaluate", params, Some(&self.session))
+            .await
+        {
+            Ok(result) => result,
+            // The expression navigated away (a form submitted, a button that
+            // posts) before chromium answered: it ran, and its page has no value
+            // to give (null, which no caller expecting a value accepts).
+            Err(error) if error["message"] == json!(NAVIGATED) => {
+                return Value::Null;
+            }
+            Err(error) => panic!("chromium refused Runtime.evaluate: {error}"),
+        };
         if let Some(exception) = result.get("exceptionDetails") {
             panic!("{expression} threw: {exception}");
         }
@@ -214,12 +237,20 @@ impl Browser {
     /// navigation in between is waited out.
     pub async fn wait_for(&self, condition: &str, what: &str) {
         for _ in 0..900 {
+            let params =
+                json!({"expression": format!("Boolean({condition})"), "returnByValue": true});
+            // A navigation while it is evaluated: not yet, look again on the new page.
             let result = self
-                .call(
-                    "Runtime.evaluate",
-                    json!({"expression": format!("Boolean({condition})"), "returnByValue": true}),
-                )
-                .await;
+                .try_send("Runtime.evaluate", params, Some(&self.session))
+                .await
+                .unwrap_or_else(|error| {
+                    assert_eq!(
+                        error["message"],
+                        json!(NAVIGATED),
+                        "chromium refused Runtime.evaluate: {error}"
+                    );
+                    Value::Null
+                });
             if result["result"]["value"] == json!(true) {
                 return;
             }
