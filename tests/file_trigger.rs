@@ -6,7 +6,9 @@
 //! before the start are taken; a daemon SIGKILLed in the middle of a batch and
 //! restarted runs no file twice and loses none; a move that fails is recorded
 //! and the file is not run again; a reload (SIGHUP) that changes on_file
-//! watches the new directory and pattern only and runs no file twice.
+//! watches the new directory and pattern only and runs no file twice. While a
+//! file settles its run's container is made ready, and the run starts that
+//! one; one made for a file that goes before it settles is removed.
 
 mod common;
 
@@ -109,6 +111,73 @@ async fn a_file_gives_one_run_with_the_file_mounted_and_is_moved_after() {
     );
     assert_eq!(env.sql("SELECT count(*) FROM runs"), "2\n");
     assert!(env.containers_gone().await, "a container was left behind");
+}
+
+/// This test's containers made ready for a file while it settles
+/// (`cronbox-import-f…`), by id.
+async fn made_ready(env: &TestEnv) -> Vec<String> {
+    env.containers()
+        .await
+        .into_iter()
+        .filter(|c| c.name.starts_with("cronbox-import-f"))
+        .map(|c| c.id)
+        .collect()
+}
+
+/// Wait (up to `within`) for a container made ready for a file; its id.
+async fn wait_made_ready(env: &TestEnv, within: Duration) -> Option<String> {
+    let until = std::time::Instant::now() + within;
+    while std::time::Instant::now() < until {
+        if let Some(id) = made_ready(env).await.into_iter().next() {
+            return Some(id);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_settling_files_container_is_made_ready_and_its_run_starts_that_one() {
+    let (env, inbox, _done) =
+        env_with(|inbox, _| job(inbox, "").replace("settle = \"1s\"", "settle = \"5s\""));
+    let daemon = Daemon::start(&env).await;
+    std::fs::write(inbox.join("a.csv"), "1\n").expect("write");
+    let ready = wait_made_ready(&env, Duration::from_secs(5))
+        .await
+        .expect("no container was made ready while the file settled (5 s)");
+    // Made ready before the file was taken: it settles 5 s after its write.
+    assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
+    wait_for_sql(&env, "SELECT action FROM input_files", "kept\n").await;
+    daemon.stop().await;
+    // The run started that container, and it ran the job with the file mounted.
+    assert_eq!(
+        env.sql("SELECT container_id FROM attempts"),
+        format!("{ready}\n")
+    );
+    assert_eq!(outputs(&env), ["a.csv/1/"]);
+    assert!(env.containers_gone().await, "a container was left behind");
+}
+
+#[tokio::test]
+async fn a_file_gone_before_it_settles_has_its_container_removed_and_no_run() {
+    let (env, inbox, _done) =
+        env_with(|inbox, _| job(inbox, "").replace("settle = \"1s\"", "settle = \"5s\""));
+    let daemon = Daemon::start(&env).await;
+    let path = inbox.join("a.csv");
+    std::fs::write(&path, "1\n").expect("write");
+    wait_made_ready(&env, Duration::from_secs(5))
+        .await
+        .expect("no container was made ready while the file settled (5 s)");
+    std::fs::remove_file(&path).expect("delete");
+    assert!(
+        env.containers_gone().await,
+        "the container made ready for a file that went is still there"
+    );
+    // Past the instant it would have settled.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    daemon.stop().await;
+    assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
+    assert_eq!(env.sql("SELECT count(*) FROM runs"), "0\n");
 }
 
 #[tokio::test]
@@ -379,6 +448,8 @@ async fn a_paused_job_takes_no_file_until_it_is_resumed() {
     // Settled (1 s) and listed (every 2 s) several times over.
     tokio::time::sleep(Duration::from_secs(6)).await;
     assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
+    // Nothing is made ready for however long a pause lasts.
+    assert_eq!(made_ready(&env).await, Vec::<String>::new());
     store
         .set_paused("import", false, now)
         .await

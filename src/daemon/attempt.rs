@@ -115,8 +115,7 @@ pub type Preparation =
 /// that starts it records its id. One nothing starts is removed, by the daemon or
 /// by the start-up repair after a crash.
 pub async fn prepare_ahead(ctx: &Context, job: &Job, tick: DateTime<Utc>) -> Option<Prepared> {
-    // An indexed run's containers each need their index, known only as it starts.
-    if job.pull == PullPolicy::Always || job.completions > 1 {
+    if !preparable(job) {
         return None;
     }
     // The tick of a forbid job will be skipped while any run of it goes,
@@ -127,6 +126,44 @@ pub async fn prepare_ahead(ctx: &Context, job: &Job, tick: DateTime<Utc>) -> Opt
         return None;
     }
     let env = prepare(job).ok()?;
+    make_ready(ctx, job, env, Identity::Tick(tick)).await
+}
+
+/// While a file settles, create and attach the container of the first attempt
+/// of its run (`job` with the file mounted, `params` the run's: see
+/// `trigger::files::PrepareFile`), as [`prepare_ahead`] does for a tick. A
+/// file's run is never skipped, so `concurrency` does not stand in the way.
+/// `key` tells apart the containers made ready for files (it names them: a name
+/// already taken makes this give `None`).
+pub async fn prepare_for_file(
+    ctx: &Context,
+    job: &Job,
+    params: &[(String, String)],
+    key: u64,
+) -> Option<Prepared> {
+    if !preparable(job) {
+        return None;
+    }
+    let env = super::supervisor::with_params(prepare(job).ok()?, params);
+    make_ready(ctx, job, env, Identity::File(key)).await
+}
+
+/// Whether a container can be made ready before the run of `job` exists: not
+/// when it pulls before every attempt, nor for an indexed job (its containers
+/// each need their index, known only as they start).
+fn preparable(job: &Job) -> bool {
+    job.pull != PullPolicy::Always && job.completions <= 1
+}
+
+/// Create and attach the container `identity` names for `job` with `env`,
+/// unless the host cannot enforce its limits or the engine fails (logged at
+/// debug: the run then takes the usual path, which records any failure).
+async fn make_ready(
+    ctx: &Context,
+    job: &Job,
+    env: Vec<String>,
+    identity: Identity,
+) -> Option<Prepared> {
     let requested = job.limits_requested();
     let swap_accounted = if requested.is_empty() {
         true
@@ -137,21 +174,21 @@ pub async fn prepare_ahead(ctx: &Context, job: &Job, tick: DateTime<Utc>) -> Opt
         }
         capabilities.swap
     };
-    let mut spec = container_spec(ctx, job, &env, Identity::Tick(tick));
+    let mut spec = container_spec(ctx, job, &env, identity);
     spec.swap_accounted = swap_accounted;
     let made = async {
         let id = match ctx.engine.create(&spec).await {
             Ok(Some(id)) => id,
             Ok(None) => return None,
             Err(e) => {
-                tracing::debug!(job = %job.name, error = %e, "could not make the container ready ahead of the tick");
+                tracing::debug!(job = %job.name, error = %e, "could not make the container ready ahead of its run");
                 return None;
             }
         };
         match ctx.engine.attach(&id, &spec.name).await {
             Ok(attached) => Some(attached),
             Err(e) => {
-                tracing::debug!(job = %job.name, error = %e, "could not attach ahead of the tick");
+                tracing::debug!(job = %job.name, error = %e, "could not attach ahead of the run");
                 let _ = ctx.engine.remove(&id).await;
                 None
             }

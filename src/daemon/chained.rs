@@ -3,6 +3,7 @@
 
 use super::{Planned, Scheduler};
 use crate::store::{PendingRun, RunStatus};
+use crate::trigger::Triggered;
 
 impl Scheduler {
     /// Start `pending`, a run a trigger recorded (a chained run this daemon
@@ -10,13 +11,15 @@ impl Scheduler {
     /// chained run once its job's `concurrency` admits it, as a tick's run (see
     /// [`Scheduler::resume`]). A job no longer in the schedule gets its run
     /// recorded failed, with the reason.
-    pub(super) async fn start_chained(&self, planned: &[Planned], pending: PendingRun) {
+    pub(super) async fn start_chained(&self, planned: &[Planned], triggered: Triggered) {
+        let Triggered { pending, ready } = triggered;
         match planned.iter().find(|p| p.job.name == pending.job) {
             Some(p) => {
                 self.announce(&pending).await;
-                self.resume(&p.job.clone(), pending).await
+                self.resume(&p.job.clone(), pending, ready).await
             }
             None => {
+                self.discard_preparation(ready);
                 tracing::warn!(job = %pending.job, run = pending.run_id, "a trigger started a job no longer in the schedule; recording its run failed");
                 let reason = "the job was removed from the schedule before its run started";
                 let now = self.ctx.clock.now();

@@ -31,6 +31,13 @@ pub fn prepared_container_name(
     )
 }
 
+/// The name of the container made ready for a run of `job` while its file
+/// settles, before the run has an id: `cronbox-JOB-fKEY-TAG`, `KEY` telling
+/// the files' containers apart (`trigger::files::PrepareFile`).
+pub fn file_container_name(database: &std::path::Path, job: &str, key: u64) -> String {
+    format!("cronbox-{job}-f{key:016x}-{:08x}", database_tag(database))
+}
+
 /// FNV-1a of the database's path: a stable short tag, so two daemons never share names.
 fn database_tag(database: &std::path::Path) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
@@ -88,6 +95,9 @@ pub(super) enum Identity {
     Attempt(i64, u32),
     /// The first attempt of the run of this tick, made ready before the run exists.
     Tick(DateTime<Utc>),
+    /// The first attempt of a file's run, made ready while the file settles:
+    /// the key that names it.
+    File(u64),
 }
 
 pub(super) fn container_spec(
@@ -118,6 +128,7 @@ pub(super) fn container_spec(
             labels.insert(engine::LABEL_TICK.to_owned(), tick.to_rfc3339());
             prepared_container_name(database, &job.name, tick)
         }
+        Identity::File(key) => file_container_name(database, &job.name, key),
     };
     let mut binds: Vec<String> = job.volumes.iter().map(|v| v.to_bind()).collect();
     binds.extend(

@@ -13,6 +13,7 @@ pub mod checkpoint;
 mod commands;
 mod container;
 pub mod control;
+mod file_ready;
 mod output;
 mod repair;
 pub mod retention;
@@ -197,9 +198,28 @@ impl Scheduler {
 
     /// Remove what `ready` made, once it is made, without holding up the loop.
     fn discard_in_background(&self, ready: Preparing) {
-        let ctx = self.ctx.clone();
-        self.tracker
-            .spawn(async move { supervisor::discard(&ctx, ready.into_preparation()).await });
+        self.discard_preparation(Some(ready.into_preparation()));
+    }
+
+    /// A `forbid` job's new run (a tick's, a parent's end's) is refused while a
+    /// run of it started on request is being recorded: that one is not in the
+    /// database yet, which is where the policy looks ([`admit`]).
+    fn busy_on_request(&self, job: &Job) -> Option<Admission> {
+        let admitting =
+            job.concurrency == Concurrency::Forbid && self.requests.admitting.contains(&job.name);
+        admitting.then(|| Admission::Busy {
+            reason: admit::busy_reason(&[]),
+            running: Vec::new(),
+        })
+    }
+
+    /// Remove what `preparation` made, if anything, without holding up the loop.
+    fn discard_preparation(&self, preparation: Option<supervisor::Preparation>) {
+        if let Some(preparation) = preparation {
+            let ctx = self.ctx.clone();
+            self.tracker
+                .spawn(async move { supervisor::discard(&ctx, preparation).await });
+        }
     }
 
     /// Take over what the previous daemon left (see [`repair`]): adopt its
@@ -239,7 +259,7 @@ impl Scheduler {
             if matches!(pending.trigger.as_str(), "file" | "after") {
                 // Recorded by a trigger: a file taken, a parent's end.
                 self.announce(&pending).await;
-                self.resume(&job, pending).await;
+                self.resume(&job, pending, None).await;
                 continue;
             }
             tracing::info!(
@@ -247,7 +267,7 @@ impl Scheduler {
                 due = %pending.retry_at.unwrap_or(self.ctx.clock.now()),
                 "repair: resuming a run that was waiting when the previous daemon stopped"
             );
-            self.resume(&job, pending).await;
+            self.resume(&job, pending, None).await;
         }
         Ok(())
     }
@@ -258,13 +278,24 @@ impl Scheduler {
     /// started (job chains) that has made no attempt is first admitted by its
     /// job's `concurrency`, as a tick is: refused (`forbid`), it is recorded
     /// `skipped`; with `replace`, the runs of the job going here or in another
-    /// process are stopped before it starts.
-    async fn resume(&self, job: &Arc<Job>, pending: crate::store::PendingRun) {
+    /// process are stopped before it starts. `ready`: its container, made ready
+    /// while its file settled (a file's run).
+    async fn resume(
+        &self,
+        job: &Arc<Job>,
+        pending: crate::store::PendingRun,
+        mut ready: Option<supervisor::Preparation>,
+    ) {
         // A file's run gets its file mounted.
         let job = &crate::trigger::files::with_input(&self.ctx.store, job, &pending).await;
         let replaces = if pending.trigger == Trigger::After.as_str() && pending.attempts == 0 {
             // A parent's end started it: the job's policy applies as to a tick.
-            match admit::admit_child(&self.ctx, &self.running, job, pending.run_id).await {
+            self.discard_preparation(ready.take());
+            let admission = match self.busy_on_request(job) {
+                Some(busy) => busy,
+                None => admit::admit_child(&self.ctx, &self.running, job, pending.run_id).await,
+            };
+            match admission {
                 Admission::Start(replaces) => replaces,
                 Admission::Busy { reason, .. } => {
                     return admit::skip_child(&self.ctx, job, pending.run_id, &reason).await;
@@ -290,7 +321,7 @@ impl Scheduler {
         let due_now = pending.retry_at.is_none_or(|at| at <= self.ctx.clock.now());
         let (queued, in_line) = tokio::sync::oneshot::channel();
         self.spawn_run(job, "a resumed run", move |ctx, job, stops| async move {
-            supervisor::resume(&ctx, &job, &pending, replaces, &stops, Some(queued))
+            supervisor::resume(&ctx, &job, &pending, replaces, &stops, Some(queued), ready)
                 .await
                 .map(drop)
         });
@@ -393,6 +424,7 @@ pub async fn run_with(
         clock: clock.clone(),
         start: chained_tx.clone(),
         events: events.clone(),
+        prepare: Arc::new(file_ready::FileReady::new(ctx.clone())),
     };
     let mut file_watchers = crate::trigger::files::spawn(&current, &files, tracker, &shutdown);
     tracker.spawn(crate::trigger::chains::watch(
@@ -504,7 +536,7 @@ pub async fn run_with(
                 }
                 Err(_) => config_open = false,
             },
-            Some(pending) = chained.recv() => scheduler.start_chained(&planned, pending).await,
+            Some(triggered) = chained.recv() => scheduler.start_chained(&planned, triggered).await,
             command = controls.commands.recv(), if commands_open => match command {
                 Some(command) => {
                     let state = commands::State { planned: &planned, paused: &mut paused, preparing: &mut preparing };
@@ -519,6 +551,11 @@ pub async fn run_with(
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     for (_, ready) in preparing.drain() {
         scheduler.discard_in_background(ready);
+    }
+    // Runs handed over and not started stay recorded for the next start.
+    chained.close();
+    while let Ok(triggered) = chained.try_recv() {
+        scheduler.discard_preparation(triggered.ready);
     }
     match current.daemon.on_shutdown {
         OnShutdown::Detach => {
@@ -782,15 +819,9 @@ async fn fire(
     trigger: Trigger,
     ready: Option<Preparing>,
 ) {
-    // A run started on request and not recorded yet is not in the database.
-    let admitting =
-        job.concurrency == Concurrency::Forbid && scheduler.requests.admitting.contains(&job.name);
-    let admission = if admitting {
-        let running = Vec::new();
-        let reason = admit::busy_reason(&running);
-        Admission::Busy { reason, running }
-    } else {
-        admit::admit(&scheduler.ctx, &scheduler.running, job).await
+    let admission = match scheduler.busy_on_request(job) {
+        Some(busy) => busy,
+        None => admit::admit(&scheduler.ctx, &scheduler.running, job).await,
     };
     let replaces = match admission {
         Admission::Start(replaces) => replaces,

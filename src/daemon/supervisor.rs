@@ -322,7 +322,9 @@ fn watch_stop_requests(
 /// none), its deadline counting from when the run started and, if it never made
 /// an attempt, its `starting_deadline` from its tick. `queued` is told once its
 /// first slot request is in line, so that runs resumed one after the other keep
-/// their order.
+/// their order. Its first attempt starts the container `preparation` made
+/// ready (a file's run), if it made one and the environment is still the same;
+/// one not used is removed.
 pub async fn resume(
     ctx: &Context,
     job: &Job,
@@ -330,7 +332,9 @@ pub async fn resume(
     replaces: Vec<Predecessor>,
     stops: &Stops,
     queued: Option<oneshot::Sender<()>>,
+    preparation: Option<Preparation>,
 ) -> Result<RunReport, StoreError> {
+    let mut preparation = preparation;
     let now = ctx.clock.now();
     let _ = stops.run_id.set(pending.run_id);
     let trigger = Trigger::from_name(&pending.trigger).unwrap_or(Trigger::Manual);
@@ -346,13 +350,17 @@ pub async fn resume(
         start_by: start_by(job, trigger, pending.scheduled_at).filter(|_| first),
         adopt: None,
         adopt_more: Vec::new(),
-        prepared: &mut None,
+        prepared: &mut preparation,
         replaces: if first { replaces } else { Vec::new() },
         queued,
         params: pending.params.clone(),
         waiting_since: Some(pending.retry_at.unwrap_or(pending.started_at)),
     };
-    detachable(drive(ctx, job, run, stops), pending.run_id, stops).await
+    let report = detachable(drive(ctx, job, run, stops), pending.run_id, stops).await;
+    if let Some(preparation) = preparation {
+        discard(ctx, preparation).await;
+    }
+    report
 }
 
 /// Take over an attempt whose container a previous daemon started: its output is
@@ -1129,7 +1137,7 @@ async fn wait<F: std::future::Future + Unpin>(
 
 /// The job's environment (`KEY=value` entries) with a run's parameters added,
 /// each replacing the job's own value of the same variable.
-fn with_params(mut env: Vec<String>, params: &[(String, String)]) -> Vec<String> {
+pub(super) fn with_params(mut env: Vec<String>, params: &[(String, String)]) -> Vec<String> {
     if params.is_empty() {
         return env;
     }

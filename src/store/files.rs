@@ -1,7 +1,7 @@
 //! File arrival (table `input_files`): a file is taken, with its run, in one
 //! transaction; what became of it after the run is recorded on the same row.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -38,6 +38,23 @@ pub enum FileOutcome {
     Failed(String),
 }
 
+/// Where the file of a run is mounted in its container (read-only).
+pub const INPUT: &str = "/cronbox/input/file";
+
+/// The environment a file's run gets, as its run's parameters (`runs.params`):
+/// `CRONBOX_FILE` (where the file is mounted, [`INPUT`]) and `CRONBOX_FILE_NAME`
+/// (its name on the host), in the order the parameters read back.
+pub fn file_params(path: &Path) -> Vec<(String, String)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    vec![
+        ("CRONBOX_FILE".to_owned(), INPUT.to_owned()),
+        ("CRONBOX_FILE_NAME".to_owned(), name),
+    ]
+}
+
 fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -54,18 +71,7 @@ impl Store {
         pid: u32,
     ) -> Result<Option<i64>, StoreError> {
         let (job, file) = (job.to_owned(), file.clone());
-        let name = file
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let params = super::params_to_json(
-            &[
-                ("CRONBOX_FILE".to_owned(), "/cronbox/input/file".to_owned()),
-                ("CRONBOX_FILE_NAME".to_owned(), name),
-            ],
-            |_| false,
-        );
+        let params = super::params_to_json(&file_params(&file.path), |_| false);
         self.in_transaction("taking a file and recording its run", move |conn| {
             Box::pin(async move {
                 let at = timestamp(now);
@@ -186,5 +192,21 @@ impl Store {
         .await
         .map_err(self.err("recording what became of a file"))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_runs_parameters_read_back_as_they_were_given() {
+        // The container made ready while the file settles is used only if the
+        // environment the run reads back from `runs.params` is the same.
+        for path in ["/in/a.csv", "/in/b c.csv", "/in/ünï.csv", "/"] {
+            let params = file_params(Path::new(path));
+            let stored = super::super::params_to_json(&params, |_| false);
+            assert_eq!(super::super::params_from_json(&stored), params, "{path}");
+        }
     }
 }

@@ -21,7 +21,7 @@ mod wal;
 pub use chains::ChainRoute;
 pub use dashboard::{DurationBucket, EndedRun, OpenRun, RunBrief, SuccessRate, Unfinished};
 pub use error::StoreError;
-pub use files::{FileIdentity, FileOutcome, TakenFile};
+pub use files::{FileIdentity, FileOutcome, INPUT, TakenFile, file_params};
 pub use indexes::{IndexNext, IndexProgress};
 pub use lifecycle::{PendingRun, RunNext, UnfinishedRun, params_from_json, params_to_json};
 pub use outbox::{DeliveryRecord, Notification, PingRoute, Route};

@@ -68,7 +68,7 @@ pub async fn watch(
     store: Store,
     events: Events,
     mut config: watch::Receiver<Arc<Config>>,
-    start: mpsc::Sender<PendingRun>,
+    start: mpsc::Sender<super::Triggered>,
     shutdown: CancellationToken,
 ) {
     let mut wake = events.subscribe();
@@ -81,7 +81,11 @@ pub async fn watch(
                 }
                 for run in runs {
                     tracing::info!(job = %run.job, run = run.run_id, "starting a run after its parent's end");
-                    if start.send(run).await.is_err() {
+                    let triggered = super::Triggered {
+                        pending: run,
+                        ready: None,
+                    };
+                    if start.send(triggered).await.is_err() {
                         return;
                     }
                 }
