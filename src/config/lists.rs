@@ -132,97 +132,102 @@ impl Checker<'_> {
                 "passed to a program",
             )
         };
-        let DeValue::Table(table) = value.get_ref() else {
-            let message = format!(
-                "{setting} must be a table of strings such as {example}, found {}",
-                kind(value.get_ref())
-            );
-            self.report(value.span(), job, message);
-            return None;
-        };
-        let before = self.reported;
-        let mut env = BTreeMap::new();
-        for (key, value) in table.iter() {
-            let name: &str = key.get_ref();
-            if name.is_empty() || name.contains(['=', '\0']) {
-                let message = format!(
+        let name_problem = |name: &str| {
+            (name.is_empty() || name.contains(['=', '\0'])).then(|| {
+                format!(
                     "invalid {noun} {} in {setting}: it must be non-empty and contain no \"=\" or NUL",
                     quote(name)
-                );
-                self.report(key.span(), job, message);
+                )
+            })
+        };
+        let value_problem = |name: &str, found: &DeValue<'_>| match found {
+            DeValue::String(_) => format!(
+                "{setting}.{} contains a NUL character, which cannot be {nul}",
+                toml_key(name)
+            ),
+            other => {
+                let hint = match other {
+                    DeValue::Array(_) | DeValue::Table(_) => String::new(),
+                    _ => format!("; quote the value: {} = \"...\"", toml_key(name)),
+                };
+                format!(
+                    "{setting}.{} must be a string, found {} ({setting} values are never shown){hint}",
+                    toml_key(name),
+                    kind(other)
+                )
             }
-            let problem = match value.get_ref() {
-                DeValue::String(s) if s.contains('\0') => format!(
-                    "{setting}.{} contains a NUL character, which cannot be {nul}",
-                    toml_key(name)
-                ),
-                DeValue::String(s) => {
-                    env.insert(name.to_owned(), s.to_string());
-                    continue;
-                }
-                other => {
-                    let hint = match other {
-                        DeValue::Array(_) | DeValue::Table(_) => String::new(),
-                        _ => format!("; quote the value: {} = \"...\"", toml_key(name)),
-                    };
-                    format!(
-                        "{setting}.{} must be a string, found {} ({setting} values are never shown){hint}",
-                        toml_key(name),
-                        kind(other)
-                    )
-                }
-            };
-            self.report(value.span(), job, problem);
-        }
-        (self.reported == before).then_some(env)
+        };
+        let not_table = |found: &DeValue<'_>| {
+            format!(
+                "{setting} must be a table of strings such as {example}, found {}",
+                kind(found)
+            )
+        };
+        self.string_table(value, job, &not_table, &name_problem, &value_problem)
     }
 
     fn labels(&mut self, value: &Value<'_>, job: Option<&str>) -> Option<BTreeMap<String, String>> {
-        let DeValue::Table(table) = value.get_ref() else {
-            let message = format!(
+        let value_problem = |name: &str, found: &DeValue<'_>| match found {
+            DeValue::String(_) => format!("labels.{} contains a NUL character", toml_key(name)),
+            DeValue::Table(_) => format!(
+                "labels.{} must be a string, found a table; a label name with dots must be quoted: labels = {{ {} = \"...\" }}",
+                toml_key(name),
+                quote(&format!("{name}.x"))
+            ),
+            other => {
+                let hint = match other {
+                    DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) => {
+                        format!("; quote it: \"{}\"", scalar_text(other))
+                    }
+                    _ => String::new(),
+                };
+                format!(
+                    "labels.{} must be a string, found {}{hint}",
+                    toml_key(name),
+                    describe(other)
+                )
+            }
+        };
+        let not_table = |found: &DeValue<'_>| {
+            format!(
                 "labels must be a table of strings such as {{ \"com.example.team\" = \"ops\" }}, found {}",
-                describe(value.get_ref())
-            );
-            self.report(value.span(), job, message);
+                describe(found)
+            )
+        };
+        self.string_table(value, job, &not_table, &label_name_problem, &value_problem)
+    }
+
+    /// A table of strings (`env`, `headers`, `labels`): each name checked by
+    /// `name_problem`; each value a string with no NUL, else `value_problem`
+    /// says what is wrong with it (given the value found: a string has a NUL).
+    /// `not_table` says what is wrong with a value that is not a table.
+    fn string_table(
+        &mut self,
+        value: &Value<'_>,
+        job: Option<&str>,
+        not_table: &dyn Fn(&DeValue<'_>) -> String,
+        name_problem: &dyn Fn(&str) -> Option<String>,
+        value_problem: &dyn Fn(&str, &DeValue<'_>) -> String,
+    ) -> Option<BTreeMap<String, String>> {
+        let DeValue::Table(table) = value.get_ref() else {
+            self.report(value.span(), job, not_table(value.get_ref()));
             return None;
         };
         let before = self.reported;
-        let mut labels = BTreeMap::new();
+        let mut strings = BTreeMap::new();
         for (key, value) in table.iter() {
             let name: &str = key.get_ref();
-            if let Some(problem) = label_name_problem(name) {
+            if let Some(problem) = name_problem(name) {
                 self.report(key.span(), job, problem);
             }
-            let problem = match value.get_ref() {
-                DeValue::String(s) if s.contains('\0') => {
-                    format!("labels.{} contains a NUL character", toml_key(name))
+            match value.get_ref() {
+                DeValue::String(s) if !s.contains('\0') => {
+                    strings.insert(name.to_owned(), s.to_string());
                 }
-                DeValue::String(s) => {
-                    labels.insert(name.to_owned(), s.to_string());
-                    continue;
-                }
-                DeValue::Table(_) => format!(
-                    "labels.{} must be a string, found a table; a label name with dots must be quoted: labels = {{ {} = \"...\" }}",
-                    toml_key(name),
-                    quote(&format!("{name}.x"))
-                ),
-                other => {
-                    let hint = match other {
-                        DeValue::Integer(_) | DeValue::Float(_) | DeValue::Boolean(_) => {
-                            format!("; quote it: \"{}\"", scalar_text(other))
-                        }
-                        _ => String::new(),
-                    };
-                    format!(
-                        "labels.{} must be a string, found {}{hint}",
-                        toml_key(name),
-                        describe(other)
-                    )
-                }
-            };
-            self.report(value.span(), job, problem);
+                other => self.report(value.span(), job, value_problem(name, other)),
+            }
         }
-        (self.reported == before).then_some(labels)
+        (self.reported == before).then_some(strings)
     }
 
     fn secrets(
