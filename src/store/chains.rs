@@ -119,3 +119,43 @@ impl Store {
         Ok(parent.flatten())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Record a run of `job` a parent's end started, not claimed (`pid` NULL).
+    async fn child(store: &Store, job: &str) -> i64 {
+        sqlx::query(
+            "INSERT INTO runs (job, trigger, scheduled_at, status, started_at)
+             VALUES (?1, 'after', '2026-01-01T00:00:00.000000Z', 'running', '2026-01-01T00:00:00.000000Z')",
+        )
+        .bind(job)
+        .execute(&store.pool)
+        .await
+        .expect("insert")
+        .last_insert_rowid()
+    }
+
+    #[tokio::test]
+    async fn a_child_run_given_back_is_claimed_again_once_and_an_ended_one_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("db")).await.expect("open");
+        let (a, b) = (child(&store, "a").await, child(&store, "b").await);
+        assert_eq!(store.claim_child_runs(100).await.expect("claim"), [a, b]);
+        // Claimed once: another process finds none.
+        assert!(store.claim_child_runs(200).await.expect("claim").is_empty());
+        // Given back (its admission could not be decided): claimed again, once.
+        store.release_child_run(a).await.expect("release");
+        assert_eq!(store.claim_child_runs(300).await.expect("claim"), [a]);
+        assert!(store.claim_child_runs(400).await.expect("claim").is_empty());
+        // A run that ended is never given back to be started again.
+        sqlx::query("UPDATE runs SET status = 'skipped' WHERE id = ?1")
+            .bind(b)
+            .execute(&store.pool)
+            .await
+            .expect("end");
+        store.release_child_run(b).await.expect("release");
+        assert!(store.claim_child_runs(500).await.expect("claim").is_empty());
+    }
+}
