@@ -113,6 +113,16 @@ async fn a_file_gives_one_run_with_the_file_mounted_and_is_moved_after() {
     assert!(env.containers_gone().await, "a container was left behind");
 }
 
+/// A daemon started on the job of [`job`] with `settle` instead of 1 s; its
+/// environment and inbox.
+async fn started_with_settle(settle: &str) -> (TestEnv, PathBuf, Daemon) {
+    let (env, inbox, _done) = env_with(|inbox, _| {
+        job(inbox, "").replace("settle = \"1s\"", &format!("settle = \"{settle}\""))
+    });
+    let daemon = Daemon::start(&env).await;
+    (env, inbox, daemon)
+}
+
 /// This test's containers made ready for a file while it settles
 /// (`cronbox-import-f…`), by id.
 async fn made_ready(env: &TestEnv) -> Vec<String> {
@@ -138,9 +148,7 @@ async fn wait_made_ready(env: &TestEnv, within: Duration) -> Option<String> {
 
 #[tokio::test]
 async fn a_settling_files_container_is_made_ready_and_its_run_starts_that_one() {
-    let (env, inbox, _done) =
-        env_with(|inbox, _| job(inbox, "").replace("settle = \"1s\"", "settle = \"5s\""));
-    let daemon = Daemon::start(&env).await;
+    let (env, inbox, daemon) = started_with_settle("5s").await;
     std::fs::write(inbox.join("a.csv"), "1\n").expect("write");
     let ready = wait_made_ready(&env, Duration::from_secs(5))
         .await
@@ -160,9 +168,7 @@ async fn a_settling_files_container_is_made_ready_and_its_run_starts_that_one() 
 
 #[tokio::test]
 async fn a_file_gone_before_it_settles_has_its_container_removed_and_no_run() {
-    let (env, inbox, _done) =
-        env_with(|inbox, _| job(inbox, "").replace("settle = \"1s\"", "settle = \"5s\""));
-    let daemon = Daemon::start(&env).await;
+    let (env, inbox, daemon) = started_with_settle("5s").await;
     let path = inbox.join("a.csv");
     std::fs::write(&path, "1\n").expect("write");
     wait_made_ready(&env, Duration::from_secs(5))
@@ -182,9 +188,7 @@ async fn a_file_gone_before_it_settles_has_its_container_removed_and_no_run() {
 
 #[tokio::test]
 async fn a_file_written_slowly_is_taken_once_whole_after_it_settles() {
-    let (env, inbox, _done) =
-        env_with(|inbox, _| job(inbox, "").replace("settle = \"1s\"", "settle = \"3s\""));
-    let daemon = Daemon::start(&env).await;
+    let (env, inbox, daemon) = started_with_settle("3s").await;
     let path = inbox.join("slow.csv");
     let mut want = String::new();
     for line in 0..15 {
