@@ -263,10 +263,14 @@ impl Store {
     /// (the readiness check gives up before the busy timeout) must not drop the
     /// connection between its `BEGIN` and its `ROLLBACK`, which would hand the
     /// pool a connection that holds the write lock, and every write would wait.
+    /// A caller waits for its turn before that task is spawned, so callers that
+    /// give up while an outside writer holds the lock leave no task behind:
+    /// one check at most waits on the lock, however many probes come.
     pub async fn check_writable(&self) -> Result<(), StoreError> {
+        let one = self.writable_check.clone().lock_owned().await;
         let store = self.clone();
         let checked = tokio::spawn(async move {
-            let _one = store.writable_check.lock().await;
+            let _one = one;
             store.take_write_lock().await
         });
         match checked.await {
@@ -415,5 +419,39 @@ mod tests {
         assert_eq!((last.len(), last["a"].id), (1, 5));
         assert_eq!(store.waiting_runs(t).await.expect("waiting"), 4);
         store.check_writable().await.expect("writable");
+    }
+
+    #[tokio::test]
+    async fn probes_that_give_up_while_a_writer_holds_the_lock_leave_one_check_behind() {
+        use sqlx::Connection;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let store = Store::open(&path).await.expect("open");
+        // An operator's shell holding the write lock.
+        let mut outside = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .expect("connect");
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut outside)
+            .await
+            .expect("lock");
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        // /readyz probes, each giving up after a while (as READY_WAIT does).
+        for _ in 0..50 {
+            let wait = std::time::Duration::from_millis(20);
+            let probe = tokio::time::timeout(wait, store.check_writable());
+            assert!(
+                probe.await.is_err(),
+                "the check passed while the lock was held"
+            );
+        }
+        // The one check waiting on the lock; none queued behind it.
+        assert_eq!(metrics.num_alive_tasks(), before + 1);
+        sqlx::query("ROLLBACK")
+            .execute(&mut outside)
+            .await
+            .expect("unlock");
+        store.check_writable().await.expect("writable once let go");
     }
 }
