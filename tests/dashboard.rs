@@ -288,10 +288,11 @@ async fn the_overview_and_a_run_page_follow_runs_live_without_a_reload() {
         .eval("document.querySelector('input[name=\"param.WHO\"]').value = 'browser'")
         .await;
     browser
-        .eval("document.querySelector('#run-now button').click()")
-        .await;
-    browser
-        .wait_for("location.pathname.startsWith('/runs/')", "the run's page")
+        .click_then(
+            "#run-now button",
+            "location.pathname.startsWith('/runs/')",
+            "the run's page",
+        )
         .await;
     browser
         .wait_for(
@@ -414,10 +415,8 @@ async fn pause_shows_the_job_paused_and_stop_ends_a_sleeping_job() {
 
     browser.open(&served.url("/jobs/tick")).await;
     browser
-        .eval("document.querySelector('#pause').click()")
-        .await;
-    browser
-        .wait_for(
+        .click_then(
+            "#pause",
             "document.readyState === 'complete' && !!document.querySelector('#resume')",
             "the Resume button",
         )
@@ -445,10 +444,8 @@ async fn pause_shows_the_job_paused_and_stop_ends_a_sleeping_job() {
     shoot(&browser, &served.url("/jobs/tick"), "job-paused").await;
     browser.open(&served.url("/jobs/tick")).await;
     browser
-        .eval("document.querySelector('#resume').click()")
-        .await;
-    browser
-        .wait_for(
+        .click_then(
+            "#resume",
             "document.readyState === 'complete' && !!document.querySelector('#pause')",
             "the Pause button again",
         )
@@ -457,13 +454,7 @@ async fn pause_shows_the_job_paused_and_stop_ends_a_sleeping_job() {
     // Stop: a sleeping run ends stopped.
     browser.open(&served.url("/jobs/sleeper")).await;
     browser
-        .eval("document.querySelector('#run-now button').click()")
-        .await;
-    browser
-        .wait_for(
-            "location.pathname.startsWith('/runs/') && document.readyState === 'complete' && !!document.querySelector('#stop')",
-            "the run's page with Stop",
-        )
+        .click_then("#run-now button", "location.pathname.startsWith('/runs/') && document.readyState === 'complete' && !!document.querySelector('#stop')", "the run's page with Stop")
         .await;
     live(&browser).await;
     browser.eval("window.__page = 'same'").await;
@@ -480,13 +471,7 @@ async fn pause_shows_the_job_paused_and_stop_ends_a_sleeping_job() {
     )
     .await;
     browser
-        .eval("document.querySelector('#stop').click()")
-        .await;
-    browser
-        .wait_for(
-            "document.readyState === 'complete' && !!document.querySelector('#status') && document.querySelector('#status').innerText.includes('stopped')",
-            "the run stopped",
-        )
+        .click_then("#stop", "document.readyState === 'complete' && !!document.querySelector('#status') && document.querySelector('#status').innerText.includes('stopped')", "the run stopped")
         .await;
     assert_eq!(
         env.sql(&format!("SELECT status FROM runs WHERE id = {id}")),
@@ -651,29 +636,23 @@ async fn the_pages_and_forms_work_without_javascript() {
     // A form posts and the answer is the page that shows the result.
     browser.open(&served.url("/jobs/tick")).await;
     browser
-        .eval("document.querySelector('#pause').click()")
-        .await;
-    browser
-        .wait_for(
+        .click_then(
+            "#pause",
             "document.readyState === 'complete' && !!document.querySelector('#resume')",
             "the job paused",
         )
         .await;
     browser
-        .eval("document.querySelector('#resume').click()")
-        .await;
-    browser
-        .wait_for(
+        .click_then(
+            "#resume",
             "document.readyState === 'complete' && !!document.querySelector('#pause')",
             "the job resumed",
         )
         .await;
     browser.open(&served.url("/jobs/sleeper")).await;
     browser
-        .eval("document.querySelector('#run-now button').click()")
-        .await;
-    browser
-        .wait_for(
+        .click_then(
+            "#run-now button",
             "location.pathname.startsWith('/runs/') && document.readyState === 'complete'",
             "the run's page",
         )
@@ -686,10 +665,8 @@ async fn the_pages_and_forms_work_without_javascript() {
     )
     .await;
     browser
-        .eval("document.querySelector('#stop').click()")
-        .await;
-    browser
-        .wait_for(
+        .click_then(
+            "#stop",
             "document.readyState === 'complete' && location.pathname.startsWith('/runs/')",
             "the run's page after Stop",
         )

@@ -268,6 +268,14 @@ impl Browser {
         panic!("waited 90 s for {what} ({condition}); the page says:\n{text}");
     }
 
+    /// Click the element `selector` finds, then [`Browser::wait_for`]
+    /// `condition` (`what` says what is awaited).
+    pub async fn click_then(&self, selector: &str, condition: &str, what: &str) {
+        self.eval(&format!("document.querySelector('{selector}').click()"))
+            .await;
+        self.wait_for(condition, what).await;
+    }
+
     /// The page's text.
     pub async fn text(&self) -> String {
         self.eval("document.body.innerText")
