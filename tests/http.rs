@@ -1142,22 +1142,7 @@ backoff = "1s"
             1798761600.0,
         ),
     ];
-    // The events reach the metrics a moment after the database (bounded wait).
-    let mut text = String::new();
-    for _ in 0..100 {
-        text = api.text("/metrics").await.1;
-        if want
-            .iter()
-            .all(|(series, value)| sample(&text, series) == Some(*value))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    promtool(&text);
-    for (series, value) in want {
-        assert_eq!(sample(&text, series), Some(value), "{series}\n{text}");
-    }
+    let text = metrics_once(&api, &want).await;
     let success =
         sample(&text, r#"cronbox_last_success_timestamp_seconds{job="ok"}"#).expect("last success");
     let finished = env.sql("SELECT max(finished_at) FROM runs WHERE job = 'ok'");
