@@ -187,6 +187,39 @@ async fn a_file_gone_before_it_settles_has_its_container_removed_and_no_run() {
 }
 
 #[tokio::test]
+async fn a_job_paused_while_its_file_settles_has_the_files_container_removed() {
+    let (env, inbox, daemon) = started_with_settle("5s").await;
+    let path = inbox.join("a.csv");
+    std::fs::write(&path, "1\n").expect("write");
+    wait_made_ready(&env, Duration::from_secs(5))
+        .await
+        .expect("no container was made ready while the file settled (5 s)");
+    let store = env.store().await;
+    let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
+    store.set_paused("import", true, now).await.expect("pause");
+    // The file keeps changing, so it never settles meanwhile.
+    let writer = tokio::spawn(async move {
+        for line in 2..20 {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .expect("open");
+            file.write_all(format!("{line}\n").as_bytes())
+                .expect("append");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    assert!(
+        env.containers_gone().await,
+        "the container made ready stayed while the job was paused"
+    );
+    writer.await.expect("writer");
+    daemon.stop().await;
+    assert_eq!(env.sql("SELECT count(*) FROM runs"), "0\n");
+}
+
+#[tokio::test]
 async fn a_file_written_slowly_is_taken_once_whole_after_it_settles() {
     let (env, inbox, daemon) = started_with_settle("3s").await;
     let path = inbox.join("slow.csv");

@@ -251,3 +251,48 @@ async fn after_a_sigkill_the_repair_removes_a_container_made_ready_and_the_tick_
     daemon.stop().await;
     assert!(env.containers_gone().await, "no container left");
 }
+
+/// A container made ready is started only if it is the one the run's job would
+/// create now: a job changed in between (a reload that changed the command, not
+/// the environment) gets a container of its own, and the stale one is removed.
+/// (A file's run can meet this: its container is made while the file settles,
+/// and a reload may come between the take and the start.)
+#[tokio::test]
+async fn a_container_made_ready_for_a_job_changed_since_is_not_started_and_is_removed() {
+    let env = TestEnv::new(&job("changed", "echo old", ""));
+    let ctx = env.context().await;
+    let before = env.config().jobs[0].clone();
+    let mut after = (*before).clone();
+    after.command = Some(vec!["sh".into(), "-c".into(), "echo new".into()]);
+    let tick = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp() + 5, 0)
+        .expect("a tick 5 s away");
+    let prepared = cronbox::daemon::supervisor::prepare_ahead(&ctx, &before, tick)
+        .await
+        .expect("a container made ready");
+    let stale = prepared.id().to_owned();
+    let start = cronbox::daemon::Start {
+        trigger: cronbox::store::Trigger::Schedule,
+        scheduled_at: tick,
+        horizon: None,
+        replaces: Vec::new(),
+        params: Vec::new(),
+        recorded: None,
+    };
+    let report = cronbox::daemon::supervisor::execute_prepared(
+        &ctx,
+        &after,
+        start,
+        &cronbox::daemon::Stops::default(),
+        Some(Box::pin(async move { Some(prepared) })),
+    )
+    .await
+    .expect("store")
+    .expect("a run");
+    let used = env.sql(&format!(
+        "SELECT a.container_id, CAST(o.data AS TEXT) FROM attempts a JOIN output o ON o.attempt_id = a.id WHERE a.run_id = {}",
+        report.run_id
+    ));
+    assert_eq!(used.split('|').nth(1), Some("new\n\n"), "{used}");
+    assert!(!used.starts_with(&stale), "the stale container ran: {used}");
+    assert!(env.containers_gone().await, "the stale container was left");
+}

@@ -82,22 +82,32 @@ impl Ended {
     }
 }
 
-/// The first attempt of a run, made ready ahead of its tick by [`prepare_ahead`].
+/// The container of a run's first attempt, made ready before the run: ahead of
+/// its tick ([`prepare_ahead`]) or while its file settled ([`prepare_for_file`]).
 pub struct Prepared {
-    /// The environment it was created with: used only if the run reads the same.
-    pub(super) env: Vec<String>,
+    /// What names it (its tick, or its file's key).
+    identity: Identity,
     spec: ContainerSpec,
     attached: engine::Attached,
 }
 
 impl Prepared {
     /// The container's id.
-    pub(super) fn id(&self) -> &str {
+    pub fn id(&self) -> &str {
         &self.attached.id
+    }
+
+    /// Whether it is the container the run of `job` would create with `env`:
+    /// not when the environment (`env_file`) or the job (a reload: image,
+    /// command, mounts, limits) changed since it was made.
+    pub(super) fn fits(&self, ctx: &Context, job: &Job, env: &[String]) -> bool {
+        let mut wanted = container_spec(ctx, job, env, self.identity);
+        wanted.swap_accounted = self.spec.swap_accounted;
+        wanted == self.spec
     }
 }
 
-/// A container being made ready ahead of a tick (see [`prepare_ahead`]).
+/// A container being made ready before its run (see [`Prepared`]).
 pub type Preparation =
     std::pin::Pin<Box<dyn std::future::Future<Output = Option<Prepared>> + Send>>;
 
@@ -195,14 +205,20 @@ async fn make_ready(
         }
     };
     // Bounded, so that a stuck engine never holds up the tick or a shutdown; a
-    // container created after this gave up is removed by the start-up repair.
-    let attached = tokio::time::timeout(Duration::from_secs(10), made)
-        .await
-        .ok()??;
+    // container created after this gave up is removed by its name, or by the
+    // start-up repair.
+    let Ok(attached) = tokio::time::timeout(Duration::from_secs(10), made).await else {
+        // Created, perhaps, after all: removed by its name, in the background.
+        let (engine, name) = (ctx.engine.clone(), spec.name.clone());
+        ctx.tracker.spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(30), engine.remove(&name)).await;
+        });
+        return None;
+    };
     Some(Prepared {
-        env,
+        identity,
         spec,
-        attached,
+        attached: attached?,
     })
 }
 
@@ -219,11 +235,11 @@ pub(super) async fn remove_prepared(ctx: &Context, prepared: Prepared) {
     let id = attached.id.clone();
     drop(attached);
     if let Err(e) = ctx.engine.remove(&id).await {
-        tracing::warn!(container = %spec.name, error = %e, "could not remove a container made ready for a tick that did not use it");
+        tracing::warn!(container = %spec.name, error = %e, "could not remove a container made ready for a run that did not use it; the next start removes it");
     }
 }
 
-/// Run an attempt in the container made ready ahead of the tick (its id is
+/// Run an attempt in the container made ready before its run (its id is
 /// recorded): start it and see it to its end.
 pub(super) async fn run_prepared(
     ctx: &Context,

@@ -128,7 +128,17 @@ pub(super) fn container_spec(
             labels.insert(engine::LABEL_TICK.to_owned(), tick.to_rfc3339());
             prepared_container_name(database, &job.name, tick)
         }
-        Identity::File(key) => file_container_name(database, &job.name, key),
+        Identity::File(key) => {
+            // The file is the job's mount at the input path (trigger::files::with_file).
+            let input = std::path::Path::new(crate::store::INPUT);
+            if let Some(file) = job.volumes.iter().rev().find(|v| v.container == input) {
+                labels.insert(
+                    engine::LABEL_FILE.to_owned(),
+                    file.host.display().to_string(),
+                );
+            }
+            file_container_name(database, &job.name, key)
+        }
     };
     let mut binds: Vec<String> = job.volumes.iter().map(|v| v.to_bind()).collect();
     binds.extend(

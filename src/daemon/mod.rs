@@ -552,9 +552,10 @@ pub async fn run_with(
     for (_, ready) in preparing.drain() {
         scheduler.discard_in_background(ready);
     }
-    // Runs handed over and not started stay recorded for the next start.
+    // Runs handed over and not started stay recorded for the next start; what
+    // was made ready for them goes (a send under way is waited for).
     chained.close();
-    while let Ok(triggered) = chained.try_recv() {
+    while let Some(triggered) = chained.recv().await {
         scheduler.discard_preparation(triggered.ready);
     }
     match current.daemon.on_shutdown {

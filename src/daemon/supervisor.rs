@@ -435,8 +435,9 @@ struct Run<'a> {
     /// Further attempts of an indexed run a previous daemon started, each
     /// with its slot (a plain run has none).
     adopt_more: Vec<(Adoption, Option<tokio::sync::OwnedSemaphorePermit>)>,
-    /// The first attempt's container, being made ready ahead of the tick. Taken
-    /// when used; what is left is removed by the caller.
+    /// The first attempt's container, being made ready before the run (ahead
+    /// of its tick, or while its file settled). Taken when used; what is left
+    /// is removed by the caller.
     prepared: &'a mut Option<Preparation>,
     /// Runs this one replaces: its first attempt waits until they have ended.
     replaces: Vec<Predecessor>,
@@ -656,9 +657,10 @@ async fn remove_recorded(ctx: &Context, job: &Job, run_id: i64, id: String) {
     let _ = removal.await;
 }
 
-/// Record a new attempt, then make it: in the container made ready ahead of
-/// the tick if there is one and the environment read now is the one it was made
-/// with, else on the usual path. Returns the attempt's id and how it ended.
+/// Record a new attempt, then make it: in the container made ready before the
+/// run if there is one and it is the container the job and the environment
+/// read now would make ([`Prepared::fits`]), else on the usual path. Returns
+/// the attempt's id and how it ended.
 #[allow(clippy::too_many_arguments)]
 async fn start_attempt(
     ctx: &Context,
@@ -673,7 +675,7 @@ async fn start_attempt(
 ) -> Result<(i64, Ended), StoreError> {
     let prepared = match prepared.take() {
         Some(preparation) => match preparation.await {
-            Some(prepared) if prepared.env == env => Some(prepared),
+            Some(prepared) if prepared.fits(ctx, job, env) => Some(prepared),
             Some(stale) => {
                 attempt::remove_prepared(ctx, stale).await;
                 None

@@ -39,6 +39,10 @@ pub const LABEL_DB: &str = "cronbox.db";
 /// Label on a container made ready before its tick: the tick (RFC 3339). It has
 /// no run or attempt label yet; the attempt that starts it records its id.
 pub const LABEL_TICK: &str = "cronbox.tick";
+/// Label on a container made ready for a file's run while the file settles:
+/// the file's host path. Like [`LABEL_TICK`]'s, it has no run or attempt label
+/// yet; the attempt that starts it records its id.
+pub const LABEL_FILE: &str = "cronbox.file";
 
 /// What went wrong talking to the engine. Every message names the image or
 /// container concerned and says what to do.

@@ -250,7 +250,9 @@ async fn watch_files(
             if ready_at > now {
                 // Arrival order: the files after it wait for it. Its container
                 // is made ready meanwhile.
-                if !w.store.paused_jobs().await?.contains(&job.name) {
+                if w.store.paused_jobs().await?.contains(&job.name) {
+                    ready.discard_all();
+                } else {
                     ready.make(job, &id.path);
                 }
                 wake_at = Some(ready_at);
