@@ -323,8 +323,8 @@ fn watch_stop_requests(
 /// an attempt, its `starting_deadline` from its tick. `queued` is told once its
 /// first slot request is in line, so that runs resumed one after the other keep
 /// their order. Its first attempt starts the container `preparation` made
-/// ready (a file's run), if it made one and the environment is still the same;
-/// one not used is removed.
+/// ready (a file's run), if it made one and it is still the container the job
+/// and its environment make ([`Prepared::fits`]); one not used is removed.
 pub async fn resume(
     ctx: &Context,
     job: &Job,
