@@ -134,26 +134,32 @@ async fn made_ready(env: &TestEnv) -> Vec<String> {
         .collect()
 }
 
-/// Wait (up to `within`) for a container made ready for a file; its id.
-async fn wait_made_ready(env: &TestEnv, within: Duration) -> Option<String> {
-    let until = std::time::Instant::now() + within;
+/// How long the files of the made-ready tests settle: long enough that their
+/// container is made (a create, at most a few seconds on a loaded engine)
+/// before the file is taken.
+const SETTLING: Duration = Duration::from_secs(10);
+
+/// A daemon whose job takes files after [`SETTLING`], the file `a.csv` just
+/// written in its inbox, and the id of the container made ready for it (waited
+/// for, up to [`SETTLING`]).
+async fn a_file_settling() -> (TestEnv, PathBuf, Daemon, String) {
+    let (env, inbox, daemon) = started_with_settle(&format!("{}s", SETTLING.as_secs())).await;
+    let path = inbox.join("a.csv");
+    std::fs::write(&path, "1\n").expect("write");
+    let until = std::time::Instant::now() + SETTLING;
     while std::time::Instant::now() < until {
-        if let Some(id) = made_ready(env).await.into_iter().next() {
-            return Some(id);
+        if let Some(id) = made_ready(&env).await.into_iter().next() {
+            return (env, path, daemon, id);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    None
+    panic!("no container was made ready while the file settled ({SETTLING:?})");
 }
 
 #[tokio::test]
 async fn a_settling_files_container_is_made_ready_and_its_run_starts_that_one() {
-    let (env, inbox, daemon) = started_with_settle("5s").await;
-    std::fs::write(inbox.join("a.csv"), "1\n").expect("write");
-    let ready = wait_made_ready(&env, Duration::from_secs(5))
-        .await
-        .expect("no container was made ready while the file settled (5 s)");
-    // Made ready before the file was taken: it settles 5 s after its write.
+    let (env, _path, daemon, ready) = a_file_settling().await;
+    // Made ready before the file was taken (it settles SETTLING after its write).
     assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
     wait_for_sql(&env, "SELECT action FROM input_files", "kept\n").await;
     daemon.stop().await;
@@ -168,19 +174,14 @@ async fn a_settling_files_container_is_made_ready_and_its_run_starts_that_one() 
 
 #[tokio::test]
 async fn a_file_gone_before_it_settles_has_its_container_removed_and_no_run() {
-    let (env, inbox, daemon) = started_with_settle("5s").await;
-    let path = inbox.join("a.csv");
-    std::fs::write(&path, "1\n").expect("write");
-    wait_made_ready(&env, Duration::from_secs(5))
-        .await
-        .expect("no container was made ready while the file settled (5 s)");
+    let (env, path, daemon, _ready) = a_file_settling().await;
     std::fs::remove_file(&path).expect("delete");
     assert!(
         env.containers_gone().await,
         "the container made ready for a file that went is still there"
     );
     // Past the instant it would have settled.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(SETTLING).await;
     daemon.stop().await;
     assert_eq!(env.sql("SELECT count(*) FROM input_files"), "0\n");
     assert_eq!(env.sql("SELECT count(*) FROM runs"), "0\n");
@@ -188,12 +189,7 @@ async fn a_file_gone_before_it_settles_has_its_container_removed_and_no_run() {
 
 #[tokio::test]
 async fn a_job_paused_while_its_file_settles_has_the_files_container_removed() {
-    let (env, inbox, daemon) = started_with_settle("5s").await;
-    let path = inbox.join("a.csv");
-    std::fs::write(&path, "1\n").expect("write");
-    wait_made_ready(&env, Duration::from_secs(5))
-        .await
-        .expect("no container was made ready while the file settled (5 s)");
+    let (env, path, daemon, _ready) = a_file_settling().await;
     let store = env.store().await;
     let now = cronbox::clock::Clock::now(&cronbox::clock::SystemClock);
     store.set_paused("import", true, now).await.expect("pause");
