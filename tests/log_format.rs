@@ -125,3 +125,39 @@ async fn text_logs_leave_the_time_to_the_journal_only_when_stderr_is_its_stream(
     assert!(text.lines().all(stamped), "{text}");
     assert!(env.containers_gone().await);
 }
+
+/// A daemon at `CRONBOX_LOG=trace` whose log file is in its schedule's
+/// directory (which it watches for reloads) stays quiet when idle: the
+/// inotify library's own trace of each event would otherwise make every log
+/// line an event and every event a line, growing the file without end.
+#[tokio::test]
+async fn a_trace_log_kept_in_the_watched_directory_does_not_feed_itself() {
+    let env = TestEnv::new(
+        r#"
+[jobs.yearly]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["true"]
+"#,
+    );
+    let log = env.dir.path().join("daemon.log");
+    let mut daemon = common::subprocess::daemon(&env, &log);
+    common::subprocess::wait_for_log(&log, "scheduler started").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = std::fs::metadata(&log).expect("log").len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = std::fs::metadata(&log).expect("log").len();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(
+        !text.contains("inotify event"),
+        "the watcher's events are logged:\n{}",
+        &text[text.len().saturating_sub(2000)..]
+    );
+    assert!(
+        after - before < 4096,
+        "an idle daemon's log grew by {} bytes in 3 s",
+        after - before
+    );
+}

@@ -8,6 +8,11 @@
 //! is more specific than `bollard=info` and wins. So a second filter, which the
 //! environment cannot change, caps every target starting with `bollard` at
 //! `info`; an event is written only when both filters let it through.
+//!
+//! The same filter caps the `notify` crate (inotify) at `debug`: at `trace` it
+//! logs every raw event of the directories it watches, and a log file written
+//! in one of them (the schedule's directory, an `on_file` directory) would make
+//! each line an event, and each event a line, without end.
 
 use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -22,12 +27,17 @@ pub const ENV: &str = "CRONBOX_LOG";
 /// The most verbose level any `bollard*` target is ever logged at.
 pub const DOCKER_CLIENT_MAX: LevelFilter = LevelFilter::INFO;
 
+/// The most verbose level the `notify` crate (inotify) is ever logged at.
+pub const FILE_WATCH_MAX: LevelFilter = LevelFilter::DEBUG;
+
 /// The filter no `CRONBOX_LOG` can loosen: `bollard*` targets at
-/// [`DOCKER_CLIENT_MAX`] at most, everything else as the user's filter says.
-pub fn secrets_cap() -> Targets {
+/// [`DOCKER_CLIENT_MAX`] at most, `notify*` at [`FILE_WATCH_MAX`],
+/// everything else as the user's filter says.
+pub fn caps() -> Targets {
     Targets::new()
         .with_default(LevelFilter::TRACE)
         .with_target("bollard", DOCKER_CLIENT_MAX)
+        .with_target("notify", FILE_WATCH_MAX)
 }
 
 /// Install the subscriber: stderr in `format`, colour only on a terminal, and
@@ -37,7 +47,7 @@ pub fn secrets_cap() -> Targets {
 /// used instead. Text leaves the time out under systemd ([`under_journald`]),
 /// whose journal stamps every line itself; JSON always has it.
 pub fn init(format: LogFormat) {
-    let filter = user_filter().and(secrets_cap());
+    let filter = user_filter().and(caps());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let base = tracing_subscriber::fmt::layer::<Registry>()
         .with_writer(std::io::stderr)
