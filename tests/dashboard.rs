@@ -1017,9 +1017,9 @@ async fn every_control_of_the_overview_a_job_and_a_run_is_reached_with_tab_and_n
 #[tokio::test]
 async fn a_job_page_shows_its_durations_over_months_and_its_limits_on_their_own_terms() {
     let env = TestEnv::with_daemon(STOP_ON_SHUTDOWN, QUIET);
-    let served = Served::start(&env, false).await;
     // A history of months: three runs ten weeks ago (one failed), two a week
-    // ago, recorded through the store (the daemon's own writes wait their turn).
+    // ago, recorded through the store before the daemon starts (a run briefly
+    // `running` while the daemon's start-up repair looks would be its to settle).
     let store = env.store().await;
     let now = Utc::now();
     for (days, seconds, status) in [
@@ -1042,6 +1042,7 @@ async fn a_job_page_shows_its_durations_over_months_and_its_limits_on_their_own_
             .expect("finish");
     }
     store.close().await;
+    let served = Served::start(&env, false).await;
     let browser = Browser::start().await;
     browser.open(&served.url("/jobs/quiet")).await;
     let label = browser
