@@ -1348,7 +1348,7 @@ async fn health_and_readiness_say_why_not() {
     // read-only file; SQLite keeps the file open for writing besides.)
     let api = Served::real(&env, false).await;
     assert_eq!(api.alive().await, StatusCode::OK);
-    let lock = Locker::hold(&env.db_path);
+    let lock = common::WriteLock::hold(&env.db_path);
     let (status, body) = api.get("/readyz").await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -1630,40 +1630,6 @@ async fn the_daemon_refuses_to_start_when_it_cannot_listen_where_the_file_says()
     drop(taken);
 }
 
-/// An operator's `sqlite3` shell holding the database's write lock in an open
-/// transaction, until [`Locker::release`].
-struct Locker {
-    shell: std::process::Child,
-    input: std::process::ChildStdin,
-}
-
-impl Locker {
-    fn hold(db: &Path) -> Locker {
-        use std::io::{BufRead, Write};
-        let mut shell = Command::new("sqlite3")
-            .arg(db)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("sqlite3");
-        let mut input = shell.stdin.take().expect("stdin");
-        writeln!(input, "BEGIN IMMEDIATE;\nSELECT 'locked';").expect("write to sqlite3");
-        let mut line = String::new();
-        std::io::BufReader::new(shell.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("read from sqlite3");
-        assert_eq!(line, "locked\n");
-        Locker { shell, input }
-    }
-
-    fn release(mut self) {
-        use std::io::Write;
-        writeln!(self.input, "COMMIT;\n.quit").expect("write to sqlite3");
-        drop(self.input);
-        assert!(self.shell.wait().expect("sqlite3").success());
-    }
-}
-
 /// The log of the in-process daemon: a `#[tokio::test]` runs it, its server and
 /// every task they spawn on the test's own thread, where this subscriber
 /// (every level, every crate) is the default while the guard lives.
@@ -1816,7 +1782,7 @@ stop_grace = "1s"
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
     let id = started["run_id"].as_i64().expect("id");
 
-    let lock = Locker::hold(&env.db_path);
+    let lock = common::WriteLock::hold(&env.db_path);
     let refused = tokio::spawn(answer(
         daemon.request(reqwest::Method::POST, "/api/v1/jobs/long/runs"),
     ));
@@ -1916,7 +1882,7 @@ async fn the_health_check_fails_while_the_scheduler_loop_is_stalled() {
     let (status, _) = api.post("/api/v1/jobs/tick/pause", None).await;
     assert_eq!(status, StatusCode::OK);
 
-    let lock = Locker::hold(&env.db_path);
+    let lock = common::WriteLock::hold(&env.db_path);
     clock.advance(Duration::from_secs(30)); // 00:01: the paused tick is accounted
     log.wait_for("waiting for the database's write lock while recording ticks of a paused job")
         .await;

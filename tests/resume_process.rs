@@ -8,9 +8,14 @@
 mod common;
 
 use common::subprocess::{daemon, kill, wait_for_log};
-use common::{TestEnv, wait_for_sql};
+use common::{TestEnv, wait_for_sql, wait_for_sql_within};
 use std::process::{Child, Command};
 use std::time::Duration;
+
+/// How long to wait for a state that follows the next tick of `@every 60s`:
+/// that tick is at the next whole minute, up to 60 s after the daemon starts,
+/// and the containers after it are slow on a loaded engine.
+const TICK_AND_MORE: Duration = Duration::from_secs(180);
 
 /// SIGTERM the daemon and wait for its clean end.
 fn terminate(mut daemon: Child) {
@@ -67,8 +72,10 @@ volumes = ["{dir}:/count"]
     let log = env.dir.path().join("daemon.log");
     let first = daemon(&env, &log);
     wait_for_log(&log, "scheduler started").await;
-    // flaky's retry is due, and waits: hog's long run holds the slot.
-    wait_for_sql(
+    // flaky's retry is due, and waits: hog's long run holds the slot. That is
+    // flaky's tick (the next whole minute, up to 60 s away), its failure, and
+    // 6 s of backoff from now.
+    wait_for_sql_within(
         &env,
         "SELECT (SELECT count(*) FROM runs r WHERE r.job = 'flaky' AND r.status = 'running' \
                  AND julianday(r.retry_at) < julianday('now') \
@@ -76,6 +83,7 @@ volumes = ["{dir}:/count"]
             AND (SELECT count(*) FROM attempts a JOIN runs r ON r.id = a.run_id \
                  WHERE r.job = 'hog' AND a.outcome = 'running')",
         "1\n",
+        TICK_AND_MORE,
     )
     .await;
     assert!(
@@ -146,11 +154,13 @@ on_shutdown = "stop""#,
     let log = env.dir.path().join("daemon.log");
     let first = daemon(&env, &log);
     wait_for_log(&log, "scheduler started").await;
-    wait_for_sql(
+    // Their tick is the next whole minute, up to 60 s away.
+    wait_for_sql_within(
         &env,
         "SELECT (SELECT count(*) FROM runs WHERE status = 'running'), \
                 (SELECT count(*) FROM attempts WHERE outcome = 'running' AND container_id IS NOT NULL)",
         "2|1\n",
+        TICK_AND_MORE,
     )
     .await;
     kill(first);

@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use common::TestEnv;
 use common::subprocess::wait_for_log;
+use common::{TestEnv, WriteLock};
 
 #[tokio::test]
 async fn a_write_waiting_for_a_lock_held_by_sqlite3_is_logged_then_goes_on() {
@@ -25,19 +24,7 @@ command = ["echo", "hello"]
     drop(env.store().await); // the database exists, migrated
 
     // The operator's shell takes the write lock and keeps its transaction open.
-    let mut shell = Command::new("sqlite3")
-        .arg(&env.db_path)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sqlite3");
-    let mut input = shell.stdin.take().expect("stdin");
-    writeln!(input, "BEGIN IMMEDIATE;\nSELECT 'locked';").expect("write to sqlite3");
-    let mut line = String::new();
-    BufReader::new(shell.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read from sqlite3");
-    assert_eq!(line, "locked\n");
+    let lock = WriteLock::hold(&env.db_path);
 
     let log = env.dir.path().join("run.log");
     let mut run = Command::new(env!("CARGO_BIN_EXE_cronbox"))
@@ -56,9 +43,7 @@ command = ["echo", "hello"]
     .await;
 
     // The shell ends its transaction: the run is recorded and runs, once.
-    writeln!(input, "COMMIT;\n.quit").expect("write to sqlite3");
-    drop(input);
-    assert!(shell.wait().expect("sqlite3").success());
+    lock.release();
     assert!(run.wait().expect("cronbox run").success());
     let logged = std::fs::read_to_string(&log).expect("log");
     assert!(

@@ -174,6 +174,51 @@ pub fn try_sqlite3(db: &Path, query: &str) -> Result<String, String> {
     Ok(String::from_utf8(out.stdout).expect("utf-8"))
 }
 
+/// An operator's `sqlite3` shell holding the database's write lock in an open
+/// transaction, until [`WriteLock::release`].
+pub struct WriteLock {
+    shell: std::process::Child,
+    input: std::process::ChildStdin,
+}
+
+impl WriteLock {
+    /// Take the write lock of `db` (`BEGIN IMMEDIATE`). The shell waits for a
+    /// write of the daemon under way (up to 60 s) rather than failing: without
+    /// `.timeout` a `BEGIN IMMEDIATE` that meets a writer fails, and the shell
+    /// goes on to the next statement holding nothing. `.bail on` makes such a
+    /// failure end the shell, so this panics instead of returning a lock that
+    /// is not held.
+    pub fn hold(db: &Path) -> WriteLock {
+        use std::io::{BufRead, Write};
+        let mut shell = std::process::Command::new("sqlite3")
+            .arg(db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("sqlite3");
+        let mut input = shell.stdin.take().expect("stdin");
+        writeln!(
+            input,
+            ".bail on\n.timeout 60000\nBEGIN IMMEDIATE;\nSELECT 'locked';"
+        )
+        .expect("write to sqlite3");
+        let mut line = String::new();
+        std::io::BufReader::new(shell.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read from sqlite3");
+        assert_eq!(line, "locked\n", "sqlite3 could not take the write lock");
+        WriteLock { shell, input }
+    }
+
+    /// End the transaction (`COMMIT`) and the shell.
+    pub fn release(mut self) {
+        use std::io::Write;
+        writeln!(self.input, "COMMIT;\n.quit").expect("write to sqlite3");
+        drop(self.input);
+        assert!(self.shell.wait().expect("sqlite3").success());
+    }
+}
+
 impl Drop for TestEnv {
     /// Remove every container of this test's database, pass or fail.
     fn drop(&mut self) {
@@ -289,10 +334,23 @@ impl Daemon {
     }
 }
 
-/// Wait (bounded: about a minute) until `query` prints `want`; panic naming both if never.
+/// Wait (bounded: 90 s) until `query` prints `want`; panic naming both if never.
 pub async fn wait_for_sql(env: &TestEnv, query: &str, want: &str) {
+    wait_for_sql_within(env, query, want, std::time::Duration::from_secs(90)).await;
+}
+
+/// [`wait_for_sql`] bounded by `bound` (polled every 100 ms): for a state that
+/// comes later than a minute, such as one after the next tick of `@every 60s`
+/// (that tick is at the next whole minute, up to 60 s after the start).
+pub async fn wait_for_sql_within(
+    env: &TestEnv,
+    query: &str,
+    want: &str,
+    bound: std::time::Duration,
+) {
+    let deadline = std::time::Instant::now() + bound;
     let mut got = String::new();
-    for _ in 0..600 {
+    while std::time::Instant::now() < deadline {
         // sqlite3 would create an empty file where the database is yet to be;
         // and a `cronbox run` that just made the file may not have made its
         // tables yet ("no such table"): not yet, as a wrong count is.
@@ -304,5 +362,5 @@ pub async fn wait_for_sql(env: &TestEnv, query: &str, want: &str) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("waited for {query:?} to print {want:?}; it prints {got:?}");
+    panic!("waited {bound:?} for {query:?} to print {want:?}; it prints {got:?}");
 }
