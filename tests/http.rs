@@ -1699,6 +1699,11 @@ impl Spawned {
     /// port and, when `with_token`, [`TOKEN`] in its token file; the daemon
     /// started, once `/healthz` says it is alive.
     async fn start(jobs: &str, with_token: bool) -> (TestEnv, Spawned) {
+        Spawned::start_with(jobs, with_token, &[]).await
+    }
+
+    /// [`Spawned::start`] with more environment variables for the daemon.
+    async fn start_with(jobs: &str, with_token: bool, vars: &[(&str, &str)]) -> (TestEnv, Spawned) {
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
             listener.local_addr().expect("address").port()
@@ -1717,7 +1722,7 @@ impl Spawned {
         std::fs::write(env.dir.path().join("api-token"), format!("{TOKEN}\n")).expect("token");
         common::engine().await; // the test image is there
         let log = env.dir.path().join("daemon.log");
-        let child = common::subprocess::daemon(&env, &log);
+        let child = common::subprocess::daemon_with(&env, &log, vars);
         cronbox::notify::http::install_tls_provider();
         let spawned = Spawned {
             child,
@@ -1815,6 +1820,53 @@ stop_grace = "1s"
     );
     daemon.stop();
     assert!(env.containers_gone().await);
+}
+
+/// A run of a `forbid` job whose end is recorded no longer goes, though its
+/// task is still removing its container: a run asked for then is accepted, not
+/// refused as busy with a run the database (and the API) says has ended. The
+/// daemon pauses the first run's task right after its end is recorded
+/// (`after-record#1`), with its container not removed yet.
+#[tokio::test]
+async fn a_run_asked_for_while_the_last_ones_container_is_being_removed_is_accepted() {
+    let (env, daemon) = Spawned::start_with(
+        r#"
+[jobs.quick]
+schedule = "0 0 1 1 *"
+image = "IMAGE"
+command = ["true"]
+"#,
+        false,
+        &[("CRONBOX_TEST_PAUSE_AT", "after-record#1")],
+    )
+    .await;
+    let run = || daemon.request(reqwest::Method::POST, "/api/v1/jobs/quick/runs");
+    let (status, first) = answer(run()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    common::subprocess::wait_for_log(&daemon.log, "test pause at after-record (time 1)").await;
+    assert_eq!(env.sql("SELECT id, status FROM runs"), "1|succeeded\n");
+    let (status, job) = answer(daemon.request(reqwest::Method::GET, "/api/v1/jobs/quick")).await;
+    assert_eq!(
+        (status, &job["running"]),
+        (StatusCode::OK, &json!([])),
+        "{job}"
+    );
+
+    let (status, second) = answer(run()).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{second}");
+    common::wait_for_sql(
+        &env,
+        "SELECT id, status FROM runs WHERE id = 2",
+        "2|succeeded\n",
+    )
+    .await;
+    // The first run's task never ends (it is paused): SIGKILL, and the
+    // test's guard removes its container.
+    common::subprocess::kill(daemon.child);
+    assert_eq!(
+        env.sql("SELECT trigger, status FROM runs ORDER BY id"),
+        "api|succeeded\napi|succeeded\n"
+    );
 }
 
 /// The daemon's own log, at trace (every crate), never holds the token: not

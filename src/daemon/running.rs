@@ -101,34 +101,38 @@ impl Running {
         entry.is_some()
     }
 
-    /// The ids of the runs of `job` this daemon supervises (those recorded yet).
+    /// The ids of the runs of `job` this daemon supervises (those recorded yet,
+    /// and not recorded ended).
     pub(super) fn run_ids(&self, job: &str) -> Vec<i64> {
         let runs = self.lock();
-        let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
-        entries
-            .iter()
+        going(&runs, job)
             .filter_map(|e| e.stops.run_id.get().copied())
             .collect()
     }
 
-    /// Of each run of `job` this daemon supervises: its id (once recorded) and
-    /// what says it has ended.
+    /// Of each run of `job` this daemon supervises (not recorded ended): its
+    /// id (once recorded) and what says it has ended.
     pub(super) fn ids_to_come(
         &self,
         job: &str,
     ) -> Vec<(Arc<tokio::sync::SetOnce<i64>>, CancellationToken)> {
         let runs = self.lock();
-        let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
-        entries
-            .iter()
+        going(&runs, job)
             .map(|e| (e.stops.run_id.clone(), e.finished.clone()))
             .collect()
     }
 
-    /// Whether a run of `job` goes in this daemon.
+    /// Whether a run of `job` goes in this daemon: one whose end is recorded
+    /// does not, though its task may still be removing its container.
     pub(super) fn any(&self, job: &str) -> bool {
-        self.lock().contains_key(job)
+        going(&self.lock(), job).next().is_some()
     }
+}
+
+/// The entries of `job` whose run's end is not recorded yet.
+fn going<'a>(runs: &'a HashMap<String, Vec<Entry>>, job: &str) -> impl Iterator<Item = &'a Entry> {
+    let entries = runs.get(job).map(Vec::as_slice).unwrap_or_default();
+    entries.iter().filter(|e| !e.stops.ended.is_cancelled())
 }
 
 #[cfg(test)]
@@ -159,5 +163,21 @@ mod tests {
         );
         assert!(!running.any("backup"));
         assert!(running.replace_all("backup").is_empty());
+    }
+
+    #[test]
+    fn a_run_whose_end_is_recorded_no_longer_goes_while_its_task_still_removes() {
+        let running = Running::default();
+        let daemon = Stops::default();
+        let (stops, registration) = running.register("backup", &daemon);
+        stops.run_id.set(7).expect("one id");
+        assert!(running.any("backup"));
+        assert_eq!(running.run_ids("backup"), [7]);
+        stops.ended.cancel();
+        assert!(!running.any("backup"), "ended, though still registered");
+        assert!(running.run_ids("backup").is_empty());
+        assert!(running.ids_to_come("backup").is_empty());
+        drop(registration);
+        assert!(!running.any("backup"));
     }
 }

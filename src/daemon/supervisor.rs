@@ -71,6 +71,10 @@ pub struct Stops {
     pub stop: CancellationToken,
     /// The run's id once it has one, for whoever would stop it by id.
     pub run_id: Arc<tokio::sync::SetOnce<i64>>,
+    /// Set once the run's end is recorded (its last container may still be
+    /// being removed): from then on it no longer goes, for a `forbid` job's
+    /// next run and for the API, as the database says.
+    pub ended: CancellationToken,
 }
 
 impl Stops {
@@ -948,8 +952,10 @@ impl Ends<'_> {
         Ok(self.report(Some(status), exit_code, attempts))
     }
 
-    /// Log and publish the end of the run, once recorded.
+    /// Log and publish the end of the run, once recorded, and mark it ended
+    /// ([`Stops::ended`]).
     fn ended(&self, status: RunStatus, reason: Option<&str>, attempts: u32) {
+        self.stops.ended.cancel();
         tracing::info!(job = %self.job.name, run = self.run_id, status = status.as_str(), attempts, reason = reason.unwrap_or(""), "run finished");
         self.ctx.events.publish(Event::RunFinished {
             run_id: self.run_id,
