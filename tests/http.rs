@@ -1845,6 +1845,13 @@ command = ["true"]
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
     common::subprocess::wait_for_log(&daemon.log, "test pause at after-record (time 1)").await;
     assert_eq!(env.sql("SELECT id, status FROM runs"), "1|succeeded\n");
+    let left: Vec<_> = env
+        .containers()
+        .await
+        .into_iter()
+        .filter_map(|c| c.labels.get(cronbox::engine::LABEL_RUN).cloned())
+        .collect();
+    assert_eq!(left, ["1"], "the first run's container is not removed yet");
     let (status, job) = answer(daemon.request(reqwest::Method::GET, "/api/v1/jobs/quick")).await;
     assert_eq!(
         (status, &job["running"]),
